@@ -1,0 +1,31 @@
+"""evalkit: reproducible evaluation of creative health programmes for an NHS ICB.
+
+The statistical engines are importable on any DataFrame::
+
+    import evalkit as ek
+    m = ek.match(df, treatment="treat", covariates=["age", "educ"])
+    fit = ek.did(panel, outcome="y", unit="id", time="t", treated="treat", post="post")
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "match": ("evalkit.matching", "match"),
+    "did": ("evalkit.estimation.did", "did"),
+    "prepost": ("evalkit.estimation.wellbeing", "prepost"),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import evalkit` stays fast for the CLI and the generator.
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(import_module(module), attr)
+    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
