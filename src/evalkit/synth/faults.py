@@ -1,0 +1,243 @@
+"""Data-quality faults injected at a set rate, with a sidecar saying which rows and how.
+
+Each fault makes exactly one row wrong in exactly one way, so intake must give it one specific
+reason (``contract.FAULT_REASONS``). Rows that depend on a faulty person or episode (their
+activity, referrals and measures) are listed as dependents, which intake quarantines as
+``parent_quarantined``. Duplicates are inserted straight after the row they copy, so "first
+occurrence kept" keeps the clean row. Row numbers are 1-based data rows (header not counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from evalkit.contract import FAULT_REASONS
+
+IMPOSSIBLE_DATES_CSV = ("2021-02-30", "2019-13-01", "1800-01-01")
+IMPOSSIBLE_DATE_PARQUET = -62_091  # 1800-01-01 as days since 1970
+
+
+@dataclass
+class TablePlan:
+    """Faults planned for one table, on its original row positions."""
+
+    n: int
+    duplicate: list[int] = field(default_factory=list)  # insert a copy after these rows
+    edits: dict[str, dict[int, object]] = field(default_factory=dict)  # column -> row -> value
+    faults: list[tuple[int, str]] = field(default_factory=list)  # (row, kind); copies: row = orig
+    dependents: list[int] = field(default_factory=list)
+
+    def edit(self, column: str, row: int, value: object) -> None:
+        """Set one cell (``None`` = empty)."""
+        self.edits.setdefault(column, {})[row] = value
+
+
+def _iso(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+def _count(rate: float, n: int, kinds: int) -> int:
+    """Faulty rows for a table: the rate's share, but at least one of each kind (when rate > 0)."""
+    return 0 if rate <= 0 or n == 0 else min(n // 4, max(kinds, round(rate * n)))
+
+
+def _kinds(table: str, k: int) -> list[str]:
+    kinds = list(FAULT_REASONS[table])
+    return [kinds[i % len(kinds)] for i in range(k)]
+
+
+def _bad_date(fmt: str, rng: np.random.Generator) -> object:
+    if fmt == "csv":
+        return IMPOSSIBLE_DATES_CSV[int(rng.integers(len(IMPOSSIBLE_DATES_CSV)))]
+    return IMPOSSIBLE_DATE_PARQUET
+
+
+def _fresh_ids(rng: np.random.Generator, k: int, taken: set[str], hexlen: int = 16) -> list[str]:
+    out: list[str] = []
+    while len(out) < k:
+        cand = "".join(rng.choice(list("0123456789abcdef"), size=hexlen))
+        if cand not in taken:
+            taken.add(cand)
+            out.append(cand)
+    return out
+
+
+def plan_faults(
+    rate: float,
+    fmt: str,
+    rng: np.random.Generator,
+    *,
+    person_ids: np.ndarray,
+    reg_from: np.ndarray,
+    act_person: np.ndarray,
+    ref_person: np.ndarray,
+    ref_started: np.ndarray,
+    ref_date: np.ndarray,
+    ref_offered: np.ndarray,
+    meas_episode_row: np.ndarray,
+    meas_item_max: np.ndarray,
+    episode_ids: np.ndarray,
+) -> dict[str, TablePlan]:
+    """Choose faulty rows for every table; nothing is applied yet.
+
+    Population faults are drawn first; activity and referral faults only among rows of people
+    without a population fault, and measures faults only among rows of clean episodes, so that
+    every faulty row has exactly one reason.
+    """
+    n_pop, n_act, n_ref, n_meas = person_ids.size, act_person.size, ref_person.size, meas_episode_row.size
+    plans = {t: TablePlan(n) for t, n in
+             (("population", n_pop), ("activity", n_act), ("referrals", n_ref), ("measures", n_meas))}
+    taken_ids = set(person_ids.tolist())
+
+    # population
+    k = _count(rate, n_pop, len(FAULT_REASONS['population']))
+    rows = rng.choice(n_pop, size=k, replace=False)
+    bad_person = np.zeros(n_pop, dtype=bool)
+    malformed: dict[int, str] = {}
+    for r, kind in zip(rows.tolist(), _kinds("population", k), strict=True):
+        p = plans["population"]
+        p.faults.append((r, kind))
+        if kind == "duplicate_person_id":
+            p.duplicate.append(r)
+            continue
+        bad_person[r] = True
+        if kind == "malformed_person_id":
+            malformed[r] = "X" + str(person_ids[r])[1:].upper() + "-"
+            p.edit("person_id", r, malformed[r])
+        elif kind == "missing_required":
+            p.edit(["sex", "lsoa", "year_of_birth"][r % 3], r, None)
+        elif kind == "impossible_date":
+            p.edit("registered_from", r, _bad_date(fmt, rng))
+        elif kind == "dates_out_of_order":
+            p.edit("registered_to", r, int(reg_from[r]) - 30 - int(rng.integers(0, 300)))
+            p.edit("date_of_death", r, None)
+
+    # dependents of faulty people
+    act_dep = np.flatnonzero(bad_person[act_person])
+    ref_dep = np.flatnonzero(bad_person[ref_person])
+    plans["activity"].dependents = act_dep.tolist()
+    plans["referrals"].dependents = ref_dep.tolist()
+    for r in act_dep.tolist():
+        if act_person[r] in malformed:
+            plans["activity"].edit("person_id", r, malformed[act_person[r]])
+    for r in ref_dep.tolist():
+        if ref_person[r] in malformed:
+            plans["referrals"].edit("person_id", r, malformed[ref_person[r]])
+
+    # activity
+    clean = np.flatnonzero(~bad_person[act_person])
+    k = min(_count(rate, n_act, len(FAULT_REASONS['activity'])), clean.size)
+    rows = rng.choice(clean, size=k, replace=False)
+    for r, kind in zip(rows.tolist(), _kinds("activity", k), strict=True):
+        p = plans["activity"]
+        p.faults.append((r, kind))
+        if kind == "duplicate_event_id":
+            p.duplicate.append(r)
+        elif kind == "unknown_person":
+            p.edit("person_id", r, _fresh_ids(rng, 1, taken_ids)[0])
+        elif kind == "missing_required":
+            p.edit(["event_date", "setting"][r % 2], r, None)
+        elif kind == "impossible_date":
+            p.edit("event_date", r, _bad_date(fmt, rng))
+        elif kind == "event_outside_registration":
+            p.edit("event_date", r, int(reg_from[act_person[r]]) - 1 - int(rng.integers(0, 365)))
+
+    # referrals
+    bad_episode = np.zeros(n_ref, dtype=bool)
+    bad_episode[ref_dep] = True
+    clean = np.flatnonzero(~bad_person[ref_person])
+    k = min(_count(rate, n_ref, len(FAULT_REASONS['referrals'])), clean.size)
+    rows = rng.choice(clean, size=k, replace=False)
+    for r, kind in zip(rows.tolist(), _kinds("referrals", k), strict=True):
+        p = plans["referrals"]
+        p.faults.append((r, kind))
+        if kind == "duplicate_episode":
+            p.duplicate.append(r)
+            continue
+        bad_episode[r] = True
+        if kind == "unknown_person":
+            p.edit("person_id", r, _fresh_ids(rng, 1, taken_ids)[0])
+        elif kind == "missing_required":
+            p.edit(["referral_date", "programme"][r % 2], r, None)
+        elif kind == "dates_out_of_order":
+            if ref_started[r]:
+                p.edit("start_date", r, int(ref_date[r]) - 1 - int(rng.integers(0, 30)))
+            else:
+                p.edit("end_date", r, int(ref_date[r]) - 1 - int(rng.integers(0, 30)))
+        elif kind == "attended_exceeds_offered":
+            p.edit("sessions_attended", r, int(ref_offered[r]) + 1 + int(rng.integers(0, 3)))
+
+    # measures
+    meas_dep = np.flatnonzero(bad_episode[meas_episode_row])
+    plans["measures"].dependents = meas_dep.tolist()
+    clean = np.flatnonzero(~bad_episode[meas_episode_row])
+    k = min(_count(rate, n_meas, len(FAULT_REASONS['measures'])), clean.size)
+    rows = rng.choice(clean, size=k, replace=False)
+    taken_eps = set(episode_ids.tolist())
+    for r, kind in zip(rows.tolist(), _kinds("measures", k), strict=True):
+        p = plans["measures"]
+        p.faults.append((r, kind))
+        if kind == "response_out_of_range":
+            p.edit("response", r, int(meas_item_max[r]) + 1 + int(rng.integers(0, 3)))
+        elif kind == "missing_required":
+            p.edit(["timepoint", "instrument"][r % 2], r, None)
+        elif kind == "unknown_episode":
+            while True:
+                cand = f"EP9{int(rng.integers(0, 10**7)):07d}"
+                if cand not in taken_eps:
+                    taken_eps.add(cand)
+                    break
+            p.edit("episode_id", r, cand)
+    return plans
+
+
+def apply_plan(table: pa.Table, plan: TablePlan) -> tuple[pa.Table, np.ndarray]:
+    """Apply edits and insert duplicates; return the new table and each original row's new position."""
+    n = table.num_rows
+    for column, cells in plan.edits.items():
+        col = table.column(column)
+        rows = np.fromiter(cells.keys(), dtype=np.int64)
+        values = list(cells.values())
+        arr = col.combine_chunks()
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.cast(pa.string())
+        typ = arr.type
+        if pa.types.is_date32(typ):
+            new = pa.array(values, type=pa.int32()).cast(pa.date32())
+        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            values = [_iso(v) if isinstance(v, int) else v for v in values]
+            new = pa.array(values, type=typ)
+        else:
+            new = pa.array(values, type=typ)
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        # Place new values in row order for replace_with_mask.
+        order = np.argsort(rows, kind="stable")
+        arr = pc.replace_with_mask(arr, pa.array(mask), new.take(pa.array(order)))
+        table = table.set_column(table.schema.get_field_index(column), column, arr)
+    dup = np.zeros(n, dtype=np.int64)
+    dup[np.asarray(plan.duplicate, dtype=np.int64)] = 1
+    take = np.repeat(np.arange(n), 1 + dup)
+    new_pos = np.arange(n) + np.concatenate([[0], np.cumsum(dup)[:-1]])
+    if dup.any():
+        table = table.take(pa.array(take))
+    return table, new_pos
+
+
+def sidecar_entries(table: str, plan: TablePlan, new_pos: np.ndarray) -> tuple[list, list]:
+    """Fault and dependent rows with 1-based row numbers in the written file."""
+    faults = []
+    for r, kind in plan.faults:
+        pos = new_pos[r] + (1 if kind in ("duplicate_person_id", "duplicate_event_id",
+                                          "duplicate_episode") else 0)
+        faults.append({"table": table, "row_number": int(pos) + 1, "kind": kind,
+                       "reason": FAULT_REASONS[table][kind]})
+    deps = [{"table": table, "row_number": int(new_pos[r]) + 1, "reason": "parent_quarantined"}
+            for r in plan.dependents]
+    faults.sort(key=lambda f: f["row_number"])
+    deps.sort(key=lambda f: f["row_number"])
+    return faults, deps

@@ -1,0 +1,207 @@
+"""Referral, attendance and drop-out for each programme, driven by its config's ``synthetic`` block.
+
+Referral is a monthly hazard among eligible people (the eligibility the analysis uses) in months
+25-60 of the study::
+
+    h = c x rr_imd(quintile) x exp(age, sex terms) x exp(prior_util_log_rr x log1p(recent use))
+        [realistic regime only] x exp(episode_log_rr x episode intensity)
+
+with ``c`` calibrated to the programme's referral volume. In the ``observables`` regime referral
+depends only on what the analysis can match on, and referrals happen on the first day of the
+month so that the "3 months before referral" the analysis measures is exactly the window that
+drove referral. A person is referred to at most one programme (the earliest hazard wins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, logit
+
+from evalkit.config import Programme
+from evalkit.contract import CONDITIONS
+from evalkit.synth.calendar import NONE, Calendar
+from evalkit.synth.people import Population
+
+RECENT_SETTINGS = ("gp_appointment", "ae_attendance", "emergency_admission", "ooh_contact")
+
+
+def eligible_months(pop: Population, prog: Programme, cal: Calendar) -> np.ndarray:
+    """Boolean (n, n_months): eligible and registered for the whole month, in the referral window."""
+    starts = cal.month_starts
+    age = (starts[None, :-1] - pop.birth[:, None]) / 365.25
+    elig = (age >= prog.eligibility.age_min) & (age < prog.eligibility.age_max + 1)
+    cols = [CONDITIONS.index(c) for c in prog.eligibility.conditions_any]
+    first_dx = pop.diagnosis[:, cols].min(axis=1)
+    elig &= first_dx[:, None] <= starts[None, :-1]
+    full = (pop.reg_from[:, None] <= starts[None, :-1]) & (pop.reg_end[:, None] >= starts[None, 1:] - 1)
+    elig &= full
+    window = np.zeros(cal.n_months, dtype=bool)
+    window[cal.referral_first_month : cal.referral_last_month + 1] = True
+    return elig & window[None, :]
+
+
+def referral_log_hazard(
+    pop: Population,
+    prog: Programme,
+    recent_counts: np.ndarray,
+    episode: np.ndarray,
+    cal: Calendar,
+    regime: str,
+) -> np.ndarray:
+    """Log of the relative referral hazard per person and month, shape (n, n_months)."""
+    syn = prog.synthetic
+    starts = cal.month_starts[:-1]
+    age = (starts[None, :] - pop.birth[:, None]) / 365.25
+    q = pop.imd_quintile
+    log_rr = np.log(np.array([syn.imd_quintile_referral_rr[k] for k in range(1, 6)]))[q - 1]
+    lp = log_rr[:, None] + syn.age_log_rr_per_decade * (age - 50) / 10
+    lp = lp + syn.female_log_rr * (pop.sex == "F")[:, None]
+    lp = lp + syn.prior_util_log_rr * np.log1p(recent_counts)
+    if regime == "realistic":
+        lp = lp + syn.episode_log_rr * episode
+    return lp
+
+
+def draw_referrals(
+    elig: np.ndarray,
+    lp: np.ndarray,
+    target: float,
+    pop: Population,
+    cal: Calendar,
+    regime: str,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """First month each person is referred (-1 = never), the referral day, ``c`` and the hazards.
+
+    ``c`` scales the relative hazards so that the expected number of referrals over all eligible
+    person-months equals ``target`` (depletion by earlier referral is negligible at these rates).
+    """
+    rel = np.where(elig, np.exp(np.where(elig, lp, 0.0)), 0.0)
+    total = rel.sum()
+    c = target / total if total > 0 else 0.0
+    h = np.minimum(c * rel, 0.5)
+    hit = rng.random(h.shape) < h
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+    starts = cal.month_starts
+    day = np.full(pop.n, NONE, dtype=np.int64)
+    ok = first >= 0
+    if regime == "observables":
+        day[ok] = starts[first[ok]]
+    else:
+        length = cal.month_lengths[first[ok]]
+        day[ok] = starts[first[ok]] + (rng.random(ok.sum()) * length).astype(np.int64)
+    return first, day, float(c), h
+
+
+@dataclass
+class Attendance:
+    """Attendance outcome per participant."""
+
+    started: np.ndarray
+    completed: np.ndarray
+    dose: np.ndarray  # share of the full effect received (1 completer, dropout_dose, 0)
+    start_date: np.ndarray  # day or NONE
+    end_date: np.ndarray  # day or NONE
+    sessions_offered: np.ndarray
+    sessions_attended: np.ndarray
+    discharge_reason: np.ndarray
+    referral_source: np.ndarray
+    provider: np.ndarray
+    p_start: np.ndarray
+    p_complete: np.ndarray
+
+
+def draw_attendance(
+    prog: Programme,
+    persons: np.ndarray,
+    ref_day: np.ndarray,
+    pop: Population,
+    cal: Calendar,
+    rng: np.random.Generator,
+) -> Attendance:
+    """Who starts, attends and completes; dates and sessions. Depends on deprivation and need."""
+    att = prog.synthetic.attendance
+    n = persons.size
+    q = pop.imd_quintile[persons]
+    steps = 5 - q  # 0 for the least deprived quintile .. 4 for the most deprived
+    need = pop.frailty[persons]
+    p_start = expit(
+        logit(att.p_start) + np.log(att.deprivation_start_odds_ratio) * steps - 0.15 * need
+    )
+    p_complete = expit(
+        logit(att.p_complete) + np.log(att.deprivation_complete_odds_ratio) * steps - 0.2 * need
+    )
+    started = rng.random(n) < p_start
+    completed = started & (rng.random(n) < p_complete)
+    wait = np.maximum(rng.gamma(3.0, att.wait_days_mean / 3.0, size=n).astype(np.int64), 1)
+    offered = np.full(n, att.sessions_offered, dtype=np.int64)
+    full_attend = rng.binomial(offered - 1, 0.9) + 1
+    min_complete = int(np.ceil(0.5 * att.sessions_offered))
+    attended_complete = np.maximum(full_attend, min_complete)
+    attended_drop = 1 + (rng.random(n) * max(min_complete - 1, 1)).astype(np.int64)
+    attended = np.where(completed, attended_complete, np.where(started, attended_drop, 0))
+    start = np.where(started, ref_day + wait, NONE)
+    last_session = np.where(
+        completed, offered - 1, np.where(started, attended - 1 + rng.integers(0, 3, size=n), 0)
+    )
+    end = np.where(
+        started, start + last_session * att.session_interval_days, ref_day + wait + 14
+    )
+    reason = np.where(completed, "completed", np.where(started, "dropped_out", "did_not_start"))
+    # Leaving or dying before the course ends overrides the outcome.
+    reg_end = pop.reg_end[persons]
+    cut = reg_end < end
+    died = cut & (pop.death[persons] < NONE)
+    reason = np.where(cut, np.where(died, "died", "moved"), reason)
+    end = np.where(cut, np.maximum(reg_end, ref_day), end)
+    never = cut & (start > end)
+    start = np.where(never, NONE, start)
+    attended = np.where(never, 0, attended)
+    started = started & ~never
+    completed = completed & ~cut
+    other = (reason == "dropped_out") & (rng.random(n) < 0.05)
+    reason = np.where(other, "other", reason)
+    dose = np.where(completed, 1.0, np.where(started, prog.synthetic.effects.dropout_dose, 0.0))
+    sources = list(prog.synthetic.referral_sources)
+    probs = np.array([prog.synthetic.referral_sources[s] for s in sources])
+    source = np.array(sources)[rng.choice(len(sources), size=n, p=probs)]
+    provider = np.array(prog.providers)[rng.integers(0, len(prog.providers), size=n)]
+    return Attendance(
+        started=started,
+        completed=completed,
+        dose=dose,
+        start_date=start,
+        end_date=end,
+        sessions_offered=offered,
+        sessions_attended=attended,
+        discharge_reason=reason,
+        referral_source=source,
+        provider=provider,
+        p_start=p_start,
+        p_complete=p_complete,
+    )
+
+
+def effect_multiplier(prog: Programme, settings: tuple[str, ...], dose: np.ndarray) -> np.ndarray:
+    """Rate ratio by participant, event month 0..n and setting: shape (n, 48, n_settings).
+
+    Ramps in linearly over ``ramp_months`` from referral, scaled by the participant's dose.
+    """
+    eff = prog.synthetic.effects
+    t = np.arange(48)
+    ramp = np.minimum(1.0, (t + 1) / eff.ramp_months)
+    rr = np.array([eff.rate_ratio.get(s, 1.0) for s in settings])
+    return 1 - (1 - rr)[None, None, :] * dose[:, None, None] * ramp[None, :, None]
+
+
+def rereferrals(
+    persons: np.ndarray, ref_day: np.ndarray, pop: Population, cal: Calendar, p: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A few participants are referred again 6-12 months later (part of their exposure)."""
+    again = rng.random(persons.size) < p
+    later = ref_day + rng.integers(183, 366, size=persons.size)
+    ok = again & (later <= np.minimum(pop.reg_end[persons], cal.month_starts[-1] - 1))
+    return np.flatnonzero(ok), later[ok]
