@@ -1,0 +1,27 @@
+"""Shared fixtures: a synthetic county generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalkit import config
+from evalkit.synth import generate_county
+
+
+@pytest.fixture(scope="session")
+def demo_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo county (60,000 people, seed 42, Parquet), generated once per session."""
+    out = tmp_path_factory.mktemp("demo_county") / "raw"
+    generate_county(
+        out,
+        programmes=config.load_programmes(),
+        instrument_defs=config.instruments(),
+        unit_costs=config.load_unit_costs(),
+        scale="demo",
+        seed=42,
+        fmt="parquet",
+        progress=False,
+    )
+    return out
