@@ -228,6 +228,24 @@ def apply_plan(table: pa.Table, plan: TablePlan) -> tuple[pa.Table, np.ndarray]:
     return table, new_pos
 
 
+def global_positions(plan: TablePlan) -> np.ndarray:
+    """Each original row's position in the written file, after inserted duplicates."""
+    dup = np.zeros(plan.n, dtype=np.int64)
+    dup[np.asarray(plan.duplicate, dtype=np.int64)] = 1
+    return np.arange(plan.n) + np.concatenate([[0], np.cumsum(dup)[:-1]])
+
+
+def slice_plan(plan: TablePlan, a: int, b: int) -> TablePlan:
+    """The part of a plan that touches original rows ``a`` to ``b - 1``, shifted to start at 0."""
+    out = TablePlan(b - a)
+    out.duplicate = [r - a for r in plan.duplicate if a <= r < b]
+    for column, cells in plan.edits.items():
+        for r, v in cells.items():
+            if a <= r < b:
+                out.edit(column, r - a, v)
+    return out
+
+
 def sidecar_entries(table: str, plan: TablePlan, new_pos: np.ndarray) -> tuple[list, list]:
     """Fault and dependent rows with 1-based row numbers in the written file."""
     faults = []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
@@ -25,7 +26,13 @@ from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
 from evalkit.contract import COLUMNS, CONDITIONS, SETTINGS, TABLES
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import NONE, Calendar, add_months_days
-from evalkit.synth.faults import apply_plan, plan_faults, sidecar_entries
+from evalkit.synth.faults import (
+    apply_plan,
+    global_positions,
+    plan_faults,
+    sidecar_entries,
+    slice_plan,
+)
 from evalkit.synth.geography import build_geography
 from evalkit.synth.ids import derive_key, pseudonymise, synthetic_nhs_numbers
 from evalkit.synth.people import Population, build_population
@@ -255,6 +262,11 @@ def generate_county(
         bar.update(1)
 
     # ---- events for everyone (participants' post-referral months come from their own draw) ---
+    del recent, csum, monthly_recent, episode_all
+    part_p = np.concatenate([ev[0] for ev in part_events]) if part_events else np.array([], np.int32)
+    part_d = np.concatenate([ev[1] for ev in part_events]) if part_events else np.array([], np.int32)
+    part_s = np.concatenate([ev[2] for ev in part_events]) if part_events else np.array([], np.int8)
+    part_chunk = part_p // CHUNK
     ev_person, ev_day, ev_setting = [], [], []
     starts = cal.month_starts
     for c in range(n_chunks):
@@ -268,30 +280,29 @@ def generate_county(
         lo = np.maximum(starts[m], pop.reg_from[i])
         hi = np.minimum(starts[m + 1] - 1, pop.reg_end[i])
         u = _rng(ss["events"], c).random(i.size)
-        ev_person.append(i.astype(np.int32))
-        ev_day.append((lo + np.floor(u * (hi - lo + 1))).astype(np.int32))
-        ev_setting.append(s.astype(np.int8))
+        mine = part_chunk == c
+        p_c = np.concatenate([i.astype(np.int32), part_p[mine]])
+        d_c = np.concatenate([(lo + np.floor(u * (hi - lo + 1))).astype(np.int32), part_d[mine]])
+        s_c = np.concatenate([s.astype(np.int8), part_s[mine]])
+        # An extract sorted by patient, then date, then setting.
+        order = np.lexsort((s_c, d_c, p_c))
+        ev_person.append(p_c[order])
+        ev_day.append(d_c[order])
+        ev_setting.append(s_c[order])
         bar.update(1)
-    for ev in part_events:
-        ev_person.append(ev[0])
-        ev_day.append(ev[1])
-        ev_setting.append(ev[2])
+    del counts
     ev_person = np.concatenate(ev_person)
     ev_day = np.concatenate(ev_day)
     ev_setting = np.concatenate(ev_setting)
-    order = np.lexsort((ev_setting, ev_person, ev_day))
-    ev_person, ev_day, ev_setting = ev_person[order], ev_day[order], ev_setting[order]
     ea = ev_setting == settings.index("emergency_admission")
     beds = np.full(ev_person.size, -1, dtype=np.int32)
     age_at = (ev_day[ea] - pop.birth[ev_person[ea]]) / 365.25
     beds[ea] = act.bed_days(int(ea.sum()), age_at, _rng(ss["events"], 10_000))
+    del ea, age_at
     bar.update(1)
 
-    # ---- tables ----------------------------------------------------------------------------
-    tables = {
-        "population": _population_table(pop, person_ids),
-        "activity": _activity_table(ev_person, ev_day, ev_setting, beds, person_ids, settings),
-    }
+    # ---- tables (activity is written in slices to bound memory) -----------------------------
+    tables = {"population": _population_table(pop, person_ids)}
     referrals = _concat_referrals(ref_tables)
     ref_person = referrals.pop("_person")
     tables["referrals"] = _referrals_table(referrals, ref_person, person_ids)
@@ -303,6 +314,8 @@ def generate_county(
         tables = {t: _dates_to_text(tb) for t, tb in tables.items()}
 
     sidecar = None
+    plans = None
+    n_rows = {"activity": int(ev_person.size)}
     if faults > 0:
         ref_dates = referrals["referral_date"]
         plans = plan_faults(
@@ -314,18 +327,24 @@ def generate_county(
         )
         entries, deps = [], []
         for t in TABLES:
-            tables[t], new_pos = apply_plan(tables[t], plans[t])
+            if t == "activity":
+                new_pos = global_positions(plans[t])
+                n_rows[t] = int(plans[t].n + len(plans[t].duplicate))
+            else:
+                tables[t], new_pos = apply_plan(tables[t], plans[t])
             f, d = sidecar_entries(t, plans[t], new_pos)
             entries += f
             deps += d
-        sidecar = {"rate": faults, "seed": seed, "format": fmt,
-                   "row_numbers": "1-based data rows, header not counted",
-                   "faults": entries, "dependents": deps}
-    bar.update(1)
-
     files: dict[str, Path] = {}
     for t in TABLES:
-        files[t] = _write_table(tables[t], out / f"{t}.{fmt}", fmt)
+        if t == "activity":
+            files[t] = _write_activity(
+                out / f"activity.{fmt}", fmt, ev_person, ev_day, ev_setting, beds, person_ids,
+                settings, plans["activity"] if plans else None,
+            )
+        else:
+            files[t] = _write_table(tables[t], out / f"{t}.{fmt}", fmt)
+            n_rows[t] = tables[t].num_rows
     truth = {
         "seed": seed,
         "regime": regime,
@@ -357,7 +376,7 @@ def generate_county(
     return SynthResult(
         out=out,
         files=files,
-        rows={t: tables[t].num_rows for t in TABLES},
+        rows={t: n_rows[t] for t in TABLES},
         n_participants={s: truth_prog[s]["n_participants"] for s in slugs},
         seconds=time.perf_counter() - t0,
     )
@@ -529,21 +548,51 @@ def _population_table(pop: Population, person_ids) -> pa.Table:
     return pa.table(data)
 
 
-def _activity_table(person, day, setting, beds, person_ids, settings) -> pa.Table:
+def _activity_table(person, day, setting, beds, person_ids, settings, first_id: int) -> pa.Table:
     n = person.size
-    ids = pa.array(np.arange(1, n + 1, dtype=np.int64)).cast(pa.string())
-    import pyarrow.compute as pc
-
+    ids = pa.array(np.arange(first_id, first_id + n, dtype=np.int64)).cast(pa.string())
     event_id = pc.binary_join_element_wise("E", pc.utf8_lpad(ids, 10, "0"), "")
-    pid = pa.DictionaryArray.from_arrays(pa.array(person, pa.int32()), pa.array(person_ids, pa.string()))
+    pid = pa.array(np.asarray(person_ids)[person], pa.string())
     st = pa.DictionaryArray.from_arrays(pa.array(setting, pa.int8()), pa.array(list(settings), pa.string()))
     return pa.table({
         "event_id": event_id,
         "person_id": pid,
         "event_date": _date_array(day.astype(np.int64)),
-        "setting": st,
+        "setting": st.cast(pa.string()),
         "bed_days": pa.array(beds, pa.int32(), mask=beds < 0),
     })
+
+
+ACTIVITY_SLICE = 2_000_000
+
+
+def _write_activity(path, fmt, person, day, setting, beds, person_ids, settings, plan) -> Path:
+    """Write the activity table in slices, applying any planned faults slice by slice."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    writer = None
+    try:
+        for a in range(0, max(person.size, 1), ACTIVITY_SLICE):
+            b = min(person.size, a + ACTIVITY_SLICE)
+            table = _activity_table(person[a:b], day[a:b], setting[a:b], beds[a:b], person_ids,
+                                    settings, first_id=a + 1)
+            if fmt == "csv":
+                table = _dates_to_text(table)
+            if plan is not None:
+                table, _ = apply_plan(table, slice_plan(plan, a, b))
+            if writer is None:
+                if fmt == "csv":
+                    writer = pacsv.CSVWriter(tmp, table.schema)
+                else:
+                    writer = pq.ParquetWriter(
+                        tmp, table.schema, compression="zstd",
+                        use_dictionary=["person_id", "event_date", "setting"],
+                    )
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, path)
+    return path
 
 
 def _referrals_table(r: dict[str, np.ndarray], person: np.ndarray, person_ids) -> pa.Table:

@@ -24,6 +24,8 @@ from evalkit.contract import CONDITIONS
 from evalkit.synth.calendar import NONE, Calendar
 from evalkit.synth.people import Population
 
+EPISODE_CAP = 3.0  # episode intensity above this adds no further referral hazard
+HAZARD_CAP = 0.5  # monthly referral probability never exceeds this
 RECENT_SETTINGS = ("gp_appointment", "ae_attendance", "emergency_admission", "ooh_contact")
 
 
@@ -60,7 +62,8 @@ def referral_log_hazard(
     lp = lp + syn.female_log_rr * (pop.sex == "F")[:, None]
     lp = lp + syn.prior_util_log_rr * np.log1p(recent_counts)
     if regime == "realistic":
-        lp = lp + syn.episode_log_rr * episode
+        # Capped so that a handful of extreme episodes cannot dominate the hazard's scale.
+        lp = lp + syn.episode_log_rr * np.minimum(episode, EPISODE_CAP)
     return lp
 
 
@@ -76,12 +79,22 @@ def draw_referrals(
     """First month each person is referred (-1 = never), the referral day, ``c`` and the hazards.
 
     ``c`` scales the relative hazards so that the expected number of referrals over all eligible
-    person-months equals ``target`` (depletion by earlier referral is negligible at these rates).
+    person-months, with each monthly probability capped at ``HAZARD_CAP``, equals ``target``
+    (found by bisection; depletion by earlier referral is negligible at these rates).
     """
     rel = np.where(elig, np.exp(np.where(elig, lp, 0.0)), 0.0)
     total = rel.sum()
     c = target / total if total > 0 else 0.0
-    h = np.minimum(c * rel, 0.5)
+    if c > 0 and np.minimum(c * rel, HAZARD_CAP).sum() < target:
+        lo, hi = c, c * 1e4
+        for _ in range(60):
+            mid = np.sqrt(lo * hi)
+            if np.minimum(mid * rel, HAZARD_CAP).sum() < target:
+                lo = mid
+            else:
+                hi = mid
+        c = hi
+    h = np.minimum(c * rel, HAZARD_CAP)
     hit = rng.random(h.shape) < h
     first = np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
     starts = cal.month_starts
