@@ -335,6 +335,9 @@ def generate_county(
             f, d = sidecar_entries(t, plans[t], new_pos)
             entries += f
             deps += d
+        sidecar = {"rate": faults, "seed": seed, "format": fmt,
+                   "row_numbers": "1-based data rows, header not counted",
+                   "faults": entries, "dependents": deps}
     files: dict[str, Path] = {}
     for t in TABLES:
         if t == "activity":
