@@ -1,0 +1,328 @@
+"""The result object of :func:`evalkit.matching.match`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.matching._design import ColumnCache, Covariate
+from evalkit.matching._greedy import REASONS
+from evalkit.matching.balance import balance_frame, balance_row
+
+__all__ = ["MatchResult"]
+
+
+def _json_safe(value: Any) -> Any:
+    """Convert numpy scalars, NaN and containers to JSON-safe Python objects."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MatchResult:
+    """Matched sample, diagnostics and balance from :func:`evalkit.matching.match`.
+
+    Attributes
+    ----------
+    matched : pd.DataFrame
+        One row per matched row (treated and control), on the input's own index, in input
+        order: the treatment column under its own name, ``subclass`` (matched-set id, 1, 2, ...
+        numbered in the order of the treated rows' index labels; ``<NA>`` with replacement, as in
+        MatchIt), ``weight`` (ATT weights, see :func:`~evalkit.matching.match`) and
+        ``distance``.
+    unmatched : pd.DataFrame
+        Treated rows with no control: ``distance``, the exact-matching columns and ``reason``
+        (``no_controls_in_stratum``, ``no_control_within_caliper`` or ``controls_used``).
+    pairs : pd.DataFrame
+        One row per (treated, control) pair: ``treated`` and ``control`` index labels,
+        ``round`` (1..ratio) and ``subclass``.
+    distance : pd.Series
+        The matching distance of every input row (input index).
+    propensity : pd.Series or None
+        The propensity score of every input row (None when ``distance`` named a column).
+    propensity_params : pd.Series or None
+        Logistic-regression coefficients on the original covariate scale.
+    n_treated, n_controls : int
+        Treated and control rows in the input.
+    n_matched_treated : int
+        Treated rows with at least one control.
+    n_controls_matched : int
+        Distinct control rows in the matched sample.
+    caliper_width : float or None
+        The caliper on the distance scale (``caliper`` times the SD of the distance).
+    spec : dict
+        The arguments used, defaults resolved.
+    notes : tuple of str
+        Plain-English notes: model choices, dropped covariates, unmatched rows.
+    data : pd.DataFrame
+        The input data (a reference, not a copy; used by :meth:`balance`).
+    """
+
+    matched: pd.DataFrame
+    unmatched: pd.DataFrame
+    pairs: pd.DataFrame
+    distance: pd.Series
+    propensity: pd.Series | None
+    propensity_params: pd.Series | None
+    n_treated: int
+    n_controls: int
+    n_matched_treated: int
+    n_controls_matched: int
+    caliper_width: float | None
+    spec: dict[str, Any]
+    notes: tuple[str, ...]
+    data: pd.DataFrame
+    _covariates: tuple[Covariate, ...] = ()
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def treatment(self) -> str:
+        """Name of the treatment column."""
+        return self.spec["treatment"]
+
+    def balance(self) -> pd.DataFrame:
+        """Covariate balance before and after matching (ATT conventions of MatchIt).
+
+        Returns
+        -------
+        pd.DataFrame
+            Indexed by ``covariate``: a ``distance`` row first, then each covariate (a
+            categorical covariate as one row per level, ``<covariate>_<level>``). Columns
+            ``mean_treated`` (all treated), ``mean_control_before`` (all controls),
+            ``smd_before``, ``var_ratio_before``, ``ecdf_max_before``, ``mean_control_after``
+            (weighted matched controls), ``smd_after``, ``var_ratio_after``,
+            ``ecdf_max_after`` and ``mean_treated_after`` (matched treated; equals
+            ``mean_treated`` when every treated row is matched). SMDs divide by the SD of all
+            treated rows before matching; see :mod:`evalkit.matching.balance`.
+        """
+        if "balance" not in self._cache:
+            treated = self._treated_mask()
+            weight = np.zeros(len(self.data))
+            pos = self.data.index.get_indexer(self.matched.index)
+            weight[pos] = self.matched["weight"].to_numpy()
+            rows: dict[str, dict[str, float]] = {
+                "distance": balance_row(self.distance.to_numpy(), treated, weight, binary=False)
+            }
+            cols = ColumnCache(self.data)
+            for cov in self._covariates:
+                for name, level in cov.balance_rows():
+                    x = cols.values(cov, level)
+                    rows[name] = balance_row(
+                        x, treated, weight, binary=cov.categorical or cov.binary
+                    )
+            self._cache["balance"] = balance_frame(rows)
+        return self._cache["balance"].copy()
+
+    def tidy(self) -> pd.DataFrame:
+        """Balance table as a flat DataFrame (``covariate`` column first); other views read it.
+
+        Returns
+        -------
+        pd.DataFrame
+            Columns ``covariate``, ``type`` (``distance``, ``continuous`` or ``binary``), then
+            the columns of :meth:`balance`.
+        """
+        bal = self.balance().reset_index()
+        kinds = {"distance": "distance"}
+        for cov in self._covariates:
+            for name, _ in cov.balance_rows():
+                kinds[name] = "binary" if (cov.categorical or cov.binary) else "continuous"
+        bal.insert(1, "type", bal["covariate"].map(kinds))
+        return bal
+
+    def summary(self) -> str:
+        """Header (method, estimand, model, N), the balance table and the notes.
+
+        Returns
+        -------
+        str
+            Plain text; also how the result renders in Jupyter.
+        """
+        s = self.spec
+        cal = "none" if s["caliper"] is None else f"{s['caliper']} SD ({self.caliper_width:.4g})"
+        exact = ", ".join(s["exact"]) if s["exact"] else "none"
+        if s["distance"] in ("logit", "propensity"):
+            model = "logistic regression" + (
+                " on all treated rows and a sample of controls (intercept corrected)"
+                if s["propensity_fit"] == "sampled"
+                else " on all rows"
+            )
+            dist = (
+                "logit of the propensity score" if s["distance"] == "logit" else "propensity score"
+            )
+        else:
+            model = "none (distance supplied)"
+            dist = f"column '{s['distance']}'"
+        lines = [
+            "Matching: greedy nearest neighbour "
+            f"({s['ratio']}:1, {'with' if s['replace'] else 'without'} replacement)",
+            "Estimand: ATT",
+            f"Distance: {dist}; propensity model: {model}",
+            f"Exact: {exact}; caliper: {cal}; order: {s['m_order']}"
+            + (f"; unit: {s['unit']}" if s["unit"] else ""),
+            f"N: {self.n_treated} treated, {self.n_controls} controls; matched "
+            f"{self.n_matched_treated} treated, {self.n_controls_matched} controls",
+            "",
+            self.tidy().set_index("covariate").drop(columns="type").round(4).to_string(na_rep="-"),
+        ]
+        if self.notes:
+            lines += ["", "Notes:", *(f"- {n}" for n in self.notes)]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<MatchResult {self.spec['ratio']}:1 on {self.spec['distance']}: "
+            f"{self.n_matched_treated}/{self.n_treated} treated matched, "
+            f"{self.n_controls_matched} controls>"
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe aggregates for ``results.json`` (no row-level data).
+
+        Returns
+        -------
+        dict
+            ``analysis``, ``spec``, counts, ``unmatched_by_reason``, ``caliper_width``,
+            ``propensity_params``, ``balance`` (records of :meth:`tidy`) and ``notes``.
+        """
+        reasons = self.unmatched["reason"].value_counts()
+        out = {
+            "analysis": "matching",
+            "estimand": "ATT",
+            "spec": self.spec,
+            "n_treated": self.n_treated,
+            "n_controls": self.n_controls,
+            "n_matched_treated": self.n_matched_treated,
+            "n_controls_matched": self.n_controls_matched,
+            "unmatched_by_reason": {k: int(reasons.get(k, 0)) for k in REASONS},
+            "caliper_width": self.caliper_width,
+            "propensity_params": None
+            if self.propensity_params is None
+            else self.propensity_params.to_dict(),
+            "balance": self.tidy().to_dict(orient="records"),
+            "notes": list(self.notes),
+        }
+        return _json_safe(out)
+
+    def matched_data(self) -> pd.DataFrame:
+        """Return the matched input rows joined with ``subclass``, ``weight`` and ``distance``.
+
+        Returns
+        -------
+        pd.DataFrame
+            ``data.loc[matched.index]`` plus the three matching columns.
+        """
+        extra = self.matched.drop(columns=[self.treatment])
+        return (
+            self.data.loc[self.matched.index]
+            .drop(columns=[c for c in extra.columns if c in self.data.columns])
+            .join(extra)
+        )
+
+    # ------------------------------------------------------------------ plots
+    def plot_love(self, ax: Any = None, *, threshold: float = 0.1) -> Any:
+        """Love plot: absolute SMD per covariate before and after matching.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure when omitted.
+        threshold : float
+            Reference line (Austin's 0.1).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes (never saved or shown).
+        """
+        import matplotlib.pyplot as plt
+
+        bal = self.balance()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.3 * len(bal) + 1.5))
+        y = np.arange(len(bal))[::-1]
+        ax.scatter(bal["smd_before"].abs(), y, facecolors="none", edgecolors="grey", label="All")
+        ax.scatter(bal["smd_after"].abs(), y, color="black", label="Matched")
+        ax.axvline(threshold, linestyle="--", color="grey", linewidth=1)
+        ax.set_yticks(y)
+        ax.set_yticklabels(bal.index)
+        ax.set_xlabel("Absolute standardised mean difference")
+        ax.set_title("Covariate balance")
+        ax.legend(loc="lower right", frameon=False)
+        return ax
+
+    def plot_overlap(self, ax: Any = None, *, bins: int = 30) -> Any:
+        """Distribution of the distance for treated rows, all controls and matched controls.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on; a new figure when omitted.
+        bins : int
+            Histogram bins (shared by all three groups).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The axes (never saved or shown).
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        d = self.distance.to_numpy()
+        treated = self._treated_mask()
+        edges = np.histogram_bin_edges(d, bins=bins)
+        mc = self.matched[~self.matched[self.treatment].to_numpy().astype(bool)]
+        ax.hist(
+            d[~treated],
+            bins=edges,
+            density=True,
+            histtype="step",
+            color="grey",
+            label="All controls",
+        )
+        ax.hist(
+            mc["distance"],
+            bins=edges,
+            weights=mc["weight"],
+            density=True,
+            histtype="step",
+            color="black",
+            label="Matched controls",
+        )
+        ax.hist(
+            d[treated],
+            bins=edges,
+            density=True,
+            histtype="stepfilled",
+            alpha=0.3,
+            color="tab:blue",
+            label="Treated",
+        )
+        ax.set_xlabel(f"Distance ({self.spec['distance']})")
+        ax.set_ylabel("Density")
+        ax.set_title("Overlap of the distance")
+        ax.legend(frameon=False)
+        return ax
+
+    # ------------------------------------------------------------------ helpers
+    def _treated_mask(self) -> np.ndarray:
+        return self.data[self.treatment].to_numpy().astype(bool)
