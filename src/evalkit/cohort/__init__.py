@@ -1,1 +1,25 @@
-"""evalkit.cohort."""
+"""evalkit.cohort: eligibility, index dates, covariates at index and person-month panels.
+
+>>> from evalkit.cohort import build_cohort, build_panel  # doctest: +SKIP
+>>> cohort = build_cohort("data/processed", programme, unit_costs=costs)  # doctest: +SKIP
+>>> panel = build_panel(cohort, matched)  # doctest: +SKIP
+
+Rules and reasons: ``docs/decisions/cohort.md``.
+"""
+
+from evalkit.cohort._tables import CohortError
+from evalkit.cohort.eligibility import EXCLUSION_REASONS
+from evalkit.cohort.panel import EVENT_MONTHS, build_panel, naive_panel
+from evalkit.cohort.risk_set import PRIOR_WINDOWS, Cohort, build_cohort, placebo_cohort
+
+__all__ = [
+    "EVENT_MONTHS",
+    "EXCLUSION_REASONS",
+    "PRIOR_WINDOWS",
+    "Cohort",
+    "CohortError",
+    "build_cohort",
+    "build_panel",
+    "naive_panel",
+    "placebo_cohort",
+]

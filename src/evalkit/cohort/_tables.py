@@ -1,0 +1,133 @@
+"""Opening the processed tables for the cohort layer (the one place it touches the engine).
+
+Swapping DuckDB for a SQL warehouse means changing :func:`open_tables` (and
+:mod:`evalkit.engine`), not the cohort rules, which are Ibis expressions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from evalkit import engine
+from evalkit.contract import COLUMNS
+
+#: Tables the cohort layer reads.
+COHORT_TABLES: tuple[str, ...] = ("population", "activity", "referrals")
+
+
+class CohortError(ValueError):
+    """The cohort cannot be built (missing table or column, no participants); says which."""
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Lazy Ibis tables of one processed directory on one connection."""
+
+    con: BaseBackend
+    population: ir.Table
+    activity: ir.Table
+    referrals: ir.Table
+
+    def scratch_name(self, stem: str) -> str:
+        """Return a unique name for an intermediate table on this connection."""
+        return f"_cohort_{stem}_{uuid.uuid4().hex[:10]}"
+
+    def upload(self, df: pd.DataFrame, stem: str, types: dict[str, str]) -> tuple[str, ir.Table]:
+        """Copy a small DataFrame into the engine as a table (cast to ``types``).
+
+        Used instead of ``ibis.memtable`` where the expression is later materialised through
+        compiled SQL, which does not register memtables. Drop it with :meth:`drop`.
+        """
+        name = self.scratch_name(stem)
+        self.con.create_table(name, df[list(types)].reset_index(drop=True), overwrite=True)
+        return name, self.con.table(name).cast(types)
+
+    def fetch(self, expr: ir.Expr, *, limit: int | None = None) -> pd.DataFrame:
+        """Execute ``expr`` on this connection and return it as pandas (see ``engine.to_pandas``).
+
+        ``limit`` raises the engine's row limit for the two large results the cohort layer is
+        allowed to bring back (candidate rows and person-month counts).
+        """
+        if limit is None:
+            return engine.to_pandas(self.con, expr)
+        return engine.to_pandas(self.con, expr, limit=limit)
+
+    def materialize(self, expr: ir.Table, stem: str, scratch: list[str]) -> ir.Table:
+        """Compute ``expr`` once into an engine table; its name is appended to ``scratch``."""
+        name = self.scratch_name(stem)
+        scratch.append(name)
+        return engine.materialize(self.con, expr, name)
+
+    def drop(self, *names: str) -> None:
+        """Drop intermediate tables created by :meth:`upload` or materialisation."""
+        for name in names:
+            self.con.drop_table(name, force=True)
+
+
+def open_tables(data_dir: Path | str, con: BaseBackend | None = None) -> Tables:
+    """Open ``population``, ``activity`` and ``referrals`` Parquet in ``data_dir`` lazily.
+
+    Parameters
+    ----------
+    data_dir : Path or str
+        Directory holding ``<table>.parquet`` with the data contract's columns.
+    con : ibis backend, optional
+        Connection to use; default :func:`evalkit.engine.connect` (DuckDB, 2 threads).
+
+    Raises
+    ------
+    CohortError
+        A table file or a required column is missing; the message names it.
+    """
+    con = con if con is not None else engine.connect()
+    data_dir = Path(data_dir)
+    out = {}
+    tag = uuid.uuid4().hex[:10]
+    for name in COHORT_TABLES:
+        path = data_dir / f"{name}.parquet"
+        if not path.is_file():
+            raise CohortError(f"{path}: processed table not found; run `evalkit intake` first")
+        table = engine.read_parquet(con, path, name=f"_cohort_{name}_{tag}")
+        required = [c for c in COLUMNS[name] if name != "population" or c in _POP_REQUIRED]
+        missing = [c for c in required if c not in table.columns]
+        if missing:
+            raise CohortError(f"{path}: missing column(s) {missing}")
+        out[name] = table
+    return Tables(con=con, **out)
+
+
+_POP_REQUIRED = (
+    "person_id",
+    "year_of_birth",
+    "sex",
+    "ethnicity",
+    "imd_decile",
+    "registered_from",
+    "registered_to",
+    "date_of_death",
+)
+
+
+def activity_period(tables: Tables) -> tuple[dt.date, dt.date]:
+    """First and last event date in the activity table (the extract's coverage)."""
+    act = tables.activity
+    res = tables.fetch(act.aggregate(lo=act.event_date.min(), hi=act.event_date.max()))
+    lo, hi = res["lo"].iloc[0], res["hi"].iloc[0]
+    if lo is None or hi is None or lo != lo or hi != hi:
+        raise CohortError("the activity table is empty: give data_period explicitly")
+    return _as_date(lo), _as_date(hi)
+
+
+def _as_date(value: object) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])

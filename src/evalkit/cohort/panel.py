@@ -1,0 +1,312 @@
+"""Person-month outcome panels: counts, costs and person-time at risk per event month.
+
+Event month ``m`` of a row runs from ``index + m`` calendar months (inclusive) to ``index +
+m + 1`` calendar months (exclusive), the data contract's "Time": for an index of 15 March, month
+0 is 15 March to 14 April, month -1 is 15 February to 14 March. Month boundaries clamp the day to
+the month's length (index 31 January: month 0 ends on 27/28 February, month 1 starts on 28/29
+February). Counts and person-time use the same boundary expression, so they always agree.
+
+Matched controls inherit the index date of the participant in their matched set (methods.md,
+as OpenSAFELY does): a control indexed on the 1st of March matched to a participant referred on
+15 March is followed from 15 March.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from evalkit.cohort._tables import CohortError, Tables, open_tables
+from evalkit.cohort.eligibility import add_months, month_index
+from evalkit.cohort.risk_set import Cohort
+
+__all__ = ["EVENT_MONTHS", "build_panel", "naive_panel"]
+
+#: Default event months: 24 months before index to 12 months after (months -24 .. 11).
+EVENT_MONTHS: tuple[int, int] = (-24, 11)
+
+#: Largest panel brought into pandas (matched rows x event months).
+MAX_PANEL_ROWS = 10_000_000
+
+
+def build_panel(
+    cohort: Cohort,
+    matched: pd.DataFrame | None = None,
+    *,
+    months: tuple[int, int] = EVENT_MONTHS,
+    con: Any = None,
+) -> pd.DataFrame:
+    """Long person-month panel of matched rows: counts, cost and person-time per event month.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        From :func:`~evalkit.cohort.build_cohort` (or :func:`~evalkit.cohort.placebo_cohort`).
+    matched : pd.DataFrame, optional
+        Matched rows of ``cohort.candidates``: ``row_id`` (a column, or else the index, as
+        :func:`evalkit.match` returns it on the candidates' index), ``referred``, ``subclass``
+        (matched-set id; empty for matching with replacement) and ``weight``. Default: the
+        participants only (:func:`naive_panel`).
+    months : (int, int)
+        First and last event month, inclusive (default -24 .. 11).
+    con : ibis backend, optional
+        Engine connection; default a new DuckDB connection.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per (matched row, event month), sorted by ``unit`` then ``event_month``:
+        ``unit`` (= ``row_id``), ``person_id``, ``subclass``, ``referred``, ``weight``,
+        ``index_date`` (inherited by controls), ``event_month``, ``post`` (1 when
+        ``event_month >= 0``), one count per setting (``gp_appointment``, ...), ``total_cost``
+        (counts x unit costs, at the unit-cost table's price year) and ``exposure`` (share of
+        the event month registered, alive and inside the activity extract, 0 to 1). Months with
+        zero exposure are kept with ``exposure`` 0; the DiD layer decides what to do with them.
+        ``panel.attrs`` holds ``spec`` and ``notes``.
+
+    Raises
+    ------
+    CohortError
+        ``matched`` lacks a column, names an unknown ``row_id``, contradicts the cohort's
+        ``referred``, or a matched set has no (or two) participant rows.
+    """
+    lo, hi = int(months[0]), int(months[1])
+    if lo > hi:
+        raise ValueError(f"months must be (first, last) with first <= last, got {months}")
+    notes: list[str] = []
+    units = (
+        _participant_units(cohort) if matched is None else _matched_units(cohort, matched, notes)
+    )
+    settings = cohort.settings
+    store = cohort.event_store
+    if con is None and store is not None:
+        tables = store.tables
+    else:
+        tables = open_tables(cohort.data_dir, con)
+    counts_exposure = _engine_panel(tables, units, settings, lo, hi, cohort)
+    panel = units.merge(counts_exposure, on="unit", how="right", validate="one_to_many")
+    costs = np.array([cohort.unit_costs.cost_of(s) for s in settings])
+    panel["total_cost"] = panel[settings].to_numpy(dtype=np.float64) @ costs
+    panel["post"] = (panel["event_month"] >= 0).astype(np.int8)
+    cols = [
+        "unit",
+        "person_id",
+        "subclass",
+        "referred",
+        "weight",
+        "index_date",
+        "event_month",
+        "post",
+        *settings,
+        "total_cost",
+        "exposure",
+    ]
+    panel = panel[cols].sort_values(["unit", "event_month"], ignore_index=True)
+    n_zero = int((panel["exposure"] == 0).sum())
+    notes.append(
+        f"{len(units)} rows x {hi - lo + 1} event months ({lo} to {hi}); event month m runs "
+        "from index + m calendar months to index + m + 1 months."
+    )
+    notes.append(
+        f"{n_zero} person-months have zero exposure (before registration, after death or "
+        "deregistration, or outside the activity extract); they are kept with exposure 0."
+    )
+    notes.append(
+        f"total_cost prices each event with the unit-cost table '{cohort.unit_costs.name}' "
+        f"({cohort.unit_costs.price_year} prices)."
+    )
+    panel.attrs["spec"] = {
+        "programme": cohort.programme.slug,
+        "months": [lo, hi],
+        "settings": list(settings),
+        "unit_costs": cohort.unit_costs.name,
+        "matched": matched is not None,
+        "placebo_shift_months": cohort.spec.get("placebo_shift_months", 0),
+    }
+    panel.attrs["notes"] = tuple(notes)
+    return panel
+
+
+def naive_panel(
+    cohort: Cohort, *, months: tuple[int, int] = EVENT_MONTHS, con: Any = None
+) -> pd.DataFrame:
+    """Panel of the participants alone (for the naive pre/post comparison).
+
+    Same columns as :func:`build_panel`; ``subclass`` is the participant's own ``row_id`` and
+    ``weight`` is 1.
+    """
+    return build_panel(cohort, None, months=months, con=con)
+
+
+# --------------------------------------------------------------------------------------------
+def _participant_units(cohort: Cohort) -> pd.DataFrame:
+    c = cohort.candidates
+    p = c.loc[c["referred"] == 1, ["row_id", "person_id", "index_date"]]
+    return pd.DataFrame(
+        {
+            "unit": p["row_id"].to_numpy(dtype=np.int64),
+            "person_id": p["person_id"].to_numpy(),
+            "subclass": pd.array(p["row_id"].to_numpy(), dtype="Int64"),
+            "referred": np.ones(len(p), dtype=np.int8),
+            "weight": np.ones(len(p)),
+            "index_date": p["index_date"].to_numpy(),
+        }
+    )
+
+
+def _matched_units(cohort: Cohort, matched: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    m = matched
+    if "row_id" in m.columns:
+        row_id = m["row_id"]
+    else:
+        row_id = pd.Series(m.index, index=m.index)
+        notes.append("row_id taken from the index of `matched`.")
+    missing = [c for c in ("referred", "subclass", "weight") if c not in m.columns]
+    if missing:
+        raise CohortError(f"matched rows lack column(s) {missing}")
+    rid = pd.to_numeric(row_id, errors="raise").to_numpy(dtype=np.int64)
+    if len(np.unique(rid)) != len(rid):
+        raise CohortError("matched rows repeat a row_id; give each matched row once")
+    c = cohort.candidates
+    if rid.min(initial=0) < 0 or rid.max(initial=-1) >= len(c):
+        raise CohortError("matched rows name a row_id that is not in cohort.candidates")
+    cand = c.iloc[rid]
+    referred = m["referred"].to_numpy().astype(np.int8)
+    if (referred != cand["referred"].to_numpy()).any():
+        raise CohortError("matched `referred` disagrees with cohort.candidates for some rows")
+    subclass = pd.array(m["subclass"].to_numpy(), dtype="Int64")
+    index_date = cand["index_date"].to_numpy().copy()
+    sub = pd.Series(subclass)
+    treated = referred == 1
+    tsub = sub[treated]
+    if tsub.notna().any():
+        if tsub.dropna().duplicated().any():
+            raise CohortError("a matched set (subclass) holds more than one participant row")
+        date_of_set = pd.Series(index_date[treated], index=tsub.to_numpy()).loc[
+            lambda s: s.index.notna()
+        ]
+        ctrl_with = (~treated) & sub.notna().to_numpy()
+        keys = sub[ctrl_with].astype("int64")
+        unknown = ~keys.isin(date_of_set.index.astype("int64"))
+        if unknown.any():
+            raise CohortError(
+                f"{int(unknown.sum())} control row(s) belong to a matched set with no participant"
+            )
+        date_of_set.index = date_of_set.index.astype("int64")
+        index_date[ctrl_with] = date_of_set.loc[keys.to_numpy()].to_numpy()
+    ctrl_without = (~treated) & sub.isna().to_numpy()
+    if ctrl_without.any():
+        notes.append(
+            f"{int(ctrl_without.sum())} control row(s) have no matched set (matching with "
+            "replacement): they keep their own index date (the 1st of their index month)."
+        )
+    return pd.DataFrame(
+        {
+            "unit": rid,
+            "person_id": cand["person_id"].to_numpy(),
+            "subclass": subclass,
+            "referred": referred,
+            "weight": m["weight"].to_numpy(dtype=np.float64),
+            "index_date": index_date,
+        }
+    )
+
+
+def _engine_panel(
+    tables: Tables, units: pd.DataFrame, settings: list[str], lo: int, hi: int, cohort: Cohort
+) -> pd.DataFrame:
+    """Compute counts per setting and exposure per (unit, event month) in the engine.
+
+    Events come from the cohort's event store (integer person keys, already restricted to the
+    risk set) when it is held and covers the months asked for; otherwise from the activity
+    table.
+    """
+    pop, act = tables.population, tables.activity
+    u = ibis.memtable(units[["unit", "person_id", "index_date"]]).cast(
+        {"unit": "int64", "person_id": "string", "index_date": "date"}
+    )
+    mt = ibis.memtable({"event_month": list(range(lo, hi + 1))}).cast({"event_month": "int64"})
+
+    # Person-time at risk.
+    grid = u.cross_join(mt)
+    grid = grid.mutate(
+        _a=add_months(grid.index_date, grid.event_month),
+        _b=add_months(grid.index_date, grid.event_month + 1),
+    )
+    g = grid.join(
+        pop.select("person_id", "registered_from", "registered_to", "date_of_death"), "person_id"
+    )
+    data_start, data_end = ibis.literal(cohort.data_start), ibis.literal(cohort.data_end)
+    at_risk_from = ibis.greatest(g.registered_from, data_start).epoch_days()
+    last = ibis.least(
+        g.registered_to.fill_null(cohort.data_end),
+        g.date_of_death.fill_null(cohort.data_end),
+        data_end,
+    )
+    at_risk_to = last.epoch_days() + 1  # exclusive
+    a, b = g._a.epoch_days(), g._b.epoch_days()
+    days = ibis.greatest(ibis.least(b, at_risk_to) - ibis.greatest(a, at_risk_from), 0)
+    expo = g.select("unit", "event_month", exposure=days.cast("float64") / (b - a))
+
+    # Events keyed by ``_k`` (the store's integer key, or person_id), setting as its position.
+    store = cohort.event_store
+    first = _shift(units["index_date"].min(), lo)
+    last_excl = _shift(units["index_date"].max(), hi + 1)
+    if (
+        store is not None
+        and store.tables.con is tables.con
+        and tuple(store.settings) == tuple(settings)
+        and store.start <= first
+        and last_excl <= store.end
+    ):
+        uk = u.join(store.pool.select("person_id", "pk"), "person_id").select(
+            "unit", "index_date", _k="pk"
+        )
+        ev = store.events.select(_k="pk", event_date="event_date", setting_code="setting_code")
+    else:
+        uk = u.select("unit", "index_date", _k="person_id")
+        ev = act.filter(
+            act.setting.isin(settings), act.event_date >= first, act.event_date < last_excl
+        )
+        ev = ev.select(
+            _k="person_id",
+            event_date="event_date",
+            setting_code=ibis.cases(*[(ev.setting == s, i) for i, s in enumerate(settings)]),
+        )
+    ev = ev.semi_join(uk.select("_k"), "_k")
+    j = uk.join(ev, "_k")
+    # Event month from the calendar-month difference, one less when the event falls before
+    # that month's boundary (the same boundary expression as the person-time above).
+    m0 = month_index(j.event_date) - month_index(j.index_date)
+    j = j.mutate(_m0=m0).filter(m0 >= lo, m0 <= hi + 1)
+    j = j.mutate(
+        event_month=(j.event_date < add_months(j.index_date, j._m0)).ifelse(j._m0 - 1, j._m0)
+    ).filter(lambda t: (t.event_month >= lo) & (t.event_month <= hi))
+    counts = j.group_by("unit", "event_month").aggregate(
+        **{s: (j.setting_code == i).ifelse(1, 0).sum() for i, s in enumerate(settings)}
+    )
+    out = expo.left_join(
+        counts, [expo.unit == counts.unit, expo.event_month == counts.event_month]
+    ).select(
+        "unit",
+        "event_month",
+        "exposure",
+        **{s: counts[s].fill_null(0).cast("int32") for s in settings},
+    )
+    df = tables.fetch(out, limit=MAX_PANEL_ROWS)
+    if len(df) != len(units) * (hi - lo + 1):
+        raise CohortError("internal error: panel rows do not equal units x event months")
+    df["event_month"] = df["event_month"].astype(np.int16)
+    return df
+
+
+def _shift(value: object, months: int) -> dt.date:
+    d = pd.Timestamp(value).date()
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+    return dt.date(year, month, min(d.day, (nxt - dt.timedelta(days=1)).day))
