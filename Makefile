@@ -1,0 +1,129 @@
+# evalkit front door: one target per user action. `make` (or `make help`) lists them.
+#
+# Every target that runs evalkit first makes sure .venv is current: the $(STAMP) rule below
+# (re)builds it from requirements.lock when .venv is missing or broken, or when pyproject.toml,
+# requirements.lock or scripts/venv.sh is newer than the stamp. Only Python 3.11, pip and make
+# are needed on the machine. A target's one-line description is the `## ` comment above it.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# --- Variables (override on the command line: make report PROGRAMME=cyp) ---------------------
+PROGRAMME ?= mindsong
+SCALE ?= demo
+SEED ?=
+FORMAT ?=
+PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 0
+VENV ?= .venv
+
+BIN := $(VENV)/bin
+SEED_OPT := $(if $(SEED),--seed $(SEED))
+STAMP := $(VENV)/.stamp
+LINT_PATHS := $(wildcard src tests bench scripts)
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+# Notebook tests: nbval compares the committed outputs, in this venv's kernel.
+NBVAL := $(if $(NOTEBOOKS),--nbval --nbval-current-env $(NOTEBOOKS))
+# pytest-xdist is off by default: session fixtures (a demo county) would be built once per worker
+# on a 2-core machine. --dist loadfile keeps each notebook's cells on one worker.
+XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST := $(BIN)/python -m pytest $(XDIST)
+
+# Targets that never touch the venv skip its health check (so `make help` needs no Python).
+NO_VENV_GOALS := help clean distclean lock
+ifneq ($(filter-out $(NO_VENV_GOALS),$(or $(MAKECMDGOALS),help)),)
+  # A venv whose python is missing, broken or not 3.11 is rebuilt whatever the stamp's age.
+  VENV_OK := $(shell [ -x $(BIN)/python ] && $(BIN)/python -c \
+    'import sys; sys.exit(sys.version_info[:2] != (3, 11))' >/dev/null 2>&1 && echo ok)
+  ifneq ($(VENV_OK),ok)
+    .PHONY: $(STAMP)
+  endif
+endif
+
+# Run pytest; exit code 5 (no tests collected) is a failure, said plainly.
+define run_pytest
+	rc=0; $(PYTEST) $(1) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests (exit 5): a failure" >&2; fi; \
+	exit $$rc
+endef
+
+.PHONY: help venv data report reports programmes synth test test-slow lint bench lock clean \
+	distclean
+
+## Show every target with a one-line description (the default)
+help:
+	@echo "Usage: make TARGET [PROGRAMME=mindsong] [SCALE=demo|county] [SEED=n]"
+	@echo
+	@awk '/^## /{ desc = substr($$0, 4); next } \
+	     /^[A-Za-z][A-Za-z0-9_-]*:/ && desc != "" { \
+	         split($$0, parts, ":"); printf "  %-11s %s\n", parts[1], desc } \
+	     { desc = "" }' $(firstword $(MAKEFILE_LIST))
+	@echo
+	@echo "Variables: PROGRAMME=$(PROGRAMME) SCALE=$(SCALE) SEED=$(or $(SEED),(evalkit's default))"
+	@echo "           PYTEST_ARGS='$(PYTEST_ARGS)' PYTEST_WORKERS=$(PYTEST_WORKERS) VENV=$(VENV)"
+
+$(STAMP): pyproject.toml requirements.lock scripts/venv.sh scripts/lockdiff.py
+	@VENV=$(VENV) bash scripts/venv.sh
+
+## Create or refresh .venv from requirements.lock (internal: every target does it first)
+venv: $(STAMP)
+
+## Demo county if data/raw is empty, then intake
+data: $(STAMP)
+	$(BIN)/evalkit data $(SEED_OPT)
+
+## Build reports/$(PROGRAMME)/ (default PROGRAMME=mindsong)
+report: $(STAMP)
+	$(BIN)/evalkit report --programme $(PROGRAMME) $(SEED_OPT)
+
+## All programmes + comparison page
+reports: $(STAMP)
+	$(BIN)/evalkit reports
+
+## List the programme configs in programmes/ (and check they are valid)
+programmes: $(STAMP)
+	$(BIN)/evalkit programmes
+
+## Synthetic county into data/raw (SCALE=demo|county, SEED=n, FORMAT=csv|parquet)
+synth: $(STAMP)
+	$(BIN)/evalkit synth --scale $(SCALE) $(SEED_OPT) $(if $(FORMAT),--format $(FORMAT)) \
+		--out data/raw
+
+## Unit, reference, doctest and notebook (nbval) tests; not slow or R (PYTEST_ARGS adds)
+test: $(STAMP)
+	@$(call run_pytest,-m "not slow and not r" --doctest-modules src/evalkit tests $(NBVAL))
+
+## Slow statistical and county-scale tests (not in make test)
+test-slow: $(STAMP)
+	@$(call run_pytest,-m "slow and not r" tests)
+
+## ruff check, ruff format check and the import-layers contract (lint-imports)
+lint: $(STAMP)
+	@rc=0; \
+	echo "ruff check"; $(BIN)/ruff check $(LINT_PATHS) || rc=1; \
+	echo "ruff format --check"; $(BIN)/ruff format --check $(LINT_PATHS) || rc=1; \
+	echo "lint-imports"; $(BIN)/lint-imports || rc=1; \
+	exit $$rc
+
+## Timings and simulation studies (runs every bench/*.py)
+bench: $(STAMP)
+	@found=0; for script in bench/*.py; do \
+		[ -e "$$script" ] || continue; found=1; \
+		echo ">> $$script"; $(BIN)/python "$$script"; \
+	done; \
+	if [ $$found -eq 0 ]; then echo "No benchmarks in bench/ yet."; fi
+
+## Re-resolve the newest allowed versions into requirements.lock and environment.yml
+lock:
+	@py=$$(bash scripts/venv.sh --find-python); "$$py" scripts/lock.py
+
+## Remove data/processed and reports (never data/raw)
+clean:
+	find data/processed reports -mindepth 1 ! -name .gitkeep -delete 2>/dev/null || true
+	@echo "Removed data/processed/* and reports/* (data/raw untouched)."
+
+## clean, and also remove .venv
+distclean: clean
+	rm -rf $(VENV)
