@@ -25,3 +25,13 @@ def demo_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
         progress=False,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_processed(demo_county: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo county after intake (``data/processed`` layout), once per session."""
+    from evalkit.intake import run_intake
+
+    out = tmp_path_factory.mktemp("demo_processed") / "processed"
+    run_intake(demo_county, out, progress=False)
+    return out

@@ -188,9 +188,10 @@ def report(
     programme: Annotated[str, typer.Option(help="programme slug, e.g. mindsong")] = "mindsong",
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
     processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
+    out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
     seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
 ) -> None:
-    """Build reports/<programme>/ (data first; the report itself is not built yet)."""
+    """Build reports/<programme>/: data first, then the analyses' results.json and tables."""
     from evalkit.config import load_programme
 
     _setup_logging(f"report-{programme}")
@@ -199,9 +200,23 @@ def report(
     except ConfigError as exc:
         _fail(str(exc))
     _ensure_data(raw, processed, seed, progress=True)
+    _report_one(programme, processed, out)
+
+
+def _report_one(programme: str, processed: Path, out: Path) -> None:
+    from evalkit.reporting.programme import build_programme_outputs
+
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        typer.echo(f"[{programme}] {msg} ({time.perf_counter() - t0:.0f} s)")
+        log.info("%s: %s", programme, msg)
+
+    target = build_programme_outputs(programme, processed, out, progress=say)
+    typer.echo(f"[{programme}] wrote {target}/results.json and table CSVs")
     typer.secho(
-        f"Data for '{programme}' are ready in {processed}. The report itself is not built yet "
-        "(reports are a later issue); stopping after intake.",
+        f"The HTML report for '{programme}' is not built yet (the report notebooks are a later "
+        "issue); results.json and the CSV tables are ready.",
         fg=typer.colors.YELLOW,
     )
 
@@ -210,12 +225,15 @@ def report(
 def reports(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
     processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
+    out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
 ) -> None:
-    """Build every programme's report and the comparison page (data first; reports not built yet)."""
+    """Build every programme's results (the comparison page comes with the HTML reports)."""
+    from evalkit.config import load_programmes
+
     _setup_logging("reports")
     _ensure_data(raw, processed, 42, progress=True)
-    typer.secho("Reports are not built yet (a later issue); stopping after intake.",
-                fg=typer.colors.YELLOW)
+    for slug in load_programmes():
+        _report_one(slug, processed, out)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -41,7 +41,7 @@ class Study:
     def referrals(self) -> pd.DataFrame:
         """All referrals to this programme (every episode, including re-referrals)."""
         t = self.tables["referrals"]
-        return engine.to_pandas(t.filter(t.programme == self.programme.slug))
+        return engine.to_pandas(self.con, t.filter(t.programme == self.programme.slug))
 
     @cached_property
     def index_episodes(self) -> pd.DataFrame:
@@ -56,6 +56,7 @@ class Study:
         first = ref.drop_duplicates("person_id", keep="first")
         pop = self.tables["population"]
         people = engine.to_pandas(
+            self.con,
             pop.filter(pop.person_id.isin(first["person_id"].tolist())).select(
                 "person_id", "year_of_birth", "sex", "ethnicity", "imd_decile"
             )
@@ -72,7 +73,7 @@ class Study:
         """Item responses of the programme's index episodes."""
         m = self.tables["measures"]
         eps = self.index_episodes["episode_id"].tolist()
-        return engine.to_pandas(m.filter(m.episode_id.isin(eps)))
+        return engine.to_pandas(self.con, m.filter(m.episode_id.isin(eps)))
 
 
 def load_study(

@@ -1,0 +1,124 @@
+"""``results.json`` and the table CSVs of a programme report, after disclosure control.
+
+The file records every headline figure with its confidence interval, the parameters used, the
+SHA-256 of each contract table (from intake's report; never of ``synthetic_truth.json`` or the
+fault sidecar), evalkit's version and the package versions. Floats are rounded to 6 significant
+digits and keys sorted, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit import __version__
+from evalkit.contract import TABLES
+from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
+
+PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "pyfixest", "duckdb",
+            "ibis-framework", "pandera", "pydantic", "matplotlib")
+
+
+def round_floats(obj: Any, digits: int = 6) -> Any:
+    """Round every float to ``digits`` significant digits (NaN and infinities become None).
+
+    Examples
+    --------
+    >>> round_floats({"a": 1.23456789, "b": [float("nan"), 2]})
+    {'a': 1.23457, 'b': [None, 2]}
+    """
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, float | np.floating):
+        x = float(obj)
+        return None if not math.isfinite(x) else float(f"{x:.{digits}g}")
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, dict):
+        return {str(k): round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [round_floats(v, digits) for v in obj]
+    if isinstance(obj, str):
+        return obj
+    return str(obj)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages the analysis depends on."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            out[name] = "not installed"
+    return out
+
+
+def data_hashes(processed_dir: Path) -> dict[str, str]:
+    """SHA-256 of each raw contract table, as intake recorded them."""
+    report = json.loads((Path(processed_dir) / "intake_report.json").read_text())
+    return {t: report["tables"][t]["sha256"] for t in TABLES if t in report["tables"]}
+
+
+def build_results(
+    programme: str,
+    *,
+    processed_dir: Path,
+    parameters: dict[str, Any],
+    utilisation: list[dict[str, Any]] | None = None,
+    wellbeing: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    rule: DisclosureRule = DEFAULT_RULE,
+) -> dict[str, Any]:
+    """Assemble the results.json dict, with disclosure control applied to every entry."""
+    results: dict[str, Any] = {
+        "programme": programme,
+        "evalkit_version": __version__,
+        "data_sha256": data_hashes(processed_dir),
+        "parameters": parameters,
+        "package_versions": package_versions(),
+        "disclosure": {"threshold": rule.threshold, "rounding_base": rule.base,
+                       "rule": "counts 1-7 suppressed, others rounded to the nearest 5"},
+        "utilisation": control_entries(utilisation or [], rule),
+        "wellbeing": control_entries(
+            [{k: v for k, v in e.items() if k not in ("by_group",)} for e in (wellbeing or [])],
+            rule,
+        ),
+    }
+    results.update(extra or {})
+    return round_floats(results)
+
+
+def write_json(obj: dict[str, Any], path: Path) -> Path:
+    """Write JSON atomically (temp file in the same directory, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_table(entries: list[dict[str, Any]], path: Path) -> Path:
+    """Write disclosure-controlled entries as CSV; a suppressed cell is ``*``."""
+    rows = []
+    for e in entries:
+        row = {k: v for k, v in e.items() if not isinstance(v, dict | list)}
+        for k in e.get("suppressed", []):
+            if k in row or k not in e:
+                row[k] = "*"
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
