@@ -62,19 +62,24 @@ RESPIRATORY_EXTRA_AMPLITUDE = 0.15
 TREND_PER_YEAR = 0.015
 #: How strongly a transient episode raises each setting (per unit of episode intensity).
 EPISODE_WEIGHT = {
-    "gp_appointment": 1.0,
-    "ae_attendance": 1.2,
-    "emergency_admission": 1.5,
-    "outpatient_attendance": 0.6,
-    "ooh_contact": 1.2,
+    "gp_appointment": 2.0,
+    "ae_attendance": 3.0,
+    "emergency_admission": 5.0,
+    "outpatient_attendance": 0.8,
+    "ooh_contact": 2.5,
     "prescription_item": 0.5,
 }
 NEED_SHARED_SD = 0.55
 NEED_OWN_SD = 0.35
 EPISODE_BASE_ONSET = 0.006  # per month
-EPISODE_DECAY = np.exp(-1 / 2.0)  # intensity falls by 1/e in two months
+EPISODE_DECAY = np.exp(-1 / 1.5)  # intensity falls by 1/e in six weeks
 EPISODE_SHAPE, EPISODE_SCALE = 2.0, 0.75  # Gamma magnitude, mean 1.5
 BURN_IN_MONTHS = 12
+#: Episode intensity above this raises utilisation no further (overlapping episodes would
+#: otherwise give a few people hundreds of GP appointments a year).
+EPISODE_RATE_CAP = 3.0
+#: Upper bound on a person's monthly episode onset probability.
+EPISODE_MAX_ONSET = 0.05
 
 
 def _age_multiplier(setting: str, age: np.ndarray) -> np.ndarray:
@@ -117,7 +122,9 @@ def episodes(
     intensity decays geometrically. A year of burn-in gives the first study month a steady state.
     """
     n_cond = (pop.diagnosis[idx] < np.iinfo(np.int32).max).sum(axis=1)
-    p = np.minimum(EPISODE_BASE_ONSET * np.exp(0.5 * pop.frailty[idx] + 0.25 * n_cond), 0.1)
+    p = np.minimum(
+        EPISODE_BASE_ONSET * np.exp(0.5 * pop.frailty[idx] + 0.25 * n_cond), EPISODE_MAX_ONSET
+    )
     total = cal.n_months + BURN_IN_MONTHS
     onset = rng.random((idx.size, total)) < p[:, None]
     size = rng.gamma(EPISODE_SHAPE, EPISODE_SCALE, size=(idx.size, total)) * onset
@@ -172,7 +179,7 @@ def monthly_rates(
         amp = np.broadcast_to(np.asarray(amp, dtype=float), (idx.size,))
         rate *= 1 + amp[:, None] * season_wave[None, :]
         rate *= trend[None, :]
-        rate *= 1 + EPISODE_WEIGHT[s] * episode
+        rate *= 1 + EPISODE_WEIGHT[s] * np.minimum(episode, EPISODE_RATE_CAP)
         out[:, :, k] = rate
     return out
 

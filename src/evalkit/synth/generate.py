@@ -182,11 +182,16 @@ def generate_county(
         bar.update(1)
 
     # ---- referral: competing monthly hazards, at most one programme per person ---------------
-    recent_cols = [settings.index(s) for s in RECENT_SETTINGS]
-    monthly_recent = counts[:, :, recent_cols].sum(axis=2, dtype=np.int32)
-    csum = np.concatenate([np.zeros((n, 1), np.int32), monthly_recent.cumsum(axis=1)], axis=1)
     m_idx = np.arange(M)
-    recent = csum[:, m_idx] - csum[:, np.maximum(m_idx - 3, 0)]  # months m-3 .. m-1
+
+    def _last3(cols: list[int]) -> np.ndarray:
+        """Events in the three calendar months before each month, summed over ``cols``."""
+        monthly = counts[:, :, cols].sum(axis=2, dtype=np.int32)
+        c = np.concatenate([np.zeros((n, 1), np.int32), monthly.cumsum(axis=1)], axis=1)
+        return c[:, m_idx] - c[:, np.maximum(m_idx - 3, 0)]
+
+    recent = _last3([settings.index(s) for s in RECENT_SETTINGS])
+    recent_admissions = _last3([settings.index("emergency_admission")])
     elig, first, days, scale_c, hazards = {}, {}, {}, {}, {}
     years = (cal.referral_last_month - cal.referral_first_month + 1) / 12
     for k, slug in enumerate(slugs):
@@ -195,7 +200,8 @@ def generate_county(
         rows = np.flatnonzero(full_elig.any(axis=1))  # work only on people ever eligible
         sub = pop.subset(rows)
         elig[slug] = (rows, full_elig[rows])
-        lp = referral_log_hazard(sub, prog, recent[rows], episode_all[rows], cal, regime)
+        lp = referral_log_hazard(sub, prog, recent[rows], recent_admissions[rows],
+                                 episode_all[rows], cal, regime)
         target = prog.synthetic.referrals_per_year_per_100k * n / 1e5 * years
         f_sub, d_sub, scale_c[slug], hazards[slug] = draw_referrals(
             elig[slug][1], lp, target, sub, cal, regime, _rng(ss["referrals"], k)
@@ -262,7 +268,7 @@ def generate_county(
         bar.update(1)
 
     # ---- events for everyone (participants' post-referral months come from their own draw) ---
-    del recent, csum, monthly_recent, episode_all
+    del recent, recent_admissions, episode_all
     part_p = np.concatenate([ev[0] for ev in part_events]) if part_events else np.array([], np.int32)
     part_d = np.concatenate([ev[1] for ev in part_events]) if part_events else np.array([], np.int32)
     part_s = np.concatenate([ev[2] for ev in part_events]) if part_events else np.array([], np.int8)
@@ -494,6 +500,7 @@ def _selection_truth(prog, regime, c, att, pop, persons) -> dict:
             "age_per_decade": syn.age_log_rr_per_decade,
             "female": syn.female_log_rr,
             "log1p_recent_use_3m": syn.prior_util_log_rr,
+            "recent_admissions_3m_capped_at_2": syn.admission_log_rr,
             "episode_intensity": syn.episode_log_rr if regime == "realistic" else 0.0,
         },
         "attendance": {

@@ -26,6 +26,8 @@ from evalkit.synth.people import Population
 
 EPISODE_CAP = 3.0  # episode intensity above this adds no further referral hazard
 HAZARD_CAP = 0.5  # monthly referral probability never exceeds this
+REFERRAL_DAY_SPREAD = 7  # realistic regime: referral in the first week of the month
+#: Recorded use that makes referral more likely.
 RECENT_SETTINGS = ("gp_appointment", "ae_attendance", "emergency_admission", "ooh_contact")
 
 
@@ -48,11 +50,18 @@ def referral_log_hazard(
     pop: Population,
     prog: Programme,
     recent_counts: np.ndarray,
+    recent_admissions: np.ndarray,
     episode: np.ndarray,
     cal: Calendar,
     regime: str,
 ) -> np.ndarray:
-    """Log of the relative referral hazard per person and month, shape (n, n_months)."""
+    """Log of the relative referral hazard per person and month, shape (n, n_months).
+
+    Recorded recent use drives referral in both regimes (GP, A&E, emergency admissions and
+    out-of-hours contacts in the three months before, and separately emergency admissions, as
+    clinicians refer after an exacerbation): this is what creates the pre-referral peak, and
+    it is observable, so matching on prior use can remove it.
+    """
     syn = prog.synthetic
     starts = cal.month_starts[:-1]
     age = (starts[None, :] - pop.birth[:, None]) / 365.25
@@ -61,9 +70,16 @@ def referral_log_hazard(
     lp = log_rr[:, None] + syn.age_log_rr_per_decade * (age - 50) / 10
     lp = lp + syn.female_log_rr * (pop.sex == "F")[:, None]
     lp = lp + syn.prior_util_log_rr * np.log1p(recent_counts)
+    lp = lp + syn.admission_log_rr * np.minimum(recent_admissions, 2)
     if regime == "realistic":
-        # Capped so that a handful of extreme episodes cannot dominate the hazard's scale.
-        lp = lp + syn.episode_log_rr * np.minimum(episode, EPISODE_CAP)
+        # Referral follows the episode: it depends on the mean intensity over the three previous
+        # months, so referral tends to come after the utilisation spike, as in life (a GP sees
+        # the person through a bad spell, then refers). Capped so that a handful of extreme
+        # episodes cannot dominate the hazard's scale.
+        csum = np.concatenate([np.zeros((episode.shape[0], 1)), np.cumsum(episode, axis=1)], axis=1)
+        m = np.arange(episode.shape[1])
+        recent_episode = (csum[:, m] - csum[:, np.maximum(m - 3, 0)]) / 3
+        lp = lp + syn.episode_log_rr * np.minimum(recent_episode, EPISODE_CAP)
     return lp
 
 
@@ -100,11 +116,13 @@ def draw_referrals(
     starts = cal.month_starts
     day = np.full(pop.n, NONE, dtype=np.int64)
     ok = first >= 0
+    # The hazard reads the three calendar months before the referral month, so referral falls
+    # early in the month: the 3 months before the referral date (what the analysis matches on)
+    # then cover the window that drove referral. Exactly the 1st in the observables regime.
     if regime == "observables":
         day[ok] = starts[first[ok]]
     else:
-        length = cal.month_lengths[first[ok]]
-        day[ok] = starts[first[ok]] + (rng.random(ok.sum()) * length).astype(np.int64)
+        day[ok] = starts[first[ok]] + rng.integers(0, REFERRAL_DAY_SPREAD, size=int(ok.sum()))
     return first, day, float(c), h
 
 
