@@ -87,11 +87,24 @@ def dz_confidence_interval(d_z: float, n: int, level: float = 0.95) -> tuple[flo
             return float(special.nctdtr(df, ncp, t_obs)) - p
 
         lo, hi = t_obs - step, t_obs + step
-        while f(lo) < 0:
+        # nctdtr returns NaN for extreme inputs (e.g. two pairs with nearly equal changes):
+        # then the interval is not computable, never a crash.
+        for _ in range(60):
+            v = f(lo)
+            if math.isnan(v) or v >= 0:
+                break
             lo -= step
-        while f(hi) > 0:
+        for _ in range(60):
+            v = f(hi)
+            if math.isnan(v) or v <= 0:
+                break
             hi += step
-        return optimize.brentq(f, lo, hi, xtol=1e-10) / math.sqrt(n)
+        if math.isnan(f(lo)) or math.isnan(f(hi)) or f(lo) < 0 or f(hi) > 0:
+            return math.nan
+        try:
+            return optimize.brentq(f, lo, hi, xtol=1e-10) / math.sqrt(n)
+        except ValueError:
+            return math.nan
 
     return (limit(1 - tail), limit(tail))
 
@@ -165,7 +178,8 @@ def _mde_standardised(n: int, alpha: float, power: float) -> float:
     es = TTestPower().solve_power(
         effect_size=None, nobs=n, alpha=alpha, power=power, alternative="two-sided"
     )
-    return float(es)
+    # Two-sided power is symmetric in the effect size; the solver may return the negative root.
+    return abs(float(np.asarray(es, dtype=float).reshape(-1)[0]))
 
 
 def _mde(sd_change: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
