@@ -97,7 +97,7 @@ test: $(STAMP)
 
 ## Slow statistical and county-scale tests (not in make test)
 test-slow: $(STAMP)
-	@$(call run_pytest,-m "slow and not r" tests)
+	@$(call run_pytest,-m "slow and not r" tests bench)
 
 ## ruff check, ruff format check and the import-layers contract (lint-imports)
 lint: $(STAMP)

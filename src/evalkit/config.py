@@ -360,8 +360,9 @@ class Synthetic(_Strict):
     imd_quintile_referral_rr: dict[int, float]
     age_log_rr_per_decade: float = 0.0
     female_log_rr: float = 0.0
-    episode_log_rr: float = 1.2
-    prior_util_log_rr: float = 0.35
+    episode_log_rr: float = 1.0
+    prior_util_log_rr: float = 0.6
+    admission_log_rr: float = 1.0
     effects: SyntheticEffects
     attendance: SyntheticAttendance
     wellbeing: SyntheticWellbeing = SyntheticWellbeing()
