@@ -44,7 +44,9 @@ def _setup_logging(command: str) -> Path:
     sh = logging.StreamHandler(sys.stderr)
     sh.setLevel(logging.WARNING)
     root.addHandler(sh)
-    log.info("evalkit %s, Python %s, %s", __version__, platform.python_version(), platform.platform())
+    log.info(
+        "evalkit %s, Python %s, %s", __version__, platform.python_version(), platform.platform()
+    )
     log.info("command: %s", " ".join(sys.argv))
     return path
 
@@ -79,8 +81,9 @@ def synth(
     seed: Annotated[int, typer.Option(help="random seed: same seed, same files")] = 42,
     regime: Annotated[str, typer.Option(help="realistic or observables selection")] = "realistic",
     faults: Annotated[float, typer.Option(help="share of rows made faulty (0 = clean)")] = 0.0,
-    format: Annotated[  # noqa: A002 - the option is called --format
-        str | None, typer.Option("--format", help="csv or parquet (default: csv for demo, parquet for county)")
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or parquet (default: csv for demo, parquet for county)"),
     ] = None,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("data/raw"),
     with_prescriptions: Annotated[bool, typer.Option(help="also write prescription items")] = False,
@@ -117,8 +120,12 @@ def synth(
 @app.command()
 def intake(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
-    out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path("data/processed"),
-    mapping: Annotated[Path | None, typer.Option(help="intake mapping YAML for a real extract")] = None,
+    out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path(
+        "data/processed"
+    ),
+    mapping: Annotated[
+        Path | None, typer.Option(help="intake mapping YAML for a real extract")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
     """Validate raw tables into typed Parquet; quarantine rejected rows with reasons."""
@@ -148,7 +155,9 @@ def _intake_is_stale(raw: Path, out: Path) -> bool:
 @app.command()
 def data(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
-    out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path("data/processed"),
+    out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path(
+        "data/processed"
+    ),
     seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:

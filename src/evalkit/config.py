@@ -348,8 +348,9 @@ class SyntheticWellbeing(_Strict):
     p_end_completer: float = Field(0.8, ge=0, le=1)
     p_end_dropout: float = Field(0.3, ge=0, le=1)
     p_item_missing: float = Field(0.01, ge=0, le=0.5)
-    mnar_strength: float = Field(0.5, ge=0, description="realistic regime: log-odds of end "
-                                 "response per SD of latent change")
+    mnar_strength: float = Field(
+        0.5, ge=0, description="realistic regime: log-odds of end response per SD of latent change"
+    )
 
 
 class Synthetic(_Strict):

@@ -43,8 +43,9 @@ def test_matched_did_recovers_truth_and_beats_naive(matched, truth, programme, s
         assert any("not estimable" in n for n in res.notes)
         assert not any(e["scale"] == "rate_ratio" for e in res.entries())
         pytest.skip(f"{programme} {setting}: {res.notes[0]}")
-    true_log_rr = np.log(truth["programmes"][programme]["utilisation"][setting]["rate_ratio"]
-                         [str(WINDOW)])
+    true_log_rr = np.log(
+        truth["programmes"][programme]["utilisation"][setting]["rate_ratio"][str(WINDOW)]
+    )
     est, se = np.log(res.poisson.estimate), res.poisson.std_error
     # Tolerance from the estimate's own standard error (log scale).
     assert abs(est - true_log_rr) < 3 * se, (programme, setting, res.summary())
@@ -65,10 +66,20 @@ def test_unmatched_participants_are_reported_not_dropped(matched) -> None:
 
 def test_utilisation_table_has_results_json_shape(matched) -> None:
     mc = matched["mindsong"]
-    table = utilisation_table([utilisation(mc, "emergency_admission", 3),
-                               utilisation(mc, "total_cost", 12)])
-    for col in ("setting", "window_months", "method", "scale", "estimate", "ci_low", "ci_high",
-                "n_participants", "n_controls"):
+    table = utilisation_table(
+        [utilisation(mc, "emergency_admission", 3), utilisation(mc, "total_cost", 12)]
+    )
+    for col in (
+        "setting",
+        "window_months",
+        "method",
+        "scale",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "n_participants",
+        "n_controls",
+    ):
         assert col in table.columns
     assert set(table["method"]) == {"matched_did", "naive_prepost"}
     cost = table[table["setting"] == "total_cost"]

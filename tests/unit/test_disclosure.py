@@ -33,8 +33,14 @@ def test_rule_without_rounding_keeps_large_counts() -> None:
 
 
 def test_control_entry_suppresses_small_count_and_its_statistics() -> None:
-    entry = {"instrument": "wemwbs", "n_paired": 5, "mean_change": 2.1, "ci_low": 0.1,
-             "ci_high": 4.0, "n_baseline": 40}
+    entry = {
+        "instrument": "wemwbs",
+        "n_paired": 5,
+        "mean_change": 2.1,
+        "ci_low": 0.1,
+        "ci_high": 4.0,
+        "n_baseline": 40,
+    }
     out = control_entry(entry)
     assert out["n_paired"] is None
     assert out["mean_change"] is None and out["ci_low"] is None
@@ -43,8 +49,14 @@ def test_control_entry_suppresses_small_count_and_its_statistics() -> None:
 
 
 def test_control_entry_rounds_large_counts_and_keeps_estimates() -> None:
-    entry = {"setting": "gp_appointment", "n_participants": 88, "n_controls": 263,
-             "estimate": 0.9, "ci_low": 0.8, "ci_high": 1.0}
+    entry = {
+        "setting": "gp_appointment",
+        "n_participants": 88,
+        "n_controls": 263,
+        "estimate": 0.9,
+        "ci_low": 0.8,
+        "ci_high": 1.0,
+    }
     out = control_entry(entry)
     assert (out["n_participants"], out["n_controls"]) == (90, 265)
     assert out["estimate"] == 0.9

@@ -158,11 +158,15 @@ def test_activity_counts_are_overdispersed(demo_county: Path) -> None:
         & pop["registered_to"].isna()
         & pop["date_of_death"].isna()
     ]["person_id"]
-    year = act[(act["event_date"] >= pd.Timestamp("2020-04-01").date())
-               & (act["event_date"] < pd.Timestamp("2021-04-01").date())]
+    year = act[
+        (act["event_date"] >= pd.Timestamp("2020-04-01").date())
+        & (act["event_date"] < pd.Timestamp("2021-04-01").date())
+    ]
     for setting in ("gp_appointment", "ae_attendance", "emergency_admission"):
         counts = (
-            year[year["setting"] == setting].groupby("person_id").size()
+            year[year["setting"] == setting]
+            .groupby("person_id")
+            .size()
             .reindex(always, fill_value=0)
         )
         assert counts.var() > 1.2 * counts.mean(), setting
@@ -290,8 +294,12 @@ def test_new_programme_from_config_file_only_gets_data(
     assert "heart_arts" in programmes
     assert yaml.safe_load(NEW_PROGRAMME)["cost"]["amount"] == programmes["heart_arts"].cost.amount
     out = _generate(
-        tmp_path / "raw", population=20_000, seed=3, fmt="parquet",
-        programmes=programmes, instrument_defs=config.instruments(),
+        tmp_path / "raw",
+        population=20_000,
+        seed=3,
+        fmt="parquet",
+        programmes=programmes,
+        instrument_defs=config.instruments(),
     )
     ref = _read(out, "referrals")
     new = ref[ref["programme"] == "heart_arts"]
@@ -305,4 +313,7 @@ def test_new_programme_from_config_file_only_gets_data(
     assert len(ucla) > 0 and ucla["response"].dropna().between(1, 3).all()
     truth = json.loads((out / "synthetic_truth.json").read_text())
     assert "ucla3" in truth["programmes"]["heart_arts"]["wellbeing"]
-    assert truth["programmes"]["heart_arts"]["utilisation"]["emergency_admission"]["rate_ratio"]["6"] < 1
+    assert (
+        truth["programmes"]["heart_arts"]["utilisation"]["emergency_admission"]["rate_ratio"]["6"]
+        < 1
+    )

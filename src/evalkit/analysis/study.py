@@ -59,7 +59,7 @@ class Study:
             self.con,
             pop.filter(pop.person_id.isin(first["person_id"].tolist())).select(
                 "person_id", "year_of_birth", "sex", "ethnicity", "imd_decile"
-            )
+            ),
         )
         out = first.merge(people, on="person_id", how="left", validate="one_to_one")
         out["imd_quintile"] = (out["imd_decile"] + 1) // 2

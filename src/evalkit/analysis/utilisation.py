@@ -75,7 +75,7 @@ def matched_cohort(
     study: Study,
     *,
     ratio: int | None = None,
-    caliper: float | None | str = "config",
+    caliper: float | str | None = "config",
     exact: list[str] | None = None,
     covariates: list[str] | None = None,
     distance: str | None = None,
@@ -146,37 +146,76 @@ class UtilisationResult:
 
     def entries(self) -> list[dict[str, Any]]:
         """The results.json ``utilisation`` entries for this setting and window."""
-        base = {"setting": self.setting, "window_months": self.window_months,
-                "n_participants": self.n_participants, "n_controls": self.n_controls}
+        base = {
+            "setting": self.setting,
+            "window_months": self.window_months,
+            "n_participants": self.n_participants,
+            "n_controls": self.n_controls,
+        }
         out = []
         if self.poisson is not None:
-            out.append({**base, "method": "matched_did", "scale": "rate_ratio",
-                        "estimate": self.poisson.estimate, "ci_low": self.poisson.ci_low,
-                        "ci_high": self.poisson.ci_high, "std_error": self.poisson.std_error,
-                        "p_value": self.poisson.p_value})
+            out.append(
+                {
+                    **base,
+                    "method": "matched_did",
+                    "scale": "rate_ratio",
+                    "estimate": self.poisson.estimate,
+                    "ci_low": self.poisson.ci_low,
+                    "ci_high": self.poisson.ci_high,
+                    "std_error": self.poisson.std_error,
+                    "p_value": self.poisson.p_value,
+                }
+            )
         w = self.window_months
-        out.append({**base, "method": "matched_did", "scale": "difference_per_person",
-                    "estimate": self.linear.estimate * w, "ci_low": self.linear.ci_low * w,
-                    "ci_high": self.linear.ci_high * w, "std_error": self.linear.std_error * w,
-                    "p_value": self.linear.p_value})
+        out.append(
+            {
+                **base,
+                "method": "matched_did",
+                "scale": "difference_per_person",
+                "estimate": self.linear.estimate * w,
+                "ci_low": self.linear.ci_low * w,
+                "ci_high": self.linear.ci_high * w,
+                "std_error": self.linear.std_error * w,
+                "p_value": self.linear.p_value,
+            }
+        )
         nb = {**base, "method": "naive_prepost", "n_controls": 0}
         if self.poisson is not None:
-            out.append({**nb, "scale": "rate_ratio", "estimate": self.naive.rate_ratio,
-                        "ci_low": self.naive.rr_ci_low, "ci_high": self.naive.rr_ci_high,
-                        "std_error": self.naive.log_rr_std_error, "p_value": None})
-        out.append({**nb, "scale": "difference_per_person",
-                    "estimate": self.naive.difference_per_person,
-                    "ci_low": self.naive.diff_ci_low, "ci_high": self.naive.diff_ci_high,
-                    "std_error": self.naive.diff_std_error, "p_value": None})
+            out.append(
+                {
+                    **nb,
+                    "scale": "rate_ratio",
+                    "estimate": self.naive.rate_ratio,
+                    "ci_low": self.naive.rr_ci_low,
+                    "ci_high": self.naive.rr_ci_high,
+                    "std_error": self.naive.log_rr_std_error,
+                    "p_value": None,
+                }
+            )
+        out.append(
+            {
+                **nb,
+                "scale": "difference_per_person",
+                "estimate": self.naive.difference_per_person,
+                "ci_low": self.naive.diff_ci_low,
+                "ci_high": self.naive.diff_ci_high,
+                "std_error": self.naive.diff_std_error,
+                "p_value": None,
+            }
+        )
         return out
 
     def summary(self) -> str:
         """Matched DiD beside the naive figure."""
-        lines = [f"{self.setting}, {self.window_months} months after referral vs 12 before "
-                 f"({self.n_participants} participants, {self.n_controls} matched controls)"]
+        lines = [
+            f"{self.setting}, {self.window_months} months after referral vs 12 before "
+            f"({self.n_participants} participants, {self.n_controls} matched controls)"
+        ]
         for e in self.entries():
-            lines.append(f"  {e['method']:<14} {e['scale']:<22} {e['estimate']:.4g} "
-                         f"(95% CI {e['ci_low']:.4g} to {e['ci_high']:.4g})")
+            lines.append(
+                f"  {e['method']:<14} {e['scale']:<22} {e['estimate']:.4g} "
+                f"(95% CI {e['ci_low']:.4g} to {e['ci_high']:.4g})"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -199,8 +238,15 @@ def utilisation(
     matched set and weight by the matching weights.
     """
     p = _window(mc.panel, months)
-    common = dict(outcome=setting, unit="unit", time="event_month", treated="referred",
-                  post="post", cluster=cluster, covariates=covariates)
+    common = dict(
+        outcome=setting,
+        unit="unit",
+        time="event_month",
+        treated="referred",
+        post="post",
+        cluster=cluster,
+        covariates=covariates,
+    )
     pois = None
     notes: list[str] = []
     if setting != "total_cost":
@@ -216,10 +262,17 @@ def utilisation(
         else:
             pois = did(p, **common, exposure="exposure", model="poisson", weights="weight")
     lin = did(p, **common, model="linear", weights="weight")
-    nv = naive_prepost(_window(mc.naive, months), setting, "unit", "post",
-                       exposure="exposure", window_months=months)
-    return UtilisationResult(setting, months, pois, lin, nv, mc.n_participants, mc.n_controls,
-                             tuple(notes))
+    nv = naive_prepost(
+        _window(mc.naive, months),
+        setting,
+        "unit",
+        "post",
+        exposure="exposure",
+        window_months=months,
+    )
+    return UtilisationResult(
+        setting, months, pois, lin, nv, mc.n_participants, mc.n_controls, tuple(notes)
+    )
 
 
 def utilisation_all(mc: MatchedCohort) -> list[UtilisationResult]:
@@ -241,9 +294,19 @@ def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> D
     """Event-month coefficients (-24..11, reference -1) with the joint pre-trend test."""
     p = mc.panel[mc.panel["exposure"] > 0]
     kw = {"exposure": "exposure"} if model == "poisson" else {}
-    return did(p, outcome=setting, unit="unit", time="event_month", treated="referred",
-               post="post", cluster="subclass", model=model, event_study=True,
-               weights="weight", **kw)
+    return did(
+        p,
+        outcome=setting,
+        unit="unit",
+        time="event_month",
+        treated="referred",
+        post="post",
+        cluster="subclass",
+        model=model,
+        event_study=True,
+        weights="weight",
+        **kw,
+    )
 
 
 def sensitivity(
@@ -263,11 +326,27 @@ def sensitivity(
 
     def add(label: str, res: DidResult | None, note: str = "") -> None:
         if res is None:
-            rows.append({"analysis": label, "estimate": np.nan, "ci_low": np.nan,
-                         "ci_high": np.nan, "n": 0, "note": note})
+            rows.append(
+                {
+                    "analysis": label,
+                    "estimate": np.nan,
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "n": 0,
+                    "note": note,
+                }
+            )
             return
-        rows.append({"analysis": label, "estimate": res.estimate, "ci_low": res.ci_low,
-                     "ci_high": res.ci_high, "n": res.n, "note": note})
+        rows.append(
+            {
+                "analysis": label,
+                "estimate": res.estimate,
+                "ci_low": res.ci_low,
+                "ci_high": res.ci_high,
+                "n": res.n,
+                "note": note,
+            }
+        )
 
     main = utilisation(mc, setting, months)
     add("main analysis", main.poisson)
@@ -279,25 +358,40 @@ def sensitivity(
         add(f"ratio {k}:1", utilisation(alt, setting, months).poisson)
     completers = set(mc.cohort.participants.loc[mc.cohort.participants["completed"], "row_id"])
     sets = mc.panel.loc[(mc.panel["referred"] == 1) & mc.panel["unit"].isin(completers), "subclass"]
-    pp = replace(mc, panel=mc.panel[mc.panel["subclass"].isin(set(sets))],
-                 naive=mc.naive[mc.naive["unit"].isin(completers)])
+    pp = replace(
+        mc,
+        panel=mc.panel[mc.panel["subclass"].isin(set(sets))],
+        naive=mc.naive[mc.naive["unit"].isin(completers)],
+    )
     add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
     add("clustered by person", utilisation(mc, setting, months, cluster="person_id").poisson)
-    add("adjusted for prior use x post",
+    add(
+        "adjusted for prior use x post",
         utilisation(mc, setting, months, covariates=None).poisson,
-        "covariate adjustment needs index covariates on the panel; same as main here")
+        "covariate adjustment needs index covariates on the panel; same as main here",
+    )
     try:
         placebo = placebo_cohort(mc.cohort, 18)
         pmc = matched_cohort(study, cohort=placebo)
         for w in (3, 6):
-            add(f"placebo index 18 months earlier, {w} months", utilisation(pmc, setting, w).poisson,
-                "should show no effect")
-    except Exception as exc:  # noqa: BLE001 - reported in the table, never silently
+            add(
+                f"placebo index 18 months earlier, {w} months",
+                utilisation(pmc, setting, w).poisson,
+                "should show no effect",
+            )
+    except Exception as exc:
         add("placebo index 18 months earlier", None, f"not estimable: {exc}")
     if main.poisson is not None:
         ev = evalue(main.poisson.estimate, main.poisson.ci_low, main.poisson.ci_high)
-        rows.append({"analysis": "E-value (unmeasured confounding)", "estimate": ev.evalue,
-                     "ci_low": ev.evalue_ci, "ci_high": np.nan, "n": main.poisson.n,
-                     "note": "risk ratio an unmeasured confounder would need with both "
-                             "referral and the outcome to explain the estimate away"})
+        rows.append(
+            {
+                "analysis": "E-value (unmeasured confounding)",
+                "estimate": ev.evalue,
+                "ci_low": ev.evalue_ci,
+                "ci_high": np.nan,
+                "n": main.poisson.n,
+                "note": "risk ratio an unmeasured confounder would need with both "
+                "referral and the outcome to explain the estimate away",
+            }
+        )
     return pd.DataFrame(rows)

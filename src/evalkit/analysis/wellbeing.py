@@ -48,8 +48,9 @@ def wellbeing(
     There is no control group for questionnaires, so this is a change, not an effect.
     """
     scores = wellbeing_scores(study) if scores is None else scores
-    return prepost(scores, instrument, before=before, after=after,
-                   definitions=instruments(), by="imd_quintile")
+    return prepost(
+        scores, instrument, before=before, after=after, definitions=instruments(), by="imd_quintile"
+    )
 
 
 def wellbeing_all(study: Study) -> dict[str, PrePostResult]:

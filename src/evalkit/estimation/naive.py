@@ -57,7 +57,8 @@ class NaiveResult:
             f"  rate ratio {self.rate_ratio:.3f} (95% CI {self.rr_ci_low:.3f} to "
             f"{self.rr_ci_high:.3f})\n"
             f"  difference over {self.window_months} months per person "
-            f"{self.difference_per_person:.3f} ({self.diff_ci_low:.3f} to {self.diff_ci_high:.3f})\n"
+            f"{self.difference_per_person:.3f} "
+            f"({self.diff_ci_low:.3f} to {self.diff_ci_high:.3f})\n"
             "  No control group: includes regression to the mean and secular change."
         )
 
@@ -130,7 +131,13 @@ def naive_prepost(
         rate_after=float(y[df[post].to_numpy() == 1].sum() / expo[df[post].to_numpy() == 1].sum()),
         n_units=int(df[unit].nunique()),
         window_months=int(window_months),
-        spec={"outcome": outcome, "unit": unit, "post": post, "exposure": exposure,
-              "window_months": int(window_months), "model": "poisson_glm_cluster_unit"},
+        spec={
+            "outcome": outcome,
+            "unit": unit,
+            "post": post,
+            "exposure": exposure,
+            "window_months": int(window_months),
+            "model": "poisson_glm_cluster_unit",
+        },
         notes=tuple(notes),
     )

@@ -29,9 +29,22 @@ COUNT_KEYS: frozenset[str] = frozenset(
 )
 #: Statistics over individuals that are suppressed when the count they rest on is.
 DEPENDENTS: dict[str, tuple[str, ...]] = {
-    "n_paired": ("mean_change", "ci_low", "ci_high", "std_error", "mean_before", "mean_after",
-                 "sd_change", "p_value", "mde", "effect_size", "shares", "by_group",
-                 "baseline_comparison", "follow_up_completeness"),
+    "n_paired": (
+        "mean_change",
+        "ci_low",
+        "ci_high",
+        "std_error",
+        "mean_before",
+        "mean_after",
+        "sd_change",
+        "p_value",
+        "mde",
+        "effect_size",
+        "shares",
+        "by_group",
+        "baseline_comparison",
+        "follow_up_completeness",
+    ),
     "n_participants": ("estimate", "ci_low", "ci_high", "std_error", "p_value", "mde"),
     "participants": ("ratio_vs_reference", "ci_low", "ci_high", "eligible_person_years"),
 }
@@ -67,7 +80,11 @@ class DisclosureRule:
 
     def is_small(self, n: int | float | None) -> bool:
         """Whether a raw count would be suppressed."""
-        return n is not None and not (isinstance(n, float) and math.isnan(n)) and 1 <= n <= self.threshold
+        return (
+            n is not None
+            and not (isinstance(n, float) and math.isnan(n))
+            and 1 <= n <= self.threshold
+        )
 
 
 DEFAULT_RULE = DisclosureRule()
@@ -81,7 +98,11 @@ def control_entry(entry: dict[str, Any], rule: DisclosureRule = DEFAULT_RULE) ->
     out = dict(entry)
     suppressed: list[str] = list(out.get("suppressed", []))
     for key in list(out):
-        if key in COUNT_KEYS and isinstance(out[key], int | float) and not isinstance(out[key], bool):
+        if (
+            key in COUNT_KEYS
+            and isinstance(out[key], int | float)
+            and not isinstance(out[key], bool)
+        ):
             raw = out[key]
             if rule.is_small(raw):
                 for dep in DEPENDENTS.get(key, ()):
@@ -96,7 +117,8 @@ def control_entry(entry: dict[str, Any], rule: DisclosureRule = DEFAULT_RULE) ->
     return out
 
 
-def control_entries(entries: list[dict[str, Any]], rule: DisclosureRule = DEFAULT_RULE
-                    ) -> list[dict[str, Any]]:
+def control_entries(
+    entries: list[dict[str, Any]], rule: DisclosureRule = DEFAULT_RULE
+) -> list[dict[str, Any]]:
     """Apply :func:`control_entry` to every entry."""
     return [control_entry(e, rule) for e in entries]

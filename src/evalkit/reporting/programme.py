@@ -13,7 +13,31 @@ from typing import Any
 
 from evalkit.analysis import load_study, wellbeing_all, wellbeing_entries
 from evalkit.analysis.utilisation import matched_cohort, utilisation_all, utilisation_table
+from evalkit.config import instruments
 from evalkit.reporting.results import build_results, write_json, write_table
+
+
+def methods_appendix(instrument_names: list[str]) -> dict[str, Any]:
+    """Describe each instrument for the methods appendix.
+
+    States its scoring, its missing-item rule (and whether that is the developers' verified rule
+    or the conservative fallback), its change thresholds and sources.
+    """
+    defs = instruments()
+    out = {}
+    for name in instrument_names:
+        d = defs[name]
+        out[name] = {
+            "title": d.title,
+            "scoring": d.scoring,
+            "direction": d.direction,
+            "missing_rule": d.missing_rule,
+            "missing_rule_verified": d.missing_rule_verified,
+            "missing_rule_source": d.missing_rule_source,
+            "thresholds": [t.model_dump() for t in d.thresholds],
+            "sources": list(d.sources),
+        }
+    return {"instruments": out}
 
 
 def build_programme_outputs(
@@ -40,8 +64,14 @@ def build_programme_outputs(
         "unit_costs": {"table": study.unit_costs.name, "price_year": study.unit_costs.price_year},
         "instruments": list(prog.instruments),
     }
-    results = build_results(prog.slug, processed_dir=processed_dir, parameters=parameters,
-                            utilisation=util, wellbeing=wb)
+    results = build_results(
+        prog.slug,
+        processed_dir=processed_dir,
+        parameters=parameters,
+        utilisation=util,
+        wellbeing=wb,
+        extra={"methods": methods_appendix(prog.instruments)},
+    )
     target = Path(reports_dir) / prog.slug
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{prog.slug}-", dir=target.parent))

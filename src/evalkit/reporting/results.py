@@ -22,8 +22,19 @@ from evalkit import __version__
 from evalkit.contract import TABLES
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 
-PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "pyfixest", "duckdb",
-            "ibis-framework", "pandera", "pydantic", "matplotlib")
+PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "linearmodels",
+    "pyfixest",
+    "duckdb",
+    "ibis-framework",
+    "pandera",
+    "pydantic",
+    "matplotlib",
+)
 
 
 def round_floats(obj: Any, digits: int = 6) -> Any:
@@ -84,8 +95,11 @@ def build_results(
         "data_sha256": data_hashes(processed_dir),
         "parameters": parameters,
         "package_versions": package_versions(),
-        "disclosure": {"threshold": rule.threshold, "rounding_base": rule.base,
-                       "rule": "counts 1-7 suppressed, others rounded to the nearest 5"},
+        "disclosure": {
+            "threshold": rule.threshold,
+            "rounding_base": rule.base,
+            "rule": "counts 1-7 suppressed, others rounded to the nearest 5",
+        },
         "utilisation": control_entries(utilisation or [], rule),
         "wellbeing": control_entries(
             [{k: v for k, v in e.items() if k not in ("by_group",)} for e in (wellbeing or [])],

@@ -175,7 +175,9 @@ def monthly_rates(
         rate *= np.exp(np.einsum("ncm,c->nm", present, log_cond))
         rate *= (1 + (DEPRIVATION_RR[s] - 1) * dep)[:, None]
         rate *= need[:, k][:, None]
-        amp = SEASON_AMPLITUDE[s] + (RESPIRATORY_EXTRA_AMPLITUDE * resp if s == "emergency_admission" else 0)
+        amp = SEASON_AMPLITUDE[s] + (
+            RESPIRATORY_EXTRA_AMPLITUDE * resp if s == "emergency_admission" else 0
+        )
         amp = np.broadcast_to(np.asarray(amp, dtype=float), (idx.size,))
         rate *= 1 + amp[:, None] * season_wave[None, :]
         rate *= trend[None, :]

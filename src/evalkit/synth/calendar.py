@@ -17,7 +17,7 @@ def to_days(d: dt.date) -> int:
 
 
 def add_months(d: dt.date, months: int) -> dt.date:
-    """Calendar-month arithmetic, clamping the day to the month's length (31 Jan + 1 = 28/29 Feb)."""
+    """Add calendar months, clamping the day to the month's length (31 Jan + 1 = 28/29 Feb)."""
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
     last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day

@@ -88,13 +88,25 @@ def plan_faults(
     without a population fault, and measures faults only among rows of clean episodes, so that
     every faulty row has exactly one reason.
     """
-    n_pop, n_act, n_ref, n_meas = person_ids.size, act_person.size, ref_person.size, meas_episode_row.size
-    plans = {t: TablePlan(n) for t, n in
-             (("population", n_pop), ("activity", n_act), ("referrals", n_ref), ("measures", n_meas))}
+    n_pop, n_act, n_ref, n_meas = (
+        person_ids.size,
+        act_person.size,
+        ref_person.size,
+        meas_episode_row.size,
+    )
+    plans = {
+        t: TablePlan(n)
+        for t, n in (
+            ("population", n_pop),
+            ("activity", n_act),
+            ("referrals", n_ref),
+            ("measures", n_meas),
+        )
+    }
     taken_ids = set(person_ids.tolist())
 
     # population
-    k = _count(rate, n_pop, len(FAULT_REASONS['population']))
+    k = _count(rate, n_pop, len(FAULT_REASONS["population"]))
     rows = rng.choice(n_pop, size=k, replace=False)
     bad_person = np.zeros(n_pop, dtype=bool)
     malformed: dict[int, str] = {}
@@ -130,7 +142,7 @@ def plan_faults(
 
     # activity
     clean = np.flatnonzero(~bad_person[act_person])
-    k = min(_count(rate, n_act, len(FAULT_REASONS['activity'])), clean.size)
+    k = min(_count(rate, n_act, len(FAULT_REASONS["activity"])), clean.size)
     rows = rng.choice(clean, size=k, replace=False)
     for r, kind in zip(rows.tolist(), _kinds("activity", k), strict=True):
         p = plans["activity"]
@@ -150,7 +162,7 @@ def plan_faults(
     bad_episode = np.zeros(n_ref, dtype=bool)
     bad_episode[ref_dep] = True
     clean = np.flatnonzero(~bad_person[ref_person])
-    k = min(_count(rate, n_ref, len(FAULT_REASONS['referrals'])), clean.size)
+    k = min(_count(rate, n_ref, len(FAULT_REASONS["referrals"])), clean.size)
     rows = rng.choice(clean, size=k, replace=False)
     for r, kind in zip(rows.tolist(), _kinds("referrals", k), strict=True):
         p = plans["referrals"]
@@ -175,7 +187,7 @@ def plan_faults(
     meas_dep = np.flatnonzero(bad_episode[meas_episode_row])
     plans["measures"].dependents = meas_dep.tolist()
     clean = np.flatnonzero(~bad_episode[meas_episode_row])
-    k = min(_count(rate, n_meas, len(FAULT_REASONS['measures'])), clean.size)
+    k = min(_count(rate, n_meas, len(FAULT_REASONS["measures"])), clean.size)
     rows = rng.choice(clean, size=k, replace=False)
     taken_eps = set(episode_ids.tolist())
     for r, kind in zip(rows.tolist(), _kinds("measures", k), strict=True):
@@ -196,7 +208,7 @@ def plan_faults(
 
 
 def apply_plan(table: pa.Table, plan: TablePlan) -> tuple[pa.Table, np.ndarray]:
-    """Apply edits and insert duplicates; return the new table and each original row's new position."""
+    """Apply edits and insert duplicates; return the table and each original row's position."""
     n = table.num_rows
     for column, cells in plan.edits.items():
         col = table.column(column)
@@ -250,12 +262,21 @@ def sidecar_entries(table: str, plan: TablePlan, new_pos: np.ndarray) -> tuple[l
     """Fault and dependent rows with 1-based row numbers in the written file."""
     faults = []
     for r, kind in plan.faults:
-        pos = new_pos[r] + (1 if kind in ("duplicate_person_id", "duplicate_event_id",
-                                          "duplicate_episode") else 0)
-        faults.append({"table": table, "row_number": int(pos) + 1, "kind": kind,
-                       "reason": FAULT_REASONS[table][kind]})
-    deps = [{"table": table, "row_number": int(new_pos[r]) + 1, "reason": "parent_quarantined"}
-            for r in plan.dependents]
+        pos = new_pos[r] + (
+            1 if kind in ("duplicate_person_id", "duplicate_event_id", "duplicate_episode") else 0
+        )
+        faults.append(
+            {
+                "table": table,
+                "row_number": int(pos) + 1,
+                "kind": kind,
+                "reason": FAULT_REASONS[table][kind],
+            }
+        )
+    deps = [
+        {"table": table, "row_number": int(new_pos[r]) + 1, "reason": "parent_quarantined"}
+        for r in plan.dependents
+    ]
     faults.sort(key=lambda f: f["row_number"])
     deps.sort(key=lambda f: f["row_number"])
     return faults, deps

@@ -86,7 +86,9 @@ def _streams(seed: int) -> dict[str, np.random.SeedSequence]:
 
 def _rng(ss: np.random.SeedSequence, *key: int) -> np.random.Generator:
     """A generator for a sub-stream (e.g. one chunk), independent of the other sub-streams."""
-    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, *key)))
+    return np.random.default_rng(
+        np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, *key))
+    )
 
 
 def _date_array(days: np.ndarray) -> pa.Array:
@@ -155,8 +157,13 @@ def generate_county(
     S, M = len(settings), cal.n_months
     slugs = sorted(programmes)
     n_chunks = (n + CHUNK - 1) // CHUNK
-    bar = tqdm(total=n_chunks * 2 + 6 + len(slugs), desc="synthetic county", unit="step",
-               disable=not progress, leave=False)
+    bar = tqdm(
+        total=n_chunks * 2 + 6 + len(slugs),
+        desc="synthetic county",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
 
     geo = build_geography(_rng(ss["geography"]))
     pop = build_population(n, geo, cal, _rng(ss["population"]))
@@ -184,14 +191,8 @@ def generate_county(
     # ---- referral: competing monthly hazards, at most one programme per person ---------------
     m_idx = np.arange(M)
 
-    def _last3(cols: list[int]) -> np.ndarray:
-        """Events in the three calendar months before each month, summed over ``cols``."""
-        monthly = counts[:, :, cols].sum(axis=2, dtype=np.int32)
-        c = np.concatenate([np.zeros((n, 1), np.int32), monthly.cumsum(axis=1)], axis=1)
-        return c[:, m_idx] - c[:, np.maximum(m_idx - 3, 0)]
-
-    recent = _last3([settings.index(s) for s in RECENT_SETTINGS])
-    recent_admissions = _last3([settings.index("emergency_admission")])
+    recent = _last3(counts, [settings.index(s) for s in RECENT_SETTINGS])
+    recent_admissions = _last3(counts, [settings.index("emergency_admission")])
     elig, first, days, scale_c, hazards = {}, {}, {}, {}, {}
     years = (cal.referral_last_month - cal.referral_first_month + 1) / 12
     for k, slug in enumerate(slugs):
@@ -200,8 +201,9 @@ def generate_county(
         rows = np.flatnonzero(full_elig.any(axis=1))  # work only on people ever eligible
         sub = pop.subset(rows)
         elig[slug] = (rows, full_elig[rows])
-        lp = referral_log_hazard(sub, prog, recent[rows], recent_admissions[rows],
-                                 episode_all[rows], cal, regime)
+        lp = referral_log_hazard(
+            sub, prog, recent[rows], recent_admissions[rows], episode_all[rows], cal, regime
+        )
         target = prog.synthetic.referrals_per_year_per_100k * n / 1e5 * years
         f_sub, d_sub, scale_c[slug], hazards[slug] = draw_referrals(
             elig[slug][1], lp, target, sub, cal, regime, _rng(ss["referrals"], k)
@@ -232,45 +234,81 @@ def generate_county(
         ref_month = first[slug][persons]
         att = draw_attendance(prog, persons, ref_day, pop, cal, _rng(ss["attendance"], k))
         lam0, lam1, ev = _participant_activity(
-            prog, persons, ref_day, ref_month, att.dose, pop, need_all, episode_all, cal,
-            settings, _rng(ss["participants"], k),
+            prog,
+            persons,
+            ref_day,
+            ref_month,
+            att.dose,
+            pop,
+            need_all,
+            episode_all,
+            cal,
+            settings,
+            _rng(ss["participants"], k),
         )
-        counts[persons] = np.where(m_idx[None, :, None] >= ref_month[:, None, None], 0, counts[persons])
+        counts[persons] = np.where(
+            m_idx[None, :, None] >= ref_month[:, None, None], 0, counts[persons]
+        )
         part_events.append(ev)
         truth_prog[slug] = _utilisation_truth(lam0, lam1, settings, unit_cost, cost_mask)
         # at-risk person-time for reach: eligible months up to this programme's first referral
         rows, el = elig[slug]
         at_risk_until = np.where(first[slug][rows] >= 0, first[slug][rows], big)
         truth_prog[slug]["reach"] = {
-            "imd_quintile": _reach_truth(el, hazards[slug], at_risk_until, first_any[rows],
-                                         pop.imd_quintile[rows])
+            "imd_quintile": _reach_truth(
+                el, hazards[slug], at_risk_until, first_any[rows], pop.imd_quintile[rows]
+            )
         }
         episode_ids = np.array([f"EP{episode_counter + i + 1:07d}" for i in range(persons.size)])
         episode_counter += persons.size
         last_day = np.minimum(pop.reg_end[persons], cal.month_starts[-1] - 1)
         q = draw_questionnaires(
-            prog, instrument_defs, episode_ids, att.started, att.completed, att.start_date,
-            att.end_date, last_day, pop.frailty[persons], cal, regime, _rng(ss["questionnaires"], k),
+            prog,
+            instrument_defs,
+            episode_ids,
+            att.started,
+            att.completed,
+            att.start_date,
+            att.end_date,
+            last_day,
+            pop.frailty[persons],
+            cal,
+            regime,
+            _rng(ss["questionnaires"], k),
         )
         meas_parts.append(q)
         truth_prog[slug]["wellbeing"] = q.truth
         truth_prog[slug]["n_participants"] = int(persons.size)
-        truth_prog[slug]["selection"] = _selection_truth(prog, regime, scale_c[slug], att, pop, persons)
+        truth_prog[slug]["selection"] = _selection_truth(
+            prog, regime, scale_c[slug], att, pop, persons
+        )
         ref_tables.append(_referral_rows(slug, persons, ref_day, episode_ids, att))
         # re-referrals of the same person: part of their exposure, no effect of their own
-        again, later = rereferrals(persons, ref_day, pop, cal, prog.synthetic.rereferral_probability,
-                                   _rng(ss["rereferrals"], k))
+        again, later = rereferrals(
+            persons,
+            ref_day,
+            pop,
+            cal,
+            prog.synthetic.rereferral_probability,
+            _rng(ss["rereferrals"], k),
+        )
         if again.size:
             re_ids = np.array([f"EP{episode_counter + i + 1:07d}" for i in range(again.size)])
             episode_counter += again.size
-            re_att = draw_attendance(prog, persons[again], later, pop, cal, _rng(ss["rereferrals"], 100 + k))
+            re_att = draw_attendance(
+                prog, persons[again], later, pop, cal, _rng(ss["rereferrals"], 100 + k)
+            )
             ref_tables.append(_referral_rows(slug, persons[again], later, re_ids, re_att))
         bar.update(1)
 
     # ---- events for everyone (participants' post-referral months come from their own draw) ---
     del recent, recent_admissions, episode_all
-    part_p = np.concatenate([ev[0] for ev in part_events]) if part_events else np.array([], np.int32)
-    part_d = np.concatenate([ev[1] for ev in part_events]) if part_events else np.array([], np.int32)
+    part_p = (
+        np.concatenate([ev[0] for ev in part_events]) if part_events else np.array([], np.int32)
+    )
+    part_d = (
+        np.concatenate([ev[1] for ev in part_events]) if part_events else np.array([], np.int32)
+    )
     part_s = np.concatenate([ev[2] for ev in part_events]) if part_events else np.array([], np.int8)
     part_chunk = part_p // CHUNK
     ev_person, ev_day, ev_setting = [], [], []
@@ -325,11 +363,19 @@ def generate_county(
     if faults > 0:
         ref_dates = referrals["referral_date"]
         plans = plan_faults(
-            faults, fmt, _rng(ss["faults"]), person_ids=person_ids, reg_from=pop.reg_from,
-            act_person=ev_person, ref_person=ref_person,
-            ref_started=referrals["start_date"] < NONE, ref_date=ref_dates,
-            ref_offered=referrals["sessions_offered"], meas_episode_row=meas_ep_row,
-            meas_item_max=meas_item_max, episode_ids=np.asarray(tables["referrals"]["episode_id"]),
+            faults,
+            fmt,
+            _rng(ss["faults"]),
+            person_ids=person_ids,
+            reg_from=pop.reg_from,
+            act_person=ev_person,
+            ref_person=ref_person,
+            ref_started=referrals["start_date"] < NONE,
+            ref_date=ref_dates,
+            ref_offered=referrals["sessions_offered"],
+            meas_episode_row=meas_ep_row,
+            meas_item_max=meas_item_max,
+            episode_ids=np.asarray(tables["referrals"]["episode_id"]),
         )
         entries, deps = [], []
         for t in TABLES:
@@ -341,15 +387,27 @@ def generate_county(
             f, d = sidecar_entries(t, plans[t], new_pos)
             entries += f
             deps += d
-        sidecar = {"rate": faults, "seed": seed, "format": fmt,
-                   "row_numbers": "1-based data rows, header not counted",
-                   "faults": entries, "dependents": deps}
+        sidecar = {
+            "rate": faults,
+            "seed": seed,
+            "format": fmt,
+            "row_numbers": "1-based data rows, header not counted",
+            "faults": entries,
+            "dependents": deps,
+        }
     files: dict[str, Path] = {}
     for t in TABLES:
         if t == "activity":
             files[t] = _write_activity(
-                out / f"activity.{fmt}", fmt, ev_person, ev_day, ev_setting, beds, person_ids,
-                settings, plans["activity"] if plans else None,
+                out / f"activity.{fmt}",
+                fmt,
+                ev_person,
+                ev_day,
+                ev_setting,
+                beds,
+                person_ids,
+                settings,
+                plans["activity"] if plans else None,
             )
         else:
             files[t] = _write_table(tables[t], out / f"{t}.{fmt}", fmt)
@@ -392,8 +450,9 @@ def generate_county(
 
 
 # ------------------------------------------------------------------------------------------
-def _participant_activity(prog, persons, ref_day, ref_month, dose, pop, need_all, episode_all,
-                          cal, settings, rng):
+def _participant_activity(
+    prog, persons, ref_day, ref_month, dose, pop, need_all, episode_all, cal, settings, rng
+):
     """Redraw participants' activity from the referral month on, split at event-month boundaries.
 
     Each calendar month from the referral month is cut where an event month (referral date plus
@@ -420,7 +479,9 @@ def _participant_activity(prog, persons, ref_day, ref_month, dose, pop, need_all
         r = int(ref_day[j])
         m0 = int(ref_month[j])
         bounds_event = add_months_days(np.full(49, r), np.arange(49))
-        cuts = np.union1d(starts[m0:], bounds_event[(bounds_event > starts[m0]) & (bounds_event < end_excl)])
+        cuts = np.union1d(
+            starts[m0:], bounds_event[(bounds_event > starts[m0]) & (bounds_event < end_excl)]
+        )
         lo, hi = cuts[:-1], cuts[1:]
         cal_m = np.searchsorted(starts, lo, side="right") - 1
         t = np.searchsorted(bounds_event, lo, side="right") - 1  # -1 before referral
@@ -491,12 +552,15 @@ def _selection_truth(prog, regime, c, att, pop, persons) -> dict:
             "n": int(rows.sum()),
             "expected_p_start": float(att.p_start[rows].mean()) if rows.any() else None,
             "expected_p_complete_given_start": float(att.p_complete[rows][started].mean())
-            if started.any() else None,
+            if started.any()
+            else None,
         }
     return {
         "referral_hazard_scale_per_month": c,
         "log_rate_ratios": {
-            "imd_quintile": {str(k): float(np.log(v)) for k, v in syn.imd_quintile_referral_rr.items()},
+            "imd_quintile": {
+                str(k): float(np.log(v)) for k, v in syn.imd_quintile_referral_rr.items()
+            },
             "age_per_decade": syn.age_log_rr_per_decade,
             "female": syn.female_log_rr,
             "log1p_recent_use_3m": syn.prior_util_log_rr,
@@ -507,8 +571,10 @@ def _selection_truth(prog, regime, c, att, pop, persons) -> dict:
             "by_imd_quintile": by_q,
             "expected_p_start": float(att.p_start.mean()) if persons.size else None,
             "p_baseline_measure_given_start": syn.wellbeing.p_baseline,
-            "p_end_measure": {"completer": syn.wellbeing.p_end_completer,
-                              "dropout": syn.wellbeing.p_end_dropout},
+            "p_end_measure": {
+                "completer": syn.wellbeing.p_end_completer,
+                "dropout": syn.wellbeing.p_end_dropout,
+            },
         },
         "effects": syn.effects.model_dump(),
         "one_programme_per_person": True,
@@ -563,14 +629,18 @@ def _activity_table(person, day, setting, beds, person_ids, settings, first_id: 
     ids = pa.array(np.arange(first_id, first_id + n, dtype=np.int64)).cast(pa.string())
     event_id = pc.binary_join_element_wise("E", pc.utf8_lpad(ids, 10, "0"), "")
     pid = pa.array(np.asarray(person_ids)[person], pa.string())
-    st = pa.DictionaryArray.from_arrays(pa.array(setting, pa.int8()), pa.array(list(settings), pa.string()))
-    return pa.table({
-        "event_id": event_id,
-        "person_id": pid,
-        "event_date": _date_array(day.astype(np.int64)),
-        "setting": st.cast(pa.string()),
-        "bed_days": pa.array(beds, pa.int32(), mask=beds < 0),
-    })
+    st = pa.DictionaryArray.from_arrays(
+        pa.array(setting, pa.int8()), pa.array(list(settings), pa.string())
+    )
+    return pa.table(
+        {
+            "event_id": event_id,
+            "person_id": pid,
+            "event_date": _date_array(day.astype(np.int64)),
+            "setting": st.cast(pa.string()),
+            "bed_days": pa.array(beds, pa.int32(), mask=beds < 0),
+        }
+    )
 
 
 ACTIVITY_SLICE = 2_000_000
@@ -583,8 +653,9 @@ def _write_activity(path, fmt, person, day, setting, beds, person_ids, settings,
     try:
         for a in range(0, max(person.size, 1), ACTIVITY_SLICE):
             b = min(person.size, a + ACTIVITY_SLICE)
-            table = _activity_table(person[a:b], day[a:b], setting[a:b], beds[a:b], person_ids,
-                                    settings, first_id=a + 1)
+            table = _activity_table(
+                person[a:b], day[a:b], setting[a:b], beds[a:b], person_ids, settings, first_id=a + 1
+            )
             if fmt == "csv":
                 table = _dates_to_text(table)
             if plan is not None:
@@ -594,7 +665,9 @@ def _write_activity(path, fmt, person, day, setting, beds, person_ids, settings,
                     writer = pacsv.CSVWriter(tmp, table.schema)
                 else:
                     writer = pq.ParquetWriter(
-                        tmp, table.schema, compression="zstd",
+                        tmp,
+                        table.schema,
+                        compression="zstd",
                         use_dictionary=["person_id", "event_date", "setting"],
                     )
             writer.write_table(table)
@@ -606,28 +679,45 @@ def _write_activity(path, fmt, person, day, setting, beds, person_ids, settings,
 
 
 def _referrals_table(r: dict[str, np.ndarray], person: np.ndarray, person_ids) -> pa.Table:
-    return pa.table({
-        "episode_id": pa.array(r["episode_id"], pa.string()),
-        "person_id": pa.array(np.asarray(person_ids)[person.astype(np.int64)], pa.string()),
-        "programme": pa.array(r["programme"], pa.string()),
-        "provider": pa.array(r["provider"], pa.string()),
-        "referral_date": _date_array(r["referral_date"]),
-        "referral_source": pa.array(r["referral_source"], pa.string()),
-        "start_date": _date_array(r["start_date"]),
-        "end_date": _date_array(r["end_date"]),
-        "sessions_offered": pa.array(r["sessions_offered"], pa.int32()),
-        "sessions_attended": pa.array(r["sessions_attended"], pa.int32()),
-        "discharge_reason": pa.array(r["discharge_reason"], pa.string()),
-    })
+    return pa.table(
+        {
+            "episode_id": pa.array(r["episode_id"], pa.string()),
+            "person_id": pa.array(np.asarray(person_ids)[person.astype(np.int64)], pa.string()),
+            "programme": pa.array(r["programme"], pa.string()),
+            "provider": pa.array(r["provider"], pa.string()),
+            "referral_date": _date_array(r["referral_date"]),
+            "referral_source": pa.array(r["referral_source"], pa.string()),
+            "start_date": _date_array(r["start_date"]),
+            "end_date": _date_array(r["end_date"]),
+            "sessions_offered": pa.array(r["sessions_offered"], pa.int32()),
+            "sessions_attended": pa.array(r["sessions_attended"], pa.int32()),
+            "discharge_reason": pa.array(r["discharge_reason"], pa.string()),
+        }
+    )
+
+
+def _last3(counts: np.ndarray, cols: list[int]) -> np.ndarray:
+    """Events in the three calendar months before each month, summed over ``cols``."""
+    n, m = counts.shape[:2]
+    monthly = counts[:, :, cols].sum(axis=2, dtype=np.int32)
+    c = np.concatenate([np.zeros((n, 1), np.int32), monthly.cumsum(axis=1)], axis=1)
+    m_idx = np.arange(m)
+    return c[:, m_idx] - c[:, np.maximum(m_idx - 3, 0)]
 
 
 def _measures_table(parts, referrals: pa.Table, defs) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    cat = lambda name: np.concatenate([x for p in parts for x in getattr(p, name)]) if parts else np.array([])  # noqa: E731
+    def cat(name: str) -> np.ndarray:
+        return (
+            np.concatenate([x for p in parts for x in getattr(p, name)]) if parts else np.array([])
+        )
+
     episode, instrument, timepoint = cat("episode"), cat("instrument"), cat("timepoint")
     assessed, item, response = cat("assessed_on"), cat("item"), cat("response")
     tp_order = {"baseline": 0, "end": 1, "followup_3m": 2, "followup_6m": 3}
     tp_code = np.array([tp_order[t] for t in timepoint])
-    item_pos = np.array([defs[ins].items.index(it) for ins, it in zip(instrument, item, strict=True)])
+    item_pos = np.array(
+        [defs[ins].items.index(it) for ins, it in zip(instrument, item, strict=True)]
+    )
     order = np.lexsort((item_pos, instrument, tp_code, episode))
     episode, instrument, timepoint = episode[order], instrument[order], timepoint[order]
     assessed, item, response = assessed[order], item[order], response[order]
@@ -636,14 +726,18 @@ def _measures_table(parts, referrals: pa.Table, defs) -> tuple[pa.Table, np.ndar
     ep_row = np.array([ep_index[e] for e in episode], dtype=np.int64)
     item_max = np.array([defs[i].item_max for i in instrument])
     resp_mask = np.isnan(response)
-    table = pa.table({
-        "episode_id": pa.array(episode, pa.string()),
-        "instrument": pa.array(instrument, pa.string()),
-        "timepoint": pa.array(timepoint, pa.string()),
-        "assessed_on": _date_array(assessed.astype(np.int64)),
-        "item": pa.array(item, pa.string()),
-        "response": pa.array(np.where(resp_mask, 0, response).astype(np.int32), pa.int32(), mask=resp_mask),
-    })
+    table = pa.table(
+        {
+            "episode_id": pa.array(episode, pa.string()),
+            "instrument": pa.array(instrument, pa.string()),
+            "timepoint": pa.array(timepoint, pa.string()),
+            "assessed_on": _date_array(assessed.astype(np.int64)),
+            "item": pa.array(item, pa.string()),
+            "response": pa.array(
+                np.where(resp_mask, 0, response).astype(np.int32), pa.int32(), mask=resp_mask
+            ),
+        }
+    )
     return table, ep_row, item_max
 
 

@@ -123,10 +123,8 @@ def _sample_ages(rng: np.random.Generator, tilt: np.ndarray) -> np.ndarray:
     return AGE_BANDS[band] + rng.random(tilt.size) * width
 
 
-def build_population(
-    n: int, geo: Geography, cal: Calendar, rng: np.random.Generator
-) -> Population:
-    """Draw ``n`` people (everyone ever registered during the study) in a Gloucestershire-like county."""
+def build_population(n: int, geo: Geography, cal: Calendar, rng: np.random.Generator) -> Population:
+    """Draw ``n`` people (everyone ever registered in the study), a county like Gloucestershire."""
     lsoas = geo.lsoas
     area = rng.choice(len(lsoas), size=n, p=lsoas["weight"].to_numpy())
     district = lsoas["district"].to_numpy()[area]

@@ -32,14 +32,16 @@ RECENT_SETTINGS = ("gp_appointment", "ae_attendance", "emergency_admission", "oo
 
 
 def eligible_months(pop: Population, prog: Programme, cal: Calendar) -> np.ndarray:
-    """Boolean (n, n_months): eligible and registered for the whole month, in the referral window."""
+    """Boolean (n, n_months): eligible and registered all month, within the referral window."""
     starts = cal.month_starts
     age = (starts[None, :-1] - pop.birth[:, None]) / 365.25
     elig = (age >= prog.eligibility.age_min) & (age < prog.eligibility.age_max + 1)
     cols = [CONDITIONS.index(c) for c in prog.eligibility.conditions_any]
     first_dx = pop.diagnosis[:, cols].min(axis=1)
     elig &= first_dx[:, None] <= starts[None, :-1]
-    full = (pop.reg_from[:, None] <= starts[None, :-1]) & (pop.reg_end[:, None] >= starts[None, 1:] - 1)
+    full = (pop.reg_from[:, None] <= starts[None, :-1]) & (
+        pop.reg_end[:, None] >= starts[None, 1:] - 1
+    )
     elig &= full
     window = np.zeros(cal.n_months, dtype=bool)
     window[cal.referral_first_month : cal.referral_last_month + 1] = True
@@ -177,9 +179,7 @@ def draw_attendance(
     last_session = np.where(
         completed, offered - 1, np.where(started, attended - 1 + rng.integers(0, 3, size=n), 0)
     )
-    end = np.where(
-        started, start + last_session * att.session_interval_days, ref_day + wait + 14
-    )
+    end = np.where(started, start + last_session * att.session_interval_days, ref_day + wait + 14)
     reason = np.where(completed, "completed", np.where(started, "dropped_out", "did_not_start"))
     # Leaving or dying before the course ends overrides the outcome.
     reg_end = pop.reg_end[persons]
@@ -228,7 +228,11 @@ def effect_multiplier(prog: Programme, settings: tuple[str, ...], dose: np.ndarr
 
 
 def rereferrals(
-    persons: np.ndarray, ref_day: np.ndarray, pop: Population, cal: Calendar, p: float,
+    persons: np.ndarray,
+    ref_day: np.ndarray,
+    pop: Population,
+    cal: Calendar,
+    p: float,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A few participants are referred again 6-12 months later (part of their exposure)."""

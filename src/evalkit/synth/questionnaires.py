@@ -67,7 +67,7 @@ def item_pmf(inst: InstrumentDefinition, theta: np.ndarray, gbo_goal_loc=None) -
         centre = locs[None, :] + slope * sign[None, :] * theta[:, None]
     upper = np.concatenate([cats[:-1] + 0.5, [np.inf]])
     cdf = expit((upper[None, None, :] - centre[:, :, None]) / noise)
-    pmf = np.diff(np.concatenate([np.zeros(cdf.shape[:2] + (1,)), cdf], axis=2), axis=2)
+    pmf = np.diff(np.concatenate([np.zeros((*cdf.shape[:2], 1)), cdf], axis=2), axis=2)
     if inst.reverse_scored:
         rev = np.array([i in inst.reverse_scored for i in inst.items])
         pmf[:, rev, :] = pmf[:, rev, ::-1]
@@ -75,7 +75,7 @@ def item_pmf(inst: InstrumentDefinition, theta: np.ndarray, gbo_goal_loc=None) -
 
 
 def expected_score(inst: InstrumentDefinition, pmf: np.ndarray) -> np.ndarray:
-    """Expected score per person (per item for per-item instruments), after the instrument's scoring.
+    """Expected score per person (per item for per-item instruments), after the scoring.
 
     Works on the scored scale: reverse-scored items are reversed back before summing.
     """
@@ -149,7 +149,11 @@ def draw_questionnaires(
         k = len(items)
         is_gbo = inst.scoring == "mean_of_goals"
         if is_gbo:
-            thetas = {"baseline": np.zeros(n), "end": delta, "followup_3m": TIMEPOINT_THETA_FOLLOWUP * delta}
+            thetas = {
+                "baseline": np.zeros(n),
+                "end": delta,
+                "followup_3m": TIMEPOINT_THETA_FOLLOWUP * delta,
+            }
         else:
             thetas = {
                 "baseline": theta0,
