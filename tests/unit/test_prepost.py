@@ -369,6 +369,8 @@ def test_prepost_swemwbs_from_measures_uses_metric_scores():
 
 
 def test_issue5_mde_is_positive_whatever_the_sample_size() -> None:
+    import itertools
+
     # statsmodels' solver returned a one-element array, and for n = 73 the negative root; the
     # paired-t MDE at 80% power is positive and falls as n grows (d = 0.996 at n = 10 is the
     # textbook value for a one-sample t: (z_.975 + z_.8) / sqrt(n) ~ 0.886, inflated by the t).
@@ -376,7 +378,7 @@ def test_issue5_mde_is_positive_whatever_the_sample_size() -> None:
 
     values = [_mde_standardised(n, 0.05, 0.8) for n in range(10, 130)]
     assert all(v > 0 for v in values)
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
 
 
 def test_issue5_dz_interval_not_computable_returns_nan_not_crash() -> None:
