@@ -4,17 +4,26 @@ Everything else in evalkit prepares data with Ibis expressions, which compile to
 whichever backend runs them. DuckDB (embedded, no server) is the default; swapping it for a SQL
 warehouse or Spark means changing :func:`connect` and the few file helpers below, not the checks
 or the cohort code. Raw SQL is written only here, and only where Ibis has no portable spelling:
-reading a CSV with every column as text and a stable source row number, and ``DESCRIBE``.
+reading a CSV with every column as text and a stable source row number, ``DESCRIBE``, writing a
+file in source order, and the file-order shortcut of :func:`duplicate_keys`.
 
 Only small, aggregated results are brought back into pandas (:func:`to_pandas` refuses large ones).
 
 Notes
 -----
-Row numbers. DuckDB's CSV reader has no row-number column, so a CSV is first copied, in file order,
-to a staging Parquet file (``preserve_insertion_order`` is on, which DuckDB documents as keeping the
-source order for statements without ``ORDER BY``); the staging file's ``file_row_number`` is then
-the source row. A Parquet input is read directly with ``file_row_number``. Either way
-``row_number`` is 1-based and counts data rows only (a CSV header is not a row).
+Row numbers. A CSV is loaded, every value as text, into a table of the (in-memory) database with
+``row_number() OVER ()``, which DuckDB documents as numbering rows in their original order; a
+Parquet input is read in place with ``file_row_number``. Either way ``row_number`` is 1-based and
+counts data rows only (a CSV header is not a row).
+
+Order. DuckDB keeps insertion order (``preserve_insertion_order``) through scans, projections,
+filters and ``COPY``, but not across joins: a test here found rows of an anti join written out of
+order. :func:`write_parquet` with ``source_order`` therefore reads the physical plan first and
+writes without sorting only when every operator between the source scan and the file is a
+projection or a filter; otherwise it sorts by the row number. Rows to leave out (intake's
+rejected rows) are removed with a filter on a bitmap of their row numbers (``bitstring_agg`` and
+``get_bit``), not with a join, so the accepted rows are written in file order without a sort,
+which for 30 million rows would cost more than the rest of intake together.
 
 Version pin. ibis 12.0.0 with sqlglot 30.x fails on ``create_table(name, dataframe)``
 (``../shared/reference/stack.md``); the lock file pins sqlglot 28 and ``tests/unit/test_engine.py``
@@ -24,6 +33,7 @@ exercises that call so an upgrade that breaks it fails in CI.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,8 +49,10 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 #: Default number of DuckDB threads: the target machine has two cores shared with other work.
 DEFAULT_THREADS = 2
-#: Default DuckDB buffer limit; operators spill to ``temp_directory`` beyond it.
-DEFAULT_MEMORY_LIMIT = "3GB"
+#: Default DuckDB buffer limit; operators spill to ``temp_directory`` beyond it. County-scale
+#: intake needs about 2 GB of it; the limit leaves room so that nothing spills, while the whole
+#: process stays inside the 6 GB target of issue 3 (the machine has 24 GB).
+DEFAULT_MEMORY_LIMIT = "4GB"
 #: Largest result :func:`to_pandas` brings back without ``limit`` being raised explicitly.
 MAX_PANDAS_ROWS = 2_000_000
 
@@ -50,10 +62,14 @@ __all__ = [
     "EngineError",
     "atomic_path",
     "connect",
+    "count_rows",
     "describe_parquet",
+    "duplicate_keys",
     "materialize",
     "open_processed",
+    "plan_keeps_order",
     "read_parquet",
+    "read_parquet_sample",
     "sql",
     "stage_raw_csv",
     "stage_raw_parquet",
@@ -166,11 +182,10 @@ def stage_raw_csv(
     path: Path,
     *,
     columns: Sequence[str],
-    staging_path: Path,
     name: str,
     delimiter: str = ",",
 ) -> ir.Table:
-    """Read a CSV with every column as text and a 1-based ``row_number``.
+    """Load a CSV into table ``name`` with every column as text and a 1-based ``row_number``.
 
     Parameters
     ----------
@@ -180,17 +195,17 @@ def stage_raw_csv(
         The CSV file (UTF-8, first line a header, ``"`` quotes).
     columns : sequence of str
         The header's column names, in file order (read by the caller); output columns keep them.
-    staging_path : Path
-        Where the file-ordered staging Parquet goes (the caller deletes it).
     name : str
-        Name of the view to create.
+        Name of the table to create (in the connection's database; it spills to the temporary
+        directory if it outgrows the memory limit).
     delimiter : str
         Field separator.
 
     Returns
     -------
     ibis.Table
-        ``row_number`` (int64, 1-based data row) and one string column per header column.
+        ``row_number`` (int64, 1-based data row, from ``row_number() OVER ()``: the file order)
+        and one string column per header column.
 
     Raises
     ------
@@ -205,16 +220,17 @@ def stage_raw_csv(
         for p, c in zip(placeholders, columns, strict=True)
     )
     sql = (
-        f"COPY (SELECT {select} FROM read_csv({_quote_str(str(path))}, header = true, "
+        f"CREATE OR REPLACE TABLE {_quote_ident(name)} AS SELECT "
+        f"CAST(row_number() OVER () AS BIGINT) AS row_number, {select} "
+        f"FROM read_csv({_quote_str(str(path))}, header = true, "
         f"auto_detect = false, columns = {col_spec}, delim = {_quote_str(delimiter)}, "
-        f"quote = '\"', escape = '\"', all_varchar = true)) "
-        f"TO {_quote_str(str(staging_path))} (FORMAT parquet, COMPRESSION zstd)"
+        f"quote = '\"', escape = '\"', all_varchar = true)"
     )
     try:
         _raw(con).execute(sql)
     except duckdb.Error as exc:
         raise EngineError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
-    return _numbered_view(con, staging_path, name, {c: None for c in columns})
+    return table(con, name)
 
 
 def describe_parquet(con: DuckDBBackend, path: Path) -> dict[str, str]:
@@ -236,19 +252,24 @@ def describe_parquet(con: DuckDBBackend, path: Path) -> dict[str, str]:
     return {r[0]: str(r[1]) for r in rows}
 
 
+#: Parquet types passed through natively as ``int`` (they always fit in int64).
+NATIVE_INT_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+)
+#: Parquet types passed through natively as ``date`` (a timestamp keeps its date).
+#: (``TIMESTAMP WITH TIME ZONE`` is not: its date depends on the session's time zone.)
+NATIVE_DATE_TYPES = frozenset({"DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"})
+
+
 def stage_raw_parquet(
     con: DuckDBBackend,
     path: Path,
     *,
-    columns: Sequence[str],
+    columns: Mapping[str, str],
     name: str,
     date_format: str = "%Y-%m-%d",
 ) -> ir.Table:
-    """Read a Parquet file with every column as text and a 1-based ``row_number``.
-
-    Typed columns are rendered as the text a CSV export would hold, so a CSV and a Parquet copy
-    of the same data give the same strings: dates and timestamps through ``date_format`` (a
-    timestamp keeps its date only), everything else by a plain cast to text.
+    """Read a Parquet file with a 1-based ``row_number``, each column as text or natively typed.
 
     Parameters
     ----------
@@ -256,37 +277,47 @@ def stage_raw_parquet(
         Connection from :func:`connect`.
     path : Path
         The Parquet file.
-    columns : sequence of str
-        Columns to read (must exist in the file).
+    columns : mapping of str to str
+        Column -> how to read it: ``"text"`` renders it as the text a CSV export would hold
+        (dates and timestamps through ``date_format``, a timestamp keeping its date; anything
+        else by a plain cast), so a CSV and a Parquet copy of the same data give the same
+        strings; ``"date"`` passes a ``DATE``/``TIMESTAMP`` column through as a date and
+        ``"int"`` an integer column as int64 (see :data:`NATIVE_DATE_TYPES` and
+        :data:`NATIVE_INT_TYPES`), which saves rendering and re-parsing 30 million values.
     name : str
         Name of the view to create.
     date_format : str
-        ``strftime`` format that date columns are rendered with.
+        ``strftime`` format that date columns read as text are rendered with.
 
     Returns
     -------
     ibis.Table
-        ``row_number`` (int64, 1-based) and one string column per requested column.
+        ``row_number`` (int64, 1-based) and one column per requested column.
     """
     types = describe_parquet(con, path)
-    exprs: dict[str, str | None] = {}
-    for c in columns:
+    exprs: dict[str, str] = {}
+    for c, how in columns.items():
         t = types[c].upper()
         q = _quote_ident(c)
-        if t == "DATE" or t.startswith("TIMESTAMP"):
+        if how == "date":
+            if t not in NATIVE_DATE_TYPES:
+                raise EngineError(f"{path}: column {c} is {t}, not a date")
+            exprs[c] = f"CAST({q} AS DATE)"
+        elif how == "int":
+            if t not in NATIVE_INT_TYPES:
+                raise EngineError(f"{path}: column {c} is {t}, not an integer")
+            exprs[c] = f"CAST({q} AS BIGINT)"
+        elif t == "DATE" or t.startswith("TIMESTAMP"):
             exprs[c] = f"strftime(CAST({q} AS DATE), {_quote_str(date_format)})"
+        elif t == "VARCHAR":
+            exprs[c] = q
         else:
             exprs[c] = f"CAST({q} AS VARCHAR)"
     return _numbered_view(con, path, name, exprs)
 
 
-def _numbered_view(
-    con: DuckDBBackend, path: Path, name: str, exprs: Mapping[str, str | None]
-) -> ir.Table:
-    cols = ", ".join(
-        f"{e if e is not None else 'CAST(' + _quote_ident(c) + ' AS VARCHAR)'} AS {_quote_ident(c)}"
-        for c, e in exprs.items()
-    )
+def _numbered_view(con: DuckDBBackend, path: Path, name: str, exprs: Mapping[str, str]) -> ir.Table:
+    cols = ", ".join(f"{e} AS {_quote_ident(c)}" for c, e in exprs.items())
     sql = (
         f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT "
         f"CAST(file_row_number AS BIGINT) + 1 AS row_number"
@@ -308,6 +339,47 @@ def read_parquet(con: DuckDBBackend, path: Path, name: str | None = None) -> ir.
         raise EngineError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from None
 
 
+def read_parquet_sample(
+    con: DuckDBBackend, path: Path, name: str, *, max_rows: int
+) -> tuple[ir.Table, int]:
+    """Open every k-th row of a Parquet file (a systematic, deterministic sample) as a view.
+
+    Parameters
+    ----------
+    con : Backend
+        Connection from :func:`connect`.
+    path : Path
+        The Parquet file.
+    name : str
+        Name of the view.
+    max_rows : int
+        At most this many rows: ``k`` is the smallest step that keeps the sample below it.
+
+    Returns
+    -------
+    (ibis.Table, int)
+        The sampled rows (the file's columns; a table bound to ``con``, as pandera needs) and the
+        step ``k`` (1 = every row).
+    """
+    n = int(
+        _raw(con)
+        .execute(f"SELECT count(*) FROM read_parquet({_quote_str(str(path))})")
+        .fetchone()[0]
+    )
+    step = max(1, -(-n // max(1, int(max_rows))))
+    where = "" if step == 1 else f" WHERE file_row_number % {step} = 0"
+    _raw(con).execute(
+        f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS SELECT * EXCLUDE (file_row_number) "
+        f"FROM read_parquet({_quote_str(str(path))}, file_row_number = true){where}"
+    )
+    return con.table(name), step
+
+
+def count_rows(con: DuckDBBackend, expr: ir.Table) -> int:
+    """Number of rows of a table expression, counted in the engine."""
+    return int(_raw(con).execute(f"SELECT count(*) FROM ({sql(expr)})").fetchone()[0])
+
+
 def materialize(con: DuckDBBackend, expr: ir.Table, name: str) -> ir.Table:
     """Compute ``expr`` once into a table of the connection's database and return that table.
 
@@ -321,16 +393,73 @@ def materialize(con: DuckDBBackend, expr: ir.Table, name: str) -> ir.Table:
     return table(con, name)
 
 
+_ORDER_KEEPING = {"PROJECTION", "FILTER"}
+_SCANS = {"READ_PARQUET", "SEQ_SCAN", "TABLE_SCAN", "PARQUET_SCAN"}
+
+
+def plan_keeps_order(con: DuckDBBackend, query: str, source: str) -> bool:
+    """Whether DuckDB's physical plan for ``query`` emits rows in the order of ``source``.
+
+    The plan must be a chain of projections and filters (the operators DuckDB documents as
+    keeping insertion order) ending at a scan of ``source`` (a table name, or any
+    ``READ_PARQUET`` when ``source`` is a view over a Parquet file). Joins do not count, even
+    where the probe side streams in order: an anti join was seen writing rows out of order.
+    Anything else, or a plan that cannot be read, counts as not keeping order.
+
+    Parameters
+    ----------
+    con : Backend
+        Connection from :func:`connect`.
+    query : str
+        A ``SELECT`` statement.
+    source : str
+        The table or view whose order is wanted.
+    """
+    try:
+        rows = _raw(con).execute(f"EXPLAIN (FORMAT json) {query}").fetchall()
+        plan = json.loads(rows[0][1])
+    except (duckdb.Error, ValueError, IndexError, TypeError):
+        return False
+    try:
+        is_view = bool(
+            _raw(con)
+            .execute(
+                "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
+                [source],
+            )
+            .fetchone()[0]
+        )
+    except duckdb.Error:
+        return False
+    node = plan[0] if isinstance(plan, list) and plan else None
+    while isinstance(node, dict):
+        name = str(node.get("name", "")).strip()
+        info = node.get("extra_info")
+        info = info if isinstance(info, dict) else {}
+        children = node.get("children") or []
+        if name in _SCANS or not children:
+            table_name = str(info.get("Table", ""))
+            if name == "READ_PARQUET" or info.get("Function") == "READ_PARQUET":
+                return is_view
+            return table_name.split(".")[-1] == source
+        if name not in _ORDER_KEEPING or len(children) != 1:
+            return False
+        node = children[0]
+    return False
+
+
 def write_parquet(
     con: DuckDBBackend,
     expr: ir.Table,
     path: Path,
     *,
     order_by: Sequence[str] | None = None,
+    source_order: tuple[str, str] | None = None,
+    skip_rows: ir.Table | None = None,
     drop: Sequence[str] = (),
     check: Callable[[Path], None] | None = None,
-) -> None:
-    """Write ``expr`` to ``path`` as Parquet (zstd), sorted by ``order_by``; atomic.
+) -> int:
+    """Write ``expr`` to ``path`` as Parquet (zstd); atomic. Returns the number of rows written.
 
     Parameters
     ----------
@@ -343,24 +472,124 @@ def write_parquet(
     order_by : sequence of str, optional
         Sort keys. Sorting by a unique key (``row_number``) makes the file byte-identical across
         runs and thread counts.
+    source_order : (str, str), optional
+        ``(source, column)``: keep the order of table or view ``source``, whose unique 1-based
+        ``column`` (the row number) ``expr`` carries. The file is written unsorted when
+        :func:`plan_keeps_order` confirms the plan keeps that order, else sorted by ``column``;
+        either way the rows come out in source order.
+    skip_rows : ibis.Table, optional
+        A table (of the connection) whose only column holds values of ``source_order``'s column
+        to leave out. They are removed by a bitmap filter, which keeps the order (a join would
+        not). Requires ``source_order``.
     drop : sequence of str
-        Columns to leave out of the file (e.g. the sort key).
+        Columns to leave out of the file (e.g. the row number).
     check : callable, optional
         Called with the temporary path before it is moved into place; raise to abandon the write.
     """
     if order_by:
         expr = expr.order_by(list(order_by))
-    if drop:
-        expr = expr.drop(*drop)
+    keep = [c for c in expr.columns if c not in drop]
+    cols = ", ".join(_quote_ident(c) for c in keep)
+    query = f"SELECT {cols} FROM ({sql(expr)})"
+    if source_order is not None:
+        source, column = source_order
+        if skip_rows is not None:
+            var = f"_skip_{uuid.uuid4().hex[:12]}"
+            (skip_col,) = skip_rows.columns
+            src = f"SELECT {_quote_ident(skip_col)} AS k FROM ({sql(skip_rows)})"
+            try:
+                top = _raw(con).execute(f"SELECT max(k) FROM ({src})").fetchone()[0]
+                if top is not None:
+                    _raw(con).execute(
+                        f"SET VARIABLE {var} = (SELECT bitstring_agg(CAST(k - 1 AS BIGINT), 0, "
+                        f"{int(top) - 1}) FROM ({src}))"
+                    )
+                    c = _quote_ident(column)
+                    query = (
+                        f"SELECT {cols} FROM ({sql(expr)}) WHERE {c} > {int(top)} OR "
+                        f"get_bit(getvariable('{var}'), CAST({c} - 1 AS INTEGER)) = 0"
+                    )
+            except duckdb.Error as exc:
+                raise EngineError(f"{path}: cannot be written: {_first_line(exc)}") from None
+        if not plan_keeps_order(con, query, source):
+            query += f" ORDER BY {_quote_ident(column)}"
+    elif skip_rows is not None:
+        raise ValueError("skip_rows needs source_order (the row-number column)")
     with atomic_path(Path(path)) as tmp:
         try:
-            _raw(con).execute(
-                f"COPY ({sql(expr)}) TO {_quote_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+            res = _raw(con).execute(
+                f"COPY ({query}) TO {_quote_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
             )
+            written = int(res.fetchone()[0])
         except duckdb.Error as exc:
             raise EngineError(f"{path}: cannot be written: {_first_line(exc)}") from None
         if check is not None:
             check(tmp)
+    return written
+
+
+def duplicate_keys(con: DuckDBBackend, expr: ir.Table, keys: Sequence[str], name: str) -> ir.Table:
+    """Key values that occur on more than one row of ``expr``, as table ``name``.
+
+    Rows with a null in any key column are ignored. ``expr`` must keep its source's row order
+    (a projection of a scan). For a single key column whose non-null values never decrease in
+    file order (ids written in sequence, as warehouse exports often are), repeated values sit
+    next to each other, so comparing each value with the one before it (``lag() OVER ()``, which
+    keeps insertion order) finds them in one streaming pass; otherwise, or when the values go
+    down anywhere, a ``GROUP BY ... HAVING count(*) > 1``. Both give the same set.
+
+    Parameters
+    ----------
+    con : Backend
+        Connection from :func:`connect`.
+    expr : ibis.Table
+        Table with the key columns.
+    keys : sequence of str
+        Key columns.
+    name : str
+        Name of the table to create (distinct key values).
+
+    Returns
+    -------
+    ibis.Table
+        The key columns, one row per repeated key.
+    """
+    k = [_quote_ident(c) for c in keys]
+    base = sql(expr.select(*keys))
+    not_null = " AND ".join(f"{c} IS NOT NULL" for c in k)
+    q = None
+    if len(keys) == 1:
+        c = k[0]
+        try:  # one streaming pass: does the key ever go down, and which values repeat?
+            down, reps = (
+                _raw(con)
+                .execute(
+                    f"SELECT count(*) FILTER (WHERE {c} < _prev), "
+                    f"list(DISTINCT {c}) FILTER (WHERE {c} = _prev) "
+                    f"FROM (SELECT {c}, lag({c}) OVER () AS _prev FROM ({base}) WHERE {not_null})"
+                )
+                .fetchone()
+            )
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot compute table {name}: {_first_line(exc)}") from None
+        if down == 0:
+            typ = _raw(con).execute(f"SELECT typeof({c}) FROM ({base}) LIMIT 1").fetchone()
+            typ = typ[0] if typ else "VARCHAR"
+            q = f"SELECT CAST(unnest(?) AS {typ}) AS {c}"
+            try:
+                _raw(con).execute(
+                    f"CREATE OR REPLACE TABLE {_quote_ident(name)} AS {q}", [list(reps or [])]
+                )
+            except duckdb.Error as exc:
+                raise EngineError(f"cannot compute table {name}: {_first_line(exc)}") from None
+            return table(con, name)
+    cols = ", ".join(k)
+    q = f"SELECT {cols} FROM ({base}) WHERE {not_null} GROUP BY {cols} HAVING count(*) > 1"
+    try:
+        _raw(con).execute(f"CREATE OR REPLACE TABLE {_quote_ident(name)} AS {q}")
+    except duckdb.Error as exc:
+        raise EngineError(f"cannot compute table {name}: {_first_line(exc)}") from None
+    return table(con, name)
 
 
 def to_pandas(con: DuckDBBackend, expr: ir.Expr, *, limit: int = MAX_PANDAS_ROWS) -> pd.DataFrame:

@@ -211,6 +211,14 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
             None,
         ),
         ("activity", {**act, "event_id": "a13", "person_id": DUP}, None, None),
+        # parent first: the person's population row (malformed id ABC123) was quarantined, so
+        # this row is parent_quarantined although its own id is malformed and its setting empty
+        (
+            "activity",
+            {**act, "event_id": "a14", "person_id": "ABC123", "setting": ""},
+            C.PARENT_QUARANTINED,
+            "person_id",
+        ),
         # referrals
         (
             "referrals",
@@ -287,6 +295,12 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
             None,
         ),
         ("referrals", {**ref, "episode_id": "q12", "referral_date": "2022-09-10"}, None, None),
+        (
+            "referrals",
+            {**ref, "episode_id": "q13", "person_id": "ABC123", "programme": "dance"},
+            C.PARENT_QUARANTINED,
+            "person_id",
+        ),
         # measures
         (
             "measures",
@@ -307,6 +321,13 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
         ),
         ("measures", {**mea, "episode_id": "r99", "item": "1"}, C.UNKNOWN_EPISODE, "episode_id"),
         ("measures", {**mea, "episode_id": "q01", "item": "1"}, C.PARENT_QUARANTINED, "episode_id"),
+        # parent first: referral q01 was quarantined; this row's own fault is moot
+        (
+            "measures",
+            {**mea, "episode_id": "q01", "item": "2", "response": "9"},
+            C.PARENT_QUARANTINED,
+            "episode_id",
+        ),
         # two-level cascade: person quarantined -> referral q10 -> its measures
         ("measures", {**mea, "episode_id": "q10", "item": "1"}, C.PARENT_QUARANTINED, "episode_id"),
         ("measures", {**mea, "item": "5", "response": "5"}, None, None),
@@ -433,6 +454,43 @@ def test_run_intake_csv_and_parquet_inputs_give_identical_tables(tmp_path: Path,
         )
 
 
+def _typed(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The all-text example tables with int and date columns typed, as a warehouse writes them."""
+    out = {}
+    for name, df in tables.items():
+        df = df.replace("", None)
+        for c, kind in C.COLUMNS[name].items():
+            if c in df and kind == "date":
+                df[c] = pd.to_datetime(df[c]).dt.date
+            elif c in df and kind == "int":
+                df[c] = df[c].astype("Int32")
+        out[name] = df
+    return out
+
+
+def test_run_intake_typed_parquet_gives_same_tables_as_csv(tmp_path: Path) -> None:
+    tables = example_tables()
+    tables["activity"].loc[1, "event_date"] = "1800-01-01"  # impossible, typed or not
+    tables["population"].loc[2, "imd_decile"] = "11"  # out of range, typed or not
+    write_tables(tables, tmp_path / "csv", "csv")
+    (tmp_path / "pq").mkdir()
+    for name, df in _typed(tables).items():
+        df.to_parquet(tmp_path / "pq" / f"{name}.parquet", index=False)
+    a = run_intake(tmp_path / "csv", tmp_path / "out_csv", validate=True, **KW)
+    b = run_intake(tmp_path / "pq", tmp_path / "out_pq", validate=True, **KW)
+    assert a.tables["activity"].quarantined_by_reason[C.IMPOSSIBLE_DATE] == 1
+    assert a.tables["population"].quarantined_by_reason == {C.OUT_OF_RANGE: 1}
+    for table in C.TABLES:
+        assert a.tables[table].quarantined_by_reason == b.tables[table].quarantined_by_reason
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "out_csv" / f"{table}.parquet"),
+            pd.read_parquet(tmp_path / "out_pq" / f"{table}.parquet"),
+        )
+        qa = pd.read_parquet(tmp_path / "out_csv" / "quarantine" / f"{table}.parquet")
+        qb = pd.read_parquet(tmp_path / "out_pq" / "quarantine" / f"{table}.parquet")
+        pd.testing.assert_frame_equal(qa.drop(columns="message"), qb.drop(columns="message"))
+
+
 def test_run_intake_twice_gives_byte_identical_outputs(tmp_path: Path, case_run) -> None:
     base, tables, *_ = case_run
     write_tables(tables, tmp_path / "raw", "csv")
@@ -530,6 +588,16 @@ def test_is_stale_after_run_false_then_true_when_raw_changes(variant_run, tmp_pa
     shutil.copytree(base / "raw", tmp_path / "raw")
     with (tmp_path / "raw" / "activity.csv").open("a") as fh:
         fh.write(f"e999,{P[0]},2022-02-02,gp_appointment\n")
+    assert is_stale(tmp_path / "raw", base / "out")
+
+
+def test_is_stale_same_size_edit_is_caught_by_hash(variant_run, tmp_path: Path) -> None:
+    base, _ = variant_run
+    shutil.copytree(base / "raw", tmp_path / "raw")
+    path = tmp_path / "raw" / "activity.csv"
+    text = path.read_text()
+    path.write_text(text.replace("gp_appointment", "gp_appointmenu", 1))  # same size
+    assert path.stat().st_size == (base / "raw" / "activity.csv").stat().st_size
     assert is_stale(tmp_path / "raw", base / "out")
 
 

@@ -6,17 +6,27 @@ touches files or SQL; :mod:`evalkit.engine` does that.
 
 Precedence. Each rejected row gets exactly one reason, the first that applies in this order:
 
+0. ``parent_quarantined`` (child tables only: ``activity`` and ``referrals`` -> ``population``,
+   ``measures`` -> ``referrals``): the row's key (``person_id`` / ``episode_id``, as text after
+   trimming and recoding, before any format check) belongs to a quarantined parent row and to no
+   accepted one. It comes first because the row cannot be used whatever else is wrong with it.
 1. Row checks, in the order of :data:`evalkit.contract.REASONS` (``missing_required``,
    ``malformed_person_id``, ``invalid_type``, ``impossible_date``, ``invalid_code``,
    ``out_of_range``, ``unknown_programme``, ``unknown_instrument``, ``unknown_item``,
    ``response_out_of_range``, ``dates_out_of_order``, ``attended_exceeds_offered``); within one
    reason, the first column in contract column order is named.
-2. Duplicates of the primary key, among rows that passed the row checks: the first occurrence in
+2. Duplicates of the primary key, among rows without a reason from 0-1: the first occurrence in
    file order is kept, later ones are ``duplicate_*``.
-3. Referential checks against the parent table's *accepted* rows: ``parent_quarantined`` if the key
-   belongs only to quarantined parent rows, else ``unknown_person`` / ``unknown_episode``.
+3. ``unknown_person`` / ``unknown_episode``: the key is not among the parent's accepted rows.
 4. ``event_outside_registration`` (activity only): the event is before ``registered_from``, after
    ``registered_to`` or after ``date_of_death`` of its (accepted) person.
+
+How the work is split (so that a 30-million-row table is read a few times and never sorted):
+:func:`flag_rows` evaluates steps 0, 1, 3 and 4 for every row in one pass and keeps only the rows
+that fail something or whose key occurs more than once (:func:`evalkit.engine.duplicate_keys`);
+:func:`decide` settles step 2 on that small set and gives each row its one reason; and
+:func:`typed_rows` converts the rows for the accepted file, whose writer leaves out the rejected
+row numbers.
 """
 
 from __future__ import annotations
@@ -33,25 +43,45 @@ from evalkit import contract as C
 from evalkit.intake.mapping import DATE_DIRECTIVES
 
 __all__ = [
+    "COLUMN",
+    "PARENT",
+    "REASON",
     "REQUIRED",
+    "ROW",
     "CheckContext",
     "InstrumentRule",
     "date_regex",
-    "flag_duplicates",
+    "decide",
+    "flag_rows",
     "normalise",
+    "parent_lookup",
     "parse_date",
     "parse_int",
-    "referential_checks",
-    "row_checks",
+    "typed_rows",
 ]
 
 #: Required columns of each table: every column that is not nullable.
 REQUIRED: dict[str, tuple[str, ...]] = {
     t: tuple(c for c in cols if c not in C.NULLABLE[t]) for t, cols in C.COLUMNS.items()
 }
+#: Child table -> (parent table, key column shared with the parent's primary key).
+PARENT: dict[str, tuple[str, str]] = {
+    "activity": ("population", "person_id"),
+    "referrals": ("population", "person_id"),
+    "measures": ("referrals", "episode_id"),
+}
 
 _INT_SHAPE = r"^[+-]?[0-9]+(\.0+)?$"
+_ISO = "%Y-%m-%d"
+#: Characters trimmed from both ends of every text value (those Ibis' ``strip`` removes).
+WHITESPACE = " \t\n\r\x0b\x0c"
 _REASON_RANK = {r: i for i, r in enumerate(C.REASONS)}
+_DUPLICATE = {
+    "population": C.DUPLICATE_PERSON_ID,
+    "activity": C.DUPLICATE_EVENT_ID,
+    "referrals": C.DUPLICATE_EPISODE,
+    "measures": C.DUPLICATE_RESPONSE,
+}
 REASON = "reason"
 COLUMN = "column"
 ROW = "row_number"
@@ -86,15 +116,20 @@ class CheckContext:
         Texts meaning empty, besides the empty string.
     recode : dict
         Contract column -> {source value: contract value}.
+    native : dict
+        Contract column -> ``"int"`` or ``"date"`` for columns the source already holds typed
+        (Parquet integer and date columns): they are used as they are instead of being rendered
+        as text and parsed back. Every other column arrives as text.
     """
 
     person_id_pattern: str = C.PERSON_ID_PATTERN
     extract_end: dt.date = field(default_factory=dt.date.today)
-    date_format: str = "%Y-%m-%d"
+    date_format: str = _ISO
     programmes: tuple[str, ...] = ()
     instruments: Mapping[str, InstrumentRule] = field(default_factory=dict)
     null_values: tuple[str, ...] = ()
     recode: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    native: Mapping[str, str] = field(default_factory=dict)
 
 
 def date_regex(fmt: str) -> str:
@@ -125,9 +160,16 @@ def parse_int(s: ir.StringValue) -> tuple[ir.BooleanValue, ir.IntegerValue]:
 
     Accepts an optional sign and a ``.0`` tail (a float export of an integer column, e.g. ``3.0``);
     a value too large for int64 is well formed but gives a null value. Both are null for null text.
+
+    Fast path: text that casts to an integer and reads back as the same text (``"42"``, the
+    overwhelming majority) is taken from the cast; only the rest go through the regular
+    expressions, inside the same ``CASE``, so the two paths cannot disagree.
     """
-    shape = s.re_search(_INT_SHAPE)
-    value = s.re_extract(r"^([+-]?[0-9]+)", 1).try_cast("int64")
+    fast = s.try_cast("int64")
+    canonical = fast.notnull() & (fast.cast("string") == s)
+    shape = ibis.cases((canonical, True), else_=s.re_search(_INT_SHAPE))
+    slow = s.re_extract(r"^([+-]?[0-9]+)", 1).try_cast("int64")
+    value = ibis.cases((canonical, fast), else_=slow)
     return shape, value
 
 
@@ -137,7 +179,8 @@ def parse_date(s: ir.StringValue, fmt: str) -> tuple[ir.BooleanValue, ir.DateVal
     ``well_formed`` says the text has the format's shape (else the value is ``invalid_type``);
     the value is null when the shape is right but the calendar date does not exist (2021-02-30,
     month 13: ``impossible_date``). Built from regular expressions and a cast of an ISO string, so
-    it is the same on every Ibis backend.
+    it is the same on every Ibis backend. With the ISO format, text that casts to a date and reads
+    back as the same text (``2021-03-04``) skips the regular expressions.
     """
     rx = date_regex(fmt)
     groups = _group_order(fmt)
@@ -145,74 +188,90 @@ def parse_date(s: ir.StringValue, fmt: str) -> tuple[ir.BooleanValue, ir.DateVal
     y = s.re_extract(rx, groups["%Y"])
     m = s.re_extract(rx, groups["%m"]).lpad(2, "0")
     d = s.re_extract(rx, groups["%d"]).lpad(2, "0")
-    iso = y.concat("-", m, "-", d)
-    return shape, iso.try_cast("date")
+    value = y.concat("-", m, "-", d).try_cast("date")
+    if fmt != _ISO:
+        return shape, value
+    fast = s.try_cast("date")
+    canonical = fast.notnull() & (fast.cast("string") == s)
+    return (
+        ibis.cases((canonical, True), else_=shape),
+        ibis.cases((canonical, fast), else_=value),
+    )
 
 
 def normalise(raw: ir.Table, table: str, present: Sequence[str], ctx: CheckContext) -> ir.Table:
-    """Trim every value, turn empty or null-marker text into null, and apply recodes.
+    """Trim every text value, turn empty or null-marker text into null, and apply recodes.
 
-    ``raw`` has ``row_number`` and the present contract columns as text (already renamed).
+    ``raw`` has ``row_number`` and the present contract columns (already renamed), as text or,
+    for ``ctx.native`` columns, typed. The output keeps those columns normalised and the original
+    values as ``_r_<column>`` (the quarantine shows what the source held). Only values that start
+    or end with white space are trimmed: testing the ends costs a tenth of trimming everything
+    (DuckDB's ``TRIM`` with a character set is slow), and trimming is all that matters here.
     """
     nulls = ("", *ctx.null_values)
     cols: dict[str, ir.Value] = {ROW: raw[ROW]}
     for c in present:
-        v = raw[c].strip()
+        s = raw[c]
+        if c in ctx.native:  # typed: nothing to trim
+            cols[c] = s
+            continue
+        # Starts with a byte below "!" (white space, a control character) or ends in white space.
+        padded = ibis.or_(s < "!", *[s.endswith(w) for w in WHITESPACE])
+        v = ibis.ifelse(padded, s.strip(), s)
         v = v.nullif("") if nulls == ("",) else ibis.ifelse(v.isin(nulls), ibis.null("string"), v)
         rec = ctx.recode.get(c)
         if rec:
             v = v.substitute(dict(rec), else_=v)
         cols[c] = v
+    cols.update({f"_r_{c}": raw[c] for c in present})
     return raw.select(**cols)
 
 
-def row_checks(t: ir.Table, table: str, present: Sequence[str], ctx: CheckContext) -> ir.Table:
-    """Typed columns plus the first row-check ``reason`` and its ``column`` (null when clean).
-
-    Built in three projections so that each parse is written once in the SQL: (1) parse every
-    column (typed value and a well-formed flag), (2) evaluate every rule on the parsed values in
-    precedence order as one ``CASE`` giving a rule number, (3) decode the rule number into
-    ``reason`` and ``column``.
-
-    Parameters
-    ----------
-    t : ibis.Table
-        Output of :func:`normalise`.
-    table : str
-        Contract table name.
-    present : sequence of str
-        Contract columns present in the source.
-    ctx : CheckContext
-        Code lists, ranges and formats.
-
-    Returns
-    -------
-    ibis.Table
-        ``row_number``, each present column typed (null where it failed), ``reason``, ``column``.
-    """
+def _parse(t: ir.Table, table: str, present: Sequence[str], ctx: CheckContext) -> ir.Table:
+    """Normalised text ``_s_c``; for int and date columns a well-formed flag and a typed value."""
     types = C.COLUMNS[table]
-    # (1) parse
-    layer1: dict[str, ir.Value] = {ROW: t[ROW]}
+    keep = [c for c in t.columns if c.startswith("_r_") or c.startswith("_k_")]
+    layer: dict[str, ir.Value] = {ROW: t[ROW]}
     for c in present:
         s = t[c]
-        layer1[f"_s_{c}"] = s
-        if types[c] == "int":
-            shape, value = parse_int(s)
-        elif types[c] == "date":
-            shape, value = parse_date(s, ctx.date_format)
-        else:
+        layer[f"_s_{c}"] = s
+        if types[c] not in ("int", "date"):
             continue
-        layer1[f"_ok_{c}"] = shape
-        layer1[f"_v_{c}"] = value
-    p = t.select(**layer1)
+        if c in ctx.native:
+            layer[f"_ok_{c}"] = ibis.literal(True)
+            layer[f"_v_{c}"] = s
+            continue
+        shape, value = parse_int(s) if types[c] == "int" else parse_date(s, ctx.date_format)
+        layer[f"_ok_{c}"] = shape
+        layer[f"_v_{c}"] = value
+    return t.select(**layer, **{c: t[c] for c in keep})
 
-    def raw(c: str) -> ir.StringValue:
+
+def _value(p: ir.Table, table: str, c: str) -> ir.Value:
+    return p[f"_v_{c}"] if C.COLUMNS[table][c] in ("int", "date") else p[f"_s_{c}"]
+
+
+def typed_rows(raw: ir.Table, table: str, present: Sequence[str], ctx: CheckContext) -> ir.Table:
+    """``row_number`` and every present column typed, for every row (the accepted file's rows).
+
+    The same parsing as the checks, without the rules: rows that fail are left out by the writer.
+    """
+    p = _parse(normalise(raw, table, present, ctx), table, present, ctx)
+    return p.select(ROW, **{c: _value(p, table, c) for c in present})
+
+
+def _row_rules(
+    p: ir.Table, table: str, present: Sequence[str], ctx: CheckContext
+) -> list[tuple[str, str, ir.BooleanValue]]:
+    """Every row check as ``(reason, column, condition)``, in precedence order."""
+    types = C.COLUMNS[table]
+
+    def raw(c: str) -> ir.Value:
         return p[f"_s_{c}"]
 
     def val(c: str) -> ir.Value:
-        return p[f"_v_{c}"] if types[c] in ("int", "date") else p[f"_s_{c}"]
+        return _value(p, table, c)
 
-    # (2) rules
     rules: list[tuple[str, str, ir.BooleanValue]] = []
 
     def add(reason: str, col: str, cond: ir.BooleanValue) -> None:
@@ -224,11 +283,12 @@ def row_checks(t: ir.Table, table: str, present: Sequence[str], ctx: CheckContex
         s = raw(c)
         if c in REQUIRED[table]:
             add(C.MISSING_REQUIRED, c, s.isnull())
-        if types[c] == "int":
+        if types[c] == "int" and c not in ctx.native:
             add(C.INVALID_TYPE, c, s.notnull() & (~p[f"_ok_{c}"] | val(c).isnull()))
         elif types[c] == "date":
             v = val(c)
-            add(C.INVALID_TYPE, c, s.notnull() & ~p[f"_ok_{c}"])
+            if c not in ctx.native:
+                add(C.INVALID_TYPE, c, s.notnull() & ~p[f"_ok_{c}"])
             add(C.IMPOSSIBLE_DATE, c, s.notnull() & (v.isnull() | (v < earliest) | (v > end)))
         if c == "person_id":
             pattern = f"^(?:{ctx.person_id_pattern})$"
@@ -293,110 +353,196 @@ def row_checks(t: ir.Table, table: str, present: Sequence[str], ctx: CheckContex
             add(C.RESPONSE_OUT_OF_RANGE, "response", resp.notnull() & ((resp < lo) | (resp > hi)))
 
     rules.sort(key=lambda r: _REASON_RANK[r[0]])  # stable: column order kept within a reason
-    rule_no = ibis.cases(*[(cond, i) for i, (_, _, cond) in enumerate(rules)], else_=-1)
-    typed = {c: val(c) for c in present}
-    q = p.select(ROW, **{f"_t_{c}": v for c, v in typed.items()}, _rule=rule_no)
-    # (3) decode
-    reason_of = {i: r for i, (r, _, _) in enumerate(rules)}
-    column_of = {i: c for i, (_, c, _) in enumerate(rules)}
-    return q.select(
-        ROW,
-        **{c: q[f"_t_{c}"] for c in present},
-        **{
-            REASON: q._rule.substitute(reason_of, else_=ibis.null("string")),
-            COLUMN: q._rule.substitute(column_of, else_=ibis.null("string")),
-        },
-    )
+    return rules
 
 
-def flag_duplicates(t: ir.Table, table: str) -> ir.Table:
-    """Mark later copies of a primary key among rows that passed the row checks.
-
-    The first occurrence in file order (smallest ``row_number``) is kept. Only keys that occur more
-    than once are joined back, so the join's build side stays small on clean data.
-    """
-    pk = list(C.PRIMARY_KEY[table])
-    reason = {
-        "population": C.DUPLICATE_PERSON_ID,
-        "activity": C.DUPLICATE_EVENT_ID,
-        "referrals": C.DUPLICATE_EPISODE,
-        "measures": C.DUPLICATE_RESPONSE,
-    }[table]
-    ok = t.filter(t[REASON].isnull())
-    firsts = (
-        ok.group_by(pk)
-        .aggregate(_first=ok[ROW].min(), _n=ok.count())
-        .filter(lambda x: x._n > 1)
-        .rename({f"_k_{k}": k for k in pk})
-    )
-    j = t.left_join(firsts, [t[k] == firsts[f"_k_{k}"] for k in pk])
-    is_dup = t[REASON].isnull() & j._first.notnull() & (j[ROW] != j._first)
-    return j.select(
-        *[j[c] for c in t.columns if c not in (REASON, COLUMN)],
-        **{
-            REASON: ibis.ifelse(is_dup, ibis.literal(reason), j[REASON]),
-            COLUMN: ibis.ifelse(is_dup, ibis.literal(",".join(pk)), j[COLUMN]),
-        },
-    )
+#: Registration columns of ``population`` that ``event_outside_registration`` reads.
+_REGISTRATION = ("registered_from", "registered_to", "date_of_death")
 
 
-def referential_checks(t: ir.Table, table: str, parent: ir.Table) -> ir.Table:
-    """Check a child table's keys against its parent's checked rows.
+def parent_lookup(accepted: ir.Table, rejected: ir.Table, key: str, child: str) -> ir.Table:
+    """One row per parent key: whether it was accepted, and what a child's checks need of it.
 
     Parameters
     ----------
-    t : ibis.Table
-        Output of :func:`flag_duplicates` for ``activity``, ``referrals`` or ``measures``.
-    table : str
-        Which child table.
-    parent : ibis.Table
-        The checked parent table (``population`` for activity and referrals, ``referrals`` for
-        measures), with its final ``reason`` (null = accepted).
+    accepted : ibis.Table
+        The parent's accepted (typed) rows: keys are unique there.
+    rejected : ibis.Table
+        The parent's quarantined rows, with their normalised key as ``_k_<key>``.
+    key : str
+        The key column (``person_id`` or ``episode_id``).
+    child : str
+        The child table; for ``activity`` the registration dates come along.
 
     Returns
     -------
     ibis.Table
-        ``t`` with ``reason`` and ``column`` updated.
+        ``_lk_key``, ``_lk_good`` (true: an accepted parent row; false: only quarantined ones)
+        and, for activity, ``_lk_<registration column>``.
     """
-    key, unknown = (
-        ("episode_id", C.UNKNOWN_EPISODE)
-        if table == "measures"
-        else (
-            "person_id",
-            C.UNKNOWN_PERSON,
+    dates = [c for c in _REGISTRATION if child == "activity" and c in accepted.columns]
+    good = accepted.select(
+        _lk_key=accepted[key],
+        _lk_good=ibis.literal(True),
+        **{f"_lk_{c}": accepted[c] for c in dates},
+    )
+    bad_keys = rejected.filter(rejected[f"_k_{key}"].notnull()).select(
+        _lk_key=rejected[f"_k_{key}"]
+    )
+    bad_keys = bad_keys.distinct()
+    bad_keys = bad_keys.anti_join(good, bad_keys._lk_key == good._lk_key)
+    bad = bad_keys.select(
+        "_lk_key",
+        _lk_good=ibis.literal(False),
+        **{f"_lk_{c}": ibis.null("date") for c in dates},
+    )
+    return good.union(bad)
+
+
+def flag_rows(
+    raw: ir.Table,
+    table: str,
+    present: Sequence[str],
+    ctx: CheckContext,
+    *,
+    repeated: ir.Table | None,
+    parent: ir.Table | None,
+) -> tuple[ir.Table, dict[int, tuple[str, str]], dict[int, tuple[str, str]]]:
+    """Rows that fail a check (steps 0, 1, 3, 4) or whose primary key occurs more than once.
+
+    Parameters
+    ----------
+    raw : ibis.Table
+        ``row_number`` and the present contract columns (text, or typed for native columns).
+    table : str
+        Contract table name.
+    present : sequence of str
+        Contract columns present in the source.
+    ctx : CheckContext
+        Code lists, ranges, formats, native columns.
+    repeated : ibis.Table, optional
+        Primary-key values that occur more than once (:func:`evalkit.engine.duplicate_keys` on
+        the normalised keys), columns named ``_d_<key column>``; ``None`` when there are none.
+    parent : ibis.Table, optional
+        :func:`parent_lookup` of the parent table (child tables only).
+
+    Returns
+    -------
+    (ibis.Table, dict, dict)
+        The flagged rows: ``row_number``, the normalised key columns ``_k_<column>``, ``_pre``
+        (number of the first failing rule of steps 0-1, null if none), ``_post`` (step 3-4 rule
+        number or null), ``_repeated`` and each present column as the source's text; then the
+        meaning of each ``_pre`` and ``_post`` number as ``(reason, column)``.
+    """
+    n = normalise(raw, table, present, ctx)
+    pk = list(C.PRIMARY_KEY[table])
+    n = n.mutate(**{f"_k_{k}": n[k] for k in pk if k in present})
+    if table in PARENT and f"_k_{PARENT[table][1]}" not in n.columns:
+        key = PARENT[table][1]
+        n = n.mutate(**{f"_k_{key}": n[key]})
+    p = _parse(n, table, present, ctx)
+
+    pre_rules: list[tuple[str, str, ir.BooleanValue]] = []
+    post_rules: list[tuple[str, str, ir.BooleanValue]] = []
+    if parent is not None:
+        key = PARENT[table][1]
+        unknown = C.UNKNOWN_EPISODE if key == "episode_id" else C.UNKNOWN_PERSON
+        j = p.left_join(parent, p[f"_s_{key}"] == parent._lk_key)
+        j = j.select(*p.columns, *parent.columns)
+        pre_rules.append((C.PARENT_QUARANTINED, key, j._lk_key.notnull() & ~j._lk_good))
+        pre_rules += _row_rules(j, table, present, ctx)
+        post_rules.append((unknown, key, j._lk_key.isnull()))
+        if table == "activity":
+            ev = _value(j, table, "event_date")
+            outside = ev < j._lk_registered_from
+            for c in ("registered_to", "date_of_death"):
+                if f"_lk_{c}" in j.columns:
+                    outside = outside | (ev > j[f"_lk_{c}"]).fill_null(False)
+            post_rules.append(
+                (C.EVENT_OUTSIDE_REGISTRATION, "event_date", outside.fill_null(False))
+            )
+        p = j
+    else:
+        pre_rules += _row_rules(p, table, present, ctx)
+
+    def number(rules: list[tuple[str, str, ir.BooleanValue]]) -> ir.IntegerValue:
+        if not rules:
+            return ibis.null("int16")
+        return ibis.cases(
+            *[(cond, ibis.literal(i, type="int16")) for i, (_, _, cond) in enumerate(rules)],
+            else_=ibis.null("int16"),
         )
+
+    keys = [c for c in p.columns if c.startswith("_k_")]
+    q = p.select(
+        ROW,
+        *keys,
+        *[f"_r_{c}" for c in present],
+        _pre=number(pre_rules),
+        _post=number(post_rules),
     )
-    keep = [key]
-    if table == "activity":
-        keep += [c for c in ("registered_from", "registered_to", "date_of_death") if c in parent]
-    good = parent.filter(parent[REASON].isnull()).select(*keep)
-    good = good.rename({f"_p_{c}": c for c in keep})
-    bad = (
-        parent.filter(parent[REASON].notnull() & parent[key].notnull())
-        .select(_b_key=parent[key])
-        .distinct()
+    if repeated is not None:
+        j = q.left_join(repeated, [q[f"_k_{k}"] == repeated[f"_d_{k}"] for k in pk])
+        q = j.select(*q.columns, _repeated=j[f"_d_{pk[0]}"].notnull())
+    else:
+        q = q.mutate(_repeated=ibis.literal(False))
+    q = q.filter(q._pre.notnull() | q._post.notnull() | q._repeated)
+    text: dict[str, ir.Value] = {}
+    for c in present:
+        r = q[f"_r_{c}"]
+        if ctx.native.get(c) == "date":
+            text[c] = r.strftime(ctx.date_format)
+        elif c in ctx.native:
+            text[c] = r.cast("string")
+        else:
+            text[c] = r
+    out = q.select(ROW, *keys, "_pre", "_post", "_repeated", **text)
+    pre = {i: (r, c) for i, (r, c, _) in enumerate(pre_rules)}
+    post = {i: (r, c) for i, (r, c, _) in enumerate(post_rules)}
+    return out, pre, post
+
+
+def decide(
+    flagged: ir.Table,
+    table: str,
+    present: Sequence[str],
+    pre: Mapping[int, tuple[str, str]],
+    post: Mapping[int, tuple[str, str]],
+) -> ir.Table:
+    """Give each flagged row its one reason; settle duplicates (step 2) on this small table.
+
+    Among flagged rows with a repeated key and no reason from steps 0-1, the smallest row number
+    per key is the first occurrence and is kept; the others are ``duplicate_*``.
+
+    Returns
+    -------
+    ibis.Table
+        The rejected rows only: ``row_number``, key columns ``_k_*``, the present columns (source
+        text), ``reason`` and ``column``.
+    """
+    pk = list(C.PRIMARY_KEY[table])
+    k = [f"_k_{c}" for c in pk]
+    ok = flagged.filter(flagged._repeated & flagged._pre.isnull())
+    firsts = ok.group_by(k).aggregate(_first=ok[ROW].min()).rename({f"_f{c}": c for c in k})
+    j = flagged.left_join(firsts, [flagged[c] == firsts[f"_f{c}"] for c in k])
+    j = j.select(*flagged.columns, "_first")
+    is_dup = j._repeated & j._pre.isnull() & j._first.notnull() & (j[ROW] != j._first)
+
+    def name(m: Mapping[int, tuple[str, str]], i: int) -> dict[int, str]:
+        return {n: v[i] for n, v in m.items()}
+
+    def pick(i: int, dup: str) -> ir.StringValue:
+        return ibis.cases(
+            (j._pre.notnull(), j._pre.substitute(name(pre, i), else_=ibis.null("string"))),
+            (is_dup, ibis.literal(dup)),
+            (j._post.notnull(), j._post.substitute(name(post, i), else_=ibis.null("string"))),
+            else_=ibis.null("string"),
+        )
+
+    out = j.select(
+        ROW,
+        *[c for c in j.columns if c.startswith("_k_")],
+        *present,
+        **{REASON: pick(0, _DUPLICATE[table]), COLUMN: pick(1, ",".join(pk))},
     )
-    j1 = t.left_join(good, t[key] == good[f"_p_{key}"])
-    j1 = j1.select(*[j1[c] for c in t.columns], *[j1[c] for c in good.columns])
-    j = t = j1.view()
-    j = j.left_join(bad, j[key] == bad._b_key)
-    j = j.select(*[j[c] for c in t.columns], j._b_key)
-    clean = j[REASON].isnull()
-    cases = [
-        (clean & j[f"_p_{key}"].isnull() & j._b_key.notnull(), C.PARENT_QUARANTINED, key),
-        (clean & j[f"_p_{key}"].isnull(), unknown, key),
-    ]
-    if table == "activity":
-        ev = j["event_date"]
-        outside = ev < j["_p_registered_from"]
-        if "_p_registered_to" in j.columns:
-            outside = outside | (ev > j["_p_registered_to"]).fill_null(False)
-        if "_p_date_of_death" in j.columns:
-            outside = outside | (ev > j["_p_date_of_death"]).fill_null(False)
-        cases.append((clean & outside, C.EVENT_OUTSIDE_REGISTRATION, "event_date"))
-    reason = ibis.cases(*[(c, r) for c, r, _ in cases], else_=j[REASON])
-    column = ibis.cases(*[(c, col) for c, _, col in cases], else_=j[COLUMN])
-    return j.select(
-        *[j[c] for c in t.columns if c not in (REASON, COLUMN) and not c.startswith("_p_")],
-        **{REASON: reason, COLUMN: column},
-    )
+    return out.filter(out[REASON].notnull())

@@ -4,11 +4,14 @@ Flow for each table, parents first (``population`` -> ``activity``, ``referrals`
 
 1. find the file (``<table>.csv`` or ``<table>.parquet``, or the mapping's file name) and read its
    header; a missing file or required column stops intake (:class:`IntakeError`);
-2. stage it in DuckDB with every value as text and its source ``row_number`` (engine layer);
-3. rename columns (mapping), trim, recode, then run the row, duplicate and referential checks
-   (:mod:`evalkit.intake.checks`) as one Ibis expression, materialised once on disk;
-4. write the accepted rows typed (validated with the pandera schema first), the rejected rows with
-   their original text, ``row_number``, ``reason``, ``column`` and ``message``, and the counts.
+2. stage it in DuckDB with its source ``row_number``: a CSV loaded as text, a Parquet file read
+   in place (integer and date columns typed, the rest as text);
+3. find the primary-key values that occur more than once, then run every row and referential
+   check in one pass (:func:`evalkit.intake.checks.flag_rows`), keeping only the rows that fail
+   or share a key; settle duplicates and reasons on that small set;
+4. write the accepted rows typed, in source order, leaving out the rejected row numbers (checked
+   with the pandera schema before the file is kept); the rejected rows with their original text,
+   ``row_number``, ``reason``, ``column`` and ``message``; and the counts, which must reconcile.
 
 All outputs are written to a work directory inside ``out_dir`` and moved into place with
 ``os.replace`` only after every table has succeeded, so an interrupted or failed run never leaves a
@@ -22,9 +25,10 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,14 +42,17 @@ from evalkit import contract as C
 from evalkit import engine
 from evalkit.intake.checks import (
     COLUMN,
+    PARENT,
     REASON,
     ROW,
     CheckContext,
     InstrumentRule,
-    flag_duplicates,
+    date_regex,
+    decide,
+    flag_rows,
     normalise,
-    referential_checks,
-    row_checks,
+    parent_lookup,
+    typed_rows,
 )
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping, load_mapping
@@ -77,7 +84,10 @@ REASON_TEXT: dict[str, str] = {
     C.EVENT_OUTSIDE_REGISTRATION: "event outside the person's registration or after death",
 }
 
-_PARENT = {"activity": "population", "referrals": "population", "measures": "referrals"}
+#: Accepted tables up to this many rows are checked against their pandera schema in full.
+SCHEMA_FULL_ROWS = 1_000_000
+#: Larger ones (activity) on a systematic sample of about this many rows (every k-th row).
+SCHEMA_SAMPLE_ROWS = 250_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,6 +108,7 @@ class TableReport:
     ignored_columns: tuple[str, ...] = ()
     absent_optional_columns: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
+    size_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (the per-table entry of ``intake_report.json``)."""
@@ -107,6 +118,7 @@ class TableReport:
             "rows_quarantined": self.rows_quarantined,
             "quarantined_by_reason": dict(self.quarantined_by_reason),
             "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
             "source_file": self.source_file,
             "format": self.format,
             "ignored_columns": list(self.ignored_columns),
@@ -219,12 +231,25 @@ class IntakeReport:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
 def _sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered for this process while its size, mtime and inode hold.
+
+    ``make data`` asks :func:`is_stale` and then runs intake in one process: the 1.4 GB county
+    activity file is read for its hash once, not twice.
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key in _HASHES:
+        return _HASHES[key]
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
 
 
 def _find_file(raw_dir: Path, table: str, m: IntakeMapping, mapping_path: Path | None) -> Path:
@@ -321,6 +346,34 @@ class _Staged:
     source_cols: dict[str, str]  # source name -> contract name
     ignored: list[str]
     absent: list[str]
+    native: dict[str, str] = field(default_factory=dict)  # contract column -> "int" | "date"
+    size: int = 0
+
+
+def _native_columns(
+    types: Mapping[str, str], st: _Staged, m: IntakeMapping, null_values: tuple[str, ...]
+) -> dict[str, str]:
+    """Contract columns a Parquet file already holds as integers or dates, to use as they are.
+
+    A column stays text when the mapping recodes it, or when a null marker could be the text of
+    one of its values (``0`` for an integer, a date for a date): then only text handling gives
+    the same result as the CSV copy of the file.
+    """
+    kinds = C.COLUMNS[st.table]
+    recode = m.table(st.table).recode
+    rx = re.compile(date_regex(m.date_format_for(st.table)))
+    out: dict[str, str] = {}
+    for src, c in st.source_cols.items():
+        t = types[src].upper()
+        if c in recode:
+            continue
+        if kinds[c] == "int" and t in engine.NATIVE_INT_TYPES:
+            if not any(re.fullmatch(r"[+-]?[0-9]+(\.0+)?", v) for v in null_values):
+                out[c] = "int"
+        elif kinds[c] == "date" and t in engine.NATIVE_DATE_TYPES:
+            if not any(rx.search(v) for v in null_values):
+                out[c] = "date"
+    return out
 
 
 def _message(q: ir.Table, file_name: str, present: list[str]) -> ir.StringValue:
@@ -342,12 +395,43 @@ def _message(q: ir.Table, file_name: str, present: list[str]) -> ir.StringValue:
     )
 
 
+def _validator(con: Any, st: _Staged, schema: Any) -> Callable[[Path], None]:
+    """Check a written accepted file against its pandera schema.
+
+    Files up to :data:`SCHEMA_FULL_ROWS` rows are checked in full; larger ones (county activity)
+    on every k-th row, about :data:`SCHEMA_SAMPLE_ROWS` rows, so the second look costs a second,
+    not a minute. The row checks that wrote the file have already looked at every row.
+    """
+
+    def validate(tmp: Path) -> None:
+        name = f"check_{st.table}"
+        tab, step = engine.read_parquet_sample(con, tmp, name, max_rows=SCHEMA_FULL_ROWS)
+        if step > 1:
+            tab, step = engine.read_parquet_sample(con, tmp, name, max_rows=SCHEMA_SAMPLE_ROWS)
+        try:
+            schema.validate(tab, lazy=True)
+        except (pandera.errors.SchemaErrors, pandera.errors.SchemaError) as exc:
+            raise IntakeError(
+                f"{st.path}: accepted rows fail the {st.table} contract schema (an intake bug, "
+                f"please report it): {str(exc)[:2000]}"
+            ) from None
+
+    return validate
+
+
+@dataclass
+class _Done:
+    """What a child table needs of a processed parent table."""
+
+    accepted: Path
+    rejected: ir.Table
+
+
 def _process_table(
     con: Any,
     st: _Staged,
     ctx: CheckContext,
-    checked: dict[str, ir.Table],
-    work: Path,
+    done: dict[str, _Done],
     out_tmp: Path,
     m: IntakeMapping,
     ibis_schema_kwargs: dict[str, Any],
@@ -355,85 +439,91 @@ def _process_table(
 ) -> TableReport:
     table = st.table
     name_in_msgs = st.path.name
+    raw_name = f"raw_{table}"
     try:
         if st.fmt == "csv":
             raw = engine.stage_raw_csv(
                 con,
                 st.path,
                 columns=list(st.source_cols) + st.ignored,
-                staging_path=work / f"stage_{table}.parquet",
-                name=f"raw_{table}",
+                name=raw_name,
                 delimiter=m.delimiter,
             )
         else:
             raw = engine.stage_raw_parquet(
                 con,
                 st.path,
-                columns=list(st.source_cols),
-                name=f"raw_{table}",
+                columns={src: st.native.get(c, "text") for src, c in st.source_cols.items()},
+                name=raw_name,
                 date_format=m.date_format_for(table),
             )
     except engine.EngineError as exc:
         raise IntakeError(str(exc)) from None
-    # Contract names, original text.
-    named = raw.select(ROW, **{contract: raw[src] for src, contract in st.source_cols.items()})
-    present = [c for c in C.COLUMNS[table] if c in named.columns]
-    named = named.select(ROW, *present)
+    # Contract names, source values.
+    present = [c for c in C.COLUMNS[table] if c in st.source_cols.values()]
+    by_contract = {c: s for s, c in st.source_cols.items()}
+    named = raw.select(ROW, **{c: raw[by_contract[c]] for c in present})
 
-    t = normalise(named, table, present, ctx)
-    t = row_checks(t, table, present, ctx)
-    # Materialised once: the duplicate check reads the row checks twice (filter and join back),
-    # and a plain table keeps the next expression small to compile.
-    t = engine.materialize(con, t, f"rowchecked_{table}")
-    t = flag_duplicates(t, table)
-    if table in _PARENT:
-        t = referential_checks(t, table, checked[_PARENT[table]])
-    done = engine.materialize(con, t, f"checked_{table}")
-    checked[table] = done
+    try:
+        # 1. Primary-key values that occur more than once (normally none: a small table).
+        pk = list(C.PRIMARY_KEY[table])
+        norm = normalise(named, table, present, ctx)
+        repeated: ir.Table | None = engine.duplicate_keys(
+            con,
+            norm.select(**{f"_d_{k}": norm[k] for k in pk}),
+            [f"_d_{k}" for k in pk],
+            f"repeated_{table}",
+        )
+        if engine.count_rows(con, repeated) == 0:
+            repeated = None
+        # 2. Every check in one pass; only failing or repeated-key rows come out.
+        parent = None
+        if table in PARENT:
+            ptable, key = PARENT[table]
+            lookup = parent_lookup(
+                engine.read_parquet(con, done[ptable].accepted, name=f"accepted_{ptable}_{table}"),
+                done[ptable].rejected,
+                key,
+                table,
+            )
+            parent = engine.materialize(con, lookup, f"lookup_{table}")
+        flagged, pre, post = flag_rows(named, table, present, ctx, repeated=repeated, parent=parent)
+        flagged = engine.materialize(con, flagged, f"flagged_{table}")
+        # 3. One reason per rejected row (duplicates settled here).
+        rejected = engine.materialize(
+            con, decide(flagged, table, present, pre, post), f"rejected_{table}"
+        )
+    except engine.EngineError as exc:
+        raise IntakeError(f"{st.path}: {exc}") from None
+    done[table] = _Done(accepted=out_tmp / f"{table}.parquet", rejected=rejected)
 
     counts = engine.to_pandas(
-        con, done.group_by(REASON).aggregate(n=done.count()), limit=len(C.REASONS) + 1
+        con, rejected.group_by(REASON).aggregate(n=rejected.count()), limit=len(C.REASONS) + 1
     )
-    by_reason = {
-        str(r): int(n) for r, n in zip(counts[REASON], counts["n"], strict=True) if pd.notna(r)
-    }
+    by_reason = {str(r): int(n) for r, n in zip(counts[REASON], counts["n"], strict=True)}
     by_reason = {r: by_reason[r] for r in C.REASONS if r in by_reason}
-    accepted_n = int(counts.loc[counts[REASON].isna(), "n"].sum())
     quarantined_n = sum(by_reason.values())
-    rows_read = int(engine.to_pandas(con, named.aggregate(n=named.count()))["n"].iloc[0])
+    rows_read = engine.count_rows(con, named)
+
+    # 4. Accepted rows, typed, in source order; the rejected row numbers left out.
+    accepted = typed_rows(named, table, present, ctx)
+    schema = accepted_schema(table, columns=present, **ibis_schema_kwargs)
+    accepted_n = engine.write_parquet(
+        con,
+        accepted.select(ROW, *present),
+        out_tmp / f"{table}.parquet",
+        source_order=(raw_name, ROW),
+        skip_rows=rejected.select(ROW) if quarantined_n else None,
+        drop=[ROW],
+        check=_validator(con, st, schema) if validate_output else None,
+    )
     if rows_read != accepted_n + quarantined_n:  # an invariant, checked even under python -O
         raise RuntimeError(
             f"{st.path}: rows do not reconcile: read {rows_read}, accepted {accepted_n}, "
             f"quarantined {quarantined_n}"
         )
 
-    accepted = done.filter(done[REASON].isnull())
-    schema = accepted_schema(table, columns=present, **ibis_schema_kwargs)
-
-    def validate(tmp: Path) -> None:
-        tab = engine.read_parquet(con, tmp, name=f"check_{table}")
-        try:
-            schema.validate(tab, lazy=True)
-        except (pandera.errors.SchemaErrors, pandera.errors.SchemaError) as exc:
-            raise IntakeError(
-                f"{st.path}: accepted rows fail the {table} contract schema (an intake bug, "
-                f"please report it): {str(exc)[:2000]}"
-            ) from None
-
-    engine.write_parquet(
-        con,
-        accepted.select(ROW, *present),
-        out_tmp / f"{table}.parquet",
-        order_by=[ROW],
-        drop=[ROW],
-        check=validate if validate_output else None,
-    )
-
-    rejected = done.filter(done[REASON].notnull()).select(
-        _r=done[ROW], **{REASON: done[REASON], COLUMN: done[COLUMN]}
-    )
-    q = named.join(rejected, named[ROW] == rejected._r).drop("_r")
-    q = q.mutate(message=_message(q, name_in_msgs, present))
+    q = rejected.mutate(message=_message(rejected, name_in_msgs, present))
     engine.write_parquet(
         con,
         q.select(ROW, *present, REASON, COLUMN, "message"),
@@ -457,6 +547,7 @@ def _process_table(
         ignored_columns=tuple(st.ignored),
         absent_optional_columns=tuple(st.absent),
         examples=examples,
+        size_bytes=st.size,
     )
 
 
@@ -542,18 +633,23 @@ def run_intake(
     for table in C.TABLES:
         path = _find_file(raw_dir, table, m, mapping)
         fmt = "parquet" if path.suffix.lower() == ".parquet" else "csv"
+        types: dict[str, str] = {}
         if fmt == "csv":
             header = _csv_header(path, m.delimiter)
         else:
             probe = engine.connect(threads=1, memory_limit="256MB")
             try:
-                header = list(engine.describe_parquet(probe, path))
+                types = engine.describe_parquet(probe, path)
             except engine.EngineError as exc:
                 raise IntakeError(str(exc)) from None
             finally:
                 probe.disconnect()
+            header = list(types)
         chosen, ignored, absent = _resolve_columns(path, table, header, m.table(table).columns)
-        staged.append(_Staged(table, path, fmt, chosen, ignored, absent))
+        st = _Staged(table, path, fmt, chosen, ignored, absent, size=path.stat().st_size)
+        if types:
+            st.native = _native_columns(types, st, m, tuple(m.null_values))
+        staged.append(st)
         if ignored:
             notes.append(f"{path.name}: column(s) {ignored} are not in the contract: ignored.")
         if absent:
@@ -564,7 +660,7 @@ def run_intake(
     out_tmp = work / "out"
     (out_tmp / "quarantine").mkdir(parents=True)
     con = engine.connect(
-        work / "work.duckdb",
+        ":memory:",
         threads=threads,
         memory_limit=memory_limit,
         temp_directory=work / "spill",
@@ -581,12 +677,14 @@ def run_intake(
         "threads": threads,
         "memory_limit": memory_limit,
         "schema_validation": validate,
+        "schema_full_rows": SCHEMA_FULL_ROWS,
+        "schema_sample_rows": SCHEMA_SAMPLE_ROWS,
     }
     tables: dict[str, TableReport] = {}
     try:
         from tqdm.auto import tqdm
 
-        checked: dict[str, ir.Table] = {}
+        done: dict[str, _Done] = {}
         bar = tqdm(staged, desc="intake", unit="table", disable=not progress)
         for st in bar:
             bar.set_postfix_str(f"{st.table} ({st.path.name})")
@@ -599,13 +697,13 @@ def run_intake(
                 instruments=rules,
                 null_values=tuple(m.null_values),
                 recode=tm.recode,
+                native=st.native,
             )
             tables[st.table] = _process_table(
                 con,
                 st,
                 ctx,
-                checked,
-                work,
+                done,
                 out_tmp,
                 m,
                 {
@@ -642,7 +740,8 @@ def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bo
     Stale when ``intake_report.json`` or any processed or quarantine table is missing, when the
     report was made with another mapping, or when any raw table's SHA-256 differs from the one
     the report recorded (a raw file that cannot be found also counts as stale, so that running
-    intake gives the proper error).
+    intake gives the proper error). A file whose size differs is stale without being hashed, and
+    a hash computed here is remembered for the intake run that follows in the same process.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     report_path = out_dir / "intake_report.json"
@@ -667,6 +766,9 @@ def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bo
         except IntakeError:
             return True
         if not entry or entry.get("source_file") != path.name:
+            return True
+        size = entry.get("size_bytes")
+        if size is not None and size != path.stat().st_size:
             return True
         if entry.get("sha256") != _sha256(path):
             return True
