@@ -1,0 +1,96 @@
+"""Configuration: valid files load; a typo gives an error naming the file and the field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evalkit import config
+from evalkit.config import ConfigError
+
+
+def _copy_programmes(tmp_path: Path) -> Path:
+    out = tmp_path / "programmes"
+    shutil.copytree(config.programmes_dir(), out)
+    return out
+
+
+def test_shipped_programmes_instruments_and_costs_load() -> None:
+    progs = config.load_programmes()
+    assert set(progs) >= {"mindsong", "cyp", "chronic_pain"}
+    defs = config.instruments()
+    for prog in progs.values():
+        assert set(prog.instruments) <= set(defs)
+        assert prog.cost.source
+    costs = config.load_unit_costs()
+    for uc in costs.costs.values():
+        assert uc.source and uc.original_price_year
+        assert uc.cost == pytest.approx(uc.original_cost * uc.inflator, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d["matching"].update({"ratoi": 3}), "matching.ratoi"),  # typo in a key
+        (lambda d: d["eligibility"].update({"age_min": "adult"}), "eligibility.age_min"),
+        (lambda d: d["eligibility"].update({"conditions_any": ["copdd"]}), "eligibility"),
+        (
+            lambda d: (
+                d.update({"primary_instrument": "cat"}) or d.update({"instruments": ["ons4"]})
+            ),
+            "(top level)",
+        ),
+        (
+            lambda d: d["synthetic"]["referral_sources"].update({"gp": 0.9}),
+            "synthetic.referral_sources",
+        ),
+        (lambda d: d["cost"].pop("source"), "cost.source"),
+    ],
+)
+def test_programme_typo_error_names_file_and_field(tmp_path: Path, edit, field: str) -> None:
+    progs = _copy_programmes(tmp_path)
+    path = progs / "mindsong.yaml"
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as exc:
+        config.load_programme("mindsong", progs)
+    assert str(path) in str(exc.value)
+    assert field in str(exc.value)
+
+
+def test_unknown_programme_lists_available(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="available: chronic_pain, cyp, mindsong"):
+        config.load_programme("mindsnog")
+
+
+def test_unknown_instrument_in_programme_is_named(tmp_path: Path) -> None:
+    progs = _copy_programmes(tmp_path)
+    path = progs / "cyp.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["instruments"].append("sdq")
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(
+        ConfigError, match=r"cyp\.yaml: instruments: unknown instrument\(s\) \['sdq'\]"
+    ):
+        config.load_programme("cyp", progs)
+
+
+def test_slug_must_match_file_name(tmp_path: Path) -> None:
+    progs = _copy_programmes(tmp_path)
+    shutil.copy(progs / "cyp.yaml", progs / "cyp2.yaml")
+    with pytest.raises(ConfigError, match="slug: 'cyp' does not match the file name"):
+        config.load_programmes(progs)
+
+
+def test_instrument_definition_typo_names_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "wemwbs.yaml"
+    data = yaml.safe_load((config.instruments_dir() / "wemwbs.yaml").read_text())
+    data["item_maxx"] = 5
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as exc:
+        config.load_instrument(path)
+    assert str(path) in str(exc.value) and "item_maxx" in str(exc.value)
