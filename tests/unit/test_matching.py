@@ -401,3 +401,21 @@ def test_match_result_is_frozen(simple):
     res = match(simple, "treat", ["age"])
     with pytest.raises(AttributeError):
         res.n_treated = 3
+
+
+def test_issue4_separating_covariate_does_not_break_the_caliper() -> None:
+    # A covariate held only by controls separates the groups: its coefficient diverges. The fit
+    # used to stop at once on a step test relative to that coefficient, leaving the others wrong
+    # and the distance SD (hence the caliper) astronomically large.
+    rng = np.random.default_rng(5)
+    n = 3_000
+    x2 = rng.normal(size=n)
+    treat = (rng.random(n) < 1 / (1 + np.exp(2.0 - 1.0 * x2))).astype(int)
+    x1 = np.where(treat == 1, 0, (rng.random(n) < 0.3).astype(int))
+    df = pd.DataFrame({"treat": treat, "x1": x1, "x2": x2})
+    res = match(df, treatment="treat", covariates=["x1", "x2"], caliper=0.2)
+    # The non-separating coefficient must reach its optimum (the true log-odds slope is 1.0,
+    # SE about 0.06 at this size), and the caliper must stay on the scale of the logit.
+    assert res.propensity_params["x2"] == pytest.approx(1.0, abs=0.25)
+    assert res.caliper_width is not None and res.caliper_width < 5
+    assert abs(res.balance().loc["x2", "smd_after"]) < 0.1

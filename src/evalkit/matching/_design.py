@@ -263,7 +263,7 @@ def logit_newton(
     maxiter : int
         Newton iterations at most.
     tol : float
-        Convergence when the largest step is below ``tol * (1 + max |b|)``.
+        Convergence when the log-likelihood changes by less than ``tol * (|ll| + 0.1)``.
 
     Returns
     -------
@@ -298,8 +298,12 @@ def logit_newton(
                 break
             t /= 2
         b = b + t * step
+        # Converge on the log-likelihood, as R's glm does (relative deviance change), not on a
+        # step relative to the largest coefficient: under separation one coefficient diverges
+        # and that relative test stopped the fit at once with the others far from their optimum.
+        done = abs(new_ll - ll) < tol * (abs(new_ll) + 0.1)
         eta, ll = new_eta, new_ll
-        if np.max(np.abs(t * step)) < tol * (1.0 + np.max(np.abs(b))):
+        if done:
             converged = True
             break
     if not converged:
