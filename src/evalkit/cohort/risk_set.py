@@ -33,7 +33,6 @@ range join, cheap for a few thousand rows.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from evalkit._jsonsafe import json_safe
 from evalkit.cohort._tables import CohortError, Tables, activity_period, open_tables
 from evalkit.cohort.eligibility import (
     EXCLUSION_REASONS,
@@ -64,22 +64,6 @@ PRIOR_WINDOWS: tuple[int, int] = (12, 3)
 STORE_MONTHS: tuple[int, int] = (-24, 11)
 #: Largest candidate table brought into pandas (county scale is ~2 million rows).
 MAX_CANDIDATE_ROWS = 20_000_000
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +241,7 @@ class Cohort:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe counts, spec and notes (no person-level rows)."""
-        return _json_safe(
+        return json_safe(
             {
                 "programme": self.programme.slug,
                 "n_participants": self.n_participants,

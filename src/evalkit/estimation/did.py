@@ -36,6 +36,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import stats
 
+from evalkit._jsonsafe import json_safe
 from evalkit.estimation._did_fit import FitOutput, drop_separated, fit_linear, fit_poisson
 from evalkit.estimation.evalue import EValueResult, evalue
 
@@ -289,7 +290,7 @@ class DidResult:
                 }
             ),
         }
-        return _jsonable(out)
+        return json_safe(out)
 
     def evalue(self) -> EValueResult:
         """Compute the E-value of the rate ratio and its CI (Poisson model only).
@@ -370,27 +371,6 @@ class DidResult:
 
 
 # ---------------------------------------------------------------------- helpers
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        v = float(obj)
-        return None if math.isnan(v) or math.isinf(v) else v
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, pd.Timestamp | np.datetime64):
-        return pd.Timestamp(obj).isoformat()
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    return str(obj)
-
-
 def _as_binary(values: pd.Series, name: str, role: str) -> np.ndarray:
     """0/1 integer array from a 0/1 or boolean column, or a ValueError naming the column."""
     if is_bool_dtype(values):

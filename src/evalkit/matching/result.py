@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evalkit._jsonsafe import json_safe
 from evalkit.matching._design import ColumnCache, Covariate
 from evalkit.matching._greedy import REASONS
 from evalkit.matching.balance import balance_frame, balance_row
 
 __all__ = ["MatchResult"]
-
-
-def _json_safe(value: Any) -> Any:
-    """Convert numpy scalars, NaN and containers to JSON-safe Python objects."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -219,7 +206,7 @@ class MatchResult:
             "balance": self.tidy().to_dict(orient="records"),
             "notes": list(self.notes),
         }
-        return _json_safe(out)
+        return json_safe(out)
 
     def matched_data(self) -> pd.DataFrame:
         """Return the matched input rows joined with ``subclass``, ``weight`` and ``distance``.

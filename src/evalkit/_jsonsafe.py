@@ -1,0 +1,49 @@
+"""One JSON-safe conversion for every result object's ``to_dict()``.
+
+Imports nothing from evalkit, so the statistical engines can use it and stay independent of the
+domain modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def json_safe(obj: Any) -> Any:
+    """Convert numpy scalars, NaN, dates, paths and containers to JSON-safe Python objects.
+
+    NaN and infinities become ``None``; anything unknown becomes its string.
+
+    Examples
+    --------
+    >>> json_safe({"a": np.float64("nan"), "b": (np.int64(2), dt.date(2024, 1, 31))})
+    {'a': None, 'b': [2, '2024-01-31']}
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        return None if not math.isfinite(v) else v
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, pd.Timestamp | np.datetime64):
+        return pd.Timestamp(obj).isoformat()
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
