@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from evalkit.analysis import load_study
-from evalkit.analysis.utilisation import matched_cohort, utilisation, utilisation_table
+from evalkit.analysis.utilisation import (
+    matched_cohort,
+    sensitivity,
+    utilisation,
+    utilisation_table,
+)
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 # The 12-month window holds the most events, so it is the most precise at demo scale (about 90
@@ -86,3 +91,29 @@ def test_utilisation_table_has_results_json_shape(matched) -> None:
     assert set(cost["scale"]) == {"difference_per_person"}
     assert (table["ci_low"] <= table["estimate"]).all()
     assert (table["estimate"] <= table["ci_high"]).all()
+
+
+def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_processed) -> None:
+    study = load_study("chronic_pain", demo_processed)
+    table = sensitivity(study, matched["chronic_pain"], setting="gp_appointment", months=6)
+    expected = {
+        "main analysis",
+        "caliper 0.1 SD",
+        "caliper 0.5 SD",
+        "ratio 1:1",
+        "ratio 5:1",
+        "per-protocol (completers)",
+        "clustered by person",
+        "adjusted for prior use x post",
+        "placebo index 18 months earlier, 3 months",
+        "placebo index 18 months earlier, 6 months",
+        "E-value (unmeasured confounding)",
+    }
+    assert set(table["analysis"]) == expected
+    main = table.set_index("analysis").loc["main analysis"]
+    by_person = table.set_index("analysis").loc["clustered by person"]
+    adjusted = table.set_index("analysis").loc["adjusted for prior use x post"]
+    # Same point estimate, different inference; the adjusted model is a different fit.
+    assert by_person["estimate"] == pytest.approx(main["estimate"])
+    assert adjusted["estimate"] != pytest.approx(main["estimate"], rel=1e-9)
+    assert table.set_index("analysis").loc["E-value (unmeasured confounding)", "estimate"] >= 1

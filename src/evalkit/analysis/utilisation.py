@@ -121,6 +121,20 @@ def matched_cohort(
     return MatchedCohort(cohort, m, panel, naive, spec, tuple(notes))
 
 
+def with_index_covariates(mc: MatchedCohort, columns: list[str]) -> MatchedCohort:
+    """The matched cohort with index covariates (from the candidates) joined onto its panels.
+
+    For covariate-adjusted DiD: a covariate fixed at index enters the outcome model as
+    covariate x post (on its own it is absorbed by the unit effect).
+    """
+    cov = mc.cohort.candidates[columns]
+    panel = mc.panel.drop(columns=[c for c in columns if c in mc.panel], errors="ignore")
+    naive = mc.naive.drop(columns=[c for c in columns if c in mc.naive], errors="ignore")
+    panel = panel.join(cov, on="unit")
+    naive = naive.join(cov, on="unit")
+    return replace(mc, panel=panel, naive=naive)
+
+
 def _window(panel: pd.DataFrame, months: int) -> pd.DataFrame:
     em = panel["event_month"]
     keep = ((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= 0) & (em < months))
@@ -365,10 +379,12 @@ def sensitivity(
     )
     add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
     add("clustered by person", utilisation(mc, setting, months, cluster="person_id").poisson)
+    prior = [f"prior12_{setting}", f"prior3_{setting}"]
+    adjusted = with_index_covariates(mc, prior)
     add(
         "adjusted for prior use x post",
-        utilisation(mc, setting, months, covariates=None).poisson,
-        "covariate adjustment needs index covariates on the panel; same as main here",
+        utilisation(adjusted, setting, months, covariates=prior).poisson,
+        f"{' and '.join(prior)} entered as covariate x post",
     )
     try:
         placebo = placebo_cohort(mc.cohort, 18)
