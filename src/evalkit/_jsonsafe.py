@@ -1,4 +1,4 @@
-"""One JSON-safe conversion for every result object's ``to_dict()``.
+"""JSON helpers shared by every layer: JSON-safe conversion, float rounding, atomic writing.
 
 Imports nothing from evalkit, so the statistical engines can use it and stay independent of the
 domain modules.
@@ -7,7 +7,9 @@ domain modules.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +49,37 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
+
+
+def round_floats(obj: Any, digits: int = 6) -> Any:
+    """Round every float to ``digits`` significant digits (NaN and infinities become None).
+
+    Rounded floats make reruns byte-identical (data contract: 6 significant digits).
+
+    Examples
+    --------
+    >>> round_floats({"a": 1.23456789, "b": [float("nan"), 2]})
+    {'a': 1.23457, 'b': [None, 2]}
+    """
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, float | np.floating):
+        x = float(obj)
+        return None if not math.isfinite(x) else float(f"{x:.{digits}g}")
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, dict):
+        return {str(k): round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [round_floats(v, digits) for v in obj]
+    return json_safe(obj)
+
+
+def write_json(obj: Any, path: Path) -> Path:
+    """Write JSON with sorted keys atomically (temp file in the same directory, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

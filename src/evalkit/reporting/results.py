@@ -9,16 +9,15 @@ digits and keys sorted, so the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
-import math
 import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from evalkit import __version__
+from evalkit._jsonsafe import round_floats
 from evalkit.contract import TABLES
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 
@@ -35,30 +34,6 @@ PACKAGES = (
     "pydantic",
     "matplotlib",
 )
-
-
-def round_floats(obj: Any, digits: int = 6) -> Any:
-    """Round every float to ``digits`` significant digits (NaN and infinities become None).
-
-    Examples
-    --------
-    >>> round_floats({"a": 1.23456789, "b": [float("nan"), 2]})
-    {'a': 1.23457, 'b': [None, 2]}
-    """
-    if isinstance(obj, bool) or obj is None:
-        return obj
-    if isinstance(obj, float | np.floating):
-        x = float(obj)
-        return None if not math.isfinite(x) else float(f"{x:.{digits}g}")
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, dict):
-        return {str(k): round_floats(v, digits) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [round_floats(v, digits) for v in obj]
-    if isinstance(obj, str):
-        return obj
-    return str(obj)
 
 
 def package_versions() -> dict[str, str]:
@@ -108,16 +83,6 @@ def build_results(
     }
     results.update(extra or {})
     return round_floats(results)
-
-
-def write_json(obj: dict[str, Any], path: Path) -> Path:
-    """Write JSON atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def write_table(entries: list[dict[str, Any]], path: Path) -> Path:

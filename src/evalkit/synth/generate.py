@@ -7,7 +7,6 @@ vectorised over people in chunks, which bounds memory at county scale.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from evalkit import __version__
+from evalkit._jsonsafe import round_floats, write_json
 from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
 from evalkit.contract import COLUMNS, CONDITIONS, SETTINGS, TABLES
 from evalkit.synth import activity as act
@@ -432,10 +432,10 @@ def generate_county(
         },
         "programmes": truth_prog,
     }
-    _write_json(out / TRUTH_FILE, truth)
+    write_json(round_floats(truth), out / TRUTH_FILE)
     faults_path = out / FAULTS_FILE
     if sidecar is not None:
-        _write_json(faults_path, sidecar)
+        write_json(round_floats(sidecar), faults_path)
     elif faults_path.exists():
         faults_path.unlink()
     bar.update(1)
@@ -756,24 +756,6 @@ def _write_table(table: pa.Table, path: Path, fmt: str) -> Path:
         pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
     os.replace(tmp, path)
     return path
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_round(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _round(obj):
-    if isinstance(obj, float):
-        return None if not np.isfinite(obj) else float(f"{obj:.6g}")
-    if isinstance(obj, dict):
-        return {str(k): _round(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_round(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _round(obj.item())
-    return obj
 
 
 def _prepare_out(out: Path) -> None:
