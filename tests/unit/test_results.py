@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evalkit.reporting.results import build_results, round_floats, write_json, write_table
+from evalkit._jsonsafe import round_floats, write_json
+from evalkit.reporting.results import build_results, write_table
 
 
 def _processed(tmp_path: Path) -> Path:

@@ -11,10 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evalkit._jsonsafe import write_json
 from evalkit.analysis import load_study, wellbeing_all, wellbeing_entries
 from evalkit.analysis.utilisation import matched_cohort, utilisation_all, utilisation_table
 from evalkit.config import instruments
-from evalkit.reporting.results import build_results, write_json, write_table
+from evalkit.reporting.results import build_results, write_table
 
 
 def methods_appendix(instrument_names: list[str]) -> dict[str, Any]:
