@@ -25,7 +25,9 @@ STAMP := $(VENV)/.stamp
 LINT_PATHS := $(wildcard src tests bench scripts)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 # Notebook tests: nbval compares the committed outputs, in this venv's kernel.
-NBVAL := $(if $(NOTEBOOKS),--nbval --nbval-current-env $(NOTEBOOKS))
+# Strict mode (never --nbval-lax); embedded figure PNGs are masked as nbval masks image/png.
+NBVAL := $(if $(NOTEBOOKS),--nbval --nbval-current-env \
+	--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(NOTEBOOKS))
 # pytest-xdist is off by default: session fixtures (a demo county) would be built once per worker
 # on a 2-core machine. --dist loadfile keeps each notebook's cells on one worker.
 XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
@@ -49,8 +51,8 @@ define run_pytest
 	exit $$rc
 endef
 
-.PHONY: help venv data report reports programmes synth test test-slow lint bench lock clean \
-	distclean
+.PHONY: help venv data report reports notebooks check programmes synth test test-slow lint \
+	bench lock clean distclean
 
 ## Show every target with a one-line description (the default)
 help:
@@ -77,6 +79,16 @@ data: $(STAMP)
 ## Build reports/$(PROGRAMME)/ (default PROGRAMME=mindsong)
 report: $(STAMP)
 	$(BIN)/evalkit report --programme $(PROGRAMME) $(SEED_OPT)
+
+## Re-execute notebooks/report.ipynb on the demo county and commit its outputs (for nbval)
+notebooks: $(STAMP)
+	$(BIN)/evalkit data $(SEED_OPT)
+	cd notebooks && ../$(BIN)/papermill report.ipynb report.ipynb --cwd . -k python3 \
+		--no-progress-bar
+
+## Scan reports/ for small counts and identifiers (the disclosure checker)
+check: $(STAMP)
+	$(BIN)/evalkit check
 
 ## All programmes + comparison page
 reports: $(STAMP)

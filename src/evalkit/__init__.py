@@ -20,6 +20,9 @@ _LAZY = {
     "prepost": ("evalkit.estimation.wellbeing", "prepost"),
 }
 
+#: Layers reachable as attributes (``ek.analysis``, ``ek.reporting``), imported on first use.
+_SUBMODULES = ("analysis", "reporting", "cohort", "matching", "estimation", "synth", "intake")
+
 __all__ = ["__version__", *_LAZY]
 
 
@@ -28,4 +31,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(import_module(module), attr)
+    if name in _SUBMODULES:
+        return import_module(f"evalkit.{name}")
     raise AttributeError(f"module 'evalkit' has no attribute {name!r}")

@@ -26,8 +26,6 @@ app = typer.Typer(
 )
 log = logging.getLogger("evalkit")
 
-CONTRACT_TABLES = ("population", "activity", "referrals", "measures")
-
 
 def _setup_logging(command: str) -> Path:
     """Log to ``logs/<timestamp>-<command>.log`` and INFO to stderr."""
@@ -55,10 +53,6 @@ def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     log.error(message)
     raise typer.Exit(code=2)
-
-
-def _has_raw_tables(raw: Path) -> bool:
-    return any((raw / f"{t}.{ext}").exists() for t in CONTRACT_TABLES for ext in ("csv", "parquet"))
 
 
 @app.command()
@@ -145,13 +139,6 @@ def _run_intake(raw: Path, out: Path, mapping: Path | None, progress: bool) -> N
     log.info("intake finished in %.1f s", time.perf_counter() - t0)
 
 
-def _intake_is_stale(raw: Path, out: Path) -> bool:
-    """Processed data are stale when missing or when any raw file's hash has changed."""
-    from evalkit.intake import is_stale
-
-    return is_stale(raw, out)
-
-
 @app.command()
 def data(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
@@ -167,29 +154,32 @@ def data(
 
 
 def _ensure_data(raw: Path, out: Path, seed: int, progress: bool) -> None:
-    from evalkit.config import instruments, load_programmes, load_unit_costs
-    from evalkit.synth import generate_county
+    from evalkit.intake import IntakeError
+    from evalkit.reporting import ensure_data
 
-    if not _has_raw_tables(raw):
-        typer.echo(f"[1/2] {raw} is empty: generating the demo county (seed {seed})")
-        result = generate_county(
-            raw,
-            programmes=load_programmes(),
-            instrument_defs=instruments(),
-            unit_costs=load_unit_costs(),
-            scale="demo",
-            seed=seed,
-            fmt="csv",
-            progress=progress,
-        )
-        typer.echo(result.summary())
-    else:
-        typer.echo(f"[1/2] using the raw tables in {raw}")
-    if _intake_is_stale(raw, out):
-        typer.echo(f"[2/2] intake: {raw} -> {out}")
-        _run_intake(raw, out, None, progress)
-    else:
-        typer.echo(f"[2/2] {out} is up to date with {raw}")
+    def say(msg: str) -> None:
+        typer.echo(f"[data] {msg}")
+        log.info("data: %s", msg)
+
+    try:
+        ensure_data(raw, out, seed=seed, progress=progress, say=say)
+    except (IntakeError, ConfigError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _check_programme(programme: str) -> None:
+    from evalkit.config import load_programme, load_programmes
+
+    try:
+        load_programme(programme)
+    except (ConfigError, FileNotFoundError, KeyError) as exc:
+        message = str(exc)
+        if "available" not in message:
+            try:
+                message += f"; available: {', '.join(load_programmes())}"
+            except ConfigError:
+                pass
+        _fail(message)
 
 
 @app.command()
@@ -199,21 +189,18 @@ def report(
     processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
     out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
     seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
+    progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
-    """Build reports/<programme>/: data first, then the analyses' results.json and tables."""
-    from evalkit.config import load_programme
-
+    """Build reports/<programme>/: data if needed, the executed notebook, HTML and checks."""
     _setup_logging(f"report-{programme}")
-    try:
-        load_programme(programme)
-    except ConfigError as exc:
-        _fail(str(exc))
-    _ensure_data(raw, processed, seed, progress=True)
-    _report_one(programme, processed, out)
+    _check_programme(programme)
+    _ensure_data(raw, processed, seed, progress)
+    _report_one(programme, processed, out, progress)
+    _index(out)
 
 
-def _report_one(programme: str, processed: Path, out: Path) -> None:
-    from evalkit.reporting.programme import build_programme_outputs
+def _report_one(programme: str, processed: Path, out: Path, progress: bool) -> None:
+    from evalkit.reporting import ReportError, render_report
 
     t0 = time.perf_counter()
 
@@ -221,13 +208,18 @@ def _report_one(programme: str, processed: Path, out: Path) -> None:
         typer.echo(f"[{programme}] {msg} ({time.perf_counter() - t0:.0f} s)")
         log.info("%s: %s", programme, msg)
 
-    target = build_programme_outputs(programme, processed, out, progress=say)
-    typer.echo(f"[{programme}] wrote {target}/results.json and table CSVs")
-    typer.secho(
-        f"The HTML report for '{programme}' is not built yet (the report notebooks are a later "
-        "issue); results.json and the CSV tables are ready.",
-        fg=typer.colors.YELLOW,
-    )
+    try:
+        target = render_report(programme, processed, out, progress=progress, say=say)
+    except ReportError as exc:
+        _fail(str(exc))
+    typer.echo(f"[{programme}] wrote {target}/index.html ({time.perf_counter() - t0:.0f} s)")
+
+
+def _index(out: Path) -> None:
+    from evalkit.reporting import build_index
+
+    path = build_index(out)
+    typer.echo(f"[index] wrote {path}")
 
 
 @app.command()
@@ -235,14 +227,35 @@ def reports(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
     processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
     out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
+    seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
+    progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
-    """Build every programme's results (the comparison page comes with the HTML reports)."""
+    """Build every programme's report and the comparison page reports/index.html."""
     from evalkit.config import load_programmes
 
     _setup_logging("reports")
-    _ensure_data(raw, processed, 42, progress=True)
+    _ensure_data(raw, processed, seed, progress)
     for slug in load_programmes():
-        _report_one(slug, processed, out)
+        _report_one(slug, processed, out, progress)
+    _index(out)
+
+
+@app.command()
+def check(
+    out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
+    processed: Annotated[Path, typer.Option(help="processed tables (for person ids)")] = Path(
+        "data/processed"
+    ),
+) -> None:
+    """Scan the reports for small counts and identifiers; exit 1 on any finding."""
+    from evalkit.reporting.pipeline import check_reports
+
+    _setup_logging("check")
+    slugs = sorted(p.parent.name for p in out.glob("*/results.json"))
+    result = check_reports(out, slugs, processed)
+    typer.echo(result.summary())
+    if not result.ok:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -25,6 +25,16 @@ COUNT_KEYS: frozenset[str] = frozenset(
         "participants",
         "referrals",
         "count",
+        "n_improved",
+        "n_unchanged",
+        "n_deteriorated",
+        "n_completers",
+        "n_noncompleters",
+        "n_treated",
+        "n_matched",
+        "n_unmatched",
+        "eligible",
+        "events",
     }
 )
 #: Statistics over individuals that are suppressed when the count they rest on is.
@@ -47,6 +57,11 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     ),
     "n_participants": ("estimate", "ci_low", "ci_high", "std_error", "p_value", "mde"),
     "participants": ("ratio_vs_reference", "ci_low", "ci_high", "eligible_person_years"),
+    "n_improved": ("improved", "share_improved"),
+    "n_unchanged": ("unchanged", "share_unchanged"),
+    "n_deteriorated": ("deteriorated", "share_deteriorated"),
+    "n_completers": ("mean_completers", "difference", "ci_low", "ci_high", "p_value"),
+    "n_noncompleters": ("mean_noncompleters", "difference", "ci_low", "ci_high", "p_value"),
 }
 
 
@@ -93,9 +108,18 @@ DEFAULT_RULE = DisclosureRule()
 def control_entry(entry: dict[str, Any], rule: DisclosureRule = DEFAULT_RULE) -> dict[str, Any]:
     """Apply the rule to one results.json entry: counts controlled, dependents suppressed.
 
-    A suppressed value becomes ``None`` and is listed in the entry's ``"suppressed"``.
+    A suppressed value becomes ``None`` and is listed in the entry's ``"suppressed"``. Nested
+    dicts (an entry's ``shares`` or ``baseline_comparison``) and lists of dicts (``by_group``)
+    are controlled the same way, each with its own ``"suppressed"`` list.
     """
-    out = dict(entry)
+    out = {
+        k: control_entry(v, rule)
+        if isinstance(v, dict)
+        else [control_entry(x, rule) if isinstance(x, dict) else x for x in v]
+        if isinstance(v, list)
+        else v
+        for k, v in entry.items()
+    }
     suppressed: list[str] = list(out.get("suppressed", []))
     for key in list(out):
         if (

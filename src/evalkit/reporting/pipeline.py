@@ -1,0 +1,358 @@
+"""From raw data to ``reports/<slug>/``: data, notebook execution, HTML, disclosure check.
+
+``make report PROGRAMME=mindsong`` calls :func:`render_report` through the CLI:
+
+1. :func:`ensure_data` generates the demo county when ``data/raw`` has no contract table, and
+   runs intake when the processed data are missing or stale;
+2. papermill executes ``notebooks/report.ipynb`` with the programme's parameters; the notebook
+   calls :func:`evalkit.reporting.build_report`, which runs every analysis once and writes
+   ``results.json``, table CSVs and figure PNGs into a staging folder;
+3. nbconvert renders the executed notebook to ``index.html`` with every input cell removed
+   (from the same execution, never a second run);
+4. the disclosure checker scans the staging folder; only a clean report replaces the old one,
+   by a rename, so an interrupted or failed run never leaves a half-written report in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from evalkit import __version__
+from evalkit.config import instruments, load_programme, load_programmes, load_unit_costs
+from evalkit.contract import TABLES
+from evalkit.reporting.checker import CheckResult, check_outputs
+
+NOTEBOOK = "notebooks/report.ipynb"
+TEMPLATES = Path(__file__).parent / "templates"
+Say = Callable[[str], None]
+
+
+class ReportError(RuntimeError):
+    """A report could not be built (missing data, failed notebook, disclosure finding)."""
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence third-party warnings inside report cells (they would differ run to run)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of the block (the kernel inherits them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def has_raw_tables(raw: str | Path) -> bool:
+    """Whether ``raw`` holds at least one contract table (CSV or Parquet)."""
+    raw = Path(raw)
+    return any((raw / f"{t}.{ext}").exists() for t in TABLES for ext in ("csv", "parquet"))
+
+
+def ensure_data(
+    raw: str | Path = "data/raw",
+    processed: str | Path = "data/processed",
+    *,
+    seed: int = 42,
+    progress: bool = False,
+    say: Say | None = None,
+) -> Path:
+    """Generate the demo county if ``raw`` is empty, then run intake if ``processed`` is stale.
+
+    Returns the processed directory. Real extracts are never overwritten: generation happens
+    only when ``raw`` has no contract table at all. An empty ``raw`` ("") skips both steps (the
+    processed data are used as they are).
+    """
+    if not str(raw):
+        return Path(processed)
+    from evalkit.intake import is_stale, run_intake
+    from evalkit.synth import generate_county
+
+    say = say or (lambda msg: None)
+    raw, processed = Path(raw), Path(processed)
+    with quiet():
+        if not has_raw_tables(raw):
+            say(f"{raw} is empty: generating the demo county (seed {seed})")
+            generate_county(
+                raw,
+                programmes=load_programmes(),
+                instrument_defs=instruments(),
+                unit_costs=load_unit_costs(),
+                scale="demo",
+                seed=seed,
+                fmt="csv",
+                progress=progress,
+            )
+        else:
+            say(f"using the raw tables in {raw}")
+        if is_stale(raw, processed):
+            say(f"intake: {raw} -> {processed}")
+            run_intake(raw, processed, progress=progress)
+        else:
+            say(f"{processed} is up to date with {raw}")
+    return processed
+
+
+def person_ids(processed: str | Path) -> frozenset[str]:
+    """Every person id in the processed population (for the identifier scan)."""
+    import pyarrow.parquet as pq
+
+    path = Path(processed) / "population.parquet"
+    if not path.exists():
+        return frozenset()
+    return frozenset(pq.read_table(path, columns=["person_id"]).column(0).to_pylist())
+
+
+def export_html(notebook: str | Path, title: str) -> str:
+    """Render an executed notebook to a standalone HTML page with no input cells."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name="evalkit_report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"language_code": "en"})
+    return body
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    old = target.with_name(f".{target.name}-old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def render_report(
+    programme: str,
+    processed: str | Path = "data/processed",
+    reports: str | Path = "reports",
+    *,
+    notebook: str | Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    progress: bool = False,
+    say: Say | None = None,
+) -> Path:
+    """Execute the report notebook for ``programme`` and write ``reports/<slug>/`` atomically.
+
+    Writes ``index.html`` (no code), ``notebook.ipynb`` (executed, with code), ``results.json``,
+    table CSVs and ``figures/*.png``; then scans them with the disclosure checker and replaces
+    the previous report only if the scan is clean.
+    """
+    import papermill as pm
+
+    from evalkit.config import project_root
+
+    say = say or (lambda msg: None)
+    prog = load_programme(programme)
+    processed = Path(processed).resolve()
+    if not (processed / "intake_report.json").exists():
+        raise ReportError(
+            f"no processed data in {processed} (intake_report.json is missing): run "
+            "`make data` (or `evalkit data`) first"
+        )
+    nb_path = Path(notebook) if notebook else project_root() / NOTEBOOK
+    if not nb_path.exists():
+        raise ReportError(f"report notebook not found: {nb_path}")
+    reports = Path(reports).resolve()
+    reports.mkdir(parents=True, exist_ok=True)
+    target = reports / prog.slug
+    staging = Path(tempfile.mkdtemp(prefix=f".{prog.slug}-staging-", dir=reports))
+    staging.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
+    try:
+        params = {
+            "programme": prog.slug,
+            "data_dir": str(processed),
+            "raw_dir": "",
+            "output_dir": str(staging),
+            **(parameters or {}),
+        }
+        say("executing the report notebook (analyses, tables, figures)")
+        # The kernel finds programmes/ and definitions through EVALKIT_ROOT, wherever it runs.
+        with quiet(), _env(EVALKIT_ROOT=str(project_root())):
+            pm.execute_notebook(
+                str(nb_path),
+                str(staging / "notebook.ipynb"),
+                parameters=params,
+                cwd=str(nb_path.parent),
+                progress_bar=progress,
+                log_output=False,
+                kernel_name="python3",
+            )
+        say("rendering HTML (inputs removed)")
+        page = export_html(staging / "notebook.ipynb", f"{prog.title}: evaluation report")
+        (staging / "index.html").write_text(page, encoding="utf-8")
+        say("checking disclosure control")
+        check = check_outputs(staging, person_ids=person_ids(processed))
+        if not check.ok:
+            raise ReportError(
+                f"disclosure check failed for {prog.slug}; the previous report is kept.\n"
+                + check.summary()
+            )
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+# --- the comparison page -------------------------------------------------------------------
+def _find(entries: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    for e in entries:
+        if all(e.get(k) == v for k, v in match.items()):
+            return e
+    return None
+
+
+def _ci(e: dict[str, Any] | None, fmt: str = "{:.2f}") -> str:
+    if not e or e.get("estimate") is None:
+        return "–"
+    if e.get("ci_low") is None or e.get("ci_high") is None:
+        return fmt.format(e["estimate"])
+    return f"{fmt.format(e['estimate'])} ({fmt.format(e['ci_low'])} to {fmt.format(e['ci_high'])})"
+
+
+def _count(n: Any) -> str:
+    return '<td class="ek-count num">' + ("*" if n is None else f"{int(n):,}") + "</td>"
+
+
+def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The comparison page's metrics for one programme: (label, value, is_count)."""
+    util = results.get("utilisation", [])
+    m = results.get("matching", {})
+    rows: list[tuple[str, str, bool]] = [
+        ("Participants (referred)", m.get("n_participants"), True),
+        ("Participants matched", m.get("n_matched"), True),
+        ("Matched controls", m.get("n_controls"), True),
+    ]
+    for setting, label in (
+        ("emergency_admission", "Emergency admissions, 6 months: rate ratio (95% CI)"),
+        ("gp_appointment", "GP appointments, 6 months: rate ratio (95% CI)"),
+        ("ae_attendance", "A&E attendances, 6 months: rate ratio (95% CI)"),
+    ):
+        e = _find(util, setting=setting, window_months=6, method="matched_did", scale="rate_ratio")
+        rows.append((label, _ci(e), False))
+        n = _find(
+            util, setting=setting, window_months=6, method="naive_prepost", scale="rate_ratio"
+        )
+        rows.append((label.replace("rate ratio", "naive before/after"), _ci(n), False))
+    cost = _find(
+        util,
+        setting="total_cost",
+        window_months=12,
+        method="matched_did",
+        scale="difference_per_person",
+    )
+    rows.append(
+        ("NHS cost change per participant, 12 months, £ (95% CI)", _ci(cost, "{:,.0f}"), False)
+    )
+    wb = results.get("wellbeing", [])
+    primary = (results.get("parameters", {}).get("instruments") or [None])[0]
+    e = _find(wb, instrument=primary) if primary else None
+    rows.append(
+        (
+            f"Wellbeing change, {primary} (95% CI)",
+            _ci(
+                {
+                    "estimate": e.get("mean_change"),
+                    "ci_low": e.get("ci_low"),
+                    "ci_high": e.get("ci_high"),
+                }
+                if e
+                else None
+            ),
+            False,
+        )
+    )
+    econ = results.get("economics") or {}
+    if econ.get("roi"):
+        rows.append(("Return per £1, gross (95% CI)", _ci(econ["roi"]), False))
+    return rows
+
+
+def build_index(reports: str | Path = "reports") -> Path:
+    """Write ``reports/index.html``: every built programme side by side in the same metrics."""
+    reports = Path(reports)
+    found = sorted(
+        p.parent for p in reports.glob("*/results.json") if not p.parent.name.startswith(".")
+    )
+    data = {p.name: json.loads((p / "results.json").read_text()) for p in found}
+    progs = {slug: load_programme(slug) for slug in data}
+    head = "".join(
+        f'<th scope="col"><a href="{html.escape(s)}/index.html">{html.escape(progs[s].title)}</a>'
+        "</th>"
+        for s in data
+    )
+    per = {s: comparison_rows(r) for s, r in data.items()}
+    body = []
+    if per:
+        for i, (label, _, is_count) in enumerate(next(iter(per.values()))):
+            cells = []
+            for s in data:
+                _, value, _ = per[s][i]
+                cells.append(
+                    _count(value) if is_count else f'<td class="num">{html.escape(str(value))}</td>'
+                )
+            body.append(f'<tr><th scope="row">{html.escape(label)}</th>{"".join(cells)}</tr>')
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>evalkit: creative health programmes compared</title>
+<style>
+body {{ font-family: Arial, Helvetica, sans-serif; color: #212b32; background: #fff;
+  max-width: 70rem;
+  margin: 0 auto; padding: 1rem 1.5rem; line-height: 1.5; }}
+a {{ color: #005eb8; }} a:focus {{ outline: 3px solid #ffeb3b; background: #ffeb3b; }}
+table {{ border-collapse: collapse; }} caption {{ text-align: left; font-weight: bold; }}
+th, td {{ border-bottom: 1px solid #d8dde0; padding: 0.4rem 0.6rem; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+</style></head>
+<body><main>
+<h1>Creative health programmes compared</h1>
+<p>Each column is one programme's report, in the same metrics. Rate ratios below 1 mean fewer
+events than expected from matched registered patients who were not referred; the naive
+before/after figure (participants only) is shown beneath each for comparison. Counts are rounded
+to the nearest 5 and counts of 1 to 7 are suppressed (*).</p>
+<table><caption>Headline figures by programme</caption>
+<thead><tr><th scope="col">Metric</th>{head}</tr></thead>
+<tbody>{"".join(body)}</tbody></table>
+<p>Built by evalkit {__version__} from each programme's results.json.</p>
+</main></body></html>
+"""
+    path = reports / "index.html"
+    tmp = path.with_name(".index.html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def check_reports(reports: str | Path, programmes: list[str], processed: str | Path) -> CheckResult:
+    """Disclosure scan of every programme's report folder (each must have HTML, CSV and JSON)."""
+    return check_outputs(reports, person_ids=person_ids(processed), require=programmes)

@@ -1,0 +1,345 @@
+"""The locked analysis plan: freeze a programme's analysis options before outcomes are read.
+
+``lock_plan("mindsong")`` writes ``plans/mindsong.lock.json``::
+
+    {"programme": "mindsong", "sha256": "<hex>", "locked_on": "YYYY-MM-DD", "plan": {...}}
+
+where ``plan`` is :func:`resolved_plan` (outcomes, windows, matching, covariates, the estimators,
+the sensitivity battery, instruments, the unit-cost table, the MDE's power and significance and
+disclosure control, every default resolved) and ``sha256`` the SHA-256 of its canonical JSON
+(:func:`canonical_json`). A report calls :func:`plan_status` with the options its result
+objects actually used (``spec`` of the matched cohort, the sensitivity battery, notebook
+parameters that set analysis options), and states whether it followed the lock and lists each
+deviation (option, locked value, used value); a programme without a lock is reported as
+unlocked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from evalkit._jsonsafe import json_safe
+from evalkit.analysis import utilisation as _utilisation
+from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
+from evalkit.reporting.disclosure import DEFAULT_RULE
+
+__all__ = [
+    "DEFAULT_SENSITIVITY_BATTERY",
+    "PLAN_VERSION",
+    "canonical_json",
+    "flatten",
+    "lock_path",
+    "lock_plan",
+    "plan_hash",
+    "plan_status",
+    "resolved_plan",
+    "sensitivity_battery",
+]
+
+#: Version of the plan's layout; bump when its keys change meaning.
+PLAN_VERSION = 1
+
+#: The pre-specified sensitivity battery as :func:`evalkit.analysis.utilisation.sensitivity`
+#: runs it (methods.md section 1). Used until ``analysis.utilisation`` exposes its own
+#: ``SENSITIVITY_BATTERY`` constant, which then takes precedence.
+DEFAULT_SENSITIVITY_BATTERY: dict[str, Any] = {
+    "setting": "emergency_admission",
+    "window_months": 6,
+    "analyses": [
+        {"analysis": "caliper", "values": [0.1, 0.5]},
+        {"analysis": "ratio", "values": [1, 5]},
+        {"analysis": "per_protocol", "population": "completers and their matched sets"},
+        {"analysis": "cluster", "values": ["person_id"]},
+        {
+            "analysis": "covariate_adjustment",
+            "covariates": ["prior12_<setting>", "prior3_<setting>"],
+            "entered_as": "covariate x post",
+        },
+        {"analysis": "placebo_index", "shift_months": 18, "windows_months": [3, 6]},
+        {"analysis": "evalue", "of": "main rate ratio"},
+    ],
+}
+
+
+def sensitivity_battery() -> dict[str, Any]:
+    """The sensitivity battery the analysis runs (its own constant when it exposes one)."""
+    battery = getattr(_utilisation, "SENSITIVITY_BATTERY", None)
+    return json_safe(battery if battery is not None else DEFAULT_SENSITIVITY_BATTERY)
+
+
+def _programme(programme: str | Programme) -> Programme:
+    return load_programme(programme) if isinstance(programme, str) else programme
+
+
+def resolved_plan(
+    programme: str | Programme,
+    *,
+    unit_costs: UnitCostTable | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> dict[str, Any]:
+    """The programme's analysis options with every default resolved, as a JSON-safe dict.
+
+    Parameters
+    ----------
+    programme : str or Programme
+        Slug (``programmes/<slug>.yaml``) or a loaded programme.
+    unit_costs : UnitCostTable, optional
+        Unit-cost table (default: the one shipped with evalkit).
+    alpha, power : float
+        Significance level and power of the MDEs.
+
+    Returns
+    -------
+    dict
+        Keys ``plan_version``, ``programme``, ``outcomes`` (settings, windows, baseline and
+        history months), ``matching`` (as :func:`evalkit.analysis.utilisation.matched_cohort`
+        resolves it: ratio, caliper, exact, covariates, distance, replace,
+        sample_controls_above, control_sample_size, seed), ``estimation`` (DiD models,
+        windows, inference), ``sensitivity`` (:func:`sensitivity_battery`), ``wellbeing``
+        (instruments as reported, primary instrument, timepoints, thresholds), ``economics``
+        (programme cost), ``unit_costs`` (table, price year, cost per setting), ``power``
+        and ``disclosure``. The synthetic-county settings are not analysis options and are
+        left out.
+    """
+    prog = _programme(programme)
+    costs = unit_costs or load_unit_costs()
+    m = prog.matching
+    defs = instruments()
+    reported = []
+    for name in prog.instruments:
+        d = defs[name]
+        reported += [f"{name}_{i}" for i in d.items] if d.reported_separately else [name]
+    baseline = list(_utilisation.BASELINE)
+    plan: dict[str, Any] = {
+        "plan_version": PLAN_VERSION,
+        "programme": prog.slug,
+        "eligibility": prog.eligibility.model_dump(),
+        "outcomes": prog.outcomes.model_dump(),
+        "matching": {
+            "ratio": int(m.ratio),
+            "caliper": m.caliper,
+            "exact": list(m.exact),
+            "covariates": list(m.covariates),
+            "distance": m.distance,
+            "replace": m.replace,
+            "sample_controls_above": m.sample_controls_above,
+            "control_sample_size": m.control_sample_size,
+            "seed": m.seed,
+            "unit": "person_id",
+        },
+        "estimation": {
+            "estimand": "ATT, intention to treat from the referral date",
+            "baseline_months": baseline,
+            "windows_months": list(prog.outcomes.windows_months),
+            "rate_ratio": {
+                "model": "poisson",
+                "fixed_effects": ["unit", "event_month"],
+                "exposure": "exposure",
+                "weights": "weight",
+                "cluster": "subclass",
+            },
+            "difference_per_person": {
+                "model": "linear",
+                "fixed_effects": ["unit", "event_month"],
+                "weights": "weight",
+                "cluster": "subclass",
+            },
+            "min_events_for_rate_ratio": _utilisation.MIN_EVENTS,
+            "confidence_level": 0.95,
+        },
+        "sensitivity": sensitivity_battery(),
+        "wellbeing": {
+            "instruments": list(prog.instruments),
+            "reported": reported,
+            "primary_instrument": prog.primary_instrument,
+            "timepoints": ["baseline", "end"],
+            "threshold": "definition",
+            "by": "imd_quintile",
+        },
+        "economics": {"programme_cost": prog.cost.model_dump()},
+        "unit_costs": {
+            "table": costs.name,
+            "price_year": costs.price_year,
+            "inflation_index": costs.inflation_index,
+            "costs": {k: v.cost for k, v in sorted(costs.costs.items())},
+        },
+        "power": {"alpha": alpha, "power": power},
+        "disclosure": {"threshold": DEFAULT_RULE.threshold, "rounding_base": DEFAULT_RULE.base},
+    }
+    return json_safe(plan)
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON: JSON-safe values, sorted keys, no whitespace, UTF-8 text.
+
+    The same options always give the same string (and so the same hash), whatever the order
+    in which they were built.
+
+    Examples
+    --------
+    >>> canonical_json({"b": [1, 2.5], "a": (True, None)})
+    '{"a":[true,null],"b":[1,2.5]}'
+    """
+    return json.dumps(
+        json_safe(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def plan_hash(plan: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the plan's canonical JSON."""
+    return hashlib.sha256(canonical_json(plan).encode("utf-8")).hexdigest()
+
+
+def lock_path(programme: str | Programme, plans_dir: str | Path = "plans") -> Path:
+    """``<plans_dir>/<slug>.lock.json``."""
+    slug = programme if isinstance(programme, str) else programme.slug
+    return Path(plans_dir) / f"{slug}.lock.json"
+
+
+def lock_plan(
+    programme: str | Programme,
+    plans_dir: str | Path = "plans",
+    today: dt.date | str | None = None,
+    *,
+    force: bool = False,
+    unit_costs: UnitCostTable | None = None,
+) -> Path:
+    """Freeze the programme's resolved plan into ``<plans_dir>/<slug>.lock.json``.
+
+    Parameters
+    ----------
+    programme : str or Programme
+    plans_dir : str or Path
+        Directory of lock files (created if missing).
+    today : date or "YYYY-MM-DD", optional
+        Lock date (default: today).
+    force : bool
+        Replace an existing lock (a new lock is a new plan: the report then compares with it).
+    unit_costs : UnitCostTable, optional
+
+    Returns
+    -------
+    Path
+        The lock file, written atomically (temporary file, then rename).
+
+    Raises
+    ------
+    FileExistsError
+        A lock exists and ``force`` is False.
+    """
+    prog = _programme(programme)
+    path = lock_path(prog, plans_dir)
+    if path.exists() and not force:
+        raise FileExistsError(
+            f"{path} exists: the plan for {prog.slug} is already locked "
+            f"(use force=True to replace it)"
+        )
+    if today is None:
+        day = dt.date.today()
+    elif isinstance(today, str):
+        day = dt.date.fromisoformat(today)
+    else:
+        day = today
+    plan = resolved_plan(prog, unit_costs=unit_costs)
+    doc = {
+        "programme": prog.slug,
+        "sha256": plan_hash(plan),
+        "locked_on": day.isoformat(),
+        "plan": plan,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to dotted option names; lists and scalars are values.
+
+    Examples
+    --------
+    >>> flatten({"matching": {"ratio": 3, "exact": ["sex"]}, "power.alpha": 0.05})
+    {'matching.ratio': 3, 'matching.exact': ['sex'], 'power.alpha': 0.05}
+    """
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict) and v:
+                out.update(flatten(v, key))
+            else:
+                out[key] = json_safe(v)
+        return out
+    return {prefix: json_safe(obj)} if prefix else {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as options: numbers by value (3 == 3.0), anything else by canonical JSON."""
+    num = (int, float)
+    if isinstance(a, num) and isinstance(b, num) and not isinstance(a, bool | type(None)):
+        return not isinstance(b, bool) and float(a) == float(b)
+    return canonical_json(a) == canonical_json(b)
+
+
+def plan_status(
+    programme: str | Programme, used: dict[str, Any], plans_dir: str | Path = "plans"
+) -> dict[str, Any]:
+    """Compare the locked plan with the options the analysis actually used.
+
+    Parameters
+    ----------
+    programme : str or Programme
+    used : dict
+        The options used, in the plan's shape (nested, e.g. ``{"matching": mc.spec}``) or as
+        dotted names (``{"matching.ratio": 5}``): the ``spec`` of each result object and the
+        notebook parameters that set analysis options.
+    plans_dir : str or Path
+
+    Returns
+    -------
+    dict
+        ``locked`` (bool), ``sha256`` and ``locked_on`` of the lock (None when unlocked),
+        ``deviations``: ``[{"option", "locked", "used"}]`` for every used option whose value
+        differs from the lock's, sorted by option; ``unplanned``: used options the lock does
+        not name (not deviations); ``lock_valid``: the lock's hash matches its plan (False
+        when the file was edited by hand).
+    """
+    path = lock_path(programme, plans_dir)
+    if not path.exists():
+        return {
+            "locked": False,
+            "sha256": None,
+            "locked_on": None,
+            "deviations": [],
+            "unplanned": [],
+            "lock_valid": None,
+        }
+    doc = json.loads(path.read_text())
+    locked = flatten(doc["plan"])
+    used_flat = flatten(used)
+    deviations = []
+    unplanned = []
+    for option in sorted(used_flat):
+        value = used_flat[option]
+        if option not in locked:
+            unplanned.append(option)
+        elif not _same(value, locked[option]):
+            deviations.append({"option": option, "locked": locked[option], "used": value})
+    return {
+        "locked": True,
+        "sha256": doc.get("sha256"),
+        "locked_on": doc.get("locked_on"),
+        "deviations": deviations,
+        "unplanned": unplanned,
+        "lock_valid": doc.get("sha256") == plan_hash(doc["plan"]),
+    }

@@ -1,0 +1,598 @@
+"""A programme report: every analysis run once, disclosure-controlled, ready to show and write.
+
+:func:`build_report` is what the report notebook calls: it runs the programme's analyses
+(matched cohort, utilisation, event studies, sensitivity, wellbeing), applies disclosure control
+to every count, and returns a :class:`ProgrammeReport` whose methods render the report's
+sections (summary, tables, figures) in Jupyter. With ``output_dir`` it also writes
+``results.json``, the table CSVs and the figure PNGs there. Figures are drawn from the
+controlled tables only.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit._jsonsafe import round_floats, write_json
+from evalkit.analysis import load_study, wellbeing_all, wellbeing_entries
+from evalkit.analysis.utilisation import (
+    event_study,
+    matched_cohort,
+    sensitivity,
+    utilisation_all,
+    utilisation_table,
+)
+from evalkit.config import Programme, instruments
+from evalkit.reporting import figures as figs
+from evalkit.reporting import narrative as nar
+from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
+from evalkit.reporting.pipeline import quiet
+from evalkit.reporting.programme import methods_appendix
+from evalkit.reporting.results import build_results, write_table
+
+#: Settings whose event studies and naive-vs-matched comparisons the report shows.
+FOCUS_SETTINGS = ("emergency_admission", "gp_appointment")
+#: Window of the headline sentences (months after referral).
+HEADLINE_WINDOW = 6
+#: Covariates that are not 0/1 indicators (their balance rows rest on every person).
+_CONTINUOUS = ("distance", "age", "imd_decile", "prior12_", "prior3_")
+
+
+class Html:
+    """A fragment of HTML that renders in Jupyter (and, through nbconvert, in the report)."""
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+
+    def _repr_html_(self) -> str:
+        return self.body
+
+    def __repr__(self) -> str:  # plain-text view for terminals and nbval's text/plain
+        return "[report section: shown as HTML]"
+
+
+def html_table(
+    df: pd.DataFrame,
+    *,
+    caption: str,
+    counts: tuple[str, ...] = (),
+    digits: int = 2,
+    labels: dict[str, str] | None = None,
+) -> Html:
+    """An accessible HTML table (caption, header scopes); count cells marked ``ek-count``.
+
+    A suppressed value (``None``/NaN in a count column) is shown as ``*``; the disclosure checker
+    reads the ``ek-count`` cells.
+    """
+    labels = labels or {}
+    head = "".join(
+        f'<th scope="col">{html.escape(labels.get(c, c.replace("_", " ")))}</th>'
+        for c in df.columns
+    )
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for col, v in zip(df.columns, rec, strict=True):
+            missing = v is None or (isinstance(v, float) and math.isnan(v))
+            if col in counts:
+                text = "*" if missing else f"{int(v):,}"
+                cells.append(f'<td class="ek-count num">{text}</td>')
+            elif missing:
+                cells.append('<td class="num">–</td>')
+            elif isinstance(v, float | np.floating):
+                cells.append(f'<td class="num">{v:,.{digits}f}</td>')
+            elif isinstance(v, int | np.integer) and not isinstance(v, bool):
+                cells.append(f'<td class="num">{v:,}</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return Html(
+        f'<table class="ek-table"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _is_binary_row(name: str) -> bool:
+    return not any(name == c or name.startswith(c) for c in _CONTINUOUS)
+
+
+def control_balance(
+    balance: pd.DataFrame,
+    n_treated: int,
+    n_control_before: float,
+    n_control_after: float,
+    rule: DisclosureRule = DEFAULT_RULE,
+) -> pd.DataFrame:
+    """Balance table with indicator rows resting on 1-7 people suppressed.
+
+    For a 0/1 covariate the mean times the group size is a count of people; where that count is
+    small the mean and every statistic built from it (SMD, variance ratio, eCDF) are suppressed.
+    """
+    out = balance.copy()
+    groups = {
+        "mean_treated": n_treated,
+        "mean_control_before": n_control_before,
+        "mean_control_after": n_control_after,
+    }
+    for name in out.index:
+        if not _is_binary_row(str(name)):
+            continue
+        small = {
+            col: rule.is_small(round(float(out.at[name, col]) * n))
+            for col, n in groups.items()
+            if col in out
+        }
+        if small.get("mean_treated") or small.get("mean_control_before"):
+            out.loc[name, [c for c in out if c.endswith("_before")]] = np.nan
+        if small.get("mean_treated") or small.get("mean_control_after"):
+            out.loc[name, [c for c in out if c.endswith("_after")]] = np.nan
+        if small.get("mean_treated"):
+            out.loc[name, "mean_treated"] = np.nan
+    return out
+
+
+def _overlap_bins(mc: Any, rule: DisclosureRule, n_bins: int = 25) -> pd.DataFrame:
+    """Counts of the matching distance in fixed bins per group, disclosure-controlled."""
+    m = mc.match
+    dist = m.distance
+    treated = m.data[m.treatment] == 1
+    matched = m.matched.index
+    lo, hi = np.nanpercentile(dist, [0.5, 99.5])
+    edges = np.linspace(lo, hi, n_bins + 1)
+    mids = (edges[:-1] + edges[1:]) / 2
+
+    def counts(values: pd.Series) -> list[int | None]:
+        h, _ = np.histogram(values.clip(lo, hi), bins=edges)
+        return [rule.count(int(x)) for x in h]
+
+    ctrl = ~treated
+    return pd.DataFrame(
+        {
+            "bin_mid": mids,
+            "participants": counts(dist[treated]),
+            "controls_matched": counts(dist[ctrl & dist.index.isin(matched)]),
+            "controls_all": counts(dist[ctrl]),
+        }
+    )
+
+
+@dataclass
+class ProgrammeReport:
+    """A programme's report content: controlled results, tables and figures."""
+
+    programme: Programme
+    results: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, figs.ReportFigure]
+    notes: list[str] = field(default_factory=list)
+
+    # --- sections --------------------------------------------------------------------------
+    def title(self) -> Html:
+        """The report's heading and one-line description."""
+        p = self.programme
+        return Html(
+            f"<h1>{html.escape(p.title)}: evaluation report</h1>"
+            f'<p class="ek-lede">{html.escape(p.description)}</p>'
+            f"<p>Providers: {html.escape(', '.join(p.providers))}. "
+            f"Programme code <code>{html.escape(p.slug)}</code>.</p>"
+        )
+
+    def _entry(self, setting: str, window: int, method: str, scale: str) -> dict[str, Any] | None:
+        for e in self.results["utilisation"]:
+            if (e["setting"], e["window_months"], e["method"], e["scale"]) == (
+                setting,
+                window,
+                method,
+                scale,
+            ):
+                return e
+        return None
+
+    def headline(self, setting: str, window: int = HEADLINE_WINDOW) -> str:
+        """The quotable sentence for one setting and window (matched DiD)."""
+        diff = self._entry(setting, window, "matched_did", "difference_per_person")
+        rr = self._entry(setting, window, "matched_did", "rate_ratio")
+        if diff is None:
+            return f"{nar.setting_label(setting, capital=True)}: not analysed."
+        return nar.utilisation_headline(rr, diff)
+
+    def summary(self) -> Html:
+        """Plain-English summary for commissioners: reach, headlines, what the evidence can say."""
+        r = self.results
+        m = r["matching"]
+        items = [
+            f"<li>{html.escape(self.headline(s))}</li>"
+            for s in [
+                *FOCUS_SETTINGS,
+                *[s for s in self.programme.outcomes.settings if s not in FOCUS_SETTINGS],
+            ]
+        ]
+        cost = self._entry("total_cost", 12, "matched_did", "difference_per_person")
+        if cost is not None:
+            items.append(f"<li>{html.escape(nar.utilisation_headline(None, cost))}</li>")
+        wb = self.tables["wellbeing"]
+        main = self.programme.primary_instrument
+        main_rows = wb[wb["instrument"] == main]
+        if len(main_rows):
+            e = main_rows.iloc[0].to_dict()
+            items.append(
+                f"<li>{html.escape(nar.wellbeing_sentence(e, instruments()[main].title))}"
+                " This is a change among people who answered both times, not an effect: there "
+                "is no comparison group for questionnaires.</li>"
+            )
+        naive = self._entry("emergency_admission", HEADLINE_WINDOW, "naive_prepost", "rate_ratio")
+        did_rr = self._entry("emergency_admission", HEADLINE_WINDOW, "matched_did", "rate_ratio")
+        rtm = ""
+        if naive and did_rr and naive.get("estimate") and did_rr.get("estimate"):
+            rtm = (
+                f"<li>Looking at participants alone, emergency admissions in the "
+                f"{HEADLINE_WINDOW} months after referral were "
+                + nar.rate_ratio_phrase(
+                    naive["estimate"],
+                    naive["ci_low"],
+                    naive["ci_high"],
+                    reference="than in the year before",
+                )
+                + (
+                    ". Part of that fall would have happened anyway: people are referred when "
+                    "they are unwell, and their use tends to fall back afterwards (regression to "
+                    "the mean). The matched comparison above allows for that."
+                    if naive["estimate"] < did_rr["estimate"]
+                    else ". The matched comparison above also allows for the changes that "
+                    "similar patients went through over the same months."
+                )
+                + "</li>"
+            )
+        reach = (
+            f'<p><strong>Who took part.</strong> About <span class="ek-count">'
+            f"{_fmt_count(m['n_participants'])}</span> people were referred in the study period; "
+            f'<span class="ek-count">{_fmt_count(m["n_matched"])}</span> of them were compared '
+            f'with <span class="ek-count">{_fmt_count(m["n_controls"])}</span> similar '
+            "registered patients who were not referred (matched on age, sex, deprivation, "
+            "ethnicity, long-term conditions and recent healthcare use).</p>"
+        )
+        caveats = (
+            "<li>This is an observational comparison: matching removes the differences we can "
+            "measure, not those we cannot (for example, motivation). The sensitivity section "
+            "shows how strong an unmeasured difference would have to be to explain the results "
+            "away.</li>"
+            "<li>A result whose interval includes no change is not evidence that the programme "
+            "makes no difference; small programmes can only detect large changes.</li>"
+        )
+        return Html(
+            "<h2>Summary for commissioners</h2>"
+            f"<p>{html.escape(self.programme.description)}</p>"
+            f"{reach}<p><strong>Headline findings</strong> (95% confidence intervals in "
+            f"brackets):</p><ul>{''.join(items)}</ul>"
+            "<p><strong>What the evidence can and cannot say.</strong></p>"
+            f"<ul>{rtm}{caveats}</ul>"
+        )
+
+    def table(self, name: str) -> Html:
+        """One of the report's controlled tables as an accessible HTML table."""
+        spec = _TABLE_VIEWS[name]
+        df = self.tables[spec["source"]]
+        if spec.get("filter"):
+            df = spec["filter"](df)
+        cols = [c for c in spec["columns"] if c in df]
+        return html_table(
+            df[cols],
+            caption=spec["caption"],
+            counts=tuple(c for c in cols if c in spec.get("counts", ())),
+            digits=spec.get("digits", 2),
+            labels=spec.get("labels"),
+        )
+
+    def figure(self, name: str) -> figs.ReportFigure:
+        """One of the report's figures (caption and alt text included)."""
+        return self.figures[name]
+
+    def figure_names(self) -> list[str]:
+        """Names of the figures in report order."""
+        return list(self.figures)
+
+    def appendix_data(self) -> Html:
+        """Methods appendix, data part: input hashes, parameters and disclosure rule."""
+        r = self.results
+        hashes = "".join(
+            f"<tr><td>{html.escape(k)}</td><td><code>{v}</code></td></tr>"
+            for k, v in r["data_sha256"].items()
+        )
+        params = html.escape(_pretty(r["parameters"]))
+        d = r["disclosure"]
+        return Html(
+            '<h3>Data</h3><table class="ek-table"><caption>SHA-256 of each input table '
+            '</caption><thead><tr><th scope="col">table</th><th scope="col">SHA-256</th>'
+            f"</tr></thead><tbody>{hashes}</tbody></table>"
+            f"<h3>Parameters</h3><pre>{params}</pre>"
+            f"<h3>Disclosure control</h3><p>{html.escape(d['rule'])} (threshold "
+            f"{d['threshold']}, rounding base {d['rounding_base']}); rates and means resting on "
+            "a suppressed count are suppressed with it (shown as *). Figures are drawn from "
+            "the controlled tables only.</p>"
+        )
+
+    def appendix_software(self) -> Html:
+        """Methods appendix, software part: evalkit and package versions."""
+        r = self.results
+        versions = ", ".join(f"{k} {v}" for k, v in r["package_versions"].items())
+        return Html(
+            f"<h3>Software</h3><p>evalkit {html.escape(r['evalkit_version'])}; {versions}.</p>"
+        )
+
+    # --- files -----------------------------------------------------------------------------
+    def write(self, output_dir: str | Path) -> Path:
+        """Write results.json, the table CSVs and the figure PNGs into ``output_dir``."""
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(self.results, out / "results.json")
+        for name, df in self.tables.items():
+            write_table(round_floats(df.to_dict(orient="records")), out / f"{name}.csv")
+        for f in self.figures.values():
+            f.save(out / "figures")
+        return out
+
+
+def _fmt_count(n: int | None) -> str:
+    return "*" if n is None else f"{n:,}"
+
+
+def _pretty(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, indent=1, sort_keys=True, default=str)
+
+
+_UTIL_COLS = [
+    "setting",
+    "window_months",
+    "method",
+    "scale",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n_participants",
+    "n_controls",
+]
+_TABLE_VIEWS: dict[str, dict[str, Any]] = {
+    "utilisation_rate_ratios": {
+        "source": "utilisation",
+        "filter": lambda d: d[d["scale"] == "rate_ratio"],
+        "columns": _UTIL_COLS,
+        "counts": ("n_participants", "n_controls"),
+        "caption": "Rate ratios by setting and window: matched difference-in-differences beside "
+        "the naive before/after figure (participants only). Below 1 = fewer events than expected.",
+    },
+    "utilisation_differences": {
+        "source": "utilisation",
+        "filter": lambda d: d[d["scale"] == "difference_per_person"],
+        "columns": _UTIL_COLS,
+        "counts": ("n_participants", "n_controls"),
+        "caption": "Absolute change: events per participant over the window (total_cost: £ per "
+        "participant), matched DiD beside naive before/after.",
+    },
+    "wellbeing": {
+        "source": "wellbeing",
+        "columns": [
+            "label",
+            "n_baseline",
+            "n_paired",
+            "mean_before",
+            "mean_after",
+            "mean_change",
+            "ci_low",
+            "ci_high",
+            "effect_size",
+            "share_improved",
+            "share_deteriorated",
+        ],
+        "counts": ("n_baseline", "n_paired"),
+        "caption": "Wellbeing measures: paired change from the start to the end of the "
+        "programme among people with both measures (a change, not an effect).",
+    },
+    "balance": {
+        "source": "balance",
+        "columns": [
+            "covariate",
+            "mean_treated",
+            "mean_control_before",
+            "smd_before",
+            "mean_control_after",
+            "smd_after",
+            "var_ratio_after",
+        ],
+        "digits": 3,
+        "caption": "Covariate balance: means and standardised mean differences before and "
+        "after matching (rows resting on a suppressed count, 1 to 7, are shown as –).",
+    },
+    "sensitivity": {
+        "source": "sensitivity",
+        "columns": ["analysis", "estimate", "ci_low", "ci_high", "note"],
+        "caption": "Sensitivity analyses for emergency admissions at 6 months (rate ratios; "
+        "E-value row: the strength of confounding needed to explain the estimate away).",
+    },
+    "matching": {
+        "source": "matching",
+        "columns": [
+            "n_participants",
+            "n_matched",
+            "n_unmatched",
+            "n_controls",
+            "share_matched",
+            "max_abs_smd_after",
+            "caliper_width",
+        ],
+        "counts": ("n_participants", "n_matched", "n_unmatched", "n_controls"),
+        "digits": 3,
+        "labels": {
+            "n_participants": "participants",
+            "n_matched": "matched",
+            "n_unmatched": "not matched",
+            "n_controls": "matched controls",
+            "share_matched": "share matched",
+            "max_abs_smd_after": "largest |SMD| after",
+            "caliper_width": "caliper (logit units)",
+        },
+        "caption": "Matching summary: participants with at least one matched control, and the "
+        "largest standardised difference remaining on any covariate.",
+    },
+}
+
+
+def _wellbeing_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    defs = instruments()
+    rows = []
+    for e in entries:
+        name = e["instrument"]
+        base, _, item = name.partition("_") if name not in defs else (name, "", "")
+        title = defs[base].title if base in defs else name
+        es = e.get("effect_size") or {}
+        shares = e.get("shares") or {}
+        rows.append(
+            {
+                "instrument": name,
+                "label": f"{title}: {item.replace('_', ' ')}" if item else title,
+                "n_baseline": e.get("n_baseline"),
+                "n_paired": e.get("n_paired"),
+                "mean_before": e.get("mean_before"),
+                "mean_after": e.get("mean_after"),
+                "mean_change": e.get("mean_change"),
+                "ci_low": e.get("ci_low"),
+                "ci_high": e.get("ci_high"),
+                "effect_size": es.get("estimate"),
+                "effect_size_ci_low": es.get("ci_low"),
+                "effect_size_ci_high": es.get("ci_high"),
+                "share_improved": shares.get("improved"),
+                "share_deteriorated": shares.get("deteriorated"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    # Standardised change with "positive = better" for every measure.
+    for e, i in zip(entries, range(len(df)), strict=True):
+        if e.get("direction") == "lower" and df.at[i, "effect_size"] is not None:
+            for c in ("effect_size", "effect_size_ci_low", "effect_size_ci_high"):
+                df.at[i, c] = -df.at[i, c] if df.at[i, c] is not None else None
+            lo, hi = df.at[i, "effect_size_ci_high"], df.at[i, "effect_size_ci_low"]
+            df.at[i, "effect_size_ci_low"], df.at[i, "effect_size_ci_high"] = lo, hi
+    return df.astype(
+        {c: float for c in df.columns if c.startswith(("effect", "mean", "ci", "share"))}
+    )
+
+
+def build_report(
+    programme: str,
+    data_dir: str | Path = "data/processed",
+    output_dir: str | Path | None = None,
+    *,
+    rule: DisclosureRule = DEFAULT_RULE,
+    progress: Any = None,
+) -> ProgrammeReport:
+    """Run a programme's analyses once and assemble its controlled report content.
+
+    ``data_dir`` is the processed data (``make data`` or :func:`ensure_data` makes it). With
+    ``output_dir`` the results.json, table CSVs and figure PNGs are written there as well.
+    """
+    with quiet():
+        report = _build(programme, data_dir, rule, progress or (lambda msg: None))
+    if output_dir is not None:
+        report.write(output_dir)
+    return report
+
+
+def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any) -> ProgrammeReport:
+    study = load_study(programme, data_dir)
+    prog = study.programme
+    say("matching participants to risk-set controls")
+    mc = matched_cohort(study)
+    say("difference-in-differences per setting and window")
+    util_raw = utilisation_table(utilisation_all(mc)).to_dict(orient="records")
+    say("event studies")
+    es = {s: event_study(mc, s) for s in FOCUS_SETTINGS if s in prog.outcomes.settings}
+    say("sensitivity analyses")
+    sens = sensitivity(study, mc)
+    say("wellbeing pre/post")
+    wb_results = wellbeing_all(study)
+    wb_raw = wellbeing_entries(wb_results)
+    m = mc.match
+    raw_matching = {
+        "n_participants": int(m.n_treated),
+        "n_matched": int(m.n_matched_treated),
+        "n_unmatched": int(m.n_treated - m.n_matched_treated),
+        "n_controls": int(mc.n_controls),
+    }
+    balance_raw = m.balance()
+    n_ctrl_after = float(m.matched.loc[m.matched[m.treatment] == 0, "weight"].sum())
+    balance = control_balance(
+        balance_raw, int(m.n_treated), float(m.n_controls), n_ctrl_after, rule
+    )
+    max_smd = float(balance_raw.drop(index="distance", errors="ignore")["smd_after"].abs().max())
+    matching = control_entries([raw_matching], rule)[0]
+    matching.update(
+        {
+            "share_matched": raw_matching["n_matched"] / raw_matching["n_participants"],
+            "max_abs_smd_after": max_smd,
+            "caliper_width": m.caliper_width,
+        }
+    )
+    parameters = {
+        "programme": prog.slug,
+        "outcomes": prog.outcomes.model_dump(),
+        "matching": mc.spec,
+        "unit_costs": {"table": study.unit_costs.name, "price_year": study.unit_costs.price_year},
+        "instruments": list(prog.instruments),
+        "disclosure": {"threshold": rule.threshold, "base": rule.base, "rounding": rule.rounding},
+    }
+    results = build_results(
+        prog.slug,
+        processed_dir=Path(data_dir),
+        parameters=parameters,
+        utilisation=util_raw,
+        wellbeing=wb_raw,
+        rule=rule,
+        extra={
+            "matching": matching,
+            "sensitivity": control_entries(sens.to_dict(orient="records"), rule),
+            "event_study": {
+                s: r.event_study.drop(columns=["pre", "reference"], errors="ignore").to_dict(
+                    orient="records"
+                )
+                for s, r in es.items()
+            },
+            "pretrend_p_value": {s: r.pretrend_p_value for s, r in es.items()},
+            "methods": methods_appendix(prog.instruments),
+        },
+    )
+    wb_table = _wellbeing_table(results["wellbeing"])
+    tables: dict[str, pd.DataFrame] = {
+        "utilisation": pd.DataFrame(results["utilisation"]),
+        "wellbeing": wb_table,
+        "balance": balance.reset_index(names="covariate"),
+        "overlap": _overlap_bins(mc, rule),
+        "sensitivity": pd.DataFrame(results["sensitivity"]),
+        "matching": pd.DataFrame([results["matching"]]),
+    }
+    for s in es:
+        tables[f"event_study_{s}"] = pd.DataFrame(results["event_study"][s])
+    say("figures")
+    figures: dict[str, figs.ReportFigure] = {}
+    util = tables["utilisation"]
+    for s in es:
+        label = nar.setting_label(s, capital=True)
+        figures[f"compare_{s}"] = figs.comparison_figure(
+            util[(util["setting"] == s) & (util["scale"] == "rate_ratio")],
+            f"compare_{s}",
+            label,
+        )
+        figures[f"event_study_{s}"] = figs.event_study_figure(
+            tables[f"event_study_{s}"], f"event_study_{s}", label
+        )
+    figures["love_plot"] = figs.love_figure(balance.drop(index="distance", errors="ignore"))
+    figures["overlap"] = figs.overlap_figure(tables["overlap"])
+    if wb_table["effect_size"].notna().any():
+        figures["wellbeing_change"] = figs.wellbeing_figure(wb_table)
+    return ProgrammeReport(prog, results, tables, figures, list(mc.notes))

@@ -1,0 +1,181 @@
+"""Every programme's report built on the demo county: files, disclosure, reproducibility, browser.
+
+The reports are built once per session (about 30 s each) into a temporary ``reports/`` with the
+same pipeline ``make report`` runs: papermill executes ``notebooks/report.ipynb``, nbconvert
+renders the HTML, the disclosure checker scans the folder.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from cdp import Chromium, find_chromium
+
+from evalkit.config import load_programmes
+from evalkit.intake import run_intake
+from evalkit.reporting import build_index, check_outputs, render_report
+from evalkit.reporting.pipeline import check_reports, person_ids
+
+PROGRAMMES = sorted(load_programmes())
+SCREENSHOTS = Path(os.environ.get("EVALKIT_SCREENSHOTS", "reports/.screenshots"))
+
+
+@pytest.fixture(scope="session")
+def built_reports(demo_processed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """reports/<slug>/ for every programme plus reports/index.html, on the demo county."""
+    out = tmp_path_factory.mktemp("reports")
+    for slug in PROGRAMMES:
+        render_report(slug, demo_processed, out)
+    build_index(out)
+    return out
+
+
+@pytest.mark.parametrize("slug", PROGRAMMES)
+def test_report_every_programme_writes_contract_files(built_reports: Path, slug: str) -> None:
+    folder = built_reports / slug
+    for name in (
+        "index.html",
+        "notebook.ipynb",
+        "results.json",
+        "utilisation.csv",
+        "wellbeing.csv",
+    ):
+        assert (folder / name).is_file(), name
+    assert list((folder / "figures").glob("*.png"))
+    results = json.loads((folder / "results.json").read_text())
+    assert results["programme"] == slug
+    assert {"utilisation", "wellbeing", "data_sha256", "parameters", "package_versions"} <= set(
+        results
+    )
+    page = (folder / "index.html").read_text()
+    # Inputs removed, summary first, no script fetched from the network.
+    assert "ek.reporting" not in page and "import evalkit" not in page
+    assert page.index("Summary for commissioners") < page.index("Healthcare use")
+    assert "<script src=" not in page
+    assert 'lang="en"' in page
+
+
+def test_report_staging_folders_do_not_remain(built_reports: Path) -> None:
+    assert not [p for p in built_reports.iterdir() if p.name.startswith(".")]
+
+
+def test_disclosure_checker_passes_every_report(built_reports: Path, demo_processed: Path) -> None:
+    result = check_reports(built_reports, PROGRAMMES, demo_processed)
+    assert result.ok, result.summary()
+    # It scanned at least one HTML, CSV and JSON file per programme.
+    for slug in PROGRAMMES:
+        kinds = {Path(p).suffix for p in result.scanned if f"/{slug}/" in p}
+        assert {".html", ".csv", ".json"} <= kinds, slug
+
+
+def test_disclosure_checker_catches_planted_count_and_person_id(
+    built_reports: Path, demo_processed: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "reports"
+    shutil.copytree(built_reports / "mindsong", copy / "mindsong")
+    pid = sorted(person_ids(demo_processed))[0]
+    table = copy / "mindsong" / "utilisation.csv"
+    lines = table.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("n_participants")] = "3"
+    table.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    page = copy / "mindsong" / "index.html"
+    page.write_text(page.read_text().replace("</main>", f"<p>{pid}</p></main>"))
+    result = check_outputs(copy, person_ids=person_ids(demo_processed), require=["mindsong"])
+    kinds = {(Path(f.path).name, f.kind) for f in result.findings}
+    assert ("utilisation.csv", "small or unrounded count") in kinds
+    assert ("index.html", "person id from the data") in kinds
+    assert not result.ok
+
+
+def test_disclosure_checker_empty_reports_fails(tmp_path: Path) -> None:
+    result = check_outputs(tmp_path, require=["mindsong"])
+    assert not result.ok
+
+
+def test_report_never_reads_synthetic_truth(
+    built_reports: Path, demo_county: Path, tmp_path: Path
+) -> None:
+    """Without synthetic_truth.json the same inputs give a byte-identical results.json."""
+    raw = tmp_path / "raw"
+    shutil.copytree(demo_county, raw)
+    (raw / "synthetic_truth.json").unlink()
+    processed = tmp_path / "processed"
+    run_intake(raw, processed, progress=False)
+    out = render_report("mindsong", processed, tmp_path / "reports")
+    assert (out / "results.json").read_bytes() == (
+        built_reports / "mindsong" / "results.json"
+    ).read_bytes()
+
+
+def test_report_failed_run_keeps_previous_report(
+    built_reports: Path, demo_processed: Path, tmp_path: Path
+) -> None:
+    """A run that fails part-way leaves the previous report untouched."""
+    reports = tmp_path / "reports"
+    shutil.copytree(built_reports / "cyp", reports / "cyp")
+    before = (reports / "cyp" / "results.json").read_bytes()
+    broken = tmp_path / "broken.ipynb"
+    nb = json.loads(Path("notebooks/report.ipynb").read_text())
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "raise RuntimeError('interrupted')",
+        }
+    )
+    broken.write_text(json.dumps(nb))
+    with pytest.raises(Exception, match="interrupted"):
+        render_report("cyp", demo_processed, reports, notebook=broken)
+    assert (reports / "cyp" / "results.json").read_bytes() == before
+    assert [p.name for p in reports.iterdir()] == ["cyp"]
+
+
+def test_comparison_page_lists_every_programme(built_reports: Path) -> None:
+    page = (built_reports / "index.html").read_text()
+    for slug, prog in load_programmes().items():
+        assert f'href="{slug}/index.html"' in page
+        assert html.escape(prog.title) in page
+
+
+# --- browser ----------------------------------------------------------------------------------
+CHROMIUM = find_chromium()
+_NO_BROWSER = (
+    "headless Chromium not found: browser tests skipped. Install Debian's package "
+    "(apt-get install chromium) to run them; CI requires them."
+)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Chromium:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI requires the browser tests, but no Chromium is installed")
+        pytest.skip(_NO_BROWSER)
+    with Chromium(CHROMIUM) as browser:
+        yield browser
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", [*PROGRAMMES, "index"])
+def test_report_loads_in_chromium_without_errors(
+    built_reports: Path, chromium: Chromium, page: str
+) -> None:
+    path = built_reports / "index.html" if page == "index" else built_reports / page / "index.html"
+    check = chromium.check(path, screenshot=SCREENSHOTS / f"{page}.png")
+    assert check.console_errors == []
+    assert check.lang == "en"
+    assert check.headings and check.headings[0].startswith("H1")
+    if page != "index":
+        assert len(check.images) >= 5
+        assert check.broken_images == []
+        assert all(i["alt"] for i in check.images), "every figure has alt text"
+    assert check.screenshot is not None and check.screenshot.stat().st_size > 10_000
