@@ -1,5 +1,13 @@
 """Per-programme composition: cohort -> match -> did, wellbeing, equity, economics."""
 
+from evalkit.analysis.economics import EconomicsResult, economics
+from evalkit.analysis.equity import (
+    outcomes_by_deprivation,
+    pathway,
+    reach,
+    reach_all,
+    referral_trends,
+)
 from evalkit.analysis.study import Study, load_study
 from evalkit.analysis.wellbeing import (
     wellbeing,
@@ -10,8 +18,15 @@ from evalkit.analysis.wellbeing import (
 )
 
 __all__ = [
+    "EconomicsResult",
     "Study",
+    "economics",
     "load_study",
+    "outcomes_by_deprivation",
+    "pathway",
+    "reach",
+    "reach_all",
+    "referral_trends",
     "wellbeing",
     "wellbeing_all",
     "wellbeing_entries",

@@ -62,6 +62,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     "n_deteriorated": ("deteriorated", "share_deteriorated"),
     "n_completers": ("mean_completers", "difference", "ci_low", "ci_high", "p_value"),
     "n_noncompleters": ("mean_noncompleters", "difference", "ci_low", "ci_high", "p_value"),
+    "n_started": ("median_days", "q1_days", "q3_days"),
 }
 
 
@@ -123,7 +124,7 @@ def control_entry(entry: dict[str, Any], rule: DisclosureRule = DEFAULT_RULE) ->
     suppressed: list[str] = list(out.get("suppressed", []))
     for key in list(out):
         if (
-            key in COUNT_KEYS
+            (key in COUNT_KEYS or key.startswith("n_"))
             and isinstance(out[key], int | float)
             and not isinstance(out[key], bool)
         ):

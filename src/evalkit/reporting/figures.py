@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -70,6 +71,78 @@ class ReportFigure:
         return path
 
 
+def from_axes(name: str, ax: plt.Axes, caption: str, alt: str) -> ReportFigure:
+    """A figure drawn by a result object's ``plot_*`` method on a controlled table."""
+    fig = ax.figure
+    fig.set_dpi(100)
+    return _render(name, fig, caption, alt)
+
+
+def forest_figure(
+    table: pd.DataFrame, name: str, *, label_col: str, title: str, xlabel: str, caption: str
+) -> ReportFigure:
+    """Estimates with 95% CIs by row (log scale, reference line at 1)."""
+    t = table.dropna(subset=["estimate"]).iloc[::-1]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(7, max(2.4, 0.4 * len(t) + 1.2)))
+        y = np.arange(len(t))
+        ax.errorbar(
+            t["estimate"],
+            y,
+            xerr=[
+                (t["estimate"] - t["ci_low"]).clip(lower=0),
+                (t["ci_high"] - t["estimate"]).clip(lower=0),
+            ],
+            fmt="o",
+            color=PARTICIPANTS,
+        )
+        ax.axvline(1, color="0.3", lw=1)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_yticks(y, list(t[label_col]))
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+    alt = "; ".join(
+        f"{getattr(r, label_col)}: {r.estimate:.2f} ({r.ci_low:.2f} to {r.ci_high:.2f})"
+        for r in t.iloc[::-1].itertuples()
+    )
+    return _render(name, fig, caption, f"Dot plot with 95% intervals. {alt}.")
+
+
+def referrals_figure(table: pd.DataFrame, name: str = "referral_trends") -> ReportFigure:
+    """Referrals per quarter by source (stacked bars), from controlled counts."""
+    wide = table.pivot_table(
+        index="period", columns="referral_source", values="n", aggfunc="sum"
+    ).fillna(0)
+    colours = list(OKABE_ITO.values())
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(7.5, 3.4))
+        bottom = np.zeros(len(wide))
+        for k, col in enumerate(wide.columns):
+            ax.bar(
+                range(len(wide)),
+                wide[col],
+                bottom=bottom,
+                color=colours[k % 7],
+                label=str(col).replace("_", " "),
+            )
+            bottom += wide[col].to_numpy()
+        ax.set_xticks(range(len(wide)), list(wide.index), rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("Referrals (rounded to 5)")
+        ax.set_title("Referrals per quarter")
+        ax.legend(frameon=False, fontsize=8)
+    caption = (
+        "Referrals per quarter (every referral episode), rounded to the nearest 5; a quarter "
+        "with a count of 1 to 7 is suppressed and drawn as 0."
+    )
+    alt = (
+        f"Bar chart of referrals in {len(wide)} quarters; the busiest quarter "
+        f"had about {int(bottom.max())} referrals."
+    )
+    return _render(name, fig, caption, alt)
+
+
 def _render(name: str, fig: plt.Figure, caption: str, alt: str) -> ReportFigure:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None}, bbox_inches="tight")
@@ -102,6 +175,8 @@ def event_study_figure(table: pd.DataFrame, name: str, label: str) -> ReportFigu
         ax.axhline(1, color="0.3", lw=1)
         ax.axvline(-0.5, color="0.3", lw=1, ls="--")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("Month relative to referral (month −1 is the reference)")
         ax.set_ylabel("Rate ratio vs matched controls")
         ax.set_title(f"{label}: participants against matched controls, month by month")
@@ -249,6 +324,8 @@ def comparison_figure(table: pd.DataFrame, name: str, label: str) -> ReportFigur
         ax.axhline(1, color="0.3", lw=1)
         ax.set_xticks(range(len(windows)), [f"{w} months" for w in windows])
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_ylabel("Rate ratio (log scale)")
         ax.set_title(f"{label}: naive before/after against matched DiD")
         ax.legend(frameon=False)

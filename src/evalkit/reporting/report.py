@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,16 @@ import numpy as np
 import pandas as pd
 
 from evalkit._jsonsafe import round_floats, write_json
-from evalkit.analysis import load_study, wellbeing_all, wellbeing_entries
+from evalkit.analysis import (
+    economics,
+    load_study,
+    outcomes_by_deprivation,
+    pathway,
+    reach_all,
+    referral_trends,
+    wellbeing_all,
+    wellbeing_entries,
+)
 from evalkit.analysis.utilisation import (
     event_study,
     matched_cohort,
@@ -31,7 +41,13 @@ from evalkit.analysis.utilisation import (
 from evalkit.config import Programme, instruments
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
-from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
+from evalkit.reporting.checker import _PEOPLE_PHRASE
+from evalkit.reporting.disclosure import (
+    DEFAULT_RULE,
+    DisclosureRule,
+    control_entries,
+    control_entry,
+)
 from evalkit.reporting.pipeline import quiet
 from evalkit.reporting.programme import methods_appendix
 from evalkit.reporting.results import build_results, write_table
@@ -213,9 +229,6 @@ class ProgrammeReport:
                 *[s for s in self.programme.outcomes.settings if s not in FOCUS_SETTINGS],
             ]
         ]
-        cost = self._entry("total_cost", 12, "matched_did", "difference_per_person")
-        if cost is not None:
-            items.append(f"<li>{html.escape(nar.utilisation_headline(None, cost))}</li>")
         wb = self.tables["wellbeing"]
         main = self.programme.primary_instrument
         main_rows = wb[wb["instrument"] == main]
@@ -226,6 +239,8 @@ class ProgrammeReport:
                 " This is a change among people who answered both times, not an effect: there "
                 "is no comparison group for questionnaires.</li>"
             )
+        items += [f"<li>{html.escape(x)}</li>" for x in self.economics_sentences()]
+        reach_line = f"<p>{html.escape(self.reach_sentence())}</p>"
         naive = self._entry("emergency_admission", HEADLINE_WINDOW, "naive_prepost", "rate_ratio")
         did_rr = self._entry("emergency_admission", HEADLINE_WINDOW, "matched_did", "rate_ratio")
         rtm = ""
@@ -268,11 +283,106 @@ class ProgrammeReport:
         return Html(
             "<h2>Summary for commissioners</h2>"
             f"<p>{html.escape(self.programme.description)}</p>"
-            f"{reach}<p><strong>Headline findings</strong> (95% confidence intervals in "
-            f"brackets):</p><ul>{''.join(items)}</ul>"
+            f"{reach}{reach_line}<p><strong>Headline findings</strong> (95% confidence "
+            f"intervals in brackets):</p><ul>{''.join(items)}</ul>"
             "<p><strong>What the evidence can and cannot say.</strong></p>"
             f"<ul>{rtm}{caveats}</ul>"
         )
+
+    def reach_sentence(self) -> str:
+        """Reach of the most against the least deprived fifth, in words."""
+        e = next(
+            (
+                x
+                for x in self.results.get("reach", [])
+                if x["group"] == "imd_quintile" and str(x["level"]) == "1"
+            ),
+            None,
+        )
+        if not e or e.get("ratio_vs_reference") is None:
+            return "Reach by deprivation: not reported (too few people to show safely)."
+        r, lo, hi = e["ratio_vs_reference"], e["ci_low"], e["ci_high"]
+        return (
+            "People living in the most deprived fifth of areas (IMD quintile 1) were referred "
+            f"{r:.1f} times as often per eligible person-year as people in the least deprived "
+            f"fifth (95% CI {lo:.1f} to {hi:.1f})."
+        )
+
+    def economics_sentences(self) -> list[str]:
+        """NHS cash (cost saving, ROI) and, separately, the wellbeing valuation, in words."""
+        e = self.results.get("economics") or {}
+        out: list[str] = []
+        sav, roi = e.get("nhs_cost_saving_per_participant"), e.get("roi")
+        cost = e.get("programme_cost_per_participant")
+        if sav and roi and sav.get("estimate") is not None:
+            word = "lower" if sav["estimate"] >= 0 else "higher"
+            s = (
+                f"NHS costs in the {sav['window_months']} months after referral were "
+                f"£{abs(sav['estimate']):,.0f} per participant {word} than expected (95% CI "
+                f"from {_saved(sav['ci_low'])} to {_saved(sav['ci_high'])}), against a "
+                f"programme cost of £{cost:,.0f} per participant: a gross return of "
+                f"{_gbp(roi['estimate'])} per £1 spent (95% CI {_gbp(roi['ci_low'])} to "
+                f"{_gbp(roi['ci_high'])}); net of the programme's own cost, "
+                f"{_gbp(roi['estimate'] - 1)} per £1."
+            )
+            if sav["ci_low"] <= 0 <= sav["ci_high"]:
+                s += " The interval includes no saving."
+            out.append(s)
+        w = e.get("wellby_social_value_per_pound") or {}
+        if w.get("estimate") is not None:
+            out.append(
+                "Separately, and not NHS cash: the average change in life satisfaction, valued "
+                "in WELLBYs with the HM Treasury Green Book value, is worth about "
+                f"{_gbp(w['estimate'])} of social value per £1 of programme cost "
+                f"({_gbp(w['low'])} to {_gbp(w['high'])} with the Green Book's low and high "
+                "values), assuming the "
+                "change lasts one year and is due to the programme. Without a comparison group "
+                "that cannot be tested, so this is an illustration, not an effect estimate."
+            )
+        return out
+
+    def economics_summary(self) -> Html:
+        """The costs and return on investment section's headline paragraph and assumptions."""
+        e = self.results.get("economics") or {}
+        items = "".join(f"<li>{html.escape(x)}</li>" for x in self.economics_sentences())
+        cpa = e.get("cost_per_emergency_admission_avoided") or {}
+        extra = ""
+        if cpa.get("estimate") is not None:
+            hi = (
+                "unbounded (the interval of admissions avoided includes none)"
+                if cpa.get("ci_high") is None
+                else f"£{cpa['ci_high']:,.0f}"
+            )
+            extra = (
+                f"<li>Programme cost per emergency admission avoided: £{cpa['estimate']:,.0f} "
+                f"(95% CI £{cpa['ci_low']:,.0f} to {html.escape(hi)}).</li>"
+            )
+        assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in e.get("assumptions", []))
+        return Html(
+            f"<ul>{items}{extra}</ul><p><strong>Assumptions.</strong></p><ul>{assumptions}</ul>"
+        )
+
+    def deprivation_summary(self) -> Html:
+        """Heterogeneity tests of the outcomes across deprivation groups, in words."""
+        het = (self.results.get("outcomes_by_deprivation") or {}).get("heterogeneity") or {}
+        items = []
+        for outcome, h in het.items():
+            if h.get("p_value") is None:
+                continue
+            items.append(
+                f"<li>{html.escape(nar.setting_label(outcome, capital=True))}: test of "
+                f"difference between deprivation groups p = {h['p_value']:.2f} "
+                f"(I² = {100 * (h.get('i2') or 0):.0f}%)"
+                + (
+                    "; the groups' estimates are compatible with one common effect."
+                    if h["p_value"] >= 0.05
+                    else "; the effect appears to differ between groups."
+                )
+                + "</li>"
+            )
+        if not items:
+            return Html("<p>Too few participants per deprivation group to compare outcomes.</p>")
+        return Html(f"<ul>{''.join(items)}</ul>")
 
     def table(self, name: str) -> Html:
         """One of the report's controlled tables as an accessible HTML table."""
@@ -289,9 +399,22 @@ class ProgrammeReport:
             labels=spec.get("labels"),
         )
 
-    def figure(self, name: str) -> figs.ReportFigure:
-        """One of the report's figures (caption and alt text included)."""
+    def figure(self, name: str) -> figs.ReportFigure | Html:
+        """One of the report's figures (caption and alt text included).
+
+        A figure that could not be drawn (too few people or events) is replaced by a sentence
+        saying so, so every programme's report has the same structure.
+        """
+        if name not in self.figures:
+            return Html(
+                f'<p class="ek-missing">Figure "{html.escape(name.replace("_", " "))}" is not '
+                "shown: too few people or events to draw it safely.</p>"
+            )
         return self.figures[name]
+
+    def reach_summary(self) -> Html:
+        """The reach-by-deprivation sentence as a paragraph."""
+        return Html(f"<p>{html.escape(self.reach_sentence())}</p>")
 
     def figure_names(self) -> list[str]:
         """Names of the figures in report order."""
@@ -338,6 +461,16 @@ class ProgrammeReport:
         return out
 
 
+def _gbp(x: float, dp: int = 2) -> str:
+    """Pounds with a proper minus sign: ``_gbp(-1.3)`` is "−£1.30"."""
+    return f"{'−' if x < 0 else ''}£{abs(x):,.{dp}f}"
+
+
+def _saved(x: float) -> str:
+    """A saving per participant in words: "£3,856 saved" or "£423 extra cost"."""
+    return f"£{abs(x):,.0f} {'saved' if x >= 0 else 'extra cost'}"
+
+
 def _fmt_count(n: int | None) -> str:
     return "*" if n is None else f"{n:,}"
 
@@ -360,6 +493,142 @@ _UTIL_COLS = [
     "n_controls",
 ]
 _TABLE_VIEWS: dict[str, dict[str, Any]] = {
+    "reach": {
+        "source": "reach",
+        "columns": [
+            "group",
+            "level",
+            "participants",
+            "eligible_person_years",
+            "ratio_vs_reference",
+            "ci_low",
+            "ci_high",
+            "reference_level",
+        ],
+        "counts": ("participants",),
+        "digits": 2,
+        "labels": {
+            "eligible_person_years": "eligible person-years",
+            "ratio_vs_reference": "rate ratio vs reference",
+        },
+        "caption": "Reach: participants (people at their first referral) per eligible "
+        "person-year, as rate ratios against the reference group with exact Poisson 95% CIs.",
+    },
+    "pathway": {
+        "source": "pathway",
+        "filter": lambda d: d[d["group"] == "all"],
+        "columns": ["step", "n"],
+        "counts": ("n",),
+        "caption": "Pathway, everyone referred: people at each step (each step counts people "
+        "who also passed the steps before it).",
+    },
+    "pathway_imd": {
+        "source": "pathway",
+        "filter": lambda d: (
+            d[d["group"] == "imd_quintile"]
+            .pivot_table(index="level", columns="step", values="n", aggfunc="first", sort=False)
+            .reset_index()
+            .rename(columns={"level": "imd_quintile"})
+        ),
+        "columns": [
+            "imd_quintile",
+            "referred",
+            "started",
+            "attended_half",
+            "completed",
+            "baseline_measure",
+            "followup_measure",
+        ],
+        "counts": (
+            "referred",
+            "started",
+            "attended_half",
+            "completed",
+            "baseline_measure",
+            "followup_measure",
+        ),
+        "caption": "Pathway by IMD quintile (1 = most deprived): people at each step.",
+    },
+    "pathway_ethnicity": {
+        "source": "pathway",
+        "filter": lambda d: (
+            d[d["group"] == "ethnicity_group"]
+            .pivot_table(index="level", columns="step", values="n", aggfunc="first", sort=False)
+            .reset_index()
+            .rename(columns={"level": "ethnicity_group"})
+        ),
+        "columns": [
+            "ethnicity_group",
+            "referred",
+            "started",
+            "attended_half",
+            "completed",
+            "baseline_measure",
+            "followup_measure",
+        ],
+        "counts": (
+            "referred",
+            "started",
+            "attended_half",
+            "completed",
+            "baseline_measure",
+            "followup_measure",
+        ),
+        "caption": "Pathway by ethnicity group: people at each step.",
+    },
+    "outcomes_by_deprivation": {
+        "source": "outcomes_by_deprivation",
+        "columns": ["outcome", "scale", "level", "n_participants", "estimate", "ci_low", "ci_high"],
+        "counts": ("n_participants",),
+        "labels": {"level": "IMD quintiles"},
+        "caption": "Outcomes by deprivation: matched DiD rate ratios (6 months) and wellbeing "
+        "change by IMD quintile group (pooled where groups are small).",
+    },
+    "waiting_times": {
+        "source": "waiting_times",
+        "columns": ["period", "n_started", "median_days", "q1_days", "q3_days"],
+        "counts": ("n_started",),
+        "digits": 0,
+        "caption": "Waiting time from referral to the first session, days (median and "
+        "quartiles) by year of referral; suppressed where the number of starters in a year "
+        "is 1 to 7.",
+    },
+    "unit_costs": {
+        "source": "unit_costs",
+        "columns": [
+            "setting",
+            "cost",
+            "price_year",
+            "source",
+            "original_price_year",
+            "inflated",
+            "flag",
+        ],
+        "digits": 0,
+        "caption": "Unit costs (£ per event) with source and price year; costs from older "
+        "years are inflated with the NHS Cost Inflation Index and flagged.",
+    },
+    "referrals_by_source": {
+        "source": "referrals_by_year_source",
+        "columns": ["period", "referral_source", "n"],
+        "counts": ("n",),
+        "labels": {"period": "year", "n": "referrals"},
+        "caption": "Referrals (every episode) per calendar year by referral source.",
+    },
+    "cost_by_setting": {
+        "source": "cost_by_setting",
+        "columns": [
+            "setting",
+            "unit_cost",
+            "events_difference_per_participant",
+            "cost_difference_per_participant",
+            "cost_ci_low",
+            "cost_ci_high",
+        ],
+        "digits": 2,
+        "caption": "NHS cost change per participant by setting over 12 months: events and £ "
+        "(participants against matched controls, 95% bootstrap CI).",
+    },
     "utilisation_rate_ratios": {
         "source": "utilisation",
         "filter": lambda d: d[d["scale"] == "rate_ratio"],
@@ -484,6 +753,42 @@ def _wellbeing_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
+_COUNT_IN_TEXT = re.compile(
+    r"\b\d+ of \d+\b|\bamong the \d+\b|\bOnly \d+\b|\b\d+ unit|\b\d+ matched"
+)
+
+
+def safe_notes(notes: list[str] | tuple[str, ...]) -> list[str]:
+    """Notes that quote no count of people (a note that does is left out of the report).
+
+    Examples
+    --------
+    >>> safe_notes(["67 of 94 participants matched", "Costs in 2023/24 prices"])
+    ['Costs in 2023/24 prices']
+    """
+    return [n for n in notes if not _PEOPLE_PHRASE.search(n) and not _COUNT_IN_TEXT.search(n)]
+
+
+def _strip_notes(obj: Any) -> Any:
+    """A result dict without its free-text notes (they may quote raw counts)."""
+    if isinstance(obj, dict):
+        return {k: _strip_notes(v) for k, v in obj.items() if k != "notes"}
+    if isinstance(obj, list):
+        return [_strip_notes(v) for v in obj]
+    return obj
+
+
+def _referrals_by(trends: Any, rule: DisclosureRule, freq: str, by_source: bool) -> pd.DataFrame:
+    """Referrals per period (``"Q"`` or ``"Y"``), by source or in total, disclosure-controlled."""
+    t = trends.tidy("referrals")
+    period = pd.PeriodIndex(pd.to_datetime(t["month"]), freq=freq).astype(str)
+    keys = ["period", "referral_source"] if by_source else ["period"]
+    out = t.assign(period=period).groupby(keys, as_index=False, sort=True)["n"].sum()
+    if not by_source:
+        out["referral_source"] = "all sources"
+    return pd.DataFrame(control_entries(out.to_dict(orient="records"), rule))
+
+
 def build_report(
     programme: str,
     data_dir: str | Path = "data/processed",
@@ -518,6 +823,23 @@ def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any)
     say("wellbeing pre/post")
     wb_results = wellbeing_all(study)
     wb_raw = wellbeing_entries(wb_results)
+    say("reach, pathway and outcomes by deprivation")
+    reach_res = reach_all(study)
+    reach_entries = control_entries(reach_res.entries(), rule)
+    paths = [pathway(study), *(pathway(study, by=g) for g in ("imd_quintile", "ethnicity_group"))]
+    pathway_entries = control_entries(
+        [e for i, p in enumerate(paths) for e in p.entries() if i == 0 or e["group"] != "all"],
+        rule,
+    )
+    obd = outcomes_by_deprivation(study, mc)
+    obd_dict = _strip_notes(obd.to_dict())
+    obd_dict["entries"] = control_entries(obd_dict["entries"], rule)
+    trends = referral_trends(study, freq="year")
+    waiting = pd.DataFrame(control_entries(trends.tidy("waiting").to_dict(orient="records"), rule))
+    say("costs and return on investment")
+    econ = economics(study, mc)
+    econ_dict = control_entry(_strip_notes(econ.to_dict()), rule)
+    econ_dict["assumptions"] = safe_notes(econ.notes)
     m = mc.match
     raw_matching = {
         "n_participants": int(m.n_treated),
@@ -564,6 +886,11 @@ def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any)
                 for s, r in es.items()
             },
             "pretrend_p_value": {s: r.pretrend_p_value for s, r in es.items()},
+            "reach": reach_entries,
+            "pathway": pathway_entries,
+            "economics": econ_dict,
+            "outcomes_by_deprivation": obd_dict,
+            "waiting_times": waiting.to_dict(orient="records"),
             "methods": methods_appendix(prog.instruments),
         },
     )
@@ -575,6 +902,14 @@ def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any)
         "overlap": _overlap_bins(mc, rule),
         "sensitivity": pd.DataFrame(results["sensitivity"]),
         "matching": pd.DataFrame([results["matching"]]),
+        "reach": pd.DataFrame(results["reach"]),
+        "pathway": pd.DataFrame(results["pathway"]),
+        "outcomes_by_deprivation": pd.DataFrame(results["outcomes_by_deprivation"]["entries"]),
+        "referrals_by_quarter": _referrals_by(trends, rule, "Q", by_source=False),
+        "referrals_by_year_source": _referrals_by(trends, rule, "Y", by_source=True),
+        "waiting_times": pd.DataFrame(results["waiting_times"]),
+        "unit_costs": pd.DataFrame(results["economics"]["unit_costs"]),
+        "cost_by_setting": pd.DataFrame(results["economics"]["cost_change_by_setting"]),
     }
     for s in es:
         tables[f"event_study_{s}"] = pd.DataFrame(results["event_study"][s])
@@ -595,4 +930,65 @@ def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any)
     figures["overlap"] = figs.overlap_figure(tables["overlap"])
     if wb_table["effect_size"].notna().any():
         figures["wellbeing_change"] = figs.wellbeing_figure(wb_table)
+    reach_t = tables["reach"].copy()
+    reach_t["label"] = reach_t["group"].str.replace("_", " ") + ": " + reach_t["level"].astype(str)
+    reach_plot = reach_t[reach_t["group"].isin(["imd_quintile", "ethnicity_group"])].rename(
+        columns={"ratio_vs_reference": "estimate"}
+    )
+    figures["reach"] = figs.forest_figure(
+        reach_plot[reach_plot["ci_low"].notna()],
+        "reach",
+        label_col="label",
+        title="Referral rate against the reference group",
+        xlabel="Rate ratio (log scale): referrals per eligible person-year vs reference",
+        caption="Reach: each group's referral rate per eligible person-year against the "
+        "reference group (IMD quintile 5, the least deprived; for ethnicity the largest group), "
+        "with exact Poisson 95% CIs. Above 1 = referred more often. Groups with a suppressed "
+        "count are not shown.",
+    )
+    for by in ("imd_quintile", "ethnicity_group"):
+        table = tables["pathway"][tables["pathway"]["group"].isin(["all", by])]
+        ax = paths[1 if by == "imd_quintile" else 2].plot(table=table)
+        figures[f"pathway_{by}"] = figs.from_axes(
+            f"pathway_{by}",
+            ax,
+            f"Pathway by {by.replace('_', ' ')}: the share of referred people still on the "
+            "pathway at each step, from counts rounded to the nearest 5 (a suppressed count "
+            "leaves a gap).",
+            "Step chart from referral to a follow-up wellbeing measure, one line per group; "
+            + "; ".join(
+                f"{r.level}: {r.n if r.n is not None else 'suppressed'} at {r.step}"
+                for r in table[table["step"].isin(["referred", "followup_measure"])].itertuples()
+            ),
+        )
+    figures["referral_trends"] = figs.referrals_figure(tables["referrals_by_quarter"])
+    obd_t = tables["outcomes_by_deprivation"]
+    if len(obd_t) and "estimate" in obd_t:
+        obd_t = obd_t.assign(
+            label=obd_t["outcome"].map(lambda o: nar.setting_label(o, capital=True))
+            + ", IMD "
+            + obd_t["level"].astype(str)
+        )
+        rr = obd_t[obd_t["scale"] == "rate_ratio"]
+        if len(rr):
+            figures["outcomes_by_deprivation"] = figs.forest_figure(
+                rr,
+                "outcomes_by_deprivation",
+                label_col="label",
+                title="Matched DiD rate ratio by deprivation (6 months)",
+                xlabel="Rate ratio (log scale), 95% CI",
+                caption="Utilisation effect by IMD quintile group (1 = most deprived), matched "
+                "DiD rate ratios at 6 months; quintiles are pooled where a group is small.",
+            )
+    figures["cost_by_setting"] = figs.from_axes(
+        "cost_by_setting",
+        econ.plot_cost_by_setting(),
+        "NHS cost change per participant by setting over 12 months (participants against "
+        "matched controls), with 95% bootstrap CIs; below 0 = cost less than expected.",
+        "Dot plot of cost change by setting: "
+        + "; ".join(
+            f"{r['setting']}: £{r['cost_difference_per_participant']:,.0f}"
+            for r in results["economics"]["cost_change_by_setting"]
+        ),
+    )
     return ProgrammeReport(prog, results, tables, figures, list(mc.notes))

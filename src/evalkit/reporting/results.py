@@ -90,7 +90,8 @@ def write_table(entries: list[dict[str, Any]], path: Path) -> Path:
     rows = []
     for e in entries:
         row = {k: v for k, v in e.items() if not isinstance(v, dict | list)}
-        for k in e.get("suppressed", []):
+        suppressed = e.get("suppressed")
+        for k in suppressed if isinstance(suppressed, list | tuple) else ():
             if k in row or k not in e:
                 row[k] = "*"
         rows.append(row)
