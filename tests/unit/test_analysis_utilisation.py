@@ -2,8 +2,21 @@
 
 On the demo county (realistic regime: referral follows latent health episodes, so participants
 are referred at a utilisation peak), for each programme the matched DiD rate ratio for emergency
-admissions and GP appointments lies within 3 standard errors of the truth, and the naive pre/post
-figure, which suffers regression to the mean, lies further from the truth.
+admissions and GP appointments lies within 3 standard errors of the truth, and for emergency
+admissions the naive pre/post figure, which suffers regression to the mean, lies further from the
+truth.
+
+Why the naive comparison is checked for emergency admissions only: the pre-referral peak is
+largest for admissions (episodes raise admissions most, and a recent admission makes referral
+more likely), so the naive bias there (about -0.2 log at 6 months and -0.3 to -0.6 at 12, in
+the simulation study and at county scale) is about twice the matched DiD's standard error at
+demo size or more. For GP appointments the naive bias is about -0.015 to -0.04 log, smaller than
+the DiD's own standard error (about 0.065 log at 6 months with about 200 participants in the
+simulation study), so "naive further from the truth than the DiD" held in only 47-54% of
+simulation replications for GP, against 72% for admissions at 6 months: for GP it is a coin
+flip, not a check. At 12 months (used here) the admissions comparison is more reliable still,
+but it is a per-seed event, not a certainty. At county scale the slow tests check the naive
+bias directly.
 """
 
 from __future__ import annotations
@@ -40,7 +53,9 @@ def truth(demo_county: Path) -> dict:
 
 @pytest.mark.parametrize("programme", PROGRAMMES)
 @pytest.mark.parametrize("setting", ["emergency_admission", "gp_appointment"])
-def test_matched_did_recovers_truth_and_beats_naive(matched, truth, programme, setting) -> None:
+def test_matched_did_recovers_truth_and_beats_naive_on_admissions(
+    matched, truth, programme, setting
+) -> None:
     res = utilisation(matched[programme], setting, WINDOW)
     if res.poisson is None:
         # Too few events for a rate ratio (children's emergency admissions at demo scale): the
@@ -54,8 +69,13 @@ def test_matched_did_recovers_truth_and_beats_naive(matched, truth, programme, s
     est, se = np.log(res.poisson.estimate), res.poisson.std_error
     # Tolerance from the estimate's own standard error (log scale).
     assert abs(est - true_log_rr) < 3 * se, (programme, setting, res.summary())
-    naive = np.log(res.naive.rate_ratio)
-    assert abs(naive - true_log_rr) > abs(est - true_log_rr), (programme, setting, res.summary())
+    if setting == "emergency_admission":  # see the module docstring
+        naive = np.log(res.naive.rate_ratio)
+        assert abs(naive - true_log_rr) > abs(est - true_log_rr), (
+            programme,
+            setting,
+            res.summary(),
+        )
 
 
 def test_unmatched_participants_are_reported_not_dropped(matched) -> None:
@@ -116,3 +136,36 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
     assert by_person["estimate"] == pytest.approx(main["estimate"])
     assert adjusted["estimate"] != pytest.approx(main["estimate"], rel=1e-9)
     assert table.set_index("analysis").loc["E-value (unmeasured confounding)", "estimate"] >= 1
+
+
+def test_matched_cohort_propensity_on_log_counts_balance_on_raw_counts(matched) -> None:
+    """Prior-use counts enter the propensity model as log1p; balance reports the raw counts.
+
+    The matched sets are those of ``match`` called directly with the log1p covariates.
+    """
+    from evalkit.matching import match
+
+    mc = matched["mindsong"]
+    bal = mc.match.balance()
+    params = mc.match.propensity_params
+    assert "prior3_emergency_admission" in bal.index
+    assert not any(i.startswith("log1p_") for i in bal.index)
+    assert "log1p_prior3_emergency_admission" in params.index
+    assert "prior3_emergency_admission" not in params.index
+    assert mc.spec["propensity_terms"] == "log1p of prior-utilisation counts"
+    cand = mc.cohort.candidates
+    covs = mc.match.spec["covariates"]
+    logged = {f"log1p_{c}": np.log1p(cand[c]) for c in covs if c.startswith("prior")}
+    direct = match(
+        cand.assign(**logged),
+        "referred",
+        [f"log1p_{c}" if c.startswith("prior") else c for c in covs],
+        exact=mc.spec["exact"],
+        ratio=mc.spec["ratio"],
+        caliper=mc.spec["caliper"],
+        unit="person_id",
+        seed=mc.spec["seed"],
+        sample_controls_above=mc.spec["sample_controls_above"],
+    )
+    assert direct.matched.index.equals(mc.match.matched.index)
+    np.testing.assert_array_equal(direct.matched["weight"], mc.match.matched["weight"])

@@ -317,3 +317,92 @@ def test_new_programme_from_config_file_only_gets_data(
         truth["programmes"]["heart_arts"]["utilisation"]["emergency_admission"]["rate_ratio"]["6"]
         < 1
     )
+
+
+# --- reduced scale: only the programmes' eligible pools -------------------------------------
+def _ever_eligible_by_day(
+    pop: pd.DataFrame, prog: config.Programme, days: np.ndarray
+) -> np.ndarray:
+    """Brute force: the analysis's eligibility rules checked on every day of the study."""
+    el = prog.eligibility
+    dates = days.astype("datetime64[D]")
+    year = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    out = np.zeros(len(pop), dtype=bool)
+    for a in range(0, len(pop), 500):
+        p = pop.iloc[a : a + 500]
+        age = year[None, :] - p["year_of_birth"].to_numpy(np.int64)[:, None]
+        ok = (age >= el.age_min) & (age <= el.age_max + 1)
+        dx = np.zeros_like(ok)
+        for c in el.conditions_any:
+            d = pd.to_datetime(p[c]).to_numpy("datetime64[D]")
+            dx |= ~np.isnat(d)[:, None] & (d[:, None] <= dates[None, :])
+        ok &= dx
+        reg_from = pd.to_datetime(p["registered_from"]).to_numpy("datetime64[D]")
+        ok &= reg_from[:, None] <= dates[None, :]
+        for col in ("registered_to", "date_of_death"):
+            d = pd.to_datetime(p[col]).to_numpy("datetime64[D]")
+            ok &= np.isnat(d)[:, None] | (d[:, None] >= dates[None, :])
+        out[a : a + 500] = ok.any(axis=1)
+    return out
+
+
+@pytest.mark.parametrize("programme", ["cyp", "mindsong"])
+def test_synth_eligible_pool_keeps_exactly_the_people_ever_eligible(
+    tmp_path: Path, programme: str
+) -> None:
+    """The reduced county holds the full county's rows of everyone eligible on any study day.
+
+    Same seed, both pools: population rows are drawn before the pool is taken, so the kept
+    people's rows are byte-for-byte the full county's; the kept set equals the people whom the
+    analysis's rules make eligible on some day of the six years (brute force over every day).
+    """
+    progs = {programme: config.load_programmes()[programme]}
+    full = _generate(tmp_path / "full", programmes=progs, population=4000, seed=11, fmt="parquet")
+    red = _generate(
+        tmp_path / "red", programmes=progs, population=4000, seed=11, fmt="parquet",
+        pool="eligible",
+    )  # fmt: skip
+    pop_full, pop_red = _read(full, "population"), _read(red, "population")
+    truth = json.loads((full / "synthetic_truth.json").read_text())
+    days = np.arange(to_days(pd.Timestamp(truth["study_start"]).date()),
+                     to_days(pd.Timestamp(truth["study_end"]).date()) + 1)  # fmt: skip
+    expected = pop_full[_ever_eligible_by_day(pop_full, progs[programme], days)]
+    assert 0 < len(pop_red) < len(pop_full)
+    pd.testing.assert_frame_equal(
+        pop_red.reset_index(drop=True), expected.reset_index(drop=True), check_like=False
+    )
+    red_truth = json.loads((red / "synthetic_truth.json").read_text())
+    assert (red_truth["pool"], red_truth["population"], red_truth["people_written"]) == (
+        "eligible",
+        4000,
+        len(pop_red),
+    )
+    refs = _read(red, "referrals")
+    assert set(refs["person_id"]) <= set(pop_red["person_id"])
+    assert set(_read(red, "activity")["person_id"].unique()) <= set(pop_red["person_id"])
+
+
+@pytest.mark.parametrize("pool", ["all", "eligible"])
+def test_synth_referral_calibration_targets_whole_population_volume(
+    tmp_path: Path, pool: str
+) -> None:
+    """Expected referrals = volume per 100,000 x whole population x 3 years, in either pool.
+
+    This is what keeps participants per eligible person the same in a reduced county: the
+    hazard scale is calibrated to the full county's volume, over the same eligible pool.
+    """
+    progs = {"mindsong": config.load_programmes()["mindsong"]}
+    out = _generate(
+        tmp_path / pool, programmes=progs, population=6000, seed=3, fmt="parquet", pool=pool
+    )
+    sel = json.loads((out / "synthetic_truth.json").read_text())["programmes"]["mindsong"][
+        "selection"
+    ]
+    target = progs["mindsong"].synthetic.referrals_per_year_per_100k * 6000 / 1e5 * 3
+    # Rounded to 6 significant digits in the truth file.
+    assert sel["expected_referrals"] == pytest.approx(target, rel=2e-6)
+
+
+def test_synth_pool_unknown_value_raises(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="pool must be"):
+        _generate(tmp_path / "x", population=2000, pool="some")

@@ -42,6 +42,7 @@ from evalkit.synth.programmes import (
     draw_referrals,
     effect_multiplier,
     eligible_months,
+    ever_eligible,
     referral_log_hazard,
     rereferrals,
 )
@@ -56,6 +57,8 @@ STREAMS = (
     "participants", "events", "questionnaires", "faults", "rereferrals",
 )  # fmt: skip
 WINDOWS = (3, 6, 12)
+#: ``pool`` options: everyone, or only people who could be eligible for one of the programmes.
+POOLS = ("all", "eligible")
 TRUTH_FILE = "synthetic_truth.json"
 FAULTS_FILE = "synthetic_faults.json"
 
@@ -111,6 +114,7 @@ def generate_county(
     fmt: str = "csv",
     with_prescriptions: bool = False,
     progress: bool = True,
+    pool: str = "all",
 ) -> SynthResult:
     """Generate a synthetic county into ``out``.
 
@@ -136,19 +140,41 @@ def generate_county(
         Also write ``prescription_item`` activity (large).
     progress : bool
         Show a progress bar.
+    pool : {"all", "eligible"}
+        ``"all"`` writes everyone. ``"eligible"`` (reduced scale, for simulation studies) draws
+        the whole population of ``population`` people but keeps only those who could be
+        eligible for one of ``programmes`` on some day of the study
+        (:func:`~evalkit.synth.programmes.ever_eligible`, a superset of both the generator's
+        and the analysis's eligibility), and simulates activity, referral and everything else
+        for them alone. Each kept person's data follow exactly the model of the full county,
+        and the referral volume is still calibrated to the full population (the config's
+        referrals per 100,000 times ``population``), so participants per eligible person, the
+        risk sets and the truth are distributed as in the full county. Draws differ from the
+        full county of the same seed (the random streams are split over the kept people), but
+        the population rows of kept people are identical to it. The truth file records
+        ``pool`` and ``people_written``.
+
+    Notes
+    -----
+    Reduced-scale counties hold no-one outside the pool, so analyses of other programmes, or of
+    the whole population (e.g. a population denominator), must not be run on them.
     """
     t0 = time.perf_counter()
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
     if regime not in ("realistic", "observables"):
         raise ValueError(f"regime must be 'realistic' or 'observables', got {regime!r}")
+    if pool not in POOLS:
+        raise ValueError(f"pool must be 'all' or 'eligible', got {pool!r}")
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"format must be 'csv' or 'parquet', got {fmt!r}")
     if not 0 <= faults <= 0.2:
         raise ValueError(f"faults is a rate between 0 and 0.2, got {faults}")
-    n = int(population or SCALES[scale])
-    if n < 2_000:
+    n_full = int(population or SCALES[scale])
+    if n_full < 2_000:
         raise ValueError("population must be at least 2,000 people")
+    if pool == "eligible" and not programmes:
+        raise ValueError("pool='eligible' needs at least one programme")
     out = Path(out)
     _prepare_out(out)
     cal = Calendar()
@@ -156,7 +182,7 @@ def generate_county(
     settings = (*SETTINGS, "prescription_item") if with_prescriptions else SETTINGS
     S, M = len(settings), cal.n_months
     slugs = sorted(programmes)
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_chunks = (n_full + CHUNK - 1) // CHUNK
     bar = tqdm(
         total=n_chunks * 2 + 6 + len(slugs),
         desc="synthetic county",
@@ -166,10 +192,23 @@ def generate_county(
     )
 
     geo = build_geography(_rng(ss["geography"]))
-    pop = build_population(n, geo, cal, _rng(ss["population"]))
-    person_ids = pseudonymise(synthetic_nhs_numbers(n, _rng(ss["ids"])), derive_key(seed))
+    pop = build_population(n_full, geo, cal, _rng(ss["population"]))
+    nhs_numbers = synthetic_nhs_numbers(n_full, _rng(ss["ids"]))
+    if pool == "eligible":
+        # Keep only the programmes' eligible pools; everything below runs on them alone.
+        keep = np.flatnonzero(
+            np.logical_or.reduce([ever_eligible(pop, programmes[s], cal) for s in slugs])
+        )
+        if keep.size == 0:
+            raise ValueError("no one in the population could be eligible for these programmes")
+        pop = pop.subset(keep)
+        nhs_numbers = nhs_numbers[keep]
+    n = pop.n  # people simulated and written
+    person_ids = pseudonymise(nhs_numbers, derive_key(seed))
     if len(set(person_ids.tolist())) != n:  # pragma: no cover - 64-bit tokens
         raise RuntimeError("pseudonym collision; choose another seed")
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bar.total = n_chunks * 2 + 6 + len(slugs)
     bar.update(1)
 
     # ---- pass 1: need, episodes and monthly counts for everyone -----------------------------
@@ -204,7 +243,8 @@ def generate_county(
         lp = referral_log_hazard(
             sub, prog, recent[rows], recent_admissions[rows], episode_all[rows], cal, regime
         )
-        target = prog.synthetic.referrals_per_year_per_100k * n / 1e5 * years
+        # Volume per 100,000 of the whole population, also when only the pool is simulated.
+        target = prog.synthetic.referrals_per_year_per_100k * n_full / 1e5 * years
         f_sub, d_sub, scale_c[slug], hazards[slug] = draw_referrals(
             elig[slug][1], lp, target, sub, cal, regime, _rng(ss["referrals"], k)
         )
@@ -282,6 +322,8 @@ def generate_county(
         truth_prog[slug]["selection"] = _selection_truth(
             prog, regime, scale_c[slug], att, pop, persons
         )
+        # The calibration target: referral hazards summed over eligible person-months.
+        truth_prog[slug]["selection"]["expected_referrals"] = float(hazards[slug].sum())
         ref_tables.append(_referral_rows(slug, persons, ref_day, episode_ids, att))
         # re-referrals of the same person: part of their exposure, no effect of their own
         again, later = rereferrals(
@@ -416,7 +458,9 @@ def generate_county(
         "seed": seed,
         "regime": regime,
         "scale": scale,
-        "population": n,
+        "population": n_full,
+        "pool": pool,
+        "people_written": n,
         "generator": f"evalkit {__version__}",
         "study_start": str(cal.start),
         "study_end": str(cal.end),

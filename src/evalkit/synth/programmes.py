@@ -48,6 +48,53 @@ def eligible_months(pop: Population, prog: Programme, cal: Calendar) -> np.ndarr
     return elig & window[None, :]
 
 
+def _year_start(years: np.ndarray) -> np.ndarray:
+    """Day number of 1 January of each calendar year."""
+    return (
+        (np.asarray(years, dtype=np.int64) - 1970)
+        .astype("datetime64[Y]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
+
+
+def ever_eligible(pop: Population, prog: Programme, cal: Calendar) -> np.ndarray:
+    """Boolean per person: could be eligible for ``prog`` on some day of the study period.
+
+    The union of the generator's eligibility (:func:`eligible_months`, any month) and the
+    analysis's rules on any day of the six years (``evalkit.cohort.eligibility``: age as
+    ``calendar year - year_of_birth`` within ``[age_min, age_max + 1]``, a required condition
+    diagnosed by that day, registered and alive on it). The analysis's history requirement and
+    its index and placebo dates only narrow this, so every person who can appear in a cohort, as
+    participant or as candidate control, at any index date, is in the pool. Used by
+    ``generate_county(pool="eligible")``.
+
+    Parameters
+    ----------
+    pop : Population
+        The people.
+    prog : Programme
+        Supplies the age range and the required conditions.
+    cal : Calendar
+        The study calendar.
+
+    Returns
+    -------
+    np.ndarray
+        Boolean, shape ``(pop.n,)``.
+    """
+    starts = cal.month_starts
+    first_day, last_day = int(starts[0]), int(starts[-1]) - 1
+    cols = [CONDITIONS.index(c) for c in prog.eligibility.conditions_any]
+    first_dx = pop.diagnosis[:, cols].min(axis=1).astype(np.int64)
+    yob = pop.year_of_birth.astype(np.int64)
+    age_from = _year_start(yob + prog.eligibility.age_min)
+    age_to = _year_start(yob + prog.eligibility.age_max + 2) - 1
+    lo = np.maximum.reduce([np.full(pop.n, first_day), pop.reg_from, first_dx, age_from])
+    hi = np.minimum.reduce([np.full(pop.n, last_day), pop.reg_end, age_to])
+    return (lo <= hi) | eligible_months(pop, prog, cal).any(axis=1)
+
+
 def referral_log_hazard(
     pop: Population,
     prog: Programme,
