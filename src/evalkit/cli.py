@@ -82,6 +82,9 @@ def synth(
     out: Annotated[Path, typer.Option(help="output directory")] = Path("data/raw"),
     with_prescriptions: Annotated[bool, typer.Option(help="also write prescription items")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    pool: Annotated[
+        str, typer.Option(help="all, or eligible: only people who could join a programme")
+    ] = "all",
 ) -> None:
     """Generate the synthetic county (tables of the data contract + synthetic_truth.json)."""
     from evalkit.config import instruments, load_programmes, load_unit_costs
@@ -103,6 +106,7 @@ def synth(
             fmt=fmt,
             with_prescriptions=with_prescriptions,
             progress=progress,
+            pool=pool,
         )
     except (ConfigError, ValueError, FileExistsError) as exc:
         _fail(str(exc))

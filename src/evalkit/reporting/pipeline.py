@@ -263,37 +263,47 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             util, setting=setting, window_months=6, method="naive_prepost", scale="rate_ratio"
         )
         rows.append((label.replace("rate ratio", "naive before/after"), _ci(n), False))
-    cost = _find(
-        util,
-        setting="total_cost",
-        window_months=12,
-        method="matched_did",
-        scale="difference_per_person",
-    )
-    rows.append(
-        ("NHS cost change per participant, 12 months, £ (95% CI)", _ci(cost, "{:,.0f}"), False)
-    )
     wb = results.get("wellbeing", [])
     primary = (results.get("parameters", {}).get("instruments") or [None])[0]
     e = _find(wb, instrument=primary) if primary else None
-    rows.append(
-        (
-            f"Wellbeing change, {primary} (95% CI)",
-            _ci(
-                {
-                    "estimate": e.get("mean_change"),
-                    "ci_low": e.get("ci_low"),
-                    "ci_high": e.get("ci_high"),
-                }
-                if e
-                else None
-            ),
-            False,
-        )
+    change = (
+        {"estimate": e.get("mean_change"), "ci_low": e.get("ci_low"), "ci_high": e.get("ci_high")}
+        if e
+        else None
     )
+    rows.append(
+        ("Main wellbeing measure: mean change (95% CI)", f"{primary}: {_ci(change)}", False)
+    )
+    reach = _find(results.get("reach", []), group="imd_quintile", level="1")
+    reach_ci = (
+        {
+            "estimate": reach.get("ratio_vs_reference"),
+            "ci_low": reach.get("ci_low"),
+            "ci_high": reach.get("ci_high"),
+        }
+        if reach
+        else None
+    )
+    rows.append(("Reach, most vs least deprived fifth: rate ratio (95% CI)", _ci(reach_ci), False))
+    path = results.get("pathway", [])
+    ref = _find(path, step="referred", group="all")
+    done = _find(path, step="completed", group="all")
+    ok = ref and done and ref.get("n") and done.get("n") is not None
+    share = f"{done['n'] / ref['n']:.0%}" if ok else "–"
+    rows.append(("Share of referred people who completed", share, False))
     econ = results.get("economics") or {}
-    if econ.get("roi"):
-        rows.append(("Return per £1, gross (95% CI)", _ci(econ["roi"]), False))
+    sav = econ.get("nhs_cost_saving_per_participant")
+    rows.append(
+        ("NHS cost saving per participant, 12 months, £ (95% CI)", _ci(sav, "{:,.0f}"), False)
+    )
+    rows.append(("Return per £1 of programme cost, gross (95% CI)", _ci(econ.get("roi")), False))
+    w = econ.get("wellby_social_value_per_pound") or {}
+    wtext = (
+        f"{w['estimate']:.2f} ({w['low']:.2f} to {w['high']:.2f})"
+        if w.get("estimate") is not None
+        else "–"
+    )
+    rows.append(("Wellbeing social value per £1, WELLBY (low to high; not NHS cash)", wtext, False))
     return rows
 
 
