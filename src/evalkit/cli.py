@@ -262,6 +262,84 @@ def check(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def power(
+    programme: Annotated[str, typer.Option(help="programme slug")] = "mindsong",
+    effect: Annotated[
+        float | None, typer.Option(help="relative fall to detect: 0.2 = a 20% fall")
+    ] = None,
+    participants: Annotated[int | None, typer.Option(help="planned participants")] = None,
+    setting: Annotated[str, typer.Option(help="activity setting")] = "emergency_admission",
+    months: Annotated[int, typer.Option(help="window after referral, months")] = 6,
+    ratio: Annotated[
+        int | None, typer.Option(help="controls per participant (default: the programme's)")
+    ] = None,
+    processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
+) -> None:
+    """Participants needed to detect --effect, or what --participants could detect."""
+    from evalkit.analysis.power import power_plan
+
+    _setup_logging("power")
+    _check_programme(programme)
+    if (effect is None) == (participants is None):
+        _fail("give exactly one of --effect (e.g. 0.2) or --participants (e.g. 150)")
+    if not (processed / "intake_report.json").exists():
+        _fail(f"no processed data in {processed}: run `make data` first")
+    from evalkit.reporting import quiet
+
+    with quiet():
+        result = power_plan(
+            processed,
+            programme,
+            effect=effect,
+            participants=participants,
+            setting=setting,
+            months=months,
+            ratio=ratio,
+        )
+    typer.echo(result.summary())
+    log.info(result.summary())
+
+
+plan_app = typer.Typer(help="Locked analysis plans: freeze a programme's options before analysis.")
+app.add_typer(plan_app, name="plan")
+
+
+@plan_app.command("lock")
+def plan_lock(
+    programme: Annotated[str, typer.Option(help="programme slug")] = "mindsong",
+    plans_dir: Annotated[Path, typer.Option(help="where lock files live")] = Path("plans"),
+    force: Annotated[bool, typer.Option(help="replace an existing lock")] = False,
+) -> None:
+    """Freeze the programme's resolved analysis options into plans/<programme>.lock.json."""
+    import json
+
+    from evalkit.reporting.plan import lock_plan
+
+    _setup_logging("plan-lock")
+    _check_programme(programme)
+    try:
+        path = lock_plan(programme, plans_dir, force=force)
+    except FileExistsError as exc:
+        _fail(str(exc).replace("force=True", "--force"))
+    doc = json.loads(path.read_text())
+    typer.echo(f"locked {programme} on {doc['locked_on']}: {path} (sha256 {doc['sha256']})")
+
+
+@plan_app.command("show")
+def plan_show(
+    programme: Annotated[str, typer.Option(help="programme slug")] = "mindsong",
+) -> None:
+    """Print the programme's resolved analysis plan (what `plan lock` would freeze)."""
+    import json
+
+    from evalkit.reporting.plan import plan_hash, resolved_plan
+
+    plan = resolved_plan(programme)
+    typer.echo(json.dumps(plan, indent=1, sort_keys=True))
+    typer.echo(f"sha256 {plan_hash(plan)}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m evalkit.cli``."""
     app()

@@ -18,8 +18,9 @@ from cdp import Chromium, find_chromium
 
 from evalkit.config import load_programmes
 from evalkit.intake import run_intake
-from evalkit.reporting import build_index, check_outputs, render_report
+from evalkit.reporting import build_index, build_report, check_outputs, render_report
 from evalkit.reporting.pipeline import check_reports, person_ids
+from evalkit.reporting.plan import lock_plan
 
 PROGRAMMES = sorted(load_programmes())
 SCREENSHOTS = Path(os.environ.get("EVALKIT_SCREENSHOTS", "reports/.screenshots"))
@@ -137,6 +138,36 @@ def test_report_failed_run_keeps_previous_report(
         render_report("cyp", demo_processed, reports, notebook=broken)
     assert (reports / "cyp" / "results.json").read_bytes() == before
     assert [p.name for p in reports.iterdir()] == ["cyp"]
+
+
+@pytest.mark.parametrize("slug", PROGRAMMES)
+def test_results_json_carries_mde_and_plan(built_reports: Path, slug: str) -> None:
+    results = json.loads((built_reports / slug / "results.json").read_text())
+    did = [e for e in results["utilisation"] if e["method"] == "matched_did"]
+    assert did and all("mde" in e for e in did)
+    rr = [e for e in did if e["scale"] == "rate_ratio" and e.get("mde") is not None]
+    assert rr and all(0 < e["mde"] < 1 for e in rr)
+    assert all("mde" in e for e in results["wellbeing"])
+    assert set(results["plan"]) >= {"locked", "sha256", "deviations"}
+    for key in ("reach", "pathway", "economics"):
+        assert results[key], key
+
+
+def test_unlocked_programme_says_so_on_first_screen(built_reports: Path) -> None:
+    page = (built_reports / "mindsong" / "index.html").read_text()
+    assert page.index("Analysis plan not locked") < page.index("Headline findings")
+
+
+def test_report_lists_deviation_from_locked_plan(demo_processed: Path, tmp_path: Path) -> None:
+    """Lock the plan, then change one analysis option: the report lists the deviation."""
+    lock_plan("mindsong", tmp_path / "plans")
+    report = build_report("mindsong", demo_processed, plans_dir=tmp_path / "plans", caliper=0.1)
+    plan = report.results["plan"]
+    assert plan["locked"] is True
+    assert plan["deviations"] == [{"option": "matching.caliper", "locked": 0.2, "used": 0.1}]
+    summary = report.summary().body
+    assert "Deviations from the locked analysis plan" in summary
+    assert "matching.caliper" in summary
 
 
 def test_comparison_page_lists_every_programme(built_reports: Path) -> None:

@@ -389,6 +389,31 @@ def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> D
     )
 
 
+#: The pre-specified sensitivity battery (methods.md section 1) that :func:`sensitivity` runs;
+#: the locked analysis plan (``evalkit plan lock``) records it.
+SENSITIVITY_BATTERY: dict[str, Any] = {
+    "setting": "emergency_admission",
+    "window_months": 6,
+    "analyses": [
+        {"analysis": "caliper", "values": [0.1, 0.5]},
+        {"analysis": "ratio", "values": [1, 5]},
+        {"analysis": "per_protocol", "population": "completers and their matched sets"},
+        {"analysis": "cluster", "values": ["person_id"]},
+        {
+            "analysis": "covariate_adjustment",
+            "covariates": ["prior12_<setting>", "prior3_<setting>"],
+            "entered_as": "covariate x post",
+        },
+        {"analysis": "placebo_index", "shift_months": 18, "windows_months": [3, 6]},
+        {"analysis": "evalue", "of": "main rate ratio"},
+    ],
+}
+
+
+def _battery(name: str) -> dict[str, Any]:
+    return next(a for a in SENSITIVITY_BATTERY["analyses"] if a["analysis"] == name)
+
+
 def sensitivity(
     study: Study,
     mc: MatchedCohort,
@@ -430,10 +455,10 @@ def sensitivity(
 
     main = utilisation(mc, setting, months)
     add("main analysis", main.poisson)
-    for cal in (0.1, 0.5):
+    for cal in _battery("caliper")["values"]:
         alt = matched_cohort(study, caliper=cal, cohort=mc.cohort)
         add(f"caliper {cal} SD", utilisation(alt, setting, months).poisson)
-    for k in (1, 5):
+    for k in _battery("ratio")["values"]:
         alt = matched_cohort(study, ratio=k, cohort=mc.cohort)
         add(f"ratio {k}:1", utilisation(alt, setting, months).poisson)
     completers = set(mc.cohort.participants.loc[mc.cohort.participants["completed"], "row_id"])
@@ -453,9 +478,10 @@ def sensitivity(
         f"{' and '.join(prior)} entered as covariate x post",
     )
     try:
-        placebo = placebo_cohort(mc.cohort, 18)
+        shift = _battery("placebo_index")["shift_months"]
+        placebo = placebo_cohort(mc.cohort, shift)
         pmc = matched_cohort(study, cohort=placebo)
-        for w in (3, 6):
+        for w in _battery("placebo_index")["windows_months"]:
             add(
                 f"placebo index 18 months earlier, {w} months",
                 utilisation(pmc, setting, w).poisson,

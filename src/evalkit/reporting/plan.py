@@ -132,6 +132,7 @@ def resolved_plan(
             "control_sample_size": m.control_sample_size,
             "seed": m.seed,
             "unit": "person_id",
+            "propensity_terms": "log1p of prior-utilisation counts",
         },
         "estimation": {
             "estimand": "ATT, intention to treat from the referral date",

@@ -11,6 +11,7 @@ controlled tables only.
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from evalkit.analysis import (
     wellbeing_all,
     wellbeing_entries,
 )
+from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
     event_study,
     matched_cohort,
@@ -38,7 +40,7 @@ from evalkit.analysis.utilisation import (
     utilisation_all,
     utilisation_table,
 )
-from evalkit.config import Programme, instruments
+from evalkit.config import Programme, instruments, project_root
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
 from evalkit.reporting.checker import _PEOPLE_PHRASE
@@ -49,6 +51,7 @@ from evalkit.reporting.disclosure import (
     control_entry,
 )
 from evalkit.reporting.pipeline import quiet
+from evalkit.reporting.plan import plan_status, resolved_plan
 from evalkit.reporting.programme import methods_appendix
 from evalkit.reporting.results import build_results, write_table
 
@@ -56,6 +59,9 @@ from evalkit.reporting.results import build_results, write_table
 FOCUS_SETTINGS = ("emergency_admission", "gp_appointment")
 #: Window of the headline sentences (months after referral).
 HEADLINE_WINDOW = 6
+#: A fall the summary calls plausible for a community programme: an outcome whose MDE is this
+#: fall or smaller is reported as one the evaluation was powered for (assumptions log REP-5).
+PLAUSIBLE_FALL = 0.20
 #: Covariates that are not 0/1 indicators (their balance rows rest on every person).
 _CONTINUOUS = ("distance", "age", "imd_decile", "prior12_", "prior3_")
 
@@ -211,12 +217,67 @@ class ProgrammeReport:
         return None
 
     def headline(self, setting: str, window: int = HEADLINE_WINDOW) -> str:
-        """The quotable sentence for one setting and window (matched DiD)."""
+        """The quotable sentence for one setting and window (matched DiD), with its MDE."""
         diff = self._entry(setting, window, "matched_did", "difference_per_person")
         rr = self._entry(setting, window, "matched_did", "rate_ratio")
         if diff is None:
             return f"{nar.setting_label(setting, capital=True)}: not analysed."
-        return nar.utilisation_headline(rr, diff)
+        sentence = nar.utilisation_headline(rr, diff)
+        if rr is not None:
+            sentence += " " + nar.mde_sentence(rr.get("n_participants"), rr.get("mde"), setting)
+        return sentence
+
+    def powered_for(self, window: int = HEADLINE_WINDOW) -> str:
+        """Which outcomes the evaluation could detect a plausible fall in (80% power, 5%)."""
+        powered, not_powered = [], []
+        for setting in self.programme.outcomes.settings:
+            e = self._entry(setting, window, "matched_did", "rate_ratio")
+            mde = e.get("mde") if e else None
+            label = nar.setting_label(setting)
+            if mde is not None and mde >= 1 - PLAUSIBLE_FALL:
+                powered.append(label)
+            else:
+                pct = f" (smallest detectable fall {round(100 * (1 - mde))}%)" if mde else ""
+                not_powered.append(label + pct)
+        head = (
+            f"Power: at {window} months this evaluation had 80% power to detect a fall of "
+            f"{round(100 * PLAUSIBLE_FALL)}% or less in "
+            + (", ".join(powered) if powered else "none of its outcomes")
+            + "."
+        )
+        if not_powered:
+            head += " It could detect only larger falls in " + "; ".join(not_powered) + "."
+        return head
+
+    def plan_notice(self) -> Html:
+        """Whether the report followed a locked analysis plan, for the first screen."""
+        plan = self.results.get("plan") or {}
+        if not plan.get("locked"):
+            return Html(
+                '<div class="ek-notice" role="note"><p><strong>Analysis plan not locked.</strong>'
+                " The analysis options for this programme were not frozen before the outcomes "
+                "were analysed (<code>evalkit plan lock</code>), so they could have been chosen "
+                "after seeing the results. Treat the findings as exploratory.</p></div>"
+            )
+        devs = plan.get("deviations") or []
+        sha = html.escape(str(plan.get("sha256", ""))[:12])
+        when = html.escape(str(plan.get("locked_on")))
+        if not devs:
+            return Html(
+                f'<div class="ek-notice" role="note"><p><strong>Locked analysis plan '
+                f"followed.</strong> The analysis used exactly the options locked on {when} "
+                f"(plan <code>{sha}</code>).</p></div>"
+            )
+        rows = "".join(
+            f"<li><code>{html.escape(d['option'])}</code>: locked "
+            f"{html.escape(json.dumps(d['locked']))}, used {html.escape(json.dumps(d['used']))}"
+            "</li>"
+            for d in devs
+        )
+        return Html(
+            f'<div class="ek-notice" role="note"><p><strong>Deviations from the locked analysis '
+            f"plan</strong> (locked on {when}, plan <code>{sha}</code>):</p><ul>{rows}</ul></div>"
+        )
 
     def summary(self) -> Html:
         """Plain-English summary for commissioners: reach, headlines, what the evidence can say."""
@@ -234,10 +295,17 @@ class ProgrammeReport:
         main_rows = wb[wb["instrument"] == main]
         if len(main_rows):
             e = main_rows.iloc[0].to_dict()
+            mde = e.get("mde")
+            mde_text = (
+                f" With this many people it could reliably detect only changes of about "
+                f"{mde:.1f} points or more."
+                if mde is not None and mde == mde
+                else ""
+            )
             items.append(
                 f"<li>{html.escape(nar.wellbeing_sentence(e, instruments()[main].title))}"
                 " This is a change among people who answered both times, not an effect: there "
-                "is no comparison group for questionnaires.</li>"
+                f"is no comparison group for questionnaires.{mde_text}</li>"
             )
         items += [f"<li>{html.escape(x)}</li>" for x in self.economics_sentences()]
         reach_line = f"<p>{html.escape(self.reach_sentence())}</p>"
@@ -282,11 +350,12 @@ class ProgrammeReport:
         )
         return Html(
             "<h2>Summary for commissioners</h2>"
+            f"{self.plan_notice().body}"
             f"<p>{html.escape(self.programme.description)}</p>"
             f"{reach}{reach_line}<p><strong>Headline findings</strong> (95% confidence "
             f"intervals in brackets):</p><ul>{''.join(items)}</ul>"
             "<p><strong>What the evidence can and cannot say.</strong></p>"
-            f"<ul>{rtm}{caveats}</ul>"
+            f"<ul>{rtm}<li>{html.escape(self.powered_for())}</li>{caveats}</ul>"
         )
 
     def reach_sentence(self) -> str:
@@ -476,8 +545,6 @@ def _fmt_count(n: int | None) -> str:
 
 
 def _pretty(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, indent=1, sort_keys=True, default=str)
 
 
@@ -645,6 +712,24 @@ _TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "caption": "Absolute change: events per participant over the window (total_cost: £ per "
         "participant), matched DiD beside naive before/after.",
     },
+    "mde": {
+        "source": "utilisation",
+        "filter": lambda d: d[(d["method"] == "matched_did") & (d["scale"] == "rate_ratio")],
+        "columns": [
+            "setting",
+            "window_months",
+            "n_participants",
+            "n_controls",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "mde",
+        ],
+        "counts": ("n_participants", "n_controls"),
+        "labels": {"mde": "minimum detectable rate ratio"},
+        "caption": "Minimum detectable effects (80% power, 5% two-sided) beside each matched "
+        "DiD rate ratio: a fall smaller than 1 − MDE could not reliably be detected.",
+    },
     "wellbeing": {
         "source": "wellbeing",
         "columns": [
@@ -794,6 +879,9 @@ def build_report(
     data_dir: str | Path = "data/processed",
     output_dir: str | Path | None = None,
     *,
+    ratio: int | None = None,
+    caliper: float | None = None,
+    plans_dir: str | Path | None = None,
     rule: DisclosureRule = DEFAULT_RULE,
     progress: Any = None,
 ) -> ProgrammeReport:
@@ -801,21 +889,43 @@ def build_report(
 
     ``data_dir`` is the processed data (``make data`` or :func:`ensure_data` makes it). With
     ``output_dir`` the results.json, table CSVs and figure PNGs are written there as well.
+    ``ratio`` and ``caliper`` override the programme's matching options (None or 0: as
+    configured); any difference from the locked analysis plan in ``plans_dir`` (default
+    ``<project>/plans``) is listed as a deviation in the report.
     """
+    options = {"ratio": ratio or None, "caliper": caliper or None}
+    plans = Path(plans_dir) if plans_dir is not None else project_root() / "plans"
     with quiet():
-        report = _build(programme, data_dir, rule, progress or (lambda msg: None))
+        report = _build(programme, data_dir, rule, progress or (lambda msg: None), options, plans)
     if output_dir is not None:
         report.write(output_dir)
     return report
 
 
-def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any) -> ProgrammeReport:
+def _build(
+    programme: str,
+    data_dir: str | Path,
+    rule: DisclosureRule,
+    say: Any,
+    options: dict[str, Any],
+    plans_dir: Path,
+) -> ProgrammeReport:
     study = load_study(programme, data_dir)
     prog = study.programme
     say("matching participants to risk-set controls")
-    mc = matched_cohort(study)
+    mc = matched_cohort(
+        study,
+        ratio=options.get("ratio"),
+        caliper=options["caliper"] if options.get("caliper") else "config",
+    )
     say("difference-in-differences per setting and window")
-    util_raw = utilisation_table(utilisation_all(mc)).to_dict(orient="records")
+    fits = utilisation_all(mc)
+    say("minimum detectable effects")
+    mdes = mde_utilisation_all(mc, fits)
+    util_raw = [
+        {k: v for k, v in e.items() if k != "mde_sentence"}
+        for e in add_mde(utilisation_table(fits).to_dict(orient="records"), mdes)
+    ]
     say("event studies")
     es = {s: event_study(mc, s) for s in FOCUS_SETTINGS if s in prog.outcomes.settings}
     say("sensitivity analyses")
@@ -869,6 +979,10 @@ def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any)
         "instruments": list(prog.instruments),
         "disclosure": {"threshold": rule.threshold, "base": rule.base, "rounding": rule.rounding},
     }
+    used = resolved_plan(prog, unit_costs=study.unit_costs)
+    used["matching"] = {k: mc.spec.get(k, v) for k, v in used["matching"].items()}
+    used["disclosure"] = {"threshold": rule.threshold, "rounding_base": rule.base}
+    plan = plan_status(prog, used, plans_dir)
     results = build_results(
         prog.slug,
         processed_dir=Path(data_dir),
@@ -891,7 +1005,8 @@ def _build(programme: str, data_dir: str | Path, rule: DisclosureRule, say: Any)
             "economics": econ_dict,
             "outcomes_by_deprivation": obd_dict,
             "waiting_times": waiting.to_dict(orient="records"),
-            "methods": methods_appendix(prog.instruments),
+            "methods": {**methods_appendix(prog.instruments), "mde": MDE_METHOD},
+            "plan": plan,
         },
     )
     wb_table = _wellbeing_table(results["wellbeing"])

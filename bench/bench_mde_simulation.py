@@ -1,0 +1,318 @@
+"""Does the reported MDE have 80 % power? A simulation check of the matched-DiD MDE (issue 8).
+
+For a programme of the demo county, setting (emergency admissions, GP appointments) and the
+6-month window, the MDE :func:`evalkit.analysis.power.mde_utilisation` reports is imposed as a
+true effect and the report's own estimator (``evalkit.did(..., model="poisson",
+exposure="exposure", weights="weight", cluster="subclass")`` on the windowed matched panel, as
+:func:`evalkit.analysis.utilisation.utilisation` calls it) is run on each of R >= 500
+replications; the share rejecting "no effect" at 5 % (two-sided) should be 75-85 %.
+
+Design
+------
+Regenerating the county per replication costs about 20 s, so replications are drawn from one
+matched panel instead:
+
+1. **Resample matched sets** (cluster bootstrap): n sets drawn with replacement from the n
+   matched sets, each keeping its participant, controls, weights and calendar months; a set
+   drawn twice enters as two sets (new unit and set ids), as two different people would.
+2. **Impose a known effect** by binomially thinning every participant's window counts
+   (event months 0 .. W - 1) with probability theta. For any mixed-Poisson count (Poisson,
+   negative binomial) thinning by theta gives exactly the count with theta times the rate, so
+   the effect is multiplicative on the rate, as the MDE assumes.
+3. **Null value.** The panel already carries the programme's own effect (and any residual
+   bias), so the bootstrap world's "no additional effect" value is the full panel's own
+   estimate b0 (plug-in principle); a replication rejects when |b* - b0| / SE* > 1.96, with
+   SE* its own cluster-robust SE (the bootstrap test of Hall & Wilson 1991: centre on the
+   sample estimate, studentise with each replication's SE). With theta = 1 the rejection rate
+   is the test's size in this world, which should be near 5 %.
+4. **Two worlds.** ``placebo``: the placebo cohort (index dates 18 months before referral,
+   rematched), where the programme cannot have acted, so the participants' counts are
+   null-world counts and thinning creates the effect from scratch. ``main``: the report's own
+   matched cohort; its participants' window counts already carry the programme's effect,
+   so their window means are lower than the MDE formula (which takes the controls' rates)
+   assumes, and thinning stacks theta on top of that.
+
+What the bootstrap preserves, and what it does not: resampling whole matched sets keeps the
+within-set dependence (shared calendar months, matching on prior use) and the
+person-level over-dispersion and pre/post correlation, and its variance is consistent for the
+variance of a smooth statistic of n i.i.d. sets (it is what the cluster-robust SE estimates).
+It holds the matching fixed: a new county would also redraw who is matched to whom and the
+propensity model, which adds variance this design does not see (as neither the DiD's SE nor the
+MDE formula does). It cannot create people unlike those observed, so with about 70 sets the
+rare-event tails are the observed ones; and because the MDE's inputs are estimated from the
+same panel the bootstrap resamples, it checks the formula against the precision of this
+design, not the accuracy of those inputs as estimates of a population's.
+
+Two MDEs are checked: ``design`` (the formula with inputs from the matched controls) and
+``calibrated`` (the formula scaled to reproduce the fitted model's own SE at the fitted rate
+ratio). The summary gives per programme, world, setting and MDE: the MDE, the rejection rate
+with its Monte Carlo SE sqrt(p(1 - p) / R), the bootstrap SD of the log rate ratio at
+theta = 1 against the formula's SE and the fit's SE.
+
+Findings (demo county, seed 42, mindsong, 500 replications; ``results/mde_simulation.csv``):
+the ``calibrated`` MDE, which results.json reports, is rejected in 85.6 % (MC SE 1.6) and
+85.4 % (1.6) of replications for emergency admissions and GP appointments in the placebo world,
+at the top of the 75-85 % band, because the cluster-robust Wald test itself rejects a true null
+in 6.4 % and 8.8 % of them (about 70 clusters: a liberal test is also more powerful). The
+``design`` MDE, from the matched controls' inputs alone, is conservative there (95.8 %, 98.2 %:
+the participants use more care than their matched controls, so their variance is smaller than
+the controls' suggests). In the ``main`` world both are pulled down by the programme's own
+effect on the participants (calibrated 72.8 % and 81.2 %, design 83.4 % and 77.8 %), as
+explained above. For chronic_pain (``results/mde_simulation_chronic_pain.csv``, placebo world)
+the design MDE gives 79.0 % and 83.0 %, the calibrated one 91.4 % and 82.2 %. With about 70
+participants every estimate of the design's variance (the controls' moments, or the fit's own
+cluster-robust SE) is itself uncertain by 10-15 %, which moves the power at the MDE by about
++-8 points; neither version lands inside 75-85 % in every case at demo scale.
+
+Script::
+
+    PYTHONPATH=src python bench/bench_mde_simulation.py --reps 500 --data /path/to/processed
+
+(without ``--data`` a demo county, seed 42, is generated in a temporary directory, ~30 s).
+Test: ``python -m pytest -m slow bench/bench_mde_simulation.py`` (generates the demo county, or
+reads the processed directory in ``$EVALKIT_BENCH_PROCESSED``; about 6 minutes on one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+PROGRAMMES = ("mindsong", "chronic_pain")
+SETTINGS = ("emergency_admission", "gp_appointment")
+WINDOW = 6
+REPS = 500
+SEED = 20240808
+BAND = (0.75, 0.85)
+OUT = Path(__file__).resolve().parent / "results" / "mde_simulation.csv"
+Z = 1.959963984540054
+
+
+def _demo_processed(tmp: Path) -> Path:
+    from evalkit import config
+    from evalkit.intake import run_intake
+    from evalkit.synth import generate_county
+
+    raw, processed = tmp / "raw", tmp / "processed"
+    generate_county(
+        raw,
+        programmes=config.load_programmes(),
+        instrument_defs=config.instruments(),
+        unit_costs=config.load_unit_costs(),
+        scale="demo",
+        seed=42,
+        fmt="parquet",
+        progress=False,
+    )
+    run_intake(raw, processed, progress=False)
+    return processed
+
+
+def _fit(panel: pd.DataFrame, setting: str):
+    from evalkit.estimation.did import did
+
+    return did(
+        panel,
+        outcome=setting,
+        unit="unit",
+        time="event_month",
+        treated="referred",
+        post="post",
+        cluster="subclass",
+        exposure="exposure",
+        model="poisson",
+        weights="weight",
+    )
+
+
+def simulate(
+    panel: pd.DataFrame, setting: str, thetas: dict[str, float], reps: int, seed: int
+) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Bootstrap matched sets, thin participants' window counts by each theta, refit.
+
+    Returns the full panel's coefficient b0 and, per theta label, the replications'
+    coefficients and SEs (NaN where the fit failed). The same resampled sets serve every theta
+    (common random numbers), each theta with its own thinning draws.
+    """
+    from evalkit.analysis.utilisation import _window
+
+    cols = ["unit", "subclass", "referred", "weight", "event_month", "post", "exposure", setting]
+    p = _window(panel, WINDOW)[cols].reset_index(drop=True)
+    b0 = _fit(p, setting).coefficient
+    idx = p.groupby("subclass").indices
+    sets = list(idx)
+    n = len(sets)
+    sizes = np.array([len(idx[s]) for s in sets])
+    rng = np.random.default_rng(seed)
+    y = p[setting].to_numpy()
+    thin_rows = ((p["referred"] == 1) & (p["post"] == 1)).to_numpy()
+    coef = {k: np.full(reps, np.nan) for k in thetas}
+    se = {k: np.full(reps, np.nan) for k in thetas}
+    for r in range(reps):
+        pick = rng.integers(0, n, n)
+        rows = np.concatenate([idx[sets[k]] for k in pick])
+        label = np.repeat(np.arange(n), sizes[pick])
+        b = p.iloc[rows].copy()
+        b["subclass"] = label
+        b["unit"] = b["unit"].to_numpy(dtype=np.int64) * (n + 1) + label
+        yb, tb = y[rows], thin_rows[rows]
+        for name, theta in thetas.items():
+            yy = yb.copy()
+            if theta != 1.0:
+                yy[tb] = rng.binomial(yb[tb].astype(np.int64), theta)
+            b[setting] = yy
+            try:
+                f = _fit(b, setting)
+            except ValueError:
+                continue
+            coef[name][r], se[name][r] = f.coefficient, f.std_error
+    return b0, coef, se
+
+
+def run(
+    processed: Path,
+    programmes: tuple[str, ...] = PROGRAMMES,
+    reps: int = REPS,
+    seed: int = SEED,
+    worlds: tuple[str, ...] = ("placebo", "main"),
+) -> pd.DataFrame:
+    """Run the study; one row per programme, world, setting and MDE method."""
+    from evalkit.analysis import load_study
+    from evalkit.analysis.power import mde_utilisation
+    from evalkit.analysis.utilisation import matched_cohort, utilisation
+    from evalkit.cohort import placebo_cohort
+
+    rows = []
+    for prog in programmes:
+        study = load_study(prog, processed)
+        mc = matched_cohort(study)
+        cohorts = {"main": mc}
+        if "placebo" in worlds:
+            cohorts["placebo"] = matched_cohort(study, cohort=placebo_cohort(mc.cohort, 18))
+        for world in worlds:
+            m = cohorts[world]
+            for s_i, setting in enumerate(SETTINGS):
+                t0 = time.perf_counter()
+                fit = utilisation(m, setting, WINDOW)
+                if fit.poisson is None:
+                    print(f"{prog} {world} {setting}: no rate ratio ({fit.notes})")
+                    continue
+                mdes = {
+                    "design": mde_utilisation(m, setting, WINDOW),
+                    "calibrated": mde_utilisation(m, setting, WINDOW, fit=fit, method="calibrated"),
+                }
+                thetas = {
+                    k: v.mde_rate_ratio for k, v in mdes.items() if np.isfinite(v.mde_rate_ratio)
+                }
+                thetas["no_effect"] = 1.0
+                b0, coef, se = simulate(
+                    m.panel, setting, thetas, reps, seed + 1000 * s_i + 17 * len(rows)
+                )
+                sd_null = float(np.nanstd(coef["no_effect"], ddof=1))
+                secs = time.perf_counter() - t0
+                for name, theta in thetas.items():
+                    ok = np.isfinite(coef[name]) & np.isfinite(se[name])
+                    rej = np.abs(coef[name][ok] - b0) / se[name][ok] > Z
+                    p_rej = float(rej.mean())
+                    mde = mdes.get(name, mdes["design"])
+                    rows.append(
+                        {
+                            "programme": prog,
+                            "world": world,
+                            "setting": setting,
+                            "window_months": WINDOW,
+                            "mde_method": name,
+                            "rate_ratio": theta,
+                            "reps": int(ok.sum()),
+                            "rejection_rate": p_rej,
+                            "mc_se": math.sqrt(p_rej * (1 - p_rej) / max(ok.sum(), 1)),
+                            "target": 0.05 if name == "no_effect" else 0.8,
+                            "n_participants": m.n_participants,
+                            "n_controls": m.n_controls,
+                            "estimate_b0": b0,
+                            "bootstrap_sd_log_rr": sd_null,
+                            "formula_se_log_rr": mde.std_error_log_rr,
+                            "fit_se_log_rr": fit.poisson.std_error,
+                            "mean_replication_se": float(np.nanmean(se[name])),
+                            "seconds": secs,
+                        }
+                    )
+                print(
+                    pd.DataFrame(rows[-len(thetas) :])[
+                        [
+                            "programme",
+                            "world",
+                            "setting",
+                            "mde_method",
+                            "rate_ratio",
+                            "rejection_rate",
+                            "mc_se",
+                            "bootstrap_sd_log_rr",
+                            "formula_se_log_rr",
+                        ]
+                    ].to_string(index=False, header=len(rows) == len(thetas)),
+                    flush=True,
+                )
+    return pd.DataFrame(rows)
+
+
+def _write(df: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    df.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(out)
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=None, help="processed directory (demo county)")
+    ap.add_argument("--reps", type=int, default=REPS)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--programmes", nargs="+", default=list(PROGRAMMES))
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        processed = args.data or _demo_processed(Path(tmp))
+        df = run(processed, tuple(args.programmes), args.reps, args.seed)
+    df["total_seconds"] = time.perf_counter() - t0
+    _write(df, args.out)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(df.drop(columns=["total_seconds"]).to_string(index=False, float_format="%.4g"))
+    print(f"total {time.perf_counter() - t0:.0f} s; written to {args.out}")
+    return df
+
+
+@pytest.mark.slow
+def test_mde_simulation_rejects_at_mde_about_80_percent(tmp_path: Path) -> None:
+    """With a true effect equal to the reported MDE, 75-85 % of replications reject.
+
+    Checked for the MDE results.json reports (``calibrated``) in the placebo world (a null
+    world: see the module docstring) for emergency admissions and GP appointments at 6 months,
+    mindsong, 500 replications. The band is widened by 1.96 Monte Carlo SEs on each side, so
+    the test fails only when the true rejection rate is outside 75-85 % beyond chance.
+    """
+    env = os.environ.get("EVALKIT_BENCH_PROCESSED")
+    processed = Path(env) if env else _demo_processed(tmp_path)
+    df = run(processed, ("mindsong",), REPS, SEED, worlds=("placebo",))
+    _write(df, OUT.with_name("mde_simulation_test.csv"))
+    for setting in SETTINGS:
+        sel = df[(df["setting"] == setting) & (df["mde_method"] == "calibrated")]
+        assert len(sel) == 1, setting
+        r = sel.iloc[0]
+        assert r["reps"] >= 500
+        tol = 1.96 * r["mc_se"]
+        assert BAND[0] - tol <= r["rejection_rate"] <= BAND[1] + tol, r.to_dict()
+
+
+if __name__ == "__main__":
+    main()
