@@ -63,6 +63,9 @@ class ReportFigure:
             f"<figcaption>{html.escape(self.caption)}</figcaption></figure>"
         )
 
+    def __repr__(self) -> str:  # plain-text view (the PNG bytes are not shown)
+        return f"[figure {self.name}: {self.caption}]"
+
     def save(self, folder: str | Path) -> Path:
         """Write ``<folder>/<name>.png``."""
         path = Path(folder) / f"{self.name}.png"
