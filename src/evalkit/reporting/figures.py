@@ -85,7 +85,9 @@ def forest_figure(
     table: pd.DataFrame, name: str, *, label_col: str, title: str, xlabel: str, caption: str
 ) -> ReportFigure:
     """Estimates with 95% CIs by row (log scale, reference line at 1)."""
-    t = table.dropna(subset=["estimate"]).iloc[::-1]
+    t = table.dropna(subset=["estimate", "ci_low", "ci_high"])
+    # A ratio of 0 (no events in the group) has no place on a log scale; the table shows it.
+    t = t[(t["estimate"] > 0) & (t["ci_low"] > 0)].iloc[::-1]
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7, max(2.4, 0.4 * len(t) + 1.2)))
         y = np.arange(len(t))
@@ -101,6 +103,7 @@ def forest_figure(
         )
         ax.axvline(1, color="0.3", lw=1)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_yticks(y, list(t[label_col]))
@@ -178,6 +181,7 @@ def event_study_figure(table: pd.DataFrame, name: str, label: str) -> ReportFigu
         ax.axhline(1, color="0.3", lw=1)
         ax.axvline(-0.5, color="0.3", lw=1, ls="--")
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("Month relative to referral (month −1 is the reference)")
@@ -327,6 +331,7 @@ def comparison_figure(table: pd.DataFrame, name: str, label: str) -> ReportFigur
         ax.axhline(1, color="0.3", lw=1)
         ax.set_xticks(range(len(windows)), [f"{w} months" for w in windows])
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_ylabel("Rate ratio (log scale)")

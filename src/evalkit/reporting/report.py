@@ -1059,7 +1059,7 @@ def _build(
         caption="Reach: each group's referral rate per eligible person-year against the "
         "reference group (IMD quintile 5, the least deprived; for ethnicity the largest group), "
         "with exact Poisson 95% CIs. Above 1 = referred more often. Groups with a suppressed "
-        "count are not shown.",
+        "count, or with no participants, are not shown.",
     )
     for by in ("imd_quintile", "ethnicity_group"):
         table = tables["pathway"][tables["pathway"]["group"].isin(["all", by])]
