@@ -41,6 +41,8 @@ def _setup_logging(command: str) -> Path:
     root.addHandler(fh)
     sh = logging.StreamHandler(sys.stderr)
     sh.setLevel(logging.WARNING)
+    # Errors the CLI has already shown (``_fail``) go to the log file only.
+    sh.addFilter(lambda record: not getattr(record, "shown", False))
     root.addHandler(sh)
     log.info(
         "evalkit %s, Python %s, %s", __version__, platform.python_version(), platform.platform()
@@ -51,7 +53,7 @@ def _setup_logging(command: str) -> Path:
 
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    log.error(message)
+    log.error(message, extra={"shown": True})
     raise typer.Exit(code=2)
 
 
