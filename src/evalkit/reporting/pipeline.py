@@ -198,8 +198,9 @@ def render_report(
         }
         say("executing the report notebook (analyses, tables, figures)")
         # The kernel finds programmes/ and definitions through EVALKIT_ROOT, wherever it runs.
-        # A fixed hash seed: pyfixest's Poisson fits depend (in the 7th significant digit) on
-        # the iteration order of string sets, which Python randomises per process.
+        # A fixed hash seed: pyfixest 0.60 handles fixed-effect names with Python sets in
+        # places, so a Poisson fit's 7th significant digit follows the per-process string-hash
+        # randomisation (the data are identical; see assumptions log ENV-2).
         with quiet(), _env(EVALKIT_ROOT=str(project_root()), PYTHONHASHSEED=HASH_SEED):
             pm.execute_notebook(
                 str(nb_path),
