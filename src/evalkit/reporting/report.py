@@ -236,9 +236,10 @@ class ProgrammeReport:
             label = nar.setting_label(setting)
             if mde is not None and mde >= 1 - PLAUSIBLE_FALL:
                 powered.append(label)
+            elif mde is not None:
+                not_powered.append(f"{label} (smallest detectable fall {round(100 * (1 - mde))}%)")
             else:
-                pct = f" (smallest detectable fall {round(100 * (1 - mde))}%)" if mde else ""
-                not_powered.append(label + pct)
+                not_powered.append(f"{label} (too few events to estimate a rate ratio)")
         head = (
             f"Power: at {window} months this evaluation had 80% power to detect a fall of "
             f"{round(100 * PLAUSIBLE_FALL)}% or less in "
@@ -821,6 +822,7 @@ def _wellbeing_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
                 "effect_size": es.get("estimate"),
                 "effect_size_ci_low": es.get("ci_low"),
                 "effect_size_ci_high": es.get("ci_high"),
+                "mde": e.get("mde"),
                 "share_improved": shares.get("improved"),
                 "share_deteriorated": shares.get("deteriorated"),
             }
@@ -834,7 +836,7 @@ def _wellbeing_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
             lo, hi = df.at[i, "effect_size_ci_high"], df.at[i, "effect_size_ci_low"]
             df.at[i, "effect_size_ci_low"], df.at[i, "effect_size_ci_high"] = lo, hi
     return df.astype(
-        {c: float for c in df.columns if c.startswith(("effect", "mean", "ci", "share"))}
+        {c: float for c in df.columns if c.startswith(("effect", "mean", "ci", "share", "mde"))}
     )
 
 
