@@ -241,8 +241,8 @@ class ProgrammeReport:
             else:
                 not_powered.append(f"{label} (too few events to estimate a rate ratio)")
         head = (
-            f"Power: at {window} months this evaluation had 80% power to detect a fall of "
-            f"{round(100 * PLAUSIBLE_FALL)}% or less in "
+            f"Power: at {window} months this evaluation had 80% power to detect a "
+            f"{round(100 * PLAUSIBLE_FALL)}% fall in "
             + (", ".join(powered) if powered else "none of its outcomes")
             + "."
         )
