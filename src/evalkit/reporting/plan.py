@@ -29,7 +29,6 @@ from evalkit.config import Programme, UnitCostTable, instruments, load_programme
 from evalkit.reporting.disclosure import DEFAULT_RULE
 
 __all__ = [
-    "DEFAULT_SENSITIVITY_BATTERY",
     "PLAN_VERSION",
     "canonical_json",
     "flatten",
@@ -44,32 +43,10 @@ __all__ = [
 #: Version of the plan's layout; bump when its keys change meaning.
 PLAN_VERSION = 1
 
-#: The pre-specified sensitivity battery as :func:`evalkit.analysis.utilisation.sensitivity`
-#: runs it (methods.md section 1). Used until ``analysis.utilisation`` exposes its own
-#: ``SENSITIVITY_BATTERY`` constant, which then takes precedence.
-DEFAULT_SENSITIVITY_BATTERY: dict[str, Any] = {
-    "setting": "emergency_admission",
-    "window_months": 6,
-    "analyses": [
-        {"analysis": "caliper", "values": [0.1, 0.5]},
-        {"analysis": "ratio", "values": [1, 5]},
-        {"analysis": "per_protocol", "population": "completers and their matched sets"},
-        {"analysis": "cluster", "values": ["person_id"]},
-        {
-            "analysis": "covariate_adjustment",
-            "covariates": ["prior12_<setting>", "prior3_<setting>"],
-            "entered_as": "covariate x post",
-        },
-        {"analysis": "placebo_index", "shift_months": 18, "windows_months": [3, 6]},
-        {"analysis": "evalue", "of": "main rate ratio"},
-    ],
-}
-
 
 def sensitivity_battery() -> dict[str, Any]:
-    """The sensitivity battery the analysis runs (its own constant when it exposes one)."""
-    battery = getattr(_utilisation, "SENSITIVITY_BATTERY", None)
-    return json_safe(battery if battery is not None else DEFAULT_SENSITIVITY_BATTERY)
+    """The sensitivity battery the analysis runs (``analysis.utilisation.SENSITIVITY_BATTERY``)."""
+    return json_safe(_utilisation.SENSITIVITY_BATTERY)
 
 
 def _programme(programme: str | Programme) -> Programme:

@@ -32,6 +32,7 @@ from evalkit.analysis import (
     wellbeing_all,
     wellbeing_entries,
 )
+from evalkit.analysis.equity import PATHWAY_STEPS
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
     event_study,
@@ -560,6 +561,36 @@ _UTIL_COLS = [
     "n_participants",
     "n_controls",
 ]
+
+
+def _pathway_view(group: str, caption: str) -> dict[str, Any]:
+    """Table view of the pathway by ``group``: one row per level, one count column per step."""
+
+    def wide(d: pd.DataFrame) -> pd.DataFrame:
+        # dropna=False keeps a step whose counts are all suppressed (shown as *).
+        return (
+            d[d["group"] == group]
+            .pivot_table(
+                index="level",
+                columns="step",
+                values="n",
+                aggfunc="first",
+                sort=False,
+                dropna=False,
+            )
+            .reset_index()
+            .rename(columns={"level": group})
+        )
+
+    return {
+        "source": "pathway",
+        "filter": wide,
+        "columns": [group, *PATHWAY_STEPS],
+        "counts": PATHWAY_STEPS,
+        "caption": caption,
+    }
+
+
 _TABLE_VIEWS: dict[str, dict[str, Any]] = {
     "reach": {
         "source": "reach",
@@ -590,60 +621,12 @@ _TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "caption": "Pathway, everyone referred: people at each step (each step counts people "
         "who also passed the steps before it).",
     },
-    "pathway_imd": {
-        "source": "pathway",
-        "filter": lambda d: (
-            d[d["group"] == "imd_quintile"]
-            .pivot_table(index="level", columns="step", values="n", aggfunc="first", sort=False)
-            .reset_index()
-            .rename(columns={"level": "imd_quintile"})
-        ),
-        "columns": [
-            "imd_quintile",
-            "referred",
-            "started",
-            "attended_half",
-            "completed",
-            "baseline_measure",
-            "followup_measure",
-        ],
-        "counts": (
-            "referred",
-            "started",
-            "attended_half",
-            "completed",
-            "baseline_measure",
-            "followup_measure",
-        ),
-        "caption": "Pathway by IMD quintile (1 = most deprived): people at each step.",
-    },
-    "pathway_ethnicity": {
-        "source": "pathway",
-        "filter": lambda d: (
-            d[d["group"] == "ethnicity_group"]
-            .pivot_table(index="level", columns="step", values="n", aggfunc="first", sort=False)
-            .reset_index()
-            .rename(columns={"level": "ethnicity_group"})
-        ),
-        "columns": [
-            "ethnicity_group",
-            "referred",
-            "started",
-            "attended_half",
-            "completed",
-            "baseline_measure",
-            "followup_measure",
-        ],
-        "counts": (
-            "referred",
-            "started",
-            "attended_half",
-            "completed",
-            "baseline_measure",
-            "followup_measure",
-        ),
-        "caption": "Pathway by ethnicity group: people at each step.",
-    },
+    "pathway_imd": _pathway_view(
+        "imd_quintile", "Pathway by IMD quintile (1 = most deprived): people at each step."
+    ),
+    "pathway_ethnicity": _pathway_view(
+        "ethnicity_group", "Pathway by ethnicity group: people at each step."
+    ),
     "outcomes_by_deprivation": {
         "source": "outcomes_by_deprivation",
         "columns": ["outcome", "scale", "level", "n_participants", "estimate", "ci_low", "ci_high"],
