@@ -409,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--population", type=int, default=DEFAULT_POPULATION)
     ap.add_argument("--max-minutes", type=float, default=None)
+    ap.add_argument(
+        "--regimes", nargs="+", choices=REGIMES, default=list(REGIMES), help="regimes to run"
+    )
     ap.add_argument("--out", type=Path, default=Path("bench/results") / REPS_FILE)
     ap.add_argument("--report", type=Path, default=Path("bench/results/did_simulation.md"))
     ap.add_argument(
@@ -419,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.summary_only:
         reps, wall = pd.read_csv(a.out), math.nan
     else:
-        reps = run(a.reps, a.workers, a.out, a.population, a.max_minutes)
+        reps = run(a.reps, a.workers, a.out, a.population, a.max_minutes, tuple(a.regimes))
         wall = (time.perf_counter() - t0) / 60
     reps = reps[reps["rep"] < a.reps]
     table = summarise(reps)

@@ -116,7 +116,7 @@ def _demo_processed(tmp: Path) -> Path:
     return processed
 
 
-def _fit(panel: pd.DataFrame, setting: str):
+def _fit(panel: pd.DataFrame, setting: str, cluster: str = "person_id"):
     from evalkit.estimation.did import did
 
     return did(
@@ -126,7 +126,7 @@ def _fit(panel: pd.DataFrame, setting: str):
         time="event_month",
         treated="referred",
         post="post",
-        cluster="subclass",
+        cluster=cluster,
         exposure="exposure",
         model="poisson",
         weights="weight",
@@ -134,19 +134,29 @@ def _fit(panel: pd.DataFrame, setting: str):
 
 
 def simulate(
-    panel: pd.DataFrame, setting: str, thetas: dict[str, float], reps: int, seed: int
+    panel: pd.DataFrame,
+    setting: str,
+    thetas: dict[str, float],
+    reps: int,
+    seed: int,
+    cluster: str = "person_id",
 ) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Bootstrap matched sets, thin participants' window counts by each theta, refit.
 
     Returns the full panel's coefficient b0 and, per theta label, the replications'
     coefficients and SEs (NaN where the fit failed). The same resampled sets serve every theta
-    (common random numbers), each theta with its own thinning draws.
+    (common random numbers), each theta with its own thinning draws. ``cluster`` is the
+    report's (the matched cohort's ``spec["cluster"]``); clustering by person, a person's rows
+    in the k-th copy of any drawn set form one cluster, so a set drawn twice gives two
+    independent copies while two different sets sharing a control person stay linked.
     """
     from evalkit.analysis.utilisation import _window
 
     cols = ["unit", "subclass", "referred", "weight", "event_month", "post", "exposure", setting]
-    p = _window(panel, WINDOW)[cols].reset_index(drop=True)
-    b0 = _fit(p, setting).coefficient
+    p = _window(panel, WINDOW)[[*cols, "person_id"]].reset_index(drop=True)
+    p["person_code"] = pd.factorize(p["person_id"])[0]
+    p = p.drop(columns="person_id")
+    b0 = _fit(p.assign(person_id=p["person_code"]), setting, cluster).coefficient
     idx = p.groupby("subclass").indices
     sets = list(idx)
     n = len(sets)
@@ -160,9 +170,14 @@ def simulate(
         pick = rng.integers(0, n, n)
         rows = np.concatenate([idx[sets[k]] for k in pick])
         label = np.repeat(np.arange(n), sizes[pick])
+        # k-th draw of the same set: its copy number (0 for the first)
+        copy = pd.Series(pick).groupby(pick).cumcount().to_numpy()
         b = p.iloc[rows].copy()
         b["subclass"] = label
         b["unit"] = b["unit"].to_numpy(dtype=np.int64) * (n + 1) + label
+        b["person_id"] = b["person_code"].to_numpy(dtype=np.int64) * (n + 1) + np.repeat(
+            copy, sizes[pick]
+        )
         yb, tb = y[rows], thin_rows[rows]
         for name, theta in thetas.items():
             yy = yb.copy()
@@ -170,7 +185,7 @@ def simulate(
                 yy[tb] = rng.binomial(yb[tb].astype(np.int64), theta)
             b[setting] = yy
             try:
-                f = _fit(b, setting)
+                f = _fit(b, setting, cluster)
             except ValueError:
                 continue
             coef[name][r], se[name][r] = f.coefficient, f.std_error
@@ -214,7 +229,12 @@ def run(
                 }
                 thetas["no_effect"] = 1.0
                 b0, coef, se = simulate(
-                    m.panel, setting, thetas, reps, seed + 1000 * s_i + 17 * len(rows)
+                    m.panel,
+                    setting,
+                    thetas,
+                    reps,
+                    seed + 1000 * s_i + 17 * len(rows),
+                    cluster=m.spec.get("cluster", "subclass"),
                 )
                 sd_null = float(np.nanstd(coef["no_effect"], ddof=1))
                 secs = time.perf_counter() - t0

@@ -296,6 +296,12 @@ class Matching(_Strict):
     sample_controls_above: int = Field(100_000, ge=1000)
     control_sample_size: int = Field(50_000, ge=1000)
     seed: int = 20240401
+    #: Let a person serve as a control at most once across all index months (``unit`` in
+    #: :func:`evalkit.match`). Off by default: with risk-set (incidence-density) sampling a
+    #: person must stay available to every risk set, or the heaviest long-term users, who
+    #: qualify in many months, are used up and the matched controls are lighter users than
+    #: the participants (docs/decisions/matching.md, "Controls across risk sets").
+    one_control_per_person: bool = False
 
 
 class Cost(_Strict):

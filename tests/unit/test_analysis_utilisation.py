@@ -122,7 +122,7 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
         "ratio 1:1",
         "ratio 5:1",
         "per-protocol (completers)",
-        "clustered by person",
+        "clustered by matched set",
         "adjusted for prior use x post",
         "placebo index 18 months earlier, 3 months",
         "placebo index 18 months earlier, 6 months",
@@ -130,10 +130,10 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
     }
     assert set(table["analysis"]) == expected
     main = table.set_index("analysis").loc["main analysis"]
-    by_person = table.set_index("analysis").loc["clustered by person"]
+    by_set = table.set_index("analysis").loc["clustered by matched set"]
     adjusted = table.set_index("analysis").loc["adjusted for prior use x post"]
     # Same point estimate, different inference; the adjusted model is a different fit.
-    assert by_person["estimate"] == pytest.approx(main["estimate"])
+    assert by_set["estimate"] == pytest.approx(main["estimate"])
     assert adjusted["estimate"] != pytest.approx(main["estimate"], rel=1e-9)
     assert table.set_index("analysis").loc["E-value (unmeasured confounding)", "estimate"] >= 1
 
@@ -163,9 +163,35 @@ def test_matched_cohort_propensity_on_log_counts_balance_on_raw_counts(matched) 
         exact=mc.spec["exact"],
         ratio=mc.spec["ratio"],
         caliper=mc.spec["caliper"],
-        unit="person_id",
+        unit=mc.spec["unit"],
         seed=mc.spec["seed"],
         sample_controls_above=mc.spec["sample_controls_above"],
     )
     assert direct.matched.index.equals(mc.match.matched.index)
     np.testing.assert_array_equal(direct.matched["weight"], mc.match.matched["weight"])
+
+
+def test_controls_may_serve_several_risk_sets_and_inference_clusters_by_person(
+    matched, demo_processed
+) -> None:
+    """By default a person may be a control in several months' risk sets (never the same row
+    twice), and the DiD clusters by person; ``one_control_per_person`` restores one control
+    row per person with clustering by matched set (docs/decisions/matching.md)."""
+    from evalkit.config import load_programme
+
+    mc = matched["mindsong"]
+    assert mc.spec["unit"] is None and mc.spec["cluster"] == "person_id"
+    m = mc.match.matched
+    assert m.index.is_unique  # a candidate row (person, month) is used at most once
+    res = utilisation(mc, "gp_appointment", 6)
+    assert res.poisson.spec["cluster"] == "person_id"
+
+    prog = load_programme("mindsong")
+    once = prog.model_copy(
+        update={"matching": prog.matching.model_copy(update={"one_control_per_person": True})}
+    )
+    mc1 = matched_cohort(load_study(once, demo_processed))
+    assert mc1.spec["unit"] == "person_id" and mc1.spec["cluster"] == "subclass"
+    ctl = mc1.cohort.candidates.loc[mc1.match.matched.index, ["person_id", "referred"]]
+    assert not ctl.loc[ctl["referred"] == 0, "person_id"].duplicated().any()
+    assert utilisation(mc1, "gp_appointment", 6).poisson.spec["cluster"] == "subclass"

@@ -1235,7 +1235,7 @@ def outcomes_by_deprivation(
     """Utilisation effect and wellbeing change by the participant's IMD quintile.
 
     Utilisation: the matched DiD rate ratio (:func:`evalkit.analysis.utilisation.utilisation`,
-    fixed-effects Poisson, clustered by matched set) on the part of the matched panel whose
+    fixed-effects Poisson, clustered as the main analysis) on the part of the matched panel whose
     participant is in the group, keeping whole matched sets (a participant with their
     controls). Wellbeing: the paired mean change of the main instrument (baseline to end) among
     the group's participants (:func:`evalkit.estimation.prepost.prepost`).

@@ -110,7 +110,11 @@ def matched_cohort(
     """Match participants to risk-set controls and build the person-month panels.
 
     Defaults come from the programme's ``matching`` config (ratio 3, caliper 0.2 SD of the logit,
-    exact on sex and index month); ``unit="person_id"`` so a person supplies at most one control.
+    exact on sex and index month). A candidate row (person and month) is used at most once, but
+    a person may be a control in several months' risk sets, as incidence-density sampling
+    requires; the DiD then clusters by person, since matched sets can share a person
+    (``one_control_per_person: true`` in the config restores one control row per person and
+    clustering by matched set). ``spec["cluster"]`` records which.
     """
     m_cfg = study.programme.matching
     cohort = cohort or cohort_for(study)
@@ -123,6 +127,8 @@ def matched_cohort(
         "replace": m_cfg.replace if replace_controls is None else replace_controls,
         "sample_controls_above": m_cfg.sample_controls_above,
         "seed": m_cfg.seed,
+        "unit": "person_id" if m_cfg.one_control_per_person else None,
+        "cluster": "subclass" if m_cfg.one_control_per_person else "person_id",
     }
     m = _match_log_counts(cohort.candidates, cohort.covariate_columns(spec["covariates"]), spec)
     spec["propensity_terms"] = m.spec.get("propensity_terms", "as given")
@@ -151,7 +157,7 @@ def _match_log_counts(cand: pd.DataFrame, covariates: list[str], spec: dict) -> 
         ratio=spec["ratio"],
         caliper=spec["caliper"],
         replace=spec["replace"],
-        unit="person_id",
+        unit=spec.get("unit"),
         sample_controls_above=spec["sample_controls_above"],
         seed=spec["seed"],
     )
@@ -308,15 +314,17 @@ def utilisation(
     months: int,
     *,
     covariates: list[str] | None = None,
-    cluster: str = "subclass",
+    cluster: str | None = None,
 ) -> UtilisationResult:
     """Matched DiD for one setting and window, with the naive pre/post figure beside it.
 
     The rate ratio is a fixed-effects Poisson DiD with person-time as exposure (not fitted for
     ``total_cost``, which is money, not a count); the absolute change is the linear DiD, per
-    person-month, times the window (events per participant over the window). Both cluster by
-    matched set and weight by the matching weights.
+    person-month, times the window (events per participant over the window). Both weight by
+    the matching weights and cluster by ``cluster`` (default the matched cohort's
+    ``spec["cluster"]``: by person, as matched sets may share a control person).
     """
+    cluster = cluster or _cluster(mc)
     p = _window(mc.panel, months)
     common = dict(
         outcome=setting,
@@ -355,6 +363,11 @@ def utilisation(
     )
 
 
+def _cluster(mc: MatchedCohort) -> str:
+    """The matched cohort's default cluster column (``subclass`` for older specs)."""
+    return str(mc.spec.get("cluster") or "subclass")
+
+
 def utilisation_all(mc: MatchedCohort) -> list[UtilisationResult]:
     """Every programme setting and ``total_cost`` at every configured window."""
     prog = mc.cohort.programme
@@ -381,7 +394,7 @@ def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> D
         time="event_month",
         treated="referred",
         post="post",
-        cluster="subclass",
+        cluster=_cluster(mc),
         model=model,
         event_study=True,
         weights="weight",
@@ -398,7 +411,11 @@ SENSITIVITY_BATTERY: dict[str, Any] = {
         {"analysis": "caliper", "values": [0.1, 0.5]},
         {"analysis": "ratio", "values": [1, 5]},
         {"analysis": "per_protocol", "population": "completers and their matched sets"},
-        {"analysis": "cluster", "values": ["person_id"]},
+        {
+            "analysis": "cluster",
+            "values": ["person_id", "subclass"],
+            "run": "each value the main analysis does not cluster by",
+        },
         {
             "analysis": "covariate_adjustment",
             "covariates": ["prior12_<setting>", "prior3_<setting>"],
@@ -424,8 +441,9 @@ def sensitivity(
     """The pre-specified battery for one outcome (methods.md section 1), as one table.
 
     Caliper and ratio variations, per-protocol (completers and their matched controls),
-    clustering by person, covariate adjustment (prior utilisation x post), placebo index dates
-    18 months earlier (3 and 6 months), and the E-value of the main rate ratio.
+    the other clustering (by matched set when the main analysis clusters by person), covariate
+    adjustment (prior utilisation x post), placebo index dates 18 months earlier (3 and 6
+    months), and the E-value of the main rate ratio.
     """
     rows: list[dict[str, Any]] = []
 
@@ -469,7 +487,11 @@ def sensitivity(
         naive=mc.naive[mc.naive["unit"].isin(completers)],
     )
     add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
-    add("clustered by person", utilisation(mc, setting, months, cluster="person_id").poisson)
+    labels = {"person_id": "clustered by person", "subclass": "clustered by matched set"}
+    for cl in _battery("cluster")["values"]:
+        if cl != _cluster(mc):
+            res = utilisation(mc, setting, months, cluster=cl)
+            add(labels.get(cl, f"clustered by {cl}"), res.poisson)
     prior = [f"prior12_{setting}", f"prior3_{setting}"]
     adjusted = with_index_covariates(mc, prior)
     add(
