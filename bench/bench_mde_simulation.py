@@ -299,11 +299,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--programmes", nargs="+", default=list(PROGRAMMES))
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--worlds", nargs="+", choices=["placebo", "main"], default=["placebo", "main"])
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         processed = args.data or _demo_processed(Path(tmp))
-        df = run(processed, tuple(args.programmes), args.reps, args.seed)
+        df = run(processed, tuple(args.programmes), args.reps, args.seed, tuple(args.worlds))
     df["total_seconds"] = time.perf_counter() - t0
     _write(df, args.out)
     with pd.option_context("display.width", 200, "display.max_columns", 30):

@@ -58,6 +58,8 @@ def test_check_file_csv_counts_case_table(tmp_path: Path, csv: str, caught: bool
         ("<p>person 0123456789abcdef</p>", True),  # pseudonym-shaped
         ("<p>NHS 943 476 5919</p>", True),  # valid check digit
         ("<p>value 943 476 5918</p>", False),  # invalid check digit
+        ("<p>NHS number 9434765919.</p>", True),  # sentence full stop: still caught
+        ("<p>CI upper 9434765919.25</p>", False),  # a decimal number is not an NHS number
         ("<p>lives at SW1A 1AA</p>", True),
         ("<p>Date of birth: 01/02/1950</p>", True),
         ('<img src="data:image/png;base64,0123456789abcdef0123" alt="x">', False),
