@@ -31,9 +31,7 @@ from evalkit.reporting.disclosure import COUNT_KEYS, DEFAULT_RULE, DisclosureRul
 SCANNED_SUFFIXES = (".html", ".csv", ".json")
 _DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+")
 _PSEUDONYM = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{16}(?![0-9A-Za-z])")
-_NHS_NUMBER = re.compile(
-    r"(?<![0-9A-Za-z.])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![0-9A-Za-z]|\.[0-9])"
-)
+_NHS_NUMBER = re.compile(r"(?<![0-9A-Za-z.])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![0-9A-Za-z]|\.[0-9])")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2}\b")
 _DOB_NAME = re.compile(r"date[ _-]?of[ _-]?birth|\bdob\b|birth[ _-]?date", re.IGNORECASE)
 _PEOPLE_PHRASE = re.compile(
