@@ -454,7 +454,8 @@ def main(argv: list[str] | None = None) -> None:
 
 @pytest.mark.slow
 def test_did_simulation_observables_coverage_and_bias_within_mc_error() -> None:
-    """Full study: observables coverage in 93.2-96.8% and bias within 2.576 MCSE of zero.
+    """Full study: observables coverage in 93.2-96.8% and bias within 2.576 MCSE of zero;
+    realistic regime: naive pre/post clearly worse than the matched DiD (see the comments).
 
     Uses the replications file when it holds 1,000 per regime (run the script first);
     otherwise runs one replication per regime, checks only that the figures are finite and
@@ -477,11 +478,20 @@ def test_did_simulation_observables_coverage_and_bias_within_mc_error() -> None:
     for _, r in obs.iterrows():
         assert COVERAGE_BAND[0] <= r["coverage"] <= COVERAGE_BAND[1], r.to_dict()
         assert abs(r["bias_log"]) < BIAS_MCSE_LIMIT * r["bias_mcse"], r.to_dict()
-    # Naive pre/post must be clearly worse than the matched DiD in the realistic regime.
+    # Naive pre/post must be clearly worse than the matched DiD in the realistic regime: for
+    # emergency admissions, where the regime's regression to the mean is large (about -0.23
+    # log), on bias, RMSE and coverage; for GP appointments, where the generator's regression to
+    # the mean is small (about -0.04 log, below one replication's SE), on bias and coverage.
+    # Naive's RMSE for GP is about the DiD's or lower: without controls it has less variance,
+    # which a small bias does not outweigh (reported in results/did_simulation.md).
     real = table[table["regime"] == "realistic"].set_index(["setting", "method"])
     for s in SETTINGS:
-        naive_rmse = real.loc[(s, "naive_prepost"), "rmse_log"]
-        assert naive_rmse > real.loc[(s, "matched_did"), "rmse_log"], (s, real)
+        naive, dd = real.loc[(s, "naive_prepost")], real.loc[(s, "matched_did")]
+        assert abs(naive["bias_log"]) > abs(dd["bias_log"]), (s, real)
+        assert naive["coverage"] < dd["coverage"], (s, real)
+    ea_naive = real.loc[("emergency_admission", "naive_prepost")]
+    ea_did = real.loc[("emergency_admission", "matched_did")]
+    assert ea_naive["rmse_log"] > 1.2 * ea_did["rmse_log"], real
 
 
 if __name__ == "__main__":
