@@ -71,7 +71,7 @@ Script::
 (without ``--data`` a demo county, seed 42, is generated in a temporary directory, ~30 s; with
 ``--scale county`` the programmes' eligible pool of a 660,000-person county, ~15 s).
 Test: ``python -m pytest -m slow bench/bench_mde_simulation.py`` (county scale, placebo world,
-calibrated MDE, for mindsong and chronic_pain; about 8-15 minutes per programme on one core).
+calibrated MDE, for mindsong and chronic_pain; about 6 minutes per programme on one core).
 """
 
 from __future__ import annotations
@@ -382,8 +382,8 @@ def test_mde_simulation_rejects_at_mde_about_80_percent(tmp_path: Path, programm
     appointments at 6 months, 500 replications. The band is widened by 1.96 Monte Carlo SEs
     on each side, so the test fails only when the true rejection rate is outside 75-85 %
     beyond chance. At demo scale (70-95 participants) the cluster-robust Wald test is itself
-    liberal and the check is reported, not asserted (module docstring). About 15 minutes per
-    programme on one idle core.
+    liberal and the check is reported, not asserted (module docstring). About 6 minutes per
+    programme on one core (5.5-6 min measured).
     """
     df = run(
         county_pool(tmp_path / "county", (programme,)),
