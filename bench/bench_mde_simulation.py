@@ -381,8 +381,8 @@ def test_mde_simulation_rejects_at_mde_about_80_percent(tmp_path: Path, programm
     placebo world (a null world: see the module docstring), emergency admissions and GP
     appointments at 6 months, 500 replications. The band is widened by 1.96 Monte Carlo SEs
     on each side, so the test fails only when the true rejection rate is outside 75-85 %
-    beyond chance. At demo scale (87-121 matched participants) the cluster-robust Wald test is itself
-    liberal and the check is reported, not asserted (module docstring). About 6 minutes per
+    beyond chance. At demo scale (87-121 matched participants) the cluster-robust Wald test is
+    itself liberal and the check is reported, not asserted (module docstring). About 6 minutes per
     programme on one core (5.5-6 min measured).
     """
     df = run(
