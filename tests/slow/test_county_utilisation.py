@@ -38,8 +38,9 @@ Stronger effects: the issue asks for these checks "with a true rate ratio of 0.8
 The demo configs' effects (e.g. 0.75 for mindsong's emergency admissions) are diluted by
 non-starters, drop-outs' half dose and the three-month ramp, so the realised truths in
 ``synthetic_truth.json`` are 0.86-0.95 and the condition would apply to no cell. The county
-here is therefore generated with a configured 0.55 for both settings (realised 0.70-0.85; each
-test first asserts that its truth is at most 0.85, so the condition is checked, not assumed).
+here is therefore generated with a configured 0.55 for both settings (realised 0.75-0.84 at
+seed 42; each test first asserts that its truth is at most 0.85, so the condition is checked,
+not assumed).
 
 Set ``EVALKIT_COUNTY_REALISTIC`` / ``EVALKIT_COUNTY_OBSERVABLES`` to directories already holding
 such a county generated with the same stronger effects

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -43,22 +44,19 @@ def test_power_needs_exactly_one_question(tmp_path: Path) -> None:
 
 
 def test_power_answers_both_questions(demo_processed: Path) -> None:
-    need = runner.invoke(
-        app,
-        ["power", "--programme", "mindsong", "--effect", "0.2", "--processed", str(demo_processed)],
-    )
+    """Each question prints what :func:`power_plan` solves (seeded, so the same numbers)."""
+    from evalkit.analysis.power import power_plan
+    from evalkit.reporting import quiet
+
+    base = ["power", "--programme", "mindsong", "--processed", str(demo_processed)]
+    need = runner.invoke(app, [*base, "--effect", "0.2"])
+    could = runner.invoke(app, [*base, "--participants", "150"])
     assert need.exit_code == 0, need.output
-    could = runner.invoke(
-        app,
-        [
-            "power",
-            "--programme",
-            "mindsong",
-            "--participants",
-            "150",
-            "--processed",
-            str(demo_processed),
-        ],
-    )
     assert could.exit_code == 0, could.output
-    assert need.output != could.output
+    with quiet():
+        n_needed = power_plan(demo_processed, "mindsong", effect=0.2)
+        mde_150 = power_plan(demo_processed, "mindsong", participants=150)
+    assert n_needed.solved_for == "sample_size" and mde_150.solved_for == "mde"
+    assert need.output.strip() == n_needed.summary().strip()
+    assert could.output.strip() == mde_150.summary().strip()
+    assert f"{math.ceil(n_needed.n_participants):,}" in need.output

@@ -127,8 +127,7 @@ def matched_cohort(
         "replace": m_cfg.replace if replace_controls is None else replace_controls,
         "sample_controls_above": m_cfg.sample_controls_above,
         "seed": m_cfg.seed,
-        "unit": "person_id" if m_cfg.one_control_per_person else None,
-        "cluster": "subclass" if m_cfg.one_control_per_person else "person_id",
+        **control_rule(m_cfg.one_control_per_person),
     }
     m = _match_log_counts(cohort.candidates, cohort.covariate_columns(spec["covariates"]), spec)
     spec["propensity_terms"] = m.spec.get("propensity_terms", "as given")
@@ -138,6 +137,18 @@ def matched_cohort(
     naive = naive_panel(cohort)
     notes = [*m.notes, *panel.attrs.get("notes", ())]
     return MatchedCohort(cohort, m, panel, naive, spec, tuple(notes))
+
+
+def control_rule(one_control_per_person: bool) -> dict[str, str | None]:
+    """``unit`` passed to :func:`match` and the DiD's ``cluster`` for the control rule.
+
+    One control row per person: ``unit="person_id"``, matched sets share no one, cluster by
+    set. Otherwise (the default) a person may serve several risk sets, so cluster by person.
+    The locked plan (``evalkit.reporting.plan``) records the same pair from here.
+    """
+    if one_control_per_person:
+        return {"unit": "person_id", "cluster": "subclass"}
+    return {"unit": None, "cluster": "person_id"}
 
 
 def _match_log_counts(cand: pd.DataFrame, covariates: list[str], spec: dict) -> MatchResult:

@@ -87,6 +87,7 @@ def resolved_plan(
     prog = _programme(programme)
     costs = unit_costs or load_unit_costs()
     m = prog.matching
+    rule = _utilisation.control_rule(m.one_control_per_person)
     defs = instruments()
     reported = []
     for name in prog.instruments:
@@ -108,8 +109,7 @@ def resolved_plan(
             "sample_controls_above": m.sample_controls_above,
             "control_sample_size": m.control_sample_size,
             "seed": m.seed,
-            "unit": "person_id" if m.one_control_per_person else None,
-            "cluster": "subclass" if m.one_control_per_person else "person_id",
+            **rule,
             "propensity_terms": "log1p of prior-utilisation counts",
         },
         "estimation": {
@@ -121,13 +121,13 @@ def resolved_plan(
                 "fixed_effects": ["unit", "event_month"],
                 "exposure": "exposure",
                 "weights": "weight",
-                "cluster": "subclass" if m.one_control_per_person else "person_id",
+                "cluster": rule["cluster"],
             },
             "difference_per_person": {
                 "model": "linear",
                 "fixed_effects": ["unit", "event_month"],
                 "weights": "weight",
-                "cluster": "subclass" if m.one_control_per_person else "person_id",
+                "cluster": rule["cluster"],
             },
             "min_events_for_rate_ratio": _utilisation.MIN_EVENTS,
             "confidence_level": 0.95,
