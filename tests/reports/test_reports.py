@@ -18,22 +18,12 @@ from cdp import Chromium, find_chromium
 
 from evalkit.config import load_programmes
 from evalkit.intake import run_intake
-from evalkit.reporting import build_index, build_report, check_outputs, render_report
+from evalkit.reporting import build_report, check_outputs, render_report
 from evalkit.reporting.pipeline import check_reports, person_ids
 from evalkit.reporting.plan import lock_plan
 
 PROGRAMMES = sorted(load_programmes())
 SCREENSHOTS = Path(os.environ.get("EVALKIT_SCREENSHOTS", "reports/.screenshots"))
-
-
-@pytest.fixture(scope="session")
-def built_reports(demo_processed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """reports/<slug>/ for every programme plus reports/index.html, on the demo county."""
-    out = tmp_path_factory.mktemp("reports")
-    for slug in PROGRAMMES:
-        render_report(slug, demo_processed, out)
-    build_index(out)
-    return out
 
 
 @pytest.mark.parametrize("slug", PROGRAMMES)
