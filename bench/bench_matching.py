@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.matching import match
+from evalkit.stats.matching import match
 
 COVARIATES = ["age", "imd_decile", "ethnicity_group", "conditions", "prior_12m", "prior_3m"]
 

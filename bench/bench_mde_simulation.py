@@ -117,7 +117,7 @@ def _demo_processed(tmp: Path) -> Path:
 
 
 def _fit(panel: pd.DataFrame, setting: str, cluster: str = "person_id"):
-    from evalkit.estimation.did import did
+    from evalkit.stats.did import did
 
     return did(
         panel,

@@ -13,8 +13,8 @@ change is known exactly:
     true difference = −1.05 x EFFECT x Σ_s rate_s x cost_s   (per participant over 12 months)
 
 and the true ROI is minus that over the programme cost. Each replication runs the public
-:func:`evalkit.estimation.economics.matched_cost_difference` (999 resamples, percentile, own
-seed) and :func:`~evalkit.estimation.economics.return_on_investment`, exactly as a report does.
+:func:`evalkit.stats.costs.matched_cost_difference` (999 resamples, percentile, own
+seed) and :func:`~evalkit.stats.costs.return_on_investment`, exactly as a report does.
 
 Reported per scenario: mean estimate, bias with its Monte Carlo SE, SD of the estimates against
 the mean bootstrap SE, mean CI width, and coverage of the true saving and of the true ROI with
@@ -47,7 +47,7 @@ import pandas as pd
 import pytest
 
 from evalkit.config import load_unit_costs
-from evalkit.estimation.economics import matched_cost_difference, return_on_investment
+from evalkit.stats.costs import matched_cost_difference, return_on_investment
 
 #: Events per person-year at frailty 1 (a COPD/asthma population), by setting.
 RATES = {

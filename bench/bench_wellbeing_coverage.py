@@ -11,8 +11,8 @@ questionnaires with the synthetic county's own models, unchanged:
   instrument definitions), which also returns the truth of that replication.
 
 The replication's ``measures`` rows are scored with
-:func:`evalkit.estimation.scoring.score_measures` and the change from baseline to end is
-estimated with :func:`evalkit.estimation.prepost.prepost`, exactly as the report does.
+:func:`evalkit.stats.scoring.score_measures` and the change from baseline to end is
+estimated with :func:`evalkit.stats.prepost.prepost`, exactly as the report does.
 
 Estimands. The generator's ``mean_change`` is the *sample-average expected change* among that
 replication's complete cases (episodes with a scorable baseline and end), computed from the item
@@ -68,8 +68,8 @@ import pandas as pd
 import pytest
 
 from evalkit import config
-from evalkit.estimation.prepost import prepost
-from evalkit.estimation.scoring import score_measures
+from evalkit.stats.prepost import prepost
+from evalkit.stats.scoring import score_measures
 from evalkit.synth.calendar import NONE, Calendar
 from evalkit.synth.programmes import draw_attendance
 from evalkit.synth.questionnaires import draw_questionnaires

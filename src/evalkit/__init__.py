@@ -15,13 +15,13 @@ from typing import Any
 __version__ = "0.3.0"
 
 _LAZY = {
-    "match": ("evalkit.matching", "match"),
-    "did": ("evalkit.estimation.did", "did"),
-    "prepost": ("evalkit.estimation.wellbeing", "prepost"),
+    "match": ("evalkit.stats.matching", "match"),
+    "did": ("evalkit.stats.did", "did"),
+    "prepost": ("evalkit.stats.prepost", "prepost"),
 }
 
 #: Layers reachable as attributes (``ek.analysis``, ``ek.reporting``), imported on first use.
-_SUBMODULES = ("analysis", "reporting", "cohort", "matching", "estimation", "synth", "intake")
+_SUBMODULES = ("analysis", "reporting", "cohort", "stats", "synth", "intake", "definitions")
 
 __all__ = ["__version__", *_LAZY]
 

@@ -1,6 +1,6 @@
-"""Configuration: programme YAML files, instrument definitions, unit costs and paths.
+"""Configuration: programme YAML files and paths.
 
-Programmes and instruments are data, not code. Each is a YAML file validated by a pydantic model
+Programmes are data, not code. Each is a YAML file validated by a pydantic model
 that forbids unknown fields, so a typo in a config stops with a message naming the file and the
 field (``programmes/mindsong.yaml: matching.ratoi: Extra inputs are not permitted``).
 """
@@ -8,25 +8,50 @@ field (``programmes/mindsong.yaml: matching.ratoi: Extra inputs are not permitte
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from evalkit.contract import CONDITIONS, REFERRAL_SOURCES, SETTINGS
+from evalkit.definitions import (
+    DEFINITIONS_DIR,
+    ConfigError,
+    InstrumentDefinition,
+    StrictModel,
+    Threshold,
+    UnitCost,
+    UnitCostTable,
+    instruments,
+    instruments_dir,
+    load_instrument,
+    load_unit_costs,
+    load_yaml,
+    validation_message,
+)
+
+#: Names programme code reads from here; the definitions live in :mod:`evalkit.definitions`.
+__all__ = [
+    "DEFINITIONS_DIR",
+    "PACKAGE_DIR",
+    "ConfigError",
+    "InstrumentDefinition",
+    "Programme",
+    "Threshold",
+    "UnitCost",
+    "UnitCostTable",
+    "instruments",
+    "instruments_dir",
+    "load_instrument",
+    "load_programme",
+    "load_programme_file",
+    "load_programmes",
+    "load_unit_costs",
+    "programmes_dir",
+    "project_root",
+]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFINITIONS_DIR = PACKAGE_DIR / "definitions"
-
-
-class ConfigError(ValueError):
-    """A configuration file is missing or invalid; the message names the file and field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,186 +79,12 @@ def programmes_dir() -> Path:
 
 
 # --------------------------------------------------------------------------------------------
-# Instruments
-# --------------------------------------------------------------------------------------------
-class Threshold(_Strict):
-    """A change threshold for individual change, with its source."""
-
-    kind: Literal["reliable_change", "meaningful_change"]
-    value: float = Field(gt=0)
-    source: str
-    verified: bool = True
-    note: str = ""
-
-
-class InstrumentDefinition(_Strict):
-    """One validated outcome instrument: its items, scoring and change thresholds.
-
-    ``direction`` says which way is better (``higher`` for WEMWBS, ``lower`` for CAT). Items of
-    an instrument ``reported_separately`` (ONS4) are never summed: each item is its own score.
-    """
-
-    name: str
-    title: str
-    items: list[str] = Field(min_length=1)
-    item_min: int
-    item_max: int
-    item_labels: dict[str, str] = {}
-    reverse_scored: list[str] = []
-    scoring: Literal["sum", "sum_then_convert", "per_item", "mean_of_goals"]
-    conversion: dict[int, float] | None = None
-    subscales: dict[str, list[str]] = {}
-    direction: Literal["higher", "lower"] = "higher"
-    item_directions: dict[str, Literal["higher", "lower"]] = {}
-    reported_separately: bool = False
-    min_items: int | None = None
-    missing_rule: str
-    missing_rule_verified: bool
-    missing_rule_source: str = ""
-    thresholds: list[Threshold] = []
-    norms: dict[str, Any] = {}
-    sources: list[str] = Field(min_length=1)
-    notes: list[str] = []
-
-    @model_validator(mode="after")
-    def _check(self) -> InstrumentDefinition:
-        if self.item_min >= self.item_max:
-            raise ValueError("item_min must be below item_max")
-        unknown = set(self.reverse_scored) - set(self.items)
-        if unknown:
-            raise ValueError(f"reverse_scored names unknown items {sorted(unknown)}")
-        for sub, its in self.subscales.items():
-            if set(its) - set(self.items):
-                raise ValueError(f"subscale {sub} names unknown items")
-        if self.scoring == "sum_then_convert" and not self.conversion:
-            raise ValueError("scoring sum_then_convert needs a conversion table")
-        return self
-
-    @property
-    def score_range(self) -> tuple[float, float]:
-        """Smallest and largest possible score (per item for per-item instruments)."""
-        if self.scoring in ("per_item", "mean_of_goals"):
-            return float(self.item_min), float(self.item_max)
-        lo, hi = len(self.items) * self.item_min, len(self.items) * self.item_max
-        if self.conversion:
-            return float(self.conversion[lo]), float(self.conversion[hi])
-        return float(lo), float(hi)
-
-    def item_direction(self, item: str) -> str:
-        """Which way is better for one item (per-item instruments may differ, e.g. ONS4 anxiety)."""
-        return self.item_directions.get(item, self.direction)
-
-
-def _format_validation_error(path: Path, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{path}: {loc}: {e['msg']}")
-    return "\n".join(lines)
-
-
-def _load_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-
-
-def instruments_dir() -> Path:
-    """Directory of instrument definition files (``$EVALKIT_INSTRUMENTS`` overrides)."""
-    env = os.environ.get("EVALKIT_INSTRUMENTS")
-    return Path(env).resolve() if env else DEFINITIONS_DIR / "instruments"
-
-
-def load_instrument(path: Path) -> InstrumentDefinition:
-    """Load and validate one instrument definition file."""
-    raw = _load_yaml(path)
-    try:
-        return InstrumentDefinition.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
-
-
-@lru_cache(maxsize=8)
-def _instruments_cached(directory: str) -> dict[str, InstrumentDefinition]:
-    out: dict[str, InstrumentDefinition] = {}
-    for path in sorted(Path(directory).glob("*.yaml")):
-        inst = load_instrument(path)
-        if inst.name != path.stem:
-            raise ConfigError(f"{path}: name: '{inst.name}' does not match the file name")
-        out[inst.name] = inst
-    return out
-
-
-def instruments() -> dict[str, InstrumentDefinition]:
-    """All instrument definitions, by name."""
-    return dict(_instruments_cached(str(instruments_dir())))
-
-
-# --------------------------------------------------------------------------------------------
-# Unit costs
-# --------------------------------------------------------------------------------------------
-class UnitCost(_Strict):
-    """The NHS cost of one event in a setting, with where the figure came from."""
-
-    setting: str
-    cost: float = Field(gt=0, description="cost at the table's price year")
-    original_cost: float = Field(gt=0)
-    original_price_year: str
-    inflator: float = Field(gt=0, description="original_price_year to the table's price year")
-    unit: str
-    source: str
-    flag: str = ""
-
-
-class UnitCostTable(_Strict):
-    """Unit costs per setting at one price year."""
-
-    name: str
-    price_year: str
-    inflation_index: str
-    costs: dict[str, UnitCost]
-
-    @model_validator(mode="after")
-    def _check(self) -> UnitCostTable:
-        for key, uc in self.costs.items():
-            if key != uc.setting:
-                raise ValueError(f"costs.{key}: setting '{uc.setting}' does not match its key")
-            expected = round(uc.original_cost * uc.inflator, 2)
-            if abs(expected - uc.cost) > 0.01:
-                raise ValueError(
-                    f"costs.{key}: cost {uc.cost} is not original_cost x inflator ({expected})"
-                )
-        missing = set(SETTINGS) - set(self.costs)
-        if missing:
-            raise ValueError(f"no unit cost for settings {sorted(missing)}")
-        return self
-
-    def cost_of(self, setting: str) -> float:
-        """Unit cost of one event in ``setting`` at the table's price year."""
-        return self.costs[setting].cost
-
-
-def load_unit_costs(path: Path | None = None) -> UnitCostTable:
-    """Load the unit-cost table (default: the one shipped with evalkit)."""
-    path = path or DEFINITIONS_DIR / "unit_costs.yaml"
-    raw = _load_yaml(path)
-    try:
-        return UnitCostTable.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
-
-
-# --------------------------------------------------------------------------------------------
 # Programmes
 # --------------------------------------------------------------------------------------------
 ConditionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-class Eligibility(_Strict):
+class Eligibility(StrictModel):
     """Who could have been referred: age range at index and required conditions (any of)."""
 
     age_min: int = Field(ge=0, le=120)
@@ -253,7 +104,7 @@ class Eligibility(_Strict):
         return self
 
 
-class Outcomes(_Strict):
+class Outcomes(StrictModel):
     """Utilisation outcomes and windows."""
 
     settings: list[str] = list(SETTINGS)
@@ -277,7 +128,7 @@ class Outcomes(_Strict):
         return sorted(v)
 
 
-class Matching(_Strict):
+class Matching(StrictModel):
     """Matching defaults (methods.md section 1)."""
 
     ratio: int = Field(3, ge=1, le=10)
@@ -304,7 +155,7 @@ class Matching(_Strict):
     one_control_per_person: bool = False
 
 
-class Cost(_Strict):
+class Cost(StrictModel):
     """Programme cost with its source."""
 
     amount: float = Field(gt=0)
@@ -313,7 +164,7 @@ class Cost(_Strict):
     source: str
 
 
-class SyntheticEffects(_Strict):
+class SyntheticEffects(StrictModel):
     """True effects the generator builds in (rate ratio at full effect for a completer)."""
 
     rate_ratio: dict[str, float]
@@ -331,7 +182,7 @@ class SyntheticEffects(_Strict):
         return v
 
 
-class SyntheticAttendance(_Strict):
+class SyntheticAttendance(StrictModel):
     """Attendance and drop-out of the synthetic programme."""
 
     sessions_offered: int = Field(ge=1, le=52)
@@ -343,7 +194,7 @@ class SyntheticAttendance(_Strict):
     deprivation_complete_odds_ratio: float = Field(0.85, gt=0)
 
 
-class SyntheticWellbeing(_Strict):
+class SyntheticWellbeing(StrictModel):
     """Latent wellbeing change (SD units) and questionnaire completion."""
 
     baseline_mean: float = 0.0
@@ -359,7 +210,7 @@ class SyntheticWellbeing(_Strict):
     )
 
 
-class Synthetic(_Strict):
+class Synthetic(StrictModel):
     """How the synthetic county generates this programme."""
 
     referrals_per_year_per_100k: float = Field(gt=0)
@@ -393,7 +244,7 @@ class Synthetic(_Strict):
         return v
 
 
-class Programme(_Strict):
+class Programme(StrictModel):
     """One creative health programme: who it is for, what it measures, how it is analysed."""
 
     slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -417,13 +268,13 @@ class Programme(_Strict):
 
 def load_programme_file(path: Path) -> Programme:
     """Load and validate one programme YAML, naming the file and field on error."""
-    raw = _load_yaml(path)
+    raw = load_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
         prog = Programme.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
+        raise ConfigError(validation_message(path, exc)) from None
     if prog.slug != path.stem:
         raise ConfigError(f"{path}: slug: '{prog.slug}' does not match the file name")
     known = instruments()

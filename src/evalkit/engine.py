@@ -32,11 +32,9 @@ exercises that call so an upgrade that breaks it fails in CI.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends.duckdb import Backend as DuckDBBackend
+
+from evalkit.files import atomic_path
 
 #: Default number of DuckDB threads: the target machine has two cores shared with other work.
 DEFAULT_THREADS = 2
@@ -60,7 +60,6 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_THREADS",
     "EngineError",
-    "atomic_path",
     "connect",
     "count_rows",
     "describe_parquet",
@@ -157,24 +156,6 @@ def _quote_str(value: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it into place with ``os.replace``.
-
-    An interrupted write leaves at most a ``.<name>.tmp-*`` file behind, never a half-written
-    ``path``. The temporary file is removed if the block raises.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def stage_raw_csv(

@@ -1,10 +1,10 @@
 """Test-only brute-force greedy matcher, and the shared invariant checker for match results.
 
 `bruteforce_match` is the obvious all-pairs implementation of the rules documented in
-`evalkit.matching.match` (and docs/decisions/matching.md). It shares no code with evalkit's fast
-matcher: it receives the distance values and applies every rule literally, scanning every
-control for every treated row in every round. Exact arithmetic (fractions) decides "nearest",
-as the documented rule says.
+`evalkit.stats.matching.match` (and docs/decisions/matching.md). It shares no code with
+evalkit's fast matcher: it receives the distance values and applies every rule literally,
+scanning every control for every treated row in every round. Exact arithmetic
+(fractions) decides "nearest", as the documented rule says.
 """
 
 from __future__ import annotations

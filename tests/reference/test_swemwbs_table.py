@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from evalkit.config import instruments
-from evalkit.estimation.scoring import score_measures
+from evalkit.stats.scoring import score_measures
 
 REF = Path(__file__).with_name("swemwbs_conversion.csv")
 TOL = 0.005  # half a unit in the published table's last (2nd) decimal place

@@ -16,7 +16,7 @@ from evalkit.analysis import load_study
 from evalkit.analysis.economics import economics, economics_window, programme_cost
 from evalkit.analysis.utilisation import matched_cohort, utilisation
 from evalkit.analysis.wellbeing import wellbeing
-from evalkit.estimation.economics import load_wellby
+from evalkit.stats.costs import load_wellby
 
 WINDOW = 12
 

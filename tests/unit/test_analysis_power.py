@@ -105,7 +105,7 @@ def test_mde_utilisation_calibrated_reproduces_fit_se_at_estimate(mc) -> None:
     fit = utilisation(mc, "gp_appointment", 6)
     cal = mde_utilisation(mc, "gp_appointment", 6, fit=fit, method="calibrated")
     design = cal._design
-    from evalkit.estimation.power import _var
+    from evalkit.stats.mde import _var
 
     se_at_fit = math.sqrt(_var(design, fit.poisson.estimate, design.n))
     assert se_at_fit == pytest.approx(fit.poisson.std_error, rel=1e-9)

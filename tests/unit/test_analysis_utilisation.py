@@ -143,7 +143,7 @@ def test_matched_cohort_propensity_on_log_counts_balance_on_raw_counts(matched) 
 
     The matched sets are those of ``match`` called directly with the log1p covariates.
     """
-    from evalkit.matching import match
+    from evalkit.stats.matching import match
 
     mc = matched["mindsong"]
     bal = mc.match.balance()

@@ -25,8 +25,8 @@ from evalkit.analysis import (
     wellbeing_scores,
 )
 from evalkit.config import instruments, load_programme
-from evalkit.estimation.prepost import PrePostResult
-from evalkit.estimation.scoring import REASON_TOO_MANY_MISSING
+from evalkit.stats.prepost import PrePostResult
+from evalkit.stats.scoring import REASON_TOO_MANY_MISSING
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 TRUTH_FILE = "synthetic_truth.json"

@@ -29,7 +29,7 @@ import pytest
 import statsmodels.api as sm
 from matplotlib.axes import Axes
 
-from evalkit.estimation.did import DID_TERM, TIDY_COLUMNS, DidResult, did
+from evalkit.stats.did import DID_TERM, TIDY_COLUMNS, DidResult, did
 
 pf = pytest.importorskip("pyfixest")
 

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 from evalkit.config import ConfigError
-from evalkit.estimation.did import did
-from evalkit.estimation.economics import (
+from evalkit.stats.costs import (
     cost_per_participant,
     load_wellby,
     matched_cost_difference,
     return_on_investment,
     wellby_valuation,
 )
+from evalkit.stats.did import did
 
 PRE, POST = 6, 4  # periods before and after index in the synthetic panels
 

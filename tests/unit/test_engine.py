@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from evalkit import engine
+from evalkit.files import atomic_path
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_write_parquet_failed_check_leaves_no_file(con, tmp_path: Path) -> None:
 def test_atomic_path_exception_keeps_old_file(tmp_path: Path) -> None:
     target = tmp_path / "f.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError), engine.atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert target.read_text() == "old"

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from evalkit.estimation.evalue import EValueResult, evalue, evalue_rr
+from evalkit.stats.evalue import EValueResult, evalue, evalue_rr
 
 # Case table: (rr, expected E-value), each worked by hand from E = RR + sqrt(RR * (RR - 1)),
 # with RR < 1 replaced by 1 / RR first.

@@ -1,4 +1,4 @@
-"""Unit tests for evalkit.matching: rules, errors, notes, weights, and fast == brute force."""
+"""Unit tests for evalkit.stats.matching: rules, errors, notes, weights, and fast == brute force."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evalkit.matching import MatchResult, match
+from evalkit.stats.matching import MatchResult, match
 from helpers.bruteforce_matcher import assert_valid_match, bruteforce_match, pairs_by_treated
 
 

@@ -1,4 +1,4 @@
-"""Power, MDE and sample-size formulas of evalkit.estimation.power.
+"""Power, MDE and sample-size formulas of evalkit.stats.mde.
 
 Closed-form cases are checked against hand calculations; inverse functions round-trip; the
 Poisson case and one over-dispersed case are checked against direct simulation, with
@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestPower
 
-from evalkit.estimation.power import (
+from evalkit.stats.mde import (
     did_difference_variance,
     did_log_rr_variance,
     mde_did,

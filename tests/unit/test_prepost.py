@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evalkit.estimation.prepost import PrePostResult, dz_confidence_interval, prepost
-from evalkit.estimation.scoring import score_measures
+from evalkit.stats.prepost import PrePostResult, dz_confidence_interval, prepost
+from evalkit.stats.scoring import score_measures
 
 
 def _scores(instrument, before, after, *, extra=None):
@@ -374,7 +374,7 @@ def test_issue5_mde_is_positive_whatever_the_sample_size() -> None:
     # statsmodels' solver returned a one-element array, and for n = 73 the negative root; the
     # paired-t MDE at 80% power is positive and falls as n grows (d = 0.996 at n = 10 is the
     # textbook value for a one-sample t: (z_.975 + z_.8) / sqrt(n) ~ 0.886, inflated by the t).
-    from evalkit.estimation.prepost import _mde_standardised
+    from evalkit.stats.prepost import _mde_standardised
 
     values = [_mde_standardised(n, 0.05, 0.8) for n in range(10, 130)]
     assert all(v > 0 for v in values)
@@ -384,7 +384,7 @@ def test_issue5_mde_is_positive_whatever_the_sample_size() -> None:
 def test_issue5_dz_interval_not_computable_returns_nan_not_crash() -> None:
     import math
 
-    from evalkit.estimation.prepost import dz_confidence_interval
+    from evalkit.stats.prepost import dz_confidence_interval
 
     low, _ = dz_confidence_interval(39.68, 2)  # two pairs with nearly equal changes
     assert math.isnan(low)

@@ -1,4 +1,4 @@
-"""Poisson rate ratios and the heterogeneity test (evalkit.estimation.rates).
+"""Poisson rate ratios and the heterogeneity test (evalkit.stats.rates).
 
 References:
 - R's ``stats::poisson.test`` (exact conditional test and CI for a ratio of two Poisson rates),
@@ -22,7 +22,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats import rates as sm_rates
 
-from evalkit.estimation.rates import heterogeneity, rate_ratio, rate_ratios
+from evalkit.stats.rates import heterogeneity, rate_ratio, rate_ratios
 
 #: (count1, exposure1, count2, exposure2) -> R poisson.test conf.int (digits = 10).
 R_POISSON_TEST = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evalkit._jsonsafe import round_floats, write_json
+from evalkit.files import write_json
+from evalkit.jsonsafe import round_floats
 from evalkit.reporting.results import build_results, write_table
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from evalkit.config import InstrumentDefinition, instruments
-from evalkit.estimation.scoring import (
+from evalkit.stats.scoring import (
     REASON_NO_ITEMS,
     REASON_NOT_IN_TABLE,
     REASON_TOO_MANY_MISSING,

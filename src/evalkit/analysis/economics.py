@@ -1,6 +1,6 @@
 """Economics for a programme: NHS cost saving, return on investment and WELLBY valuation.
 
-Composes :mod:`evalkit.estimation.economics` on a programme's matched cohort (methods.md
+Composes :mod:`evalkit.stats.costs` on a programme's matched cohort (methods.md
 section 4, issue 7 items 5 and 6):
 
 - the matched difference in mean NHS cost change over ``window_months`` after referral against
@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from evalkit._jsonsafe import json_safe
 from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation import BASELINE, MatchedCohort
 from evalkit.analysis.wellbeing import wellbeing
 from evalkit.config import UnitCostTable
-from evalkit.estimation.economics import (
+from evalkit.jsonsafe import json_safe
+from evalkit.stats import PrePostResult
+from evalkit.stats.costs import (
     MatchedDifferenceResult,
     ReturnOnInvestmentResult,
     WellbyResult,
@@ -40,7 +41,6 @@ from evalkit.estimation.economics import (
     return_on_investment,
     wellby_valuation,
 )
-from evalkit.estimation.wellbeing import PrePostResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

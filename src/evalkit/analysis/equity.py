@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from evalkit import engine
-from evalkit._jsonsafe import json_safe
 from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation import (
     BASELINE,
@@ -50,8 +49,9 @@ from evalkit.cohort.eligibility import (
 )
 from evalkit.config import Programme, instruments
 from evalkit.contract import SEXES
-from evalkit.estimation.prepost import prepost
-from evalkit.estimation.rates import HeterogeneityResult, Method, heterogeneity, rate_ratios
+from evalkit.jsonsafe import json_safe
+from evalkit.stats.prepost import prepost
+from evalkit.stats.rates import HeterogeneityResult, Method, heterogeneity, rate_ratios
 
 __all__ = [
     "AGE_BAND_STARTS",
@@ -302,7 +302,7 @@ class ReachResult:
     period_start, period_end : datetime.date
         The referral period (whole calendar months).
     method : str
-        Rate-ratio CI method (see :func:`evalkit.estimation.rates.rate_ratio`).
+        Rate-ratio CI method (see :func:`evalkit.stats.rates.rate_ratio`).
     spec : dict
     notes : tuple of str
     """
@@ -502,7 +502,7 @@ def reach(
         with the most eligible person-time.
     method : {"exact", "wald-log"}
         Rate-ratio CI (default the exact conditional one; see
-        :func:`evalkit.estimation.rates.rate_ratio`).
+        :func:`evalkit.stats.rates.rate_ratio`).
     period : (date, date), optional
         Referral period (inclusive); default as above.
     cohort : Cohort, optional
@@ -1238,7 +1238,7 @@ def outcomes_by_deprivation(
     fixed-effects Poisson, clustered as the main analysis) on the part of the matched panel whose
     participant is in the group, keeping whole matched sets (a participant with their
     controls). Wellbeing: the paired mean change of the main instrument (baseline to end) among
-    the group's participants (:func:`evalkit.estimation.prepost.prepost`).
+    the group's participants (:func:`evalkit.stats.prepost.prepost`).
 
     Pooling. Groups are the five quintiles when each has at least ``min_participants``
     participants (matched participants, or paired questionnaires for wellbeing) and, for a
@@ -1249,7 +1249,7 @@ def outcomes_by_deprivation(
 
     Heterogeneity: Cochran's Q across the groups (log rate ratios with their SEs; mean changes
     with theirs), valid because the groups hold disjoint participants and matched sets
-    (:func:`evalkit.estimation.rates.heterogeneity`).
+    (:func:`evalkit.stats.rates.heterogeneity`).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """What a programme's evaluation could detect: MDEs beside each estimate, and planning power.
 
-Composes :mod:`evalkit.estimation.power` with a programme's own data:
+Composes :mod:`evalkit.stats.mde` with a programme's own data:
 
 - :func:`mde_utilisation` estimates the design inputs of one setting and window from the
   programme's **matched cohort** (the matched controls' baseline and window rates, their
@@ -36,7 +36,7 @@ import pandas as pd
 from evalkit.analysis.study import Study, load_study
 from evalkit.analysis.utilisation import BASELINE, MatchedCohort, UtilisationResult, cohort_for
 from evalkit.cohort import build_panel
-from evalkit.estimation.power import (
+from evalkit.stats.mde import (
     DidPower,
     PairedPower,
     did_log_rr_variance,
@@ -46,7 +46,7 @@ from evalkit.estimation.power import (
     power_did,
     sample_size_did,
 )
-from evalkit.estimation.prepost import PrePostResult
+from evalkit.stats.prepost import PrePostResult
 
 __all__ = [
     "MDE_METHOD",
@@ -179,7 +179,7 @@ def design_inputs(
     Returns
     -------
     dict
-        Keyword arguments for :func:`evalkit.estimation.power.mde_did` (``baseline_rate``,
+        Keyword arguments for :func:`evalkit.stats.mde.mde_did` (``baseline_rate``,
         ``post_rate``, ``k``, ``k_post``, ``correlation``, ``completeness``,
         ``baseline_completeness``, ``matching_correlation``, ``window_months``,
         ``baseline_months``) plus ``n_controls_effective`` and ``n_control_units``.
@@ -279,7 +279,7 @@ def mde_utilisation(
     method : {"design", "calibrated"}, optional
         Default: ``"calibrated"`` when ``fit`` has a rate ratio, else ``"design"``.
         ``"design"``: the design formula of
-        :func:`evalkit.estimation.power.did_log_rr_variance` with inputs estimated from the
+        :func:`evalkit.stats.mde.did_log_rr_variance` with inputs estimated from the
         matched controls (:func:`design_inputs`). ``"calibrated"``: the same formula scaled by
         a design effect so that, at the fitted rate ratio, it reproduces the fitted model's own
         cluster-robust SE (Bloom's MDE = 2.8 x SE, with the formula carrying the SE from the

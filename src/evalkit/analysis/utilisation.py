@@ -35,10 +35,10 @@ from evalkit.cohort import (
     naive_panel,
     placebo_cohort,
 )
-from evalkit.estimation.did import DidResult, did
-from evalkit.estimation.evalue import evalue
-from evalkit.estimation.naive import NaiveResult, naive_prepost
-from evalkit.matching import MatchResult, match
+from evalkit.stats.did import DidResult, did
+from evalkit.stats.evalue import evalue
+from evalkit.stats.matching import MatchResult, match
+from evalkit.stats.naive import NaiveResult, naive_prepost
 
 BASELINE = (-12, -1)
 #: Covariate-name prefixes of prior-utilisation counts, entered as log(1 + count) in the

@@ -1,7 +1,7 @@
 """Wellbeing for a programme: score its questionnaires and run pre/post per instrument.
 
-Composes :func:`evalkit.estimation.scoring.score_measures` and
-:func:`evalkit.estimation.prepost.prepost` on a :class:`~evalkit.analysis.study.Study`.
+Composes :func:`evalkit.stats.scoring.score_measures` and
+:func:`evalkit.stats.prepost.prepost` on a :class:`~evalkit.analysis.study.Study`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 
 from evalkit.analysis.study import Study
 from evalkit.config import instruments
-from evalkit.estimation.wellbeing import PrePostResult, prepost, score_measures
+from evalkit.stats import PrePostResult, prepost, score_measures
 
 
 def wellbeing_scores(study: Study) -> pd.DataFrame:

@@ -43,7 +43,6 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from evalkit._jsonsafe import json_safe
 from evalkit.cohort._tables import CohortError, Tables, activity_period, open_tables
 from evalkit.cohort.eligibility import (
     EXCLUSION_REASONS,
@@ -55,6 +54,7 @@ from evalkit.cohort.eligibility import (
 )
 from evalkit.config import Programme, UnitCostTable
 from evalkit.contract import CONDITIONS
+from evalkit.jsonsafe import json_safe
 
 __all__ = ["PRIOR_WINDOWS", "Cohort", "build_cohort", "placebo_cohort"]
 

@@ -40,6 +40,7 @@ import pandera.errors
 
 from evalkit import contract as C
 from evalkit import engine
+from evalkit.files import atomic_path
 from evalkit.intake.checks import (
     COLUMN,
     PARENT,
@@ -331,7 +332,7 @@ def _instrument_rules(instrument_defs: Mapping[str, Any]) -> dict[str, Instrumen
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    with engine.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 

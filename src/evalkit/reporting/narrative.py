@@ -11,39 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-#: Report labels for the data contract's settings and outcomes (plural, lower case).
-SETTING_LABELS: dict[str, str] = {
-    "gp_appointment": "GP appointments",
-    "ae_attendance": "A&E attendances",
-    "emergency_admission": "emergency admissions",
-    "outpatient_attendance": "outpatient attendances",
-    "ooh_contact": "out-of-hours contacts",
-    "prescription_item": "prescription items",
-    "total_cost": "NHS costs",
-}
-#: Singular event names, for "about 4 fewer admissions per 100 participants".
-EVENT_NOUNS: dict[str, str] = {
-    "gp_appointment": "GP appointments",
-    "ae_attendance": "A&E attendances",
-    "emergency_admission": "admissions",
-    "outpatient_attendance": "outpatient attendances",
-    "ooh_contact": "out-of-hours contacts",
-    "prescription_item": "prescription items",
-}
+from evalkit.definitions.labels import event_noun, setting_label
 
-
-def setting_label(setting: str, *, capital: bool = False) -> str:
-    """The reader's name for a setting (``emergency_admission`` -> "emergency admissions").
-
-    Examples
-    --------
-    >>> setting_label("ae_attendance", capital=True)
-    'A&E attendances'
-    >>> setting_label("emergency_admission", capital=True)
-    'Emergency admissions'
-    """
-    label = SETTING_LABELS.get(setting, setting.replace("_", " "))
-    return label[0].upper() + label[1:] if capital else label
+__all__ = ["setting_label"]
 
 
 def _pct(x: float) -> int:
@@ -95,7 +65,7 @@ def per_100_phrase(difference_per_person: float, setting: str) -> str:
         return f"about £{abs(difference_per_person):,.0f} {word} per participant"
     per100 = abs(difference_per_person) * 100
     word = "fewer" if difference_per_person < 0 else "more"
-    noun = EVENT_NOUNS.get(setting, setting.replace("_", " "))
+    noun = event_noun(setting)
     if per100 < 1:
         return f"fewer than 1 {word} {noun} per 100 participants"
     return f"about {per100:.0f} {word} {noun} per 100 participants"

@@ -23,9 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from evalkit._jsonsafe import json_safe
 from evalkit.analysis import utilisation as _utilisation
 from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
+from evalkit.jsonsafe import json_safe
 from evalkit.reporting.disclosure import DEFAULT_RULE
 
 __all__ = [

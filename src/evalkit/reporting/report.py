@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit._jsonsafe import round_floats, write_json
 from evalkit.analysis import (
     economics,
     load_study,
@@ -42,6 +41,8 @@ from evalkit.analysis.utilisation import (
     utilisation_table,
 )
 from evalkit.config import Programme, instruments, project_root
+from evalkit.files import write_json
+from evalkit.jsonsafe import round_floats
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
 from evalkit.reporting.checker import _PEOPLE_PHRASE

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from evalkit import __version__
-from evalkit._jsonsafe import round_floats
 from evalkit.contract import TABLES
+from evalkit.jsonsafe import round_floats
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 
 PACKAGES = (

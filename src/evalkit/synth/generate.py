@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from evalkit import __version__
-from evalkit._jsonsafe import round_floats, write_json
 from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
 from evalkit.contract import COLUMNS, CONDITIONS, SETTINGS, TABLES
+from evalkit.files import write_json
+from evalkit.jsonsafe import round_floats
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import NONE, Calendar, add_months_days
 from evalkit.synth.faults import (

@@ -37,7 +37,7 @@ import pandas as pd
 from statsmodels.stats import rates as sm_rates
 from statsmodels.stats.proportion import proportion_confint
 
-from evalkit._jsonsafe import json_safe
+from evalkit.jsonsafe import json_safe
 
 __all__ = [
     "HeterogeneityResult",

@@ -1,4 +1,4 @@
-"""Covariate handling and the logistic propensity model for :func:`evalkit.matching.match`."""
+"""Covariate handling and the logistic propensity model for :func:`evalkit.stats.matching.match`."""
 
 from __future__ import annotations
 

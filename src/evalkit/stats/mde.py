@@ -8,7 +8,7 @@ many are needed):
   their matched controls' post/pre ratio) and the linear DiD's difference per person over the
   window.
 - **Paired pre/post change** of a questionnaire score (:func:`mde_paired`, :func:`power_paired`,
-  :func:`sample_size_paired`), the paired t-test :func:`evalkit.estimation.prepost.prepost` runs.
+  :func:`sample_size_paired`), the paired t-test :func:`evalkit.stats.prepost.prepost` runs.
 
 Each returns a frozen :class:`DidPower` or :class:`PairedPower` with the solved figures, the
 spec, notes, ``tidy()``, ``summary()``, ``to_dict()``, ``sentence()`` (the plain-English line
@@ -16,7 +16,7 @@ for a report) and ``plot_power_curve()``. ``mde_from_se`` gives Bloom's (1995) M
 standard error of an estimate that has already been computed.
 
 The variance of the DiD is derived below (:func:`did_log_rr_variance`); the paired design uses
-statsmodels' ``TTestPower`` (through :mod:`evalkit.estimation.prepost`, so the MDE beside a
+statsmodels' ``TTestPower`` (through :mod:`evalkit.stats.prepost`, so the MDE beside a
 wellbeing estimate is the same number either way). This module imports nothing from evalkit's
 domain modules: it works for any programme or data set.
 
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from evalkit._jsonsafe import json_safe
+from evalkit.jsonsafe import json_safe
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -984,7 +984,7 @@ def _paired_power(effect: float, sd: float, n_paired: int, alpha: float) -> floa
 
 
 def _paired_mde(sd: float, n_paired: int, alpha: float, power: float) -> float:
-    from evalkit.estimation.prepost import _mde_standardised
+    from evalkit.stats.prepost import _mde_standardised
 
     if n_paired < 3:
         return math.nan
@@ -1193,7 +1193,7 @@ def mde_paired(
     the target power (statsmodels ``TTestPower``, noncentral t); the MDE is d_z times the SD of
     the change, given directly or as sqrt(sd_b^2 + sd_a^2 - 2 r sd_b sd_a) from the baseline
     (and follow-up) SDs and the pre/post correlation r. The same computation as the ``mde`` of
-    :func:`evalkit.estimation.prepost.prepost`.
+    :func:`evalkit.stats.prepost.prepost`.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Pre/post analysis of a scored instrument: paired change, effect size, shares, attrition.
 
-``prepost()`` takes the scores table (:func:`~evalkit.estimation.scoring.score_measures`, or any
+``prepost()`` takes the scores table (:func:`~evalkit.stats.scoring.score_measures`, or any
 DataFrame with ``episode_id``, ``instrument``, ``timepoint`` and ``score``) and returns a frozen
 :class:`PrePostResult`. The estimand is the complete-case mean within-episode change from
 ``before`` to ``after`` among episodes with a scorable score at both. The report states how
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from evalkit.config import InstrumentDefinition, instruments
-from evalkit.estimation.scoring import goal_columns
+from evalkit.definitions.instruments import InstrumentDefinition, instruments
+from evalkit.stats.scoring import goal_columns
 
 __all__ = ["PrePostResult", "dz_confidence_interval", "prepost"]
 
@@ -685,7 +685,7 @@ def prepost(
     scores : pd.DataFrame
         One row per (``episode_id``, ``instrument``, ``timepoint``) with ``score`` and
         optionally ``scorable`` (default: score not NaN), as
-        :func:`~evalkit.estimation.scoring.score_measures` returns. Episode-level columns
+        :func:`~evalkit.stats.scoring.score_measures` returns. Episode-level columns
         (``imd_quintile``, covariates) may be merged on; they are read from the ``before`` row.
     instrument : str
         Instrument name as in ``scores`` (``wemwbs``, ``ons4_anxiety``, ``gbo``).

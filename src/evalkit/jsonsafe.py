@@ -1,4 +1,4 @@
-"""JSON helpers shared by every layer: JSON-safe conversion, float rounding, atomic writing.
+"""JSON helpers shared by every layer: JSON-safe conversion and the one float rounding.
 
 Imports nothing from evalkit, so the statistical engines can use it and stay independent of the
 domain modules.
@@ -7,9 +7,7 @@ domain modules.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +71,3 @@ def round_floats(obj: Any, digits: int = 6) -> Any:
     if isinstance(obj, list | tuple):
         return [round_floats(v, digits) for v in obj]
     return json_safe(obj)
-
-
-def write_json(obj: Any, path: Path) -> Path:
-    """Write JSON with sorted keys atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -1,6 +1,6 @@
 """Greedy nearest-neighbour matching on a one-dimensional distance, without an all-pairs matrix.
 
-The rules (the public docstring of :func:`evalkit.matching.match` and
+The rules (the public docstring of :func:`evalkit.stats.matching.match` and
 ``docs/decisions/matching.md`` state them for users):
 
 * Controls are eligible for a treated row when they share its exact stratum, lie within the

@@ -15,7 +15,7 @@ coefficients, a joint Wald test that the pre-period ones are zero and a plot.
 
 Standard errors are cluster-robust, CR1, clustered by ``cluster`` (default: by unit), with the
 small-sample factor ``G / (G - 1) * (N - 1) / (N - K)`` where K counts only the non-absorbed
-regressors, never the absorbed fixed effects (see :mod:`evalkit.estimation._did_fit` and
+regressors, never the absorbed fixed effects (see :mod:`evalkit.stats._did_fit` and
 ``docs/decisions/did.md``). Linear-model inference uses the t distribution with G - 1 degrees of
 freedom (and F(q, G - 1) for the joint test), as Stata and fixest do for clustered errors; the
 Poisson model uses the normal distribution (and chi-square), as pyfixest does for GLMs.
@@ -36,9 +36,9 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import stats
 
-from evalkit._jsonsafe import json_safe
-from evalkit.estimation._did_fit import FitOutput, drop_separated, fit_linear, fit_poisson
-from evalkit.estimation.evalue import EValueResult, evalue
+from evalkit.jsonsafe import json_safe
+from evalkit.stats._did_fit import FitOutput, drop_separated, fit_linear, fit_poisson
+from evalkit.stats.evalue import EValueResult, evalue
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -298,7 +298,7 @@ class DidResult:
         Returns
         -------
         EValueResult
-            See :func:`evalkit.estimation.evalue.evalue`.
+            See :func:`evalkit.stats.evalue.evalue`.
 
         Raises
         ------

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from evalkit.matching._design import ColumnCache, describe_covariates, fit_propensity
-from evalkit.matching._greedy import REASONS, greedy_match
-from evalkit.matching.result import MatchResult
+from evalkit.stats.matching._design import ColumnCache, describe_covariates, fit_propensity
+from evalkit.stats.matching._greedy import REASONS, greedy_match
+from evalkit.stats.matching.result import MatchResult
 
 __all__ = ["AUTO_CONTROL_SAMPLE", "match"]
 

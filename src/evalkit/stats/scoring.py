@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from evalkit.config import InstrumentDefinition, instruments
+from evalkit.definitions.instruments import InstrumentDefinition, instruments
 
 __all__ = [
     "MEASURE_COLUMNS",
@@ -308,7 +308,7 @@ def score_measures(
         ``<instrument>_<item>`` (``ons4_anxiety``), each with ``n_items`` 1; an item not
         answered is a not-scorable row. Goal-based instruments (GBO) score the mean over the
         answered goals and keep each goal's rating in the columns ``goal_1`` ... ``goal_3``
-        (NaN for other instruments), which :func:`~evalkit.estimation.prepost.prepost` uses to
+        (NaN for other instruments), which :func:`~evalkit.stats.prepost.prepost` uses to
         compute each episode's mean over its goals of the change.
 
     Raises

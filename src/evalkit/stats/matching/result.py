@@ -1,4 +1,4 @@
-"""The result object of :func:`evalkit.matching.match`."""
+"""The result object of :func:`evalkit.stats.matching.match`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit._jsonsafe import json_safe
-from evalkit.matching._design import ColumnCache, Covariate
-from evalkit.matching._greedy import REASONS
-from evalkit.matching.balance import balance_frame, balance_row
+from evalkit.jsonsafe import json_safe
+from evalkit.stats.matching._design import ColumnCache, Covariate
+from evalkit.stats.matching._greedy import REASONS
+from evalkit.stats.matching.balance import balance_frame, balance_row
 
 __all__ = ["MatchResult"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class MatchResult:
-    """Matched sample, diagnostics and balance from :func:`evalkit.matching.match`.
+    """Matched sample, diagnostics and balance from :func:`evalkit.stats.matching.match`.
 
     Attributes
     ----------
@@ -26,7 +26,7 @@ class MatchResult:
         One row per matched row (treated and control), on the input's own index, in input
         order: the treatment column under its own name, ``subclass`` (matched-set id, 1, 2, ...
         numbered in the order of the treated rows' index labels; ``<NA>`` with replacement, as in
-        MatchIt), ``weight`` (ATT weights, see :func:`~evalkit.matching.match`) and
+        MatchIt), ``weight`` (ATT weights, see :func:`~evalkit.stats.matching.match`) and
         ``distance``.
     unmatched : pd.DataFrame
         Treated rows with no control: ``distance``, the exact-matching columns and ``reason``
@@ -92,7 +92,7 @@ class MatchResult:
             (weighted matched controls), ``smd_after``, ``var_ratio_after``,
             ``ecdf_max_after`` and ``mean_treated_after`` (matched treated; equals
             ``mean_treated`` when every treated row is matched). SMDs divide by the SD of all
-            treated rows before matching; see :mod:`evalkit.matching.balance`.
+            treated rows before matching; see :mod:`evalkit.stats.matching.balance`.
         """
         if "balance" not in self._cache:
             treated = self._treated_mask()

@@ -1,4 +1,4 @@
-"""Fitting engines behind :func:`evalkit.estimation.did.did`.
+"""Fitting engines behind :func:`evalkit.stats.did.did`.
 
 Each engine takes a prepared frame with fixed internal column names (``_y``, ``_unit``,
 ``_time``, ``_cl`` and, when given, ``_lexpo`` and ``_w``) plus the names of the regressor

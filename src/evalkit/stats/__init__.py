@@ -1,0 +1,76 @@
+"""Domain-free statistical engines on any DataFrame.
+
+Matching (:func:`match`), difference-in-differences (:func:`did`), naive pre/post, paired pre/post
+change on scored questionnaires (:func:`prepost`, :func:`score_measures`), rates and rate ratios,
+E-values, minimum detectable effects and cost differences with their bootstrap. Nothing here
+imports evalkit's domain modules (config, contract, synth, intake, cohort, analysis,
+reporting; an import-linter contract checks it): column names and instrument rules are arguments,
+so academics can use these functions on their own data.
+"""
+
+from evalkit.stats.costs import (
+    MatchedDifferenceResult,
+    ReturnOnInvestmentResult,
+    WellbyResult,
+    cost_per_participant,
+    matched_cost_difference,
+    return_on_investment,
+    wellby_valuation,
+)
+from evalkit.stats.did import DidResult, did
+from evalkit.stats.evalue import EValueResult, evalue, evalue_rr
+from evalkit.stats.matching import MatchResult, match
+from evalkit.stats.naive import NaiveResult, naive_prepost
+from evalkit.stats.prepost import PrePostResult, dz_confidence_interval, prepost
+from evalkit.stats.rates import (
+    HeterogeneityResult,
+    RateRatio,
+    heterogeneity,
+    rate_ratio,
+    rate_ratios,
+)
+from evalkit.stats.scoring import (
+    MEASURE_COLUMNS,
+    REASON_NO_ITEMS,
+    REASON_NOT_IN_TABLE,
+    REASON_TOO_MANY_MISSING,
+    SCORE_COLUMNS,
+    ScoringError,
+    goal_columns,
+    score_measures,
+)
+
+__all__ = [
+    "MEASURE_COLUMNS",
+    "REASON_NOT_IN_TABLE",
+    "REASON_NO_ITEMS",
+    "REASON_TOO_MANY_MISSING",
+    "SCORE_COLUMNS",
+    "DidResult",
+    "EValueResult",
+    "HeterogeneityResult",
+    "MatchResult",
+    "MatchedDifferenceResult",
+    "NaiveResult",
+    "PrePostResult",
+    "RateRatio",
+    "ReturnOnInvestmentResult",
+    "ScoringError",
+    "WellbyResult",
+    "cost_per_participant",
+    "did",
+    "dz_confidence_interval",
+    "evalue",
+    "evalue_rr",
+    "goal_columns",
+    "heterogeneity",
+    "match",
+    "matched_cost_difference",
+    "naive_prepost",
+    "prepost",
+    "rate_ratio",
+    "rate_ratios",
+    "return_on_investment",
+    "score_measures",
+    "wellby_valuation",
+]

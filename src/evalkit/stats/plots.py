@@ -1,0 +1,269 @@
+"""The one drawing function for each kind of figure, on a tidy table.
+
+A result's ``plot_*()`` method and the report draw the same figure with the same function here:
+the result passes its own ``tidy()``-shaped table, the report the disclosure-controlled copy of
+it. Each function draws on ``ax`` (a new figure's axes when None, sized to the table) and returns
+the axes; nothing is saved or shown. Colours are the Okabe-Ito palette, which stays
+distinguishable under the common colour-vision deficiencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "CONTROLS",
+    "OKABE_ITO",
+    "PARTICIPANTS",
+    "STYLE",
+    "comparison",
+    "event_study",
+    "forest",
+    "log_axis",
+    "love",
+    "new_axes",
+    "overlap",
+    "stacked_bars",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+PARTICIPANTS = OKABE_ITO["blue"]
+CONTROLS = OKABE_ITO["orange"]
+#: Matplotlib style of every figure (fixed dpi and hash salt: reproducible PNG bytes).
+STYLE = {
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "svg.hashsalt": "evalkit",
+}
+
+
+def new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    """``ax``, or the axes of a new figure of ``size`` inches in evalkit's style."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(STYLE):
+        _, ax = plt.subplots(figsize=size)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def log_axis(ax: Axes, axis: str = "x") -> None:
+    """Log scale with plain tick labels (0.5, 1, 2 rather than 5 x 10^-1)."""
+    import matplotlib.ticker as mticker
+
+    scale = ax.set_xscale if axis == "x" else ax.set_yscale
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    scale("log")
+    target.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    target.set_major_formatter(mticker.FormatStrFormatter("%.2g"))
+    target.set_minor_formatter(mticker.NullFormatter())
+
+
+def _errors(t: pd.DataFrame, est: str, lo: str, hi: str) -> list[pd.Series]:
+    return [(t[est] - t[lo]).clip(lower=0), (t[hi] - t[est]).clip(lower=0)]
+
+
+def forest(
+    table: pd.DataFrame,
+    *,
+    label_col: str,
+    ax: Axes | None = None,
+    estimate: str = "estimate",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    log: bool = True,
+    title: str = "",
+    xlabel: str = "",
+) -> Axes:
+    """Estimates with 95% CIs, one row each: ratios on a log scale with a line at 1, else at 0.
+
+    Rows without an estimate or interval are left out; on a log scale so is a ratio of 0 (no
+    events in the group), which has no place there (the table shows it).
+    """
+    t = table.dropna(subset=[estimate, ci_low, ci_high])
+    if log:
+        t = t[(t[estimate] > 0) & (t[ci_low] > 0)]
+    t = t.iloc[::-1]
+    ax = new_axes(ax, (7, max(2.4, 0.4 * len(t) + 1.2)))
+    y = np.arange(len(t))
+    ax.errorbar(
+        t[estimate], y, xerr=_errors(t, estimate, ci_low, ci_high), fmt="o", color=PARTICIPANTS
+    )
+    ax.axvline(1 if log else 0, color="0.3", lw=1)
+    if log:
+        log_axis(ax, "x")
+    ax.set_yticks(y, list(t[label_col]))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax
+
+
+def event_study(table: pd.DataFrame, *, label: str, ax: Axes | None = None) -> Axes:
+    """Rate ratios by month relative to referral with 95% CIs, before and after (log scale).
+
+    ``table`` has ``period``, ``estimate``, ``ci_low`` and ``ci_high`` (a DiD event study).
+    """
+    ax = new_axes(ax, (7.5, 3.6))
+    t = table.dropna(subset=["estimate"])
+    pre, post = t[t["period"] < 0], t[t["period"] >= 0]
+    for part, colour, when in ((pre, OKABE_ITO["sky"], "before"), (post, PARTICIPANTS, "after")):
+        ax.errorbar(
+            part["period"],
+            part["estimate"],
+            yerr=_errors(part, "estimate", "ci_low", "ci_high"),
+            fmt="o",
+            ms=4,
+            color=colour,
+            ecolor=colour,
+            elinewidth=1,
+            label=f"months {when} referral",
+        )
+    ax.axhline(1, color="0.3", lw=1)
+    ax.axvline(-0.5, color="0.3", lw=1, ls="--")
+    log_axis(ax, "y")
+    ax.set_xlabel("Month relative to referral (month −1 is the reference)")
+    ax.set_ylabel("Rate ratio vs matched controls")
+    ax.set_title(f"{label}: participants against matched controls, month by month")
+    ax.legend(frameon=False, loc="best")
+    return ax
+
+
+def love(balance: pd.DataFrame, *, ax: Axes | None = None, threshold: float = 0.1) -> Axes:
+    """Absolute standardised mean differences before and after matching (a Love plot).
+
+    ``balance`` is indexed by covariate with ``smd_before`` and ``smd_after`` columns; rows with
+    neither (suppressed) are left out.
+    """
+    b = balance.dropna(subset=["smd_before", "smd_after"], how="all").iloc[::-1]
+    ax = new_axes(ax, (7, max(3, 0.22 * len(b) + 1)))
+    y = np.arange(len(b))
+    ax.scatter(
+        b["smd_before"].abs(),
+        y,
+        marker="o",
+        facecolors="none",
+        color=CONTROLS,
+        label="before matching",
+    )
+    ax.scatter(b["smd_after"].abs(), y, marker="s", color=PARTICIPANTS, label="after matching")
+    ax.axvline(threshold, color="0.3", ls="--", lw=1)
+    ax.set_yticks(y, [str(i).replace("_", " ") for i in b.index], fontsize=8)
+    ax.set_xlabel(
+        f"Absolute standardised mean difference ({threshold:g} = usual balance threshold)"
+    )
+    ax.set_title("Covariate balance before and after matching")
+    ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
+#: Groups of :func:`overlap`: column, colour, legend label, line style.
+OVERLAP_GROUPS: tuple[tuple[str, str, str, str], ...] = (
+    ("participants", PARTICIPANTS, "participants", "-"),
+    ("controls_matched", CONTROLS, "matched controls", "-"),
+    ("controls_all", OKABE_ITO["black"], "all eligible person-months", ":"),
+)
+
+
+def overlap(bins: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Share of each group per bin of the matching distance (``bin_mid`` and count columns)."""
+    ax = new_axes(ax, (7, 3.4))
+    for group, colour, label, style in OVERLAP_GROUPS:
+        if group not in bins:
+            continue
+        counts = bins[group].fillna(0).astype(float)
+        share = counts / counts.sum() if counts.sum() else counts
+        ax.step(bins["bin_mid"], share, where="mid", color=colour, label=label, ls=style)
+    ax.set_xlabel("Matching distance (logit of the propensity score)")
+    ax.set_ylabel("Share of group")
+    ax.set_title("Overlap of participants and controls")
+    ax.legend(frameon=False)
+    return ax
+
+
+#: Methods of :func:`comparison`: offset on the x axis, colour, legend label.
+COMPARISON_METHODS: dict[str, tuple[float, str, str]] = {
+    "naive_prepost": (-0.12, CONTROLS, "naive before/after"),
+    "matched_did": (0.12, PARTICIPANTS, "matched DiD"),
+}
+
+
+def comparison(table: pd.DataFrame, *, label: str, ax: Axes | None = None) -> Axes:
+    """Matched DiD beside naive before/after rate ratios per window, for one outcome.
+
+    ``table`` has ``method``, ``window_months``, ``estimate``, ``ci_low`` and ``ci_high``.
+    """
+    t = table.dropna(subset=["estimate"])
+    ax = new_axes(ax, (7, 3))
+    windows = sorted(t["window_months"].unique())
+    for method, part in t.groupby("method"):
+        offset, colour, name = COMPARISON_METHODS[str(method)]
+        x = np.array([windows.index(w) for w in part["window_months"]]) + offset
+        ax.errorbar(
+            x,
+            part["estimate"],
+            yerr=_errors(part, "estimate", "ci_low", "ci_high"),
+            fmt="o",
+            color=colour,
+            label=name,
+        )
+    ax.axhline(1, color="0.3", lw=1)
+    ax.set_xticks(range(len(windows)), [f"{w} months" for w in windows])
+    log_axis(ax, "y")
+    ax.set_ylabel("Rate ratio (log scale)")
+    ax.set_title(f"{label}: naive before/after against matched DiD")
+    ax.legend(frameon=False)
+    return ax
+
+
+def stacked_bars(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    stack: str,
+    value: str,
+    ax: Axes | None = None,
+    title: str = "",
+    ylabel: str = "",
+    max_ticks: int | None = None,
+) -> Axes:
+    """Bars of ``value`` per ``x``, stacked by ``stack`` (e.g. referrals per period by source)."""
+    wide = table.pivot_table(index=x, columns=stack, values=value, aggfunc="sum", sort=True)
+    wide = wide.fillna(0)
+    ax = new_axes(ax, (7.5, 3.4))
+    colours: Sequence[str] = list(OKABE_ITO.values())
+    pos = np.arange(len(wide))
+    bottom = np.zeros(len(wide))
+    for k, col in enumerate(wide.columns):
+        ax.bar(
+            pos, wide[col], bottom=bottom, color=colours[k % 7], label=str(col).replace("_", " ")
+        )
+        bottom += wide[col].to_numpy()
+    step = max(1, len(wide) // max_ticks) if max_ticks else 1
+    ax.set_xticks(pos[::step], list(wide.index[::step]), rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
