@@ -10,7 +10,7 @@ Usage (from the repository root, with Python 3.11)::
 ``dev`` extra of ``pyproject.toml`` into a throw-away virtual environment, freezes it, and writes
 every installed distribution (except pip, setuptools, wheel and evalkit) pinned with ``==``. Known
 incompatibilities are held back by bounds in ``pyproject.toml`` itself (for example sqlglot for
-ibis 12, ``shared/reference/stack.md``), so that a resolve cannot pick them up. Review the diff and
+ibis 12, ``docs/reference/stack.md``), so that a resolve cannot pick them up. Review the diff and
 run ``make test`` before committing a new lock.
 
 Only the standard library is used, so this runs before any virtual environment exists.

@@ -129,7 +129,7 @@ class Outcomes(StrictModel):
 
 
 class Matching(StrictModel):
-    """Matching defaults (methods.md section 1)."""
+    """Matching defaults (docs/design/methods.md section 1)."""
 
     ratio: int = Field(3, ge=1, le=10)
     caliper: float | None = Field(0.2, gt=0)

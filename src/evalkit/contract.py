@@ -1,6 +1,6 @@
 """The data contract as code: table names, columns, codes and quarantine reasons.
 
-Mirrors ``shared/design/data-contract.md``. The synthetic county writes these tables and intake
+Mirrors ``docs/design/data-contract.md``. The synthetic county writes these tables and intake
 validates them; both import this module so that the two can never disagree about a column name, a
 code list or the name of a quarantine reason.
 """

@@ -26,7 +26,7 @@ rejected rows) are removed with a filter on a bitmap of their row numbers (``bit
 which for 30 million rows would cost more than the rest of intake together.
 
 Version pin. ibis 12.0.0 with sqlglot 30.x fails on ``create_table(name, dataframe)``
-(``../shared/reference/stack.md``); the lock file pins sqlglot 28 and ``tests/unit/test_engine.py``
+(``docs/reference/stack.md``); the lock file pins sqlglot 28 and ``tests/unit/test_engine.py``
 exercises that call so an upgrade that breaks it fails in CI.
 """
 

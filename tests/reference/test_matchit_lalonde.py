@@ -1,6 +1,6 @@
 """evalkit.match against MatchIt's published lalonde balance table.
 
-Reference: ../shared/reference/matchit-lalonde.md, the balance table of MatchIt's "Getting
+Reference: docs/reference/matchit-lalonde.md, the balance table of MatchIt's "Getting
 Started" vignette for ``matchit(treat ~ age + educ + race + married + nodegree + re74 + re75,
 data = lalonde, method = "nearest", distance = "glm")``. The table is published to 4 decimals,
 so the tolerance is half a unit in the last place plus rounding slack: 0.0005.

@@ -96,9 +96,10 @@ def test_economics_same_seed_same_numbers(study, mc, econ) -> None:
 
 
 def test_economics_balanced_panel_equals_utilisation_linear_did(study, mc) -> None:
-    # methods.md section 4: on a balanced matched panel the estimator IS the linear DiD. Keep
-    # units observed in every month of the window, and the sets that keep a participant and a
-    # control; then the economics saving is minus utilisation's total_cost difference_per_person.
+    # docs/design/methods.md section 4: on a balanced matched panel the estimator IS the linear
+    # DiD. Keep units observed in every month of the window, and the sets that keep a participant
+    # and a control; then the economics saving is minus utilisation's total_cost
+    # difference_per_person.
     win = economics_window(mc.panel, WINDOW)
     n_rows = win.groupby("unit").size()
     full = set(n_rows.index[n_rows == 12 + WINDOW])

@@ -38,7 +38,7 @@ from evalkit.analysis.utilisation import cohort_for, matched_cohort
 from evalkit.config import Eligibility, instruments, load_programme
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
-#: Keys of a data-contract ``reach`` entry (data-contract.md, results.json).
+#: Keys of a data-contract ``reach`` entry (docs/design/data-contract.md, results.json).
 REACH_KEYS = {
     "group",
     "level",

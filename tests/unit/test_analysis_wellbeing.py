@@ -30,7 +30,8 @@ from evalkit.stats.scoring import REASON_TOO_MANY_MISSING
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 TRUTH_FILE = "synthetic_truth.json"
-#: Data-contract keys of a ``wellbeing`` entry of results.json (data-contract.md, plus ``mde``).
+#: Data-contract keys of a ``wellbeing`` entry of results.json (docs/design/data-contract.md,
+#: plus ``mde``).
 CONTRACT_KEYS = ("instrument", "timepoints", "n_paired", "mean_change", "ci_low", "ci_high", "mde")
 
 

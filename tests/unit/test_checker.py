@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.reporting.checker import check_file, check_outputs, nhs_check_digit_valid
+from evalkit.nhs_number import is_valid_nhs_number
+from evalkit.reporting.checker import check_file, check_outputs
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -94,4 +95,4 @@ def test_check_outputs_empty_folder_fails(tmp_path: Path) -> None:
     [("9434765919", True), ("9434765918", False), ("123", False), ("4010232137", True)],
 )
 def test_nhs_check_digit_case_table(digits: str, valid: bool) -> None:
-    assert nhs_check_digit_valid(digits) is valid
+    assert is_valid_nhs_number(digits) is valid

@@ -82,8 +82,9 @@ def fit(panel: pd.DataFrame, **kw):
 # ---------------------------------------------------------------- the estimator
 @pytest.mark.parametrize("weights", ["att", "random"])
 def test_matched_cost_difference_balanced_panel_equals_linear_did(weights: str) -> None:
-    # methods.md section 4: on the balanced matched panel the matched difference in mean cost
-    # change equals the linear two-way fixed-effects DiD (per period, times the post periods).
+    # docs/design/methods.md section 4: on the balanced matched panel the matched difference in
+    # mean cost change equals the linear two-way fixed-effects DiD (per period, times the post
+    # periods).
     panel = matched_panel(weights=weights, seed=3)
     res = fit(panel, resamples=50)
     lin = did(

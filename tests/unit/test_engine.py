@@ -20,7 +20,7 @@ def con():
 
 
 def test_connect_create_table_from_dataframe_round_trips(con) -> None:
-    # ibis 12 + sqlglot 30 breaks exactly this call (shared/reference/stack.md): keep it tested.
+    # ibis 12 + sqlglot 30 breaks exactly this call (docs/reference/stack.md): keep it tested.
     df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
     t = con.create_table("t", df)
     out = engine.to_pandas(con, t.filter(t.a >= 2).order_by("a"))

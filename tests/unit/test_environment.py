@@ -131,7 +131,7 @@ def test_pyproject_requires_python_311(lock):
 
 
 def test_lock_sqlglot_pinned_to_version_tested_with_ibis(lock):
-    # shared/reference/stack.md: ibis 12.0.0's DuckDB backend breaks with sqlglot 30.30.0 and works
+    # docs/reference/stack.md: ibis 12.0.0's DuckDB backend breaks with sqlglot 30.30.0 and works
     # with 28.0.0. Changing either pin needs the engine-layer end-to-end test to pass again.
     assert lock["ibis-framework"] == "12.0.0"
     assert lock["sqlglot"].split(".")[0] == "28"

@@ -16,9 +16,10 @@ import yaml
 
 from evalkit import config
 from evalkit.contract import COLUMNS, CONDITIONS, SETTINGS, TABLES
+from evalkit.nhs_number import is_valid_nhs_number, nhs_check_digit
 from evalkit.synth import generate_county
 from evalkit.synth.calendar import add_months_days, to_days
-from evalkit.synth.ids import is_valid_nhs_number, nhs_check_digit, synthetic_nhs_numbers
+from evalkit.synth.ids import synthetic_nhs_numbers
 
 
 def _read(raw: Path, table: str) -> pd.DataFrame:
@@ -45,7 +46,7 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("number", "valid"),
     [
-        ("943 476 5919", True),  # Wikipedia worked example (shared/reference/nhs-number.md)
+        ("943 476 5919", True),  # Wikipedia worked example (docs/reference/nhs-number.md)
         ("401 023 2137", True),  # NHSIA example
         ("987 654 3210", True),  # 11 -> 0 rule
         ("999 000 0018", True),  # first valid number in the 999 test range

@@ -1,6 +1,6 @@
 """Economics for a programme: NHS cost saving, return on investment and WELLBY valuation.
 
-Composes :mod:`evalkit.stats.costs` on a programme's matched cohort (methods.md
+Composes :mod:`evalkit.stats.costs` on a programme's matched cohort (docs/design/methods.md
 section 4, issue 7 items 5 and 6):
 
 - the matched difference in mean NHS cost change over ``window_months`` after referral against
@@ -362,7 +362,8 @@ def programme_cost(study: Study) -> dict[str, Any]:
 
     "Participant" is every person referred to the programme, counted once however often
     referred; a starter is a participant any of whose referrals started. A cost quoted per
-    starter is converted with the start rate (starters ÷ participants), methods.md section 4.
+    starter is converted with the start rate (starters ÷ participants), docs/design/methods.md
+    section 4.
 
     Parameters
     ----------

@@ -1,4 +1,6 @@
-"""Inequalities for a programme (methods.md section 3): reach, pathway, outcomes by deprivation.
+"""Inequalities for a programme: reach, pathway, outcomes by deprivation.
+
+The analyses of docs/design/methods.md section 3.
 
 Four analyses on a :class:`~evalkit.analysis.study.Study`, each returning a frozen result
 object (``tidy()``, ``summary()``, ``plot()``, ``to_dict()``):

@@ -1,8 +1,8 @@
 """Healthcare utilisation for a programme: matched cohort -> DiD per setting and window.
 
 Composes the cohort layer (risk-set candidates, person-month panels), :func:`evalkit.match` and
-:func:`evalkit.did` as methods.md section 1 specifies, with the naive pre/post figure beside the
-matched difference-in-differences, event studies and the sensitivity battery.
+:func:`evalkit.did` as docs/design/methods.md section 1 specifies, with the naive pre/post figure
+beside the matched difference-in-differences, event studies and the sensitivity battery.
 
 Propensity model. Prior-utilisation counts (``prior12_<setting>``, ``prior3_<setting>``) enter
 the propensity model as ``log(1 + count)``; every other covariate enters as it is. Counts of
@@ -413,8 +413,8 @@ def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> D
     )
 
 
-#: The pre-specified sensitivity battery (methods.md section 1) that :func:`sensitivity` runs;
-#: the locked analysis plan (``evalkit plan lock``) records it.
+#: The pre-specified sensitivity battery (docs/design/methods.md section 1) that
+#: :func:`sensitivity` runs; the locked analysis plan (``evalkit plan lock``) records it.
 SENSITIVITY_BATTERY: dict[str, Any] = {
     "setting": "emergency_admission",
     "window_months": 6,
@@ -449,7 +449,7 @@ def sensitivity(
     setting: str = "emergency_admission",
     months: int = 6,
 ) -> pd.DataFrame:
-    """The pre-specified battery for one outcome (methods.md section 1), as one table.
+    """The pre-specified battery for one outcome (docs/design/methods.md section 1), as one table.
 
     Caliper and ratio variations, per-protocol (completers and their matched controls),
     the other clustering (by matched set when the main analysis clusters by person), covariate

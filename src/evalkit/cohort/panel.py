@@ -6,9 +6,9 @@ m + 1`` calendar months (exclusive), the data contract's "Time": for an index of
 the month's length (index 31 January: month 0 ends on 27/28 February, month 1 starts on 28/29
 February). Counts and person-time use the same boundary expression, so they always agree.
 
-Matched controls inherit the index date of the participant in their matched set (methods.md,
-as OpenSAFELY does): a control indexed on the 1st of March matched to a participant referred on
-15 March is followed from 15 March.
+Matched controls inherit the index date of the participant in their matched set
+(docs/design/methods.md, as OpenSAFELY does): a control indexed on the 1st of March matched to a
+participant referred on 15 March is followed from 15 March.
 """
 
 from __future__ import annotations

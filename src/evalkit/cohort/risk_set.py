@@ -1,4 +1,6 @@
-"""Participants, index dates and the stacked risk set of candidate controls (methods.md, section 1).
+"""Participants, index dates and the stacked risk set of candidate controls.
+
+The design is docs/design/methods.md, section 1.
 
 :func:`build_cohort` returns a :class:`Cohort`: one row per participant and the stacked
 candidate rows that :func:`evalkit.match` matches on. All heavy work (eligibility over the
@@ -58,7 +60,7 @@ from evalkit.jsonsafe import json_safe
 
 __all__ = ["PRIOR_WINDOWS", "Cohort", "build_cohort", "placebo_cohort"]
 
-#: Prior-utilisation windows (months before index) measured as covariates (methods.md).
+#: Prior-utilisation windows (months before index) measured as covariates (docs/design/methods.md).
 PRIOR_WINDOWS: tuple[int, int] = (12, 3)
 #: Event months the cohort's event store covers (the default panel, -24 .. 11).
 STORE_MONTHS: tuple[int, int] = (-24, 11)
@@ -380,12 +382,12 @@ def build_cohort(
 def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -> Cohort:
     """Rebuild the cohort with index dates ``shift_months`` calendar months earlier.
 
-    For the placebo sensitivity analysis (methods.md): participants without ``shift_months +
-    history`` months (30 by default) of observed registration before their real index are left
-    out; the others keep their eligibility at the real index (they are the same people) and
-    get covariates at the placebo date. Candidate rows are rebuilt at the shifted months under
-    the usual rules, with each placebo participant treated as referred on their placebo date
-    (never a candidate in that month or after) as well as on their real one.
+    For the placebo sensitivity analysis (docs/design/methods.md): participants without
+    ``shift_months + history`` months (30 by default) of observed registration before their
+    real index are left out; the others keep their eligibility at the real index (they are the
+    same people) and get covariates at the placebo date. Candidate rows are rebuilt at the
+    shifted months under the usual rules, with each placebo participant treated as referred on
+    their placebo date (never a candidate in that month or after) as well as on their real one.
 
     Parameters
     ----------

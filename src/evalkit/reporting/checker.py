@@ -1,7 +1,8 @@
 """Scan a report folder for small counts and identifiers, and fail if any is found.
 
 Disclosure control is applied where numbers are made (:mod:`evalkit.reporting.disclosure`); this
-checker is the independent second line, run over every written file (methods.md section 5):
+checker is the independent second line, run over every written file (docs/design/methods.md
+section 5):
 
 - **counts** in JSON (keys that name counts), CSV (count columns) and HTML (cells and spans that
   evalkit marks ``class="ek-count"``, plus "N people"-style phrases in the text) must be 0, or
@@ -26,6 +27,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from evalkit.nhs_number import is_valid_nhs_number
 from evalkit.reporting.disclosure import COUNT_KEYS, DEFAULT_RULE, DisclosureRule
 
 SCANNED_SUFFIXES = (".html", ".csv", ".json")
@@ -39,22 +41,6 @@ _PEOPLE_PHRASE = re.compile(
 )
 _STYLE_SCRIPT = re.compile(r"<(style|script)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
-
-
-def nhs_check_digit_valid(digits: str) -> bool:
-    """Whether a 10-digit string passes the NHS number modulus-11 check.
-
-    Examples
-    --------
-    >>> nhs_check_digit_valid("9434765919"), nhs_check_digit_valid("9434765918")
-    (True, False)
-    """
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
 
 
 def is_count_key(key: str) -> bool:
@@ -174,7 +160,7 @@ def _identifier_findings(
             out.append(Finding(where, "text", "person id from the data", token))
     for m in _NHS_NUMBER.finditer(text):
         digits = "".join(m.groups())
-        if nhs_check_digit_valid(digits):
+        if is_valid_nhs_number(digits):
             out.append(Finding(where, f"offset {m.start()}", "NHS-number-shaped string", m.group()))
     if check_postcodes:
         for m in _POSTCODE.finditer(text):

@@ -1,7 +1,7 @@
-"""Disclosure control for every count a report shows (methods.md section 5).
+"""Disclosure control for every count a report shows (docs/design/methods.md section 5).
 
 The NHS England (ex-NHS Digital) rule for HES and ECDS since September 2018
-(``shared/reference/disclosure.md``): a count of 0 stays 0, counts 1 to 7 are suppressed, every
+(``docs/reference/disclosure.md``): a count of 0 stays 0, counts 1 to 7 are suppressed, every
 other count is rounded to the nearest 5. Means and other simple statistics over 1 to 7 people are
 suppressed with their count. Under this rule secondary suppression is not needed; threshold and
 rounding base are config values.

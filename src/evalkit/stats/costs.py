@@ -1,6 +1,6 @@
 """Economics on any matched panel: cost difference, bootstrap over matched sets, ROI, WELLBYs.
 
-Four public calls, each returning a frozen result object (methods.md section 4):
+Four public calls, each returning a frozen result object (docs/design/methods.md section 4):
 
 - :func:`matched_cost_difference`: the matched difference in mean cost change, participants'
   post − pre minus their matched controls' weighted post − pre, with a bootstrap over matched
@@ -22,9 +22,9 @@ two-way fixed-effects linear difference-in-differences (:func:`evalkit.stats.did
 transformation of ``treated x post`` is then ``(d_i − d̄)(p_t − p̄)``, so the least-squares
 coefficient is the weighted difference in the units' mean post − pre changes. Unlike the fixed-
 effects fit, it decomposes into per-set totals, so the bootstrap over matched sets uses the same
-estimator as the point estimate, as methods.md asks. On an unbalanced panel (a unit missing
-months after death, deregistration or the end of the data) the two weight the incomplete units
-differently and differ slightly; the result's notes count such units.
+estimator as the point estimate, as docs/design/methods.md asks. On an unbalanced panel (a unit
+missing months after death, deregistration or the end of the data) the two weight the incomplete
+units differently and differ slightly; the result's notes count such units.
 
 This module imports nothing from evalkit's domain modules; it reads its WELLBY values from
 ``evalkit/definitions/wellby.yaml`` (data, not code).
@@ -99,7 +99,7 @@ def cost_per_participant(
     """Programme cost per participant (every referred person, counted once).
 
     A cost quoted per starter is spent only on people who start, so per participant it is
-    ``amount x start_rate`` (methods.md section 4), with ``start_rate`` the share of
+    ``amount x start_rate`` (docs/design/methods.md section 4), with ``start_rate`` the share of
     participants who started.
 
     Parameters

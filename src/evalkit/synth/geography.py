@@ -1,6 +1,6 @@
 """Gloucestershire-like geography: districts, LSOAs with IMD deciles, Primary Care Networks.
 
-Figures from ``shared/reference/county.md``: six districts with their 2011 LSOA counts (373 in
+Figures from ``docs/reference/county.md``: six districts with their 2011 LSOA counts (373 in
 all), the county's LSOAs by national IMD 2019 decile (12, 19, 18, 25, 31, 50, 47, 50, 62, 59), the
 most deprived decile in Gloucester (9), Cheltenham (2) and the Forest of Dean (1), the most
 deprived quintile in Gloucester (21), Cheltenham (8), Forest of Dean (1) and Tewkesbury (1), the

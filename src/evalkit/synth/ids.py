@@ -13,50 +13,9 @@ import hmac
 
 import numpy as np
 
-_WEIGHTS = np.array([10, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)
+from evalkit.nhs_number import WEIGHTS
 
-
-def nhs_check_digit(stem: str) -> int | None:
-    """Modulus 11 check digit of a nine-digit NHS number stem, or None if the stem is unusable.
-
-    Follows the NHS Data Dictionary: weights 10..2, remainder of the sum modulo 11, check digit
-    11 - remainder, with 11 -> 0 and 10 -> invalid (no number is issued on that stem).
-
-    Examples
-    --------
-    >>> nhs_check_digit("943476591")
-    9
-    >>> nhs_check_digit("987654321")
-    0
-    >>> nhs_check_digit("999000000") is None
-    True
-    """
-    if len(stem) != 9 or not stem.isdigit():
-        raise ValueError(f"an NHS number stem has nine digits, got {stem!r}")
-    total = sum(int(d) * int(w) for d, w in zip(stem, _WEIGHTS, strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        return 0
-    if check == 10:
-        return None
-    return check
-
-
-def is_valid_nhs_number(number: str) -> bool:
-    """Whether a ten-digit string (spaces allowed) is a valid NHS number.
-
-    Examples
-    --------
-    >>> is_valid_nhs_number("943 476 5919")
-    True
-    >>> is_valid_nhs_number("943 476 5918")
-    False
-    """
-    digits = number.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    check = nhs_check_digit(digits[:9])
-    return check is not None and check == int(digits[9])
+_WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
 
 
 def synthetic_nhs_numbers(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The registered population: age, sex, ethnicity, area, registration, deaths and conditions.
 
-Modelled on Gloucestershire (``shared/reference/county.md``): an England-like age structure with
+Modelled on Gloucestershire (``docs/reference/county.md``): an England-like age structure with
 a younger Gloucester and older Cotswold and Forest of Dean; 92.5% White with more diversity in
 Gloucester; life expectancy about 80 (men) and 84 (women); long-term conditions whose prevalence
 rises with age and with deprivation and which cluster through a shared health latent; people
