@@ -8,7 +8,7 @@ code list or the name of a quarantine reason.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
+from typing import Any, Final
 
 #: Tables read from ``data/raw/``, in the order intake processes them (parents before children).
 TABLES: Final[tuple[str, ...]] = ("population", "activity", "referrals", "measures")
@@ -234,3 +234,17 @@ FAULT_REASONS: Final[dict[str, dict[str, str]]] = {
         "unknown_episode": UNKNOWN_EPISODE,
     },
 }
+
+
+def imd_quintile(imd_decile: Any) -> Any:
+    """IMD quintile (1 = most deprived fifth) from the IMD decile: ``(decile + 1) // 2``.
+
+    The one definition of the quintile; it works on anything with ``+`` and ``//``: an int, a
+    numpy array, a pandas Series or an ibis expression (cast the result where a type matters).
+
+    Examples
+    --------
+    >>> [imd_quintile(d) for d in (1, 2, 3, 10)]
+    [1, 1, 2, 5]
+    """
+    return (imd_decile + 1) // 2

@@ -16,7 +16,7 @@ import pandas as pd
 
 from evalkit import engine
 from evalkit.config import Programme, UnitCostTable, load_programme, load_unit_costs
-from evalkit.contract import ETHNICITY_GROUP
+from evalkit.contract import ETHNICITY_GROUP, imd_quintile
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Study:
             ),
         )
         out = first.merge(people, on="person_id", how="left", validate="one_to_one")
-        out["imd_quintile"] = (out["imd_decile"] + 1) // 2
+        out["imd_quintile"] = imd_quintile(out["imd_decile"])
         group = out["ethnicity"].map(ETHNICITY_GROUP)
         out["ethnicity_group"] = group.where(~group.isin(["Not stated", "Not known"]), "Unknown")
         out["age"] = pd.to_datetime(out["referral_date"]).dt.year - out["year_of_birth"]
