@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Calendar-month arithmetic is evalkit.dates's (one definition); re-exported for synth.generate.
+from evalkit.dates import add_months
+from evalkit.dates import add_months_days as add_months_days
+
 EPOCH = dt.date(1970, 1, 1)
 NONE = np.iinfo(np.int32).max  # "no date" in int32 date arrays
 
@@ -14,27 +18,6 @@ NONE = np.iinfo(np.int32).max  # "no date" in int32 date arrays
 def to_days(d: dt.date) -> int:
     """Days since 1970-01-01."""
     return (d - EPOCH).days
-
-
-def add_months(d: dt.date, months: int) -> dt.date:
-    """Add calendar months, clamping the day to the month's length (31 Jan + 1 = 28/29 Feb)."""
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(d.day, last))
-
-
-def add_months_days(days: np.ndarray, months: int | np.ndarray) -> np.ndarray:
-    """Vectorised :func:`add_months` on int day numbers (datetime64 month arithmetic, clamped)."""
-    d = np.asarray(days).astype("datetime64[D]")
-    month_start = d.astype("datetime64[M]")
-    day_of_month = (d - month_start.astype("datetime64[D]")).astype(np.int64)
-    target = month_start + np.asarray(months).astype("timedelta64[M]")
-    next_start = (target + np.timedelta64(1, "M")).astype("datetime64[D]")
-    start = target.astype("datetime64[D]")
-    length = (next_start - start).astype(np.int64)
-    out = start + np.minimum(day_of_month, length - 1).astype("timedelta64[D]")
-    return out.astype(np.int64)
 
 
 @dataclass(frozen=True)
