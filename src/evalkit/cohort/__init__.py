@@ -7,10 +7,12 @@
 Rules and reasons: ``docs/decisions/cohort.md``.
 """
 
-from evalkit.cohort._tables import CohortError
 from evalkit.cohort.eligibility import EXCLUSION_REASONS
 from evalkit.cohort.panel import EVENT_MONTHS, build_panel, naive_panel
-from evalkit.cohort.risk_set import PRIOR_WINDOWS, Cohort, build_cohort, placebo_cohort
+from evalkit.cohort.prior_utilisation import PRIOR_WINDOWS
+from evalkit.cohort.result import Cohort
+from evalkit.cohort.risk_set import build_cohort, placebo_cohort
+from evalkit.cohort.tables import CohortError
 
 __all__ = [
     "EVENT_MONTHS",

@@ -1,4 +1,4 @@
-"""Eligibility at an index date, calendar-month arithmetic and covariates at index, as Ibis.
+"""Eligibility at an index date and covariates at index, as Ibis expressions.
 
 Every function here builds Ibis expressions and executes nothing, so the rules run unchanged on
 DuckDB (the default engine) or on a SQL warehouse.
@@ -22,8 +22,7 @@ Registration
     is the first day the activity extract covers (before it, zero counts mean "not observed").
 Calendar months
     ``date + k months`` clamps the day to the target month's length (31 January + 1 month =
-    28/29 February), as the data contract's "Time" section and DuckDB, PostgreSQL, BigQuery and
-    Snowflake all do.
+    28/29 February): :mod:`evalkit.dates` holds that rule, for Ibis and the other forms.
 """
 
 from __future__ import annotations
@@ -35,17 +34,21 @@ import ibis
 import ibis.expr.types as ir
 
 from evalkit.config import Programme
-from evalkit.contract import CONDITIONS, ETHNICITY_GROUP
+from evalkit.contract import CONDITIONS, ETHNICITY_GROUP, imd_quintile
+from evalkit.dates import add_months_expr
+
+# The Ibis month arithmetic lived here before evalkit.dates; the old name stays importable.
+add_months = add_months_expr
 
 __all__ = [
     "EXCLUSION_REASONS",
     "UNKNOWN_ETHNICITY",
     "add_months",
     "age_at",
+    "available_conditions",
     "covariates_at_index",
     "eligibility_checks",
     "ethnicity_group_expr",
-    "month_index",
 ]
 
 #: Group given to ethnicity codes Z (not stated) and 99 (not known).
@@ -60,29 +63,6 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "died_before_index",
     "short_registration_history",
 )
-
-
-def add_months(date: ir.DateValue, months: int | ir.IntegerValue) -> ir.DateValue:
-    """Add calendar months to a date, clamping the day to the target month's length.
-
-    Parameters
-    ----------
-    date : ibis date expression
-    months : int or ibis integer expression
-        May be negative and may vary by row.
-
-    Returns
-    -------
-    ibis date expression
-    """
-    if isinstance(months, int):
-        return (date + ibis.interval(months=months)).cast("date")
-    return (date + months.as_interval("M")).cast("date")
-
-
-def month_index(date: ir.DateValue) -> ir.IntegerValue:
-    """Calendar month as an integer (``year * 12 + month - 1``), for month differences."""
-    return date.year() * 12 + date.month() - 1
 
 
 def age_at(year_of_birth: ir.IntegerValue, date: ir.DateValue) -> ir.IntegerValue:
@@ -157,7 +137,7 @@ def eligibility_checks(
         "not_registered_at_index": (pop.registered_from <= date)
         & (pop.registered_to.isnull() | (pop.registered_to >= date)),
         "died_before_index": pop.date_of_death.isnull() | (pop.date_of_death >= date),
-        "short_registration_history": observed_from <= add_months(date, -history_months),
+        "short_registration_history": observed_from <= add_months_expr(date, -history_months),
     }
 
 
@@ -174,7 +154,7 @@ def covariates_at_index(
         "age": age_at(rows.year_of_birth, date),
         "sex": rows.sex,
         "imd_decile": rows.imd_decile.cast("int8"),
-        "imd_quintile": ((rows.imd_decile + 1) // 2).cast("int8"),
+        "imd_quintile": imd_quintile(rows.imd_decile).cast("int8"),
         "ethnicity_group": ethnicity_group_expr(rows.ethnicity),
     }
     flags = []

@@ -13,16 +13,15 @@ participant referred on 15 March is followed from 15 March.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from evalkit.cohort._tables import CohortError, Tables, open_tables
-from evalkit.cohort.eligibility import add_months, month_index
-from evalkit.cohort.risk_set import Cohort
+from evalkit.cohort.result import Cohort
+from evalkit.cohort.tables import CohortError, Tables, open_tables
+from evalkit.dates import add_months, add_months_expr, month_index_expr
 
 __all__ = ["EVENT_MONTHS", "build_panel", "naive_panel"]
 
@@ -234,8 +233,8 @@ def _engine_panel(
     # Person-time at risk.
     grid = u.cross_join(mt)
     grid = grid.mutate(
-        _a=add_months(grid.index_date, grid.event_month),
-        _b=add_months(grid.index_date, grid.event_month + 1),
+        _a=add_months_expr(grid.index_date, grid.event_month),
+        _b=add_months_expr(grid.index_date, grid.event_month + 1),
     )
     g = grid.join(
         pop.select("person_id", "registered_from", "registered_to", "date_of_death"), "person_id"
@@ -254,8 +253,8 @@ def _engine_panel(
 
     # Events keyed by ``_k`` (the store's integer key, or person_id), setting as its position.
     store = cohort.event_store
-    first = _shift(units["index_date"].min(), lo)
-    last_excl = _shift(units["index_date"].max(), hi + 1)
+    first = add_months(pd.Timestamp(units["index_date"].min()).date(), lo)
+    last_excl = add_months(pd.Timestamp(units["index_date"].max()).date(), hi + 1)
     if (
         store is not None
         and store.tables.con is tables.con
@@ -281,10 +280,10 @@ def _engine_panel(
     j = uk.join(ev, "_k")
     # Event month from the calendar-month difference, one less when the event falls before
     # that month's boundary (the same boundary expression as the person-time above).
-    m0 = month_index(j.event_date) - month_index(j.index_date)
+    m0 = month_index_expr(j.event_date) - month_index_expr(j.index_date)
     j = j.mutate(_m0=m0).filter(m0 >= lo, m0 <= hi + 1)
     j = j.mutate(
-        event_month=(j.event_date < add_months(j.index_date, j._m0)).ifelse(j._m0 - 1, j._m0)
+        event_month=(j.event_date < add_months_expr(j.index_date, j._m0)).ifelse(j._m0 - 1, j._m0)
     ).filter(lambda t: (t.event_month >= lo) & (t.event_month <= hi))
     counts = j.group_by("unit", "event_month").aggregate(
         **{s: (j.setting_code == i).ifelse(1, 0).sum() for i, s in enumerate(settings)}
@@ -302,11 +301,3 @@ def _engine_panel(
         raise CohortError("internal error: panel rows do not equal units x event months")
     df["event_month"] = df["event_month"].astype(np.int16)
     return df
-
-
-def _shift(value: object, months: int) -> dt.date:
-    d = pd.Timestamp(value).date()
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-    return dt.date(year, month, min(d.day, (nxt - dt.timedelta(days=1)).day))

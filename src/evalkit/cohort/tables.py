@@ -18,8 +18,21 @@ from ibis.backends import BaseBackend
 from evalkit import engine
 from evalkit.contract import COLUMNS
 
+__all__ = [
+    "COHORT_TABLES",
+    "MAX_CANDIDATE_ROWS",
+    "CohortError",
+    "Tables",
+    "activity_period",
+    "open_tables",
+    "to_date_series",
+]
+
 #: Tables the cohort layer reads.
 COHORT_TABLES: tuple[str, ...] = ("population", "activity", "referrals")
+#: Largest candidate table brought into pandas (county scale is ~2 million rows); the
+#: person-month counts behind the candidates' prior utilisation may have four times as many.
+MAX_CANDIDATE_ROWS = 20_000_000
 
 
 class CohortError(ValueError):
@@ -123,6 +136,11 @@ def activity_period(tables: Tables) -> tuple[dt.date, dt.date]:
     if lo is None or hi is None or lo != lo or hi != hi:
         raise CohortError("the activity table is empty: give data_period explicitly")
     return _as_date(lo), _as_date(hi)
+
+
+def to_date_series(s: pd.Series) -> pd.Series:
+    """Dates from the engine or the caller as ``datetime64[s]`` (midnight)."""
+    return pd.to_datetime(s).dt.normalize().astype("datetime64[s]")
 
 
 def _as_date(value: object) -> dt.date:
