@@ -51,7 +51,7 @@ from evalkit.files import atomic_path
 DEFAULT_THREADS = 2
 #: Default DuckDB buffer limit; operators spill to ``temp_directory`` beyond it. County-scale
 #: intake needs about 2 GB of it; the limit leaves room so that nothing spills, while the whole
-#: process stays inside the 6 GB target of issue 3 (the machine has 24 GB).
+#: process stays inside a 6 GB memory target (the machine has 24 GB).
 DEFAULT_MEMORY_LIMIT = "4GB"
 #: Largest result :func:`to_pandas` brings back without ``limit`` being raised explicitly.
 MAX_PANDAS_ROWS = 2_000_000
