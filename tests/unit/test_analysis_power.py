@@ -20,6 +20,8 @@ from evalkit.analysis.power import (
 )
 from evalkit.analysis.utilisation import matched_cohort, utilisation, utilisation_table
 from evalkit.analysis.wellbeing import wellbeing
+from evalkit.definitions.labels import setting_label
+from evalkit.stats.mde import log_rr_variance
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +106,8 @@ def test_mde_utilisation_demo_county_is_a_fall_with_80_percent_power(mc) -> None
 def test_mde_utilisation_calibrated_reproduces_fit_se_at_estimate(mc) -> None:
     fit = utilisation(mc, "gp_appointment", 6)
     cal = mde_utilisation(mc, "gp_appointment", 6, fit=fit, method="calibrated")
-    design = cal._design
-    from evalkit.stats.mde import _var
-
-    se_at_fit = math.sqrt(_var(design, fit.poisson.estimate, design.n))
+    design = cal.design
+    se_at_fit = math.sqrt(log_rr_variance(design, fit.poisson.estimate, design.n))
     assert se_at_fit == pytest.approx(fit.poisson.std_error, rel=1e-9)
     with pytest.raises(ValueError, match="needs the fitted"):
         mde_utilisation(mc, "gp_appointment", 6, method="calibrated")
@@ -127,6 +127,9 @@ def test_add_mde_annotates_matched_did_entries_only(mc) -> None:
     assert all(e["mde"] < 1 for e in rr)
     cost = mdes[("total_cost", 6)]
     assert math.isnan(cost.mde_rate_ratio) and cost.mde_difference_per_person > 0
+    # Sentences name the setting from the one label table.
+    assert cost.outcome == setting_label("total_cost")
+    assert mdes[("gp_appointment", 6)].outcome == setting_label("gp_appointment")
 
 
 def test_mde_wellbeing_equals_prepost_mde(study) -> None:

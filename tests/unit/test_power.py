@@ -26,6 +26,7 @@ from evalkit.stats.mde import (
     sample_size_did,
     sample_size_paired,
 )
+from evalkit.stats.result import Result
 
 Z_A = stats.norm.ppf(0.975)
 Z_B = stats.norm.ppf(0.8)
@@ -204,9 +205,38 @@ def test_did_power_plot_returns_axes() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = mde_did(140, ratio=3, baseline_rate=0.05).plot_power_curve()
+    res = mde_did(140, ratio=3, baseline_rate=0.05)
+    ax = res.plot_power_curve()
     assert ax.get_xlabel().startswith("True rate ratio")
+    assert ax.get_xscale() == "log"
+    curve = res.power_curve_table()
+    assert list(curve.columns) == ["rate_ratio", "power"]
+    # The curve drawn is the table's: power_curve in evalkit.stats.plots draws it.
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), curve["power"].to_numpy())
     plt.close("all")
+
+
+def test_paired_power_plot_returns_axes() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = mde_paired(100, sd_change=4.0)
+    ax = res.plot_power_curve()
+    assert ax.get_xlabel() == "True mean change, the score (points)"
+    curve = res.power_curve_table()
+    assert curve["change"].iloc[-1] == pytest.approx(2 * res.mde)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), curve["power"].to_numpy())
+    plt.close("all")
+
+
+def test_power_results_share_the_result_base() -> None:
+    for res in (mde_did(140, ratio=3, baseline_rate=0.05), mde_paired(100, sd_change=4.0)):
+        assert isinstance(res, Result)
+        assert repr(res) == res.summary()
+        assert res._repr_html_().startswith("<pre>Power analysis: ")
+        assert res.to_dict()["analysis"] == res.analysis
 
 
 # ------------------------------------------------------------------ simulation checks

@@ -1,6 +1,7 @@
-"""What a programme's evaluation could detect: MDEs beside each estimate, and planning power.
+"""Power for a programme's study: the MDE beside each estimate, and planning power.
 
-Composes :mod:`evalkit.stats.mde` with a programme's own data:
+What a programme's evaluation could detect. The formulas are :mod:`evalkit.stats.mde` (any data
+set); this module feeds them a programme's own data:
 
 - :func:`mde_utilisation` estimates the design inputs of one setting and window from the
   programme's **matched cohort** (the matched controls' baseline and window rates, their
@@ -36,6 +37,7 @@ import pandas as pd
 from evalkit.analysis.study import Study, load_study
 from evalkit.analysis.utilisation import BASELINE, MatchedCohort, UtilisationResult, cohort_for
 from evalkit.cohort import build_panel
+from evalkit.definitions.labels import setting_label
 from evalkit.stats.mde import (
     DidPower,
     PairedPower,
@@ -50,7 +52,6 @@ from evalkit.stats.prepost import PrePostResult
 
 __all__ = [
     "MDE_METHOD",
-    "OUTCOME_LABELS",
     "add_mde",
     "design_inputs",
     "mde_utilisation",
@@ -58,17 +59,6 @@ __all__ = [
     "mde_wellbeing",
     "power_plan",
 ]
-
-#: Plain-English names of the activity settings, for sentences.
-OUTCOME_LABELS: dict[str, str] = {
-    "gp_appointment": "GP appointments",
-    "ae_attendance": "A&E attendances",
-    "emergency_admission": "emergency admissions",
-    "outpatient_attendance": "outpatient attendances",
-    "ooh_contact": "out-of-hours contacts",
-    "prescription_item": "prescription items",
-    "total_cost": "NHS cost",
-}
 
 BASELINE_MONTHS = BASELINE[1] - BASELINE[0] + 1
 
@@ -301,7 +291,7 @@ def mde_utilisation(
         raise ValueError(f"method must be 'design' or 'calibrated', not {method!r}")
     n = mc.n_participants
     inputs = design_inputs(mc.panel, setting, months)
-    label = OUTCOME_LABELS.get(setting, setting.replace("_", " "))
+    label = setting_label(setting)
     notes = [
         f"Design inputs from the {inputs['n_control_units']} matched controls: baseline "
         f"{inputs['baseline_rate']:.4g} and window {inputs['post_rate']:.4g} events per "
@@ -406,7 +396,7 @@ def _cost_mde(
         std_error_difference=se_used,
         window_months=int(months),
         baseline_months=BASELINE_MONTHS,
-        outcome=OUTCOME_LABELS["total_cost"],
+        outcome=setting_label("total_cost"),
         spec={
             "setting": "total_cost",
             "source": "matched controls",
@@ -619,7 +609,7 @@ def power_plan(
     panel, pool_rows = _eligible_panel(study, sample, seed)
     inputs = design_inputs(panel, setting, months, matched_sets=False)
     kw = {**_design_kw(inputs), "matching_correlation": 0.0}
-    label = OUTCOME_LABELS.get(setting, setting.replace("_", " "))
+    label = setting_label(setting)
     notes = [
         f"Rates from {inputs['n_control_units']:,} sampled eligible candidate rows (of "
         f"{pool_rows:,}; seed {seed}): baseline {inputs['baseline_rate']:.4g} and window "

@@ -267,3 +267,45 @@ def stacked_bars(
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=8)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Power curves (power and MDE results, evalkit.stats.mde)
+# ----------------------------------------------------------------------------------------------
+__all__ += ["power_curve"]
+
+
+def power_curve(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    target_power: float,
+    ax: Axes | None = None,
+    power: str = "power",
+    marks: Sequence[float] = (),
+    reference: float | None = None,
+    log: bool = False,
+    xlabel: str = "",
+    title: str = "",
+) -> Axes:
+    """Power against the true effect ``x``, with the target power and the MDEs marked.
+
+    ``table`` has the effect column ``x`` and a ``power`` column (one row per effect, in order);
+    ``marks`` are the MDEs (vertical lines; NaN ones are left out), ``reference`` the no-effect
+    value (1 for a ratio), ``log`` puts ``x`` on a log scale.
+    """
+    ax = new_axes(ax, (6, 4))
+    ax.plot(table[x], table[power], color=PARTICIPANTS)
+    ax.axhline(target_power, color="0.5", ls="--", lw=0.8)
+    for value in marks:
+        if np.isfinite(value):
+            ax.axvline(value, color=CONTROLS, lw=0.8)
+    if reference is not None:
+        ax.axvline(reference, color="0.3", lw=0.8)
+    if log:
+        log_axis(ax, "x")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Power")
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=9)
+    return ax
