@@ -309,3 +309,37 @@ def power_curve(
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=9)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Bootstrap distributions (costs and economics: matched cost difference, return on investment)
+# ----------------------------------------------------------------------------------------------
+__all__ += ["bootstrap_histogram"]
+
+
+def bootstrap_histogram(
+    replicates: Sequence[float] | pd.Series | np.ndarray,
+    *,
+    estimate: float,
+    ci_low: float,
+    ci_high: float,
+    reference: float = 0.0,
+    reference_label: str = "no difference",
+    estimate_label: str = "estimate",
+    xlabel: str = "",
+    ax: Axes | None = None,
+) -> Axes:
+    """Histogram of bootstrap replicates with the estimate, its CI (shaded) and a reference line.
+
+    ``reference`` is the value of no effect on the scale shown (0 for a difference, 1 for a
+    return per £1).
+    """
+    ax = new_axes(ax, (7, 4))
+    ax.hist(np.asarray(replicates, dtype=float), bins=40, color=PARTICIPANTS, alpha=0.7)
+    ax.axvspan(ci_low, ci_high, color=CONTROLS, alpha=0.15, label="95% CI")
+    ax.axvline(estimate, color=CONTROLS, lw=2, label=estimate_label)
+    ax.axvline(reference, color="0.3", lw=1.5, ls="--", label=reference_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("bootstrap resamples")
+    ax.legend(frameon=False)
+    return ax
