@@ -1,4 +1,4 @@
-"""Does the reported MDE have 80 % power? A simulation check of the matched-DiD MDE (issue 8).
+"""Does the reported MDE have 80 % power? A simulation check of the matched-DiD MDE.
 
 For a programme of the demo county, setting (emergency admissions, GP appointments) and the
 6-month window, the MDE :func:`evalkit.analysis.power.mde_utilisation` reports is imposed as a
