@@ -1,4 +1,6 @@
-"""Simulation study: coverage of the ROI bootstrap interval over matched sets (issue 7).
+"""Simulation study: coverage of the ROI bootstrap interval over matched sets.
+
+The interval is the one docs/design/methods.md section 4 asks for (999 resamples, seeded).
 
 Each replication draws ``n_sets`` matched sets (one participant and three controls; one set in
 ten has only one or two controls, as a caliper leaves them), with a set-level frailty shared by

@@ -16,7 +16,7 @@ from evalkit.analysis import load_study
 from evalkit.analysis.economics import economics, economics_window, programme_cost
 from evalkit.analysis.utilisation import matched_cohort, utilisation
 from evalkit.analysis.wellbeing import wellbeing
-from evalkit.stats.costs import load_wellby
+from evalkit.definitions import load_wellby
 
 WINDOW = 12
 
@@ -71,7 +71,7 @@ def test_economics_dict_has_data_contract_shape(econ) -> None:
 
 
 def test_economics_roi_by_hand_equals_reported(econ) -> None:
-    # issue 7: ROI computed by hand from the report's own numbers equals the reported ROI.
+    # ROI computed by hand from the report's own numbers equals the reported ROI.
     d = econ.to_dict()
     saving, cost = d["nhs_cost_saving_per_participant"], d["programme_cost_per_participant"]
     for k in ("estimate", "ci_low", "ci_high"):

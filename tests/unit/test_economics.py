@@ -15,14 +15,18 @@ import pandas as pd
 import pytest
 
 from evalkit.config import ConfigError
+from evalkit.definitions import load_wellby
 from evalkit.stats.costs import (
     cost_per_participant,
-    load_wellby,
     matched_cost_difference,
     return_on_investment,
     wellby_valuation,
 )
 from evalkit.stats.did import did
+from evalkit.stats.result import Result
+
+#: The Green Book WELLBY values every valuation here uses (an argument of wellby_valuation).
+WELLBY = load_wellby()
 
 PRE, POST = 6, 4  # periods before and after index in the synthetic panels
 
@@ -300,7 +304,7 @@ def test_cost_per_participant_invalid_raises(amount, basis, start_rate) -> None:
 # ---------------------------------------------------------------- WELLBY
 def test_load_wellby_has_green_book_values_and_sources() -> None:
     w = load_wellby()
-    # HM Treasury Wellbeing Guidance for Appraisal (2021), economics.md section 3.
+    # HM Treasury Wellbeing Guidance for Appraisal (2021), docs/reference/economics.md section 3.
     assert (w.values.central, w.values.low, w.values.high) == (13000, 10000, 16000)
     assert w.price_year == "2019"
     assert w.url.startswith("https://www.gov.uk/")
@@ -309,7 +313,7 @@ def test_load_wellby_has_green_book_values_and_sources() -> None:
 
 
 def test_wellby_valuation_by_hand_in_2019_prices() -> None:
-    r = wellby_valuation(0.4, 260.0, change_ci=(0.1, 0.7), price_year="2019")
+    r = wellby_valuation(0.4, 260.0, change_ci=(0.1, 0.7), price_year="2019", values=WELLBY)
     assert r.inflator == 1.0
     assert r.estimate == pytest.approx(0.4 * 13000 / 260.0)
     assert (r.low, r.high) == pytest.approx((0.4 * 10000 / 260.0, 0.4 * 16000 / 260.0))
@@ -317,22 +321,22 @@ def test_wellby_valuation_by_hand_in_2019_prices() -> None:
 
 
 def test_wellby_valuation_uprated_to_financial_year_with_gdp_deflator() -> None:
-    # economics.md 2.2: GDP deflator 2019 = 81.1085, 2023 = 96.2507, 2024 = 100 (2024 = 100);
-    # 2023/24 is approximated as 0.75 x 2023 + 0.25 x 2024.
+    # docs/reference/economics.md section 2.2: GDP deflator 2019 = 81.1085, 2023 = 96.2507,
+    # 2024 = 100 (2024 = 100); 2023/24 is approximated as 0.75 x 2023 + 0.25 x 2024.
     k = (0.75 * 96.2507 + 0.25 * 100.0) / 81.1085
-    r = wellby_valuation(1.0, 1000.0, price_year="2023/24")
+    r = wellby_valuation(1.0, 1000.0, price_year="2023/24", values=WELLBY)
     assert r.inflator == pytest.approx(k, rel=1e-12)
     assert r.value_central == pytest.approx(13000 * k)
     assert r.price_year == "2023/24"
     assert any(n.startswith("FLAG: WELLBY values uprated") for n in r.notes)
-    # economics.md's cross-check: GBP 13,000 in 2023 (calendar) prices is about GBP 15,427.
-    assert wellby_valuation(1.0, 1.0, price_year="2023").value_central == pytest.approx(
-        15427, abs=1
-    )
+    # docs/reference/economics.md's cross-check: GBP 13,000 in 2023 (calendar) prices is about
+    # GBP 15,427.
+    in_2023 = wellby_valuation(1.0, 1.0, price_year="2023", values=WELLBY)
+    assert in_2023.value_central == pytest.approx(15427, abs=1)
 
 
 def test_wellby_valuation_price_year_outside_index_left_in_2019_with_flag() -> None:
-    r = wellby_valuation(1.0, 1000.0, price_year="2031/32")
+    r = wellby_valuation(1.0, 1000.0, price_year="2031/32", values=WELLBY)
     assert r.inflator == 1.0 and r.price_year == "2019"
     assert any("left in 2019 prices" in n for n in r.notes)
 
@@ -342,7 +346,7 @@ def test_wellby_valuation_price_year_outside_index_left_in_2019_with_flag() -> N
     [(0.5, 0.5), (1.0, 1.0), (2.0, 1 + 1 / 1.015), (2.5, 1 + 1 / 1.015 + 0.5 / 1.015**2)],
 )
 def test_wellby_valuation_duration_discounted_from_year_one(duration, years) -> None:
-    r = wellby_valuation(1.0, 13000.0, duration_years=duration, price_year="2019")
+    r = wellby_valuation(1.0, 13000.0, duration_years=duration, price_year="2019", values=WELLBY)
     assert r.wellby_years == pytest.approx(years, rel=1e-12)
     assert r.estimate == pytest.approx(years, rel=1e-12)
 
@@ -361,11 +365,20 @@ def test_result_objects_views_are_json_safe_and_plots_return_axes() -> None:
 
     d = fit(matched_panel(seed=3), also=["admissions"])
     r = return_on_investment(d, 20.0, admissions="admissions")
-    w = wellby_valuation(0.3, 300.0, change_ci=(-0.1, 0.7), price_year="2023/24")
+    w = wellby_valuation(0.3, 300.0, change_ci=(-0.1, 0.7), price_year="2023/24", values=WELLBY)
     for obj in (d, r, w):
+        assert isinstance(obj, Result)
         json.dumps(obj.to_dict())
+        assert obj.to_dict()["analysis"] == obj.analysis
         assert isinstance(obj.summary(), str) and obj.summary() == repr(obj)
+        assert obj._repr_html_().startswith("<pre>")
         assert isinstance(obj.tidy(), pd.DataFrame) and len(obj.tidy()) > 0
     for ax in (d.plot_outcomes(), d.plot_bootstrap(), r.plot_bootstrap(), w.plot_values()):
         assert isinstance(ax, Axes)
     assert any("includes zero" in n for n in w.notes)
+
+
+def test_wellby_valuation_needs_the_values_passed() -> None:
+    # The statistics layer reads no domain data: the caller passes the WELLBY values.
+    with pytest.raises(TypeError, match="values"):
+        wellby_valuation(0.3, 300.0)  # type: ignore[call-arg]

@@ -1,7 +1,7 @@
 """Economics for a programme: NHS cost saving, return on investment and WELLBY valuation.
 
 Composes :mod:`evalkit.stats.costs` on a programme's matched cohort (docs/design/methods.md
-section 4, issue 7 items 5 and 6):
+section 4: costed utilisation, return on investment and wellbeing valuation):
 
 - the matched difference in mean NHS cost change over ``window_months`` after referral against
   the 12 months before (each setting's events priced with the study's unit-cost table, as in the
@@ -18,7 +18,6 @@ section 4, issue 7 items 5 and 6):
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,18 +28,19 @@ from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation import BASELINE, MatchedCohort
 from evalkit.analysis.wellbeing import wellbeing
 from evalkit.config import UnitCostTable
+from evalkit.definitions import load_wellby
 from evalkit.jsonsafe import json_safe
-from evalkit.stats import PrePostResult
+from evalkit.stats import PrePostResult, plots
 from evalkit.stats.costs import (
     MatchedDifferenceResult,
     ReturnOnInvestmentResult,
     WellbyResult,
     cost_per_participant,
-    load_wellby,
     matched_cost_difference,
     return_on_investment,
     wellby_valuation,
 )
+from evalkit.stats.result import Result
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -122,7 +122,7 @@ def economics_window(panel: pd.DataFrame, window_months: int) -> pd.DataFrame:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class EconomicsResult:
+class EconomicsResult(Result):
     """A programme's economics: NHS cost saving, ROI, cost per admission avoided, WELLBYs.
 
     Attributes
@@ -152,6 +152,8 @@ class EconomicsResult:
     notes : tuple of str
         Assumptions, flags and caveats in plain English.
     """
+
+    analysis = "economics"
 
     programme: str
     price_year: str
@@ -246,12 +248,6 @@ class EconomicsResult:
         lines += ["", "Notes:"] + [f"- {n}" for n in notes]
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>"
-
     def to_dict(self) -> dict[str, Any]:
         """The ``economics`` entry of ``results.json`` (data-contract keys, then extras).
 
@@ -339,16 +335,26 @@ class EconomicsResult:
         return self.roi.plot_bootstrap(ax=ax)
 
     def plot_cost_by_setting(self, *, ax: Axes | None = None) -> Axes:
-        """Cost change per participant by setting (participants − matched controls), 95% CI."""
-        names = [f"cost_{s}" for s in self.by_setting["setting"]]
-        ax = self.difference.plot_outcomes(
-            [*names, "total_cost"],
-            labels={**{f"cost_{s}": s for s in self.by_setting["setting"]}, "total_cost": "total"},
-            xlabel=f"£ per participant ({self.price_year} prices), participants − controls",
+        """Cost change per participant by setting (participants − matched controls), 95% CI.
+
+        One row per setting of :attr:`by_setting`, then the total, drawn with
+        :func:`evalkit.stats.plots.forest` (no log scale; the line at 0 is no change).
+        """
+        cols = ["setting", "cost_difference_per_participant", "cost_ci_low", "cost_ci_high"]
+        t = self.difference.row("total_cost")
+        total = pd.DataFrame([["total", t["estimate"], t["ci_low"], t["ci_high"]]], columns=cols)
+        table = pd.concat([self.by_setting[cols], total], ignore_index=True)
+        return plots.forest(
+            table,
+            label_col="setting",
+            estimate="cost_difference_per_participant",
+            ci_low="cost_ci_low",
+            ci_high="cost_ci_high",
+            log=False,
             ax=ax,
+            title=f"NHS cost change by setting, {self.window_months} months (95% CI)",
+            xlabel=f"£ per participant ({self.price_year} prices), participants − controls",
         )
-        ax.set_title(f"NHS cost change by setting, {self.window_months} months (95% CI)")
-        return ax
 
     def plot_wellby(self, *, ax: Axes | None = None) -> Axes:
         """Social value per £1 at the low, central and high WELLBY values."""
