@@ -312,6 +312,110 @@ def power_curve(
 
 
 # ----------------------------------------------------------------------------------------------
+# Paired pre/post figures (pre/post results, evalkit.stats.prepost)
+# ----------------------------------------------------------------------------------------------
+__all__ += ["before_after", "paired_change"]
+
+
+def paired_change(
+    pairs: pd.DataFrame,
+    *,
+    kind: str = "hist",
+    mean_change: float | None = None,
+    ci: tuple[float, float] | None = None,
+    means: tuple[float, float] | None = None,
+    thresholds: tuple[float, float] | None = None,
+    labels: tuple[str, str] = ("before", "after"),
+    count_label: str = "episodes",
+    title: str = "",
+    ax: Axes | None = None,
+) -> Axes:
+    """Each pair's change: a histogram, or one line per pair from before to after.
+
+    ``pairs`` has one row per pair with ``before``, ``after`` and ``change``. ``kind="hist"``
+    draws the changes with zero, ``mean_change`` and its ``ci`` and the ``thresholds`` (the
+    changes that count as an improvement and as a deterioration); ``kind="slope"`` one line per
+    pair with the ``means`` (before, after) in bold. ``labels`` name the two timepoints.
+    """
+    ax = new_axes(ax, (6, 4))
+    if kind == "slope":
+        _paired_slopes(ax, pairs, means, labels)
+    else:
+        _change_histogram(ax, pairs["change"].to_numpy(), mean_change, ci, thresholds)
+        ax.set_xlabel(f"change ({labels[1]} − {labels[0]})")
+        ax.set_ylabel(count_label)
+        ax.legend(loc="best", fontsize="small")
+    ax.set_title(title)
+    return ax
+
+
+def _paired_slopes(
+    ax: Axes,
+    pairs: pd.DataFrame,
+    means: tuple[float, float] | None,
+    labels: tuple[str, str],
+) -> None:
+    for b, a in zip(pairs["before"], pairs["after"], strict=True):
+        ax.plot([0, 1], [b, a], color="0.6", alpha=0.25, lw=0.8)
+    if means is not None:
+        ax.plot([0, 1], list(means), color=PARTICIPANTS, lw=3, label="mean")
+    ax.set_xticks([0, 1], list(labels))
+    ax.set_ylabel("score")
+    ax.legend(loc="best")
+
+
+def _change_histogram(
+    ax: Axes,
+    change: np.ndarray,
+    mean_change: float | None,
+    ci: tuple[float, float] | None,
+    thresholds: tuple[float, float] | None,
+) -> None:
+    if change.size:
+        ax.hist(change, bins=min(30, max(5, int(np.sqrt(change.size)) * 2)), color="0.75")
+    ax.axvline(0, color="0.3", lw=1)
+    if mean_change is not None and np.isfinite(mean_change):
+        ax.axvline(mean_change, color=PARTICIPANTS, lw=2, label="mean change")
+    if ci is not None and np.isfinite(ci[0]):
+        ax.axvspan(ci[0], ci[1], color=PARTICIPANTS, alpha=0.2, label="95% CI")
+    if thresholds is not None:
+        improve, deteriorate = thresholds
+        ax.axvline(improve, color=OKABE_ITO["green"], ls="--", label="improvement")
+        ax.axvline(deteriorate, color=OKABE_ITO["vermillion"], ls="--", label="deterioration")
+
+
+def before_after(
+    pairs: pd.DataFrame,
+    *,
+    labels: tuple[str, str] = ("before", "after"),
+    norm: float | None = None,
+    norm_label: str | None = None,
+    count_label: str = "episodes",
+    title: str = "",
+    ax: Axes | None = None,
+) -> Axes:
+    """Distributions of the ``before`` and ``after`` scores of the pairs, on shared bins.
+
+    ``pairs`` has one row per pair with ``before`` and ``after``; ``norm`` (a population
+    mean, labelled ``norm_label``) is drawn as a dotted line.
+    """
+    ax = new_axes(ax, (6, 4))
+    b, a = pairs["before"], pairs["after"]
+    vals = pd.concat([b, a]).to_numpy(dtype="float64")
+    if vals.size:
+        bins = np.histogram_bin_edges(vals, bins=min(30, max(5, int(np.sqrt(vals.size)))))
+        ax.hist(b, bins=bins, histtype="step", lw=2, color=OKABE_ITO["blue"], label=labels[0])
+        ax.hist(a, bins=bins, histtype="step", lw=2, color=OKABE_ITO["orange"], label=labels[1])
+    if norm is not None:
+        ax.axvline(norm, color="k", ls=":", label=norm_label or "norm")
+    ax.set_xlabel("score")
+    ax.set_ylabel(count_label)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
 # Bootstrap distributions (costs and economics: matched cost difference, return on investment)
 # ----------------------------------------------------------------------------------------------
 __all__ += ["bootstrap_histogram"]
