@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable
 
 import matplotlib
 
@@ -30,6 +31,7 @@ import statsmodels.api as sm
 from matplotlib.axes import Axes
 
 from evalkit.stats.did import DID_TERM, TIDY_COLUMNS, DidResult, did
+from evalkit.stats.result import Result
 
 pf = pytest.importorskip("pyfixest")
 
@@ -453,6 +455,7 @@ def test_did_result_views_are_consistent_and_json_safe() -> None:
     text = res.summary()
     assert "Difference-in-differences" in text and "CR1" in text and "Pre-trend" in text
     assert "<pre>" in res._repr_html_()
+    assert isinstance(res, Result) and repr(res) == text
     with pytest.raises(AttributeError):
         res.estimate = 0.0  # type: ignore[misc]
     rates = res.crude_rates
@@ -466,6 +469,7 @@ def test_did_plot_event_study_returns_axes() -> None:
     res = _fit(_panel(seed=42, n_sets=30), event_study=True)
     ax = res.plot_event_study()
     assert isinstance(ax, Axes)
+    assert ax.get_title().startswith("y: ")  # drawn by evalkit.stats.plots.event_study
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="event_study=True"):
         _fit(_panel(seed=42, n_sets=30)).plot_event_study()
@@ -497,69 +501,69 @@ def test_did_missing_rows_left_out_with_note() -> None:
 
 
 # ---------------------------------------------------------------------- errors
+def _set(df: pd.DataFrame, column: str, value: object) -> pd.DataFrame:
+    """A copy of ``df`` with ``value`` in the first row of ``column``."""
+    out = df.copy()
+    out.loc[0, column] = value
+    return out
+
+
+_POISSON_EVENTS = {"outcome": "events", "model": "poisson"}
+
+#: Bad call of each kind: (linear panel, count panel) -> (panel, arguments, error pattern).
+_BAD: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, dict, str]]] = {
+    "unknown_column": lambda df, _: (df, {"outcome": "nope"}, "unknown column.*outcome='nope'"),
+    "treated_not_constant": lambda df, _: (
+        _set(df, "referred", 0),
+        {},
+        "not constant within unit",
+    ),
+    "no_treated": lambda df, _: (df.loc[df["referred"] == 0], {}, "no treated units"),
+    "no_controls": lambda df, _: (df.loc[df["referred"] == 1], {}, "no control units"),
+    "post_not_binary": lambda df, _: (
+        _set(df, "post", 2),
+        {},
+        "post column 'post' must be binary",
+    ),
+    "treated_not_binary": lambda df, _: (
+        df.assign(referred=df["referred"] * 2),
+        {},
+        "treated column 'referred' must be binary",
+    ),
+    "exposure_nonpositive": lambda _, counts: (
+        _set(counts, "exposure", 0.0),
+        {**_POISSON_EVENTS, "exposure": "exposure"},
+        "exposure column 'exposure' must be positive",
+    ),
+    "negative_count": lambda _, counts: (
+        _set(counts, "events", -1),
+        _POISSON_EVENTS,
+        "negative values",
+    ),
+    "duplicate_rows": lambda df, _: (pd.concat([df, df.iloc[:1]]), {}, "repeated"),
+    "bad_model": lambda df, _: (df, {"model": "logit"}, "model must be one of"),
+    "reference_missing": lambda df, _: (
+        df,
+        {"event_study": True, "reference_period": -99},
+        "reference_period -99",
+    ),
+    "reference_post": lambda df, _: (
+        df,
+        {"event_study": True, "reference_period": 2},
+        "not a pre-period",
+    ),
+    "no_post_rows": lambda df, _: (df.loc[df["post"] == 0], {}, "no post-period rows"),
+    "negative_weights": lambda df, _: (_set(df, "w", -1.0), {"weights": "w"}, "non-negative"),
+}
+
+
 def _bad(kind: str) -> tuple[pd.DataFrame, dict, str]:
     df = _panel(seed=51, n_sets=10)
     counts = _count_panel(seed=51, n_sets=10, periods=range(-2, 2), rate_ratio=1.0)
-    if kind == "unknown_column":
-        return df, {"outcome": "nope"}, "unknown column.*outcome='nope'"
-    if kind == "treated_not_constant":
-        df.loc[0, "referred"] = 0
-        return df, {}, "not constant within unit"
-    if kind == "no_treated":
-        return df.loc[df["referred"] == 0], {}, "no treated units"
-    if kind == "no_controls":
-        return df.loc[df["referred"] == 1], {}, "no control units"
-    if kind == "post_not_binary":
-        df.loc[0, "post"] = 2
-        return df, {}, "post column 'post' must be binary"
-    if kind == "treated_not_binary":
-        df["referred"] = df["referred"] * 2
-        return df, {}, "treated column 'referred' must be binary"
-    if kind == "exposure_nonpositive":
-        counts.loc[0, "exposure"] = 0.0
-        return (
-            counts,
-            {"outcome": "events", "exposure": "exposure", "model": "poisson"},
-            ("exposure column 'exposure' must be positive"),
-        )
-    if kind == "negative_count":
-        counts.loc[0, "events"] = -1
-        return counts, {"outcome": "events", "model": "poisson"}, "negative values"
-    if kind == "duplicate_rows":
-        return pd.concat([df, df.iloc[:1]]), {}, "repeated"
-    if kind == "bad_model":
-        return df, {"model": "logit"}, "model must be one of"
-    if kind == "reference_missing":
-        return df, {"event_study": True, "reference_period": -99}, "reference_period -99"
-    if kind == "reference_post":
-        return df, {"event_study": True, "reference_period": 2}, "not a pre-period"
-    if kind == "no_post_rows":
-        return df.loc[df["post"] == 0], {}, "no post-period rows"
-    if kind == "negative_weights":
-        df.loc[0, "w"] = -1.0
-        return df, {"weights": "w"}, "non-negative"
-    raise AssertionError(kind)
+    return _BAD[kind](df, counts)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "unknown_column",
-        "treated_not_constant",
-        "no_treated",
-        "no_controls",
-        "post_not_binary",
-        "treated_not_binary",
-        "exposure_nonpositive",
-        "negative_count",
-        "duplicate_rows",
-        "bad_model",
-        "reference_missing",
-        "reference_post",
-        "no_post_rows",
-        "negative_weights",
-    ],
-)
+@pytest.mark.parametrize("kind", list(_BAD))
 def test_did_bad_call_raises_value_error_naming_problem(kind: str) -> None:
     df, kw, match = _bad(kind)
     with pytest.raises(ValueError, match=match):
