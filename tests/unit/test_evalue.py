@@ -89,5 +89,6 @@ def test_evalue_result_views_are_consistent_and_json_safe() -> None:
     d = json.loads(json.dumps(res.to_dict()))
     assert d["evalue"] == pytest.approx(res.evalue)
     assert "E-value" in res.summary()
+    assert repr(res) == res.summary() and res._repr_html_().startswith("<pre>")
     with pytest.raises(AttributeError):
         res.evalue = 2.0  # type: ignore[misc]

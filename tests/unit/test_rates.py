@@ -23,6 +23,7 @@ from scipy import stats
 from statsmodels.stats import rates as sm_rates
 
 from evalkit.stats.rates import heterogeneity, rate_ratio, rate_ratios
+from evalkit.stats.result import Result
 
 #: (count1, exposure1, count2, exposure2) -> R poisson.test conf.int (digits = 10).
 R_POISSON_TEST = [
@@ -206,3 +207,11 @@ def test_heterogeneity_fewer_than_two_usable_estimates_is_nan_with_note() -> Non
     assert any("Left out" in n for n in res.notes)
     assert any("Fewer than two" in n for n in res.notes)
     assert json.loads(json.dumps(res.to_dict()))["q"] is None
+
+
+def test_rate_ratio_and_heterogeneity_are_results_shown_by_their_summary() -> None:
+    for res in (rate_ratio(11, 800, 21, 3011), heterogeneity([0.1, 0.3], [0.1, 0.2])):
+        assert isinstance(res, Result)
+        assert repr(res) == res.summary()
+        assert res._repr_html_().startswith("<pre>")
+        assert "analysis" not in res.to_dict()  # the published dicts are unchanged

@@ -18,12 +18,13 @@ The formula is two lines, so it is written out here rather than imported: the R 
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from evalkit.stats.result import Result
 
 __all__ = ["EValueResult", "evalue", "evalue_rr"]
 
@@ -64,7 +65,7 @@ def evalue_rr(rr: float) -> float:
 
 
 @dataclass(frozen=True, repr=False)
-class EValueResult:
+class EValueResult(Result):
     """E-values of a rate ratio and of its confidence interval.
 
     Attributes
@@ -92,6 +93,8 @@ class EValueResult:
     spec: dict[str, Any]
     notes: tuple[str, ...]
 
+    analysis = "evalue"
+
     def tidy(self) -> pd.DataFrame:
         """One row per quantity: the point estimate and the CI limit closest to 1.
 
@@ -112,32 +115,15 @@ class EValueResult:
             )
         return pd.DataFrame(rows, columns=["quantity", "rate_ratio", "evalue"])
 
-    def summary(self) -> str:
-        """Header, table and notes as plain text.
-
-        Returns
-        -------
-        str
-            The summary; Jupyter shows it through ``_repr_html_``.
-        """
+    def summary_header(self) -> list[str]:
+        """The rate ratio with its CI and the E-values, above the table in :meth:`summary`."""
         ci = "" if self.ci_low is None else f" (95% CI {self.ci_low:.4g} to {self.ci_high:.4g})"
-        lines = [
+        return [
             "E-value for unmeasured confounding (VanderWeele & Ding 2017)",
             f"Rate ratio {self.estimate:.4g}{ci}",
             f"E-value: {self.evalue:.3f}"
             + ("" if self.evalue_ci is None else f"; for the CI: {self.evalue_ci:.3f}"),
-            "",
-            self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4g}"),
         ]
-        if self.notes:
-            lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the inputs, the E-values, the spec and the notes.
@@ -148,7 +134,7 @@ class EValueResult:
             Plain Python numbers and strings.
         """
         return {
-            "analysis": "evalue",
+            "analysis": self.analysis,
             "estimate": float(self.estimate),
             "ci_low": None if self.ci_low is None else float(self.ci_low),
             "ci_high": None if self.ci_high is None else float(self.ci_high),

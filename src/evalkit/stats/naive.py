@@ -17,10 +17,38 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from evalkit.stats.result import Result
 
-@dataclass(frozen=True)
-class NaiveResult:
-    """Before/after change among the treated only (no control group)."""
+__all__ = ["NaiveResult", "naive_prepost"]
+
+
+@dataclass(frozen=True, repr=False)
+class NaiveResult(Result):
+    """Before/after change among the treated only (no control group).
+
+    A :class:`~evalkit.stats.result.Result`: ``to_dict()`` carries every number below, the
+    spec, the notes and the ``tidy()`` rows; ``repr()`` and Jupyter show ``summary()``.
+
+    Attributes
+    ----------
+    rate_ratio, rr_ci_low, rr_ci_high : float
+        Rate after over rate before, with its 95% CI (Poisson GLM, SEs clustered by unit).
+    log_rr_std_error : float
+        SE of the log rate ratio.
+    difference_per_person, diff_ci_low, diff_ci_high, diff_std_error : float
+        Mean over units of (rate after - rate before) x ``window_months``, its t-interval
+        and SE.
+    rate_before, rate_after : float
+        Events per person-month before and after, over all units.
+    n_units : int
+        Units (treated people) analysed.
+    window_months : int
+        Length of the post window.
+    spec : dict
+        The arguments used and the model.
+    notes : tuple of str
+        Rows left out.
+    """
 
     rate_ratio: float
     rr_ci_low: float
@@ -36,6 +64,8 @@ class NaiveResult:
     window_months: int
     spec: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    analysis = "naive_prepost"
 
     def tidy(self) -> pd.DataFrame:
         """One row per scale: ``scale``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high``."""
@@ -62,9 +92,6 @@ class NaiveResult:
             "  No control group: includes regression to the mean and secular change."
         )
 
-    def __repr__(self) -> str:
-        return self.summary()
-
 
 def naive_prepost(
     panel: pd.DataFrame,
@@ -88,6 +115,12 @@ def naive_prepost(
         Person-time at risk of each row (rows with zero exposure are dropped).
     window_months : int
         Length of the post window, to express the difference per person over the window.
+
+    Returns
+    -------
+    NaiveResult
+        Rate ratio and per-person difference with 95% CIs, the rates before and after, the
+        spec and the notes.
     """
     for col in (outcome, unit, post, *([exposure] if exposure else [])):
         if col not in panel.columns:

@@ -26,7 +26,6 @@ interval itself (two lines, checked against R's ``poisson.test`` in the tests).
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from statsmodels.stats import rates as sm_rates
 from statsmodels.stats.proportion import proportion_confint
 
 from evalkit.jsonsafe import json_safe
+from evalkit.stats.result import Result
 
 __all__ = [
     "HeterogeneityResult",
@@ -57,9 +57,11 @@ _METHOD_LABEL = {
 # --------------------------------------------------------------------------------------------
 # One rate ratio
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RateRatio:
+@dataclass(frozen=True, repr=False)
+class RateRatio(Result):
     """The ratio of two Poisson rates, ``(count1 / exposure1) / (count2 / exposure2)``.
+
+    A :class:`~evalkit.stats.result.Result`; ``repr()`` and Jupyter show :meth:`summary`.
 
     Attributes
     ----------
@@ -94,6 +96,8 @@ class RateRatio:
     level: float = 0.95
     notes: tuple[str, ...] = ()
 
+    analysis = "rate_ratio"
+
     @property
     def rate1(self) -> float:
         """Events per unit of exposure in the first group."""
@@ -120,15 +124,6 @@ class RateRatio:
             *[f"note: {n}" for n in self.notes],
         ]
         return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (
-            f"RateRatio(estimate={self.estimate:.4g}, ci=({self.ci_low:.4g}, "
-            f"{self.ci_high:.4g}), method={self.method!r})"
-        )
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>"
 
     def to_dict(self, *, safe: bool = True) -> dict[str, Any]:
         """JSON-safe dict of every attribute (NaN and infinity become ``None``)."""
@@ -389,9 +384,11 @@ def rate_ratios(
 # --------------------------------------------------------------------------------------------
 # Heterogeneity
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HeterogeneityResult:
+@dataclass(frozen=True, repr=False)
+class HeterogeneityResult(Result):
     """Cochran's Q test that k independent estimates share one value, with I².
+
+    A :class:`~evalkit.stats.result.Result`; ``repr()`` and Jupyter show :meth:`summary`.
 
     Attributes
     ----------
@@ -431,6 +428,8 @@ class HeterogeneityResult:
     std_errors: tuple[float, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
+    analysis = "heterogeneity"
+
     def tidy(self) -> pd.DataFrame:
         """One row per estimate used: ``label``, ``estimate``, ``std_error``, ``weight``."""
         w = 1 / np.square(np.asarray(self.std_errors, dtype=float))
@@ -454,12 +453,6 @@ class HeterogeneityResult:
                 *[f"note: {n}" for n in self.notes],
             ]
         )
-
-    def __repr__(self) -> str:
-        return f"HeterogeneityResult(q={self.q:.4g}, df={self.df}, p_value={self.p_value:.3g})"
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: ``test``, ``q``, ``df``, ``p_value``, ``i2``, pooled, ``k``, notes."""
