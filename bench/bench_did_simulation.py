@@ -1,4 +1,4 @@
-"""Simulation study of the matched DiD and naive pre/post (issue 4, "A simulation study").
+"""Simulation study of the matched DiD and naive pre/post: bias, RMSE and CI coverage.
 
 Each replication generates a seeded synthetic county at reduced scale (raw Parquet, one
 programme's referrals, ``pool="eligible"``: only the programme's eligible pool of a county of
@@ -36,7 +36,7 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -343,6 +343,44 @@ def write_report(reps: pd.DataFrame, table: pd.DataFrame, path: Path, meta: dict
     path.write_text("\n".join(lines) + "\n")
 
 
+def _done_replications(out: Path, population: int) -> set[tuple[str, int]]:
+    """(regime, rep) already in ``out``; refuse a file of another design."""
+    if not out.exists():
+        return set()
+    prev = pd.read_csv(out)
+    for col, want in (("population", population), ("pool", POOL)):
+        have = set(prev[col].dropna().unique()) if col in prev else {None}
+        if have != {want}:
+            raise SystemExit(
+                f"{out} holds replications with {col} {sorted(map(str, have))}, not {want!r}: "
+                "give another --out (replications of different designs must not be mixed)"
+            )
+    return set(zip(prev["regime"], prev["rep"], strict=True))
+
+
+def _record(future: Future, out: Path) -> bool:
+    """Append a finished replication's rows to ``out`` and print a line.
+
+    A failed replication is reported and False returned (no replacement is launched for it).
+    """
+    try:
+        rows = future.result()
+    except Exception as exc:  # a failed replication is reported
+        print(f"replication failed: {exc!r}", flush=True)
+        return False
+    df = pd.DataFrame(rows)
+    if out.exists():  # union of columns, so files from older versions resume
+        df = pd.concat([pd.read_csv(out), df], ignore_index=True)
+    df.to_csv(out, index=False)
+    r0 = rows[0]
+    print(
+        f"{r0['regime']} rep {r0['rep']}: {r0['seconds']:.1f} s, "
+        f"{r0['n_matched']}/{r0['n_participants']} matched",
+        flush=True,
+    )
+    return True
+
+
 def run(
     reps: int,
     workers: int,
@@ -352,17 +390,7 @@ def run(
     regimes: tuple[str, ...] = REGIMES,
 ) -> pd.DataFrame:
     """Run (or resume) the study; rows are appended to ``out`` as replications finish."""
-    done: set[tuple[str, int]] = set()
-    if out.exists():
-        prev = pd.read_csv(out)
-        for col, want in (("population", population), ("pool", POOL)):
-            have = set(prev[col].dropna().unique()) if col in prev else {None}
-            if have != {want}:
-                raise SystemExit(
-                    f"{out} holds replications with {col} {sorted(map(str, have))}, not {want!r}: "
-                    "give another --out (replications of different designs must not be mixed)"
-                )
-        done = set(zip(prev["regime"], prev["rep"], strict=True))
+    done = _done_replications(out, population)
     # Interleave regimes so a time-limited run has as many replications in each.
     todo = [(g, r) for r in range(reps) for g in regimes if (g, r) not in done]
     t0 = time.perf_counter()
@@ -387,22 +415,8 @@ def run(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
                 pending.discard(f)
-                try:
-                    rows = f.result()
-                except Exception as exc:  # a failed replication is reported
-                    print(f"replication failed: {exc!r}", flush=True)
-                    continue
-                df = pd.DataFrame(rows)
-                if out.exists():  # union of columns, so files from older versions resume
-                    df = pd.concat([pd.read_csv(out), df], ignore_index=True)
-                df.to_csv(out, index=False)
-                r0 = rows[0]
-                print(
-                    f"{r0['regime']} rep {r0['rep']}: {r0['seconds']:.1f} s, "
-                    f"{r0['n_matched']}/{r0['n_participants']} matched",
-                    flush=True,
-                )
-                launch()
+                if _record(f, out):
+                    launch()
     return pd.read_csv(out)
 
 
