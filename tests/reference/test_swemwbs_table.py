@@ -55,7 +55,7 @@ def test_reference_table_has_every_raw_score_once():
 
 def test_score_measures_every_raw_score_matches_published_metric():
     ref = _ref().set_index("raw")["metric"]
-    res = score_measures(_measures())
+    res = score_measures(_measures(), instruments())
     assert res["scorable"].all()
     raw = res["raw_score"].astype(int)
     expected = raw.map(ref)

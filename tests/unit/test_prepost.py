@@ -12,8 +12,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from evalkit.definitions import instruments
 from evalkit.stats.prepost import PrePostResult, dz_confidence_interval, prepost
 from evalkit.stats.scoring import score_measures
+
+DEFS = instruments()
 
 
 def _scores(instrument, before, after, *, extra=None):
@@ -42,7 +45,7 @@ def _simulated(n, mean_change, sd_change, seed, instrument="wemwbs"):
 # ----- inference -----------------------------------------------------------------------------
 def test_prepost_ci_and_p_agree_exactly_with_ttest_rel_and_hand_formula():
     s, before, after = _simulated(40, 3.0, 6.0, seed=11)
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     ref = stats.ttest_rel(after, before)
     ci = ref.confidence_interval(0.95)
     assert r.n_paired == 40
@@ -70,7 +73,7 @@ def test_prepost_ci_coverage_on_fixed_seed_is_near_95_percent():
         s["episode_id"] = f"r{rep}_" + s["episode_id"]
         s["replicate"] = rep
         parts.append(s)
-    r = prepost(pd.concat(parts, ignore_index=True), "wemwbs", by="replicate")
+    r = prepost(pd.concat(parts, ignore_index=True), "wemwbs", by="replicate", definitions=DEFS)
     g = r.by_group
     assert len(g) == reps and (g["n_paired"] == n).all()
     coverage = ((g["ci_low"] <= 2.0) & (2.0 <= g["ci_high"])).mean()
@@ -80,14 +83,14 @@ def test_prepost_ci_coverage_on_fixed_seed_is_near_95_percent():
 
 def test_prepost_known_mean_change_within_three_standard_errors():
     s, _, _ = _simulated(500, 4.0, 6.0, seed=5)
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     assert abs(r.mean_change - 4.0) <= 3 * r.std_error
 
 
 # ----- effect size ----------------------------------------------------------------------------
 def test_prepost_effect_size_is_dz_mean_change_over_sd_of_change():
     s, before, after = _simulated(30, 2.0, 4.0, seed=3)
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     d = after - before
     assert r.effect_size_name == "d_z"
     assert r.effect_size == pytest.approx(d.mean() / d.std(ddof=1), rel=1e-12)
@@ -126,7 +129,7 @@ def test_prepost_shares_wemwbs_threshold_hand_example():
     # -2 unchanged -> 2/6 improved, 3/6 unchanged, 1/6 deteriorated
     before = {"a": 40, "b": 40, "c": 40, "d": 40, "e": 40, "f": 40}
     after = {"a": 50, "b": 49, "c": 48, "d": 40, "e": 31, "f": 38}
-    r = prepost(_scores("wemwbs", before, after), "wemwbs")
+    r = prepost(_scores("wemwbs", before, after), "wemwbs", definitions=DEFS)
     assert r.threshold == 8.6
     assert r.threshold_kind == "reliable_change"
     assert (r.n_improved, r.n_unchanged, r.n_deteriorated) == (2, 3, 1)
@@ -142,7 +145,7 @@ def test_prepost_cat_fall_counts_as_improvement():
     # -1 unchanged, +2 deteriorated, +5 deteriorated; mean (-3-2-1+2+5)/5 = 0.2
     before = {"a": 20, "b": 20, "c": 20, "d": 20, "e": 20}
     after = {"a": 17, "b": 18, "c": 19, "d": 22, "e": 25}
-    r = prepost(_scores("cat", before, after), "cat")
+    r = prepost(_scores("cat", before, after), "cat", definitions=DEFS)
     assert r.direction == "lower"
     assert r.threshold == 2.0
     assert (r.n_improved, r.n_unchanged, r.n_deteriorated) == (2, 1, 2)
@@ -152,7 +155,7 @@ def test_prepost_cat_fall_counts_as_improvement():
 def test_prepost_rcads_direction_is_lower_and_no_threshold_means_any_change():
     before = {"a": 20, "b": 20, "c": 20}
     after = {"a": 15, "b": 20, "c": 21}
-    r = prepost(_scores("rcads_anxiety", before, after), "rcads_anxiety")
+    r = prepost(_scores("rcads_anxiety", before, after), "rcads_anxiety", definitions=DEFS)
     assert r.direction == "lower"
     assert r.threshold is None
     assert (r.n_improved, r.n_unchanged, r.n_deteriorated) == (1, 1, 1)
@@ -162,8 +165,8 @@ def test_prepost_rcads_direction_is_lower_and_no_threshold_means_any_change():
 def test_prepost_ons4_anxiety_fall_is_improvement_happiness_fall_is_deterioration():
     before = {"a": 6, "b": 5, "c": 5}
     after = {"a": 4, "b": 5, "c": 6}  # changes -2, 0, +1
-    anx = prepost(_scores("ons4_anxiety", before, after), "ons4_anxiety")
-    hap = prepost(_scores("ons4_happiness", before, after), "ons4_happiness")
+    anx = prepost(_scores("ons4_anxiety", before, after), "ons4_anxiety", definitions=DEFS)
+    hap = prepost(_scores("ons4_happiness", before, after), "ons4_happiness", definitions=DEFS)
     assert anx.direction == "lower"
     assert (anx.n_improved, anx.n_unchanged, anx.n_deteriorated) == (1, 1, 1)
     assert anx.data.set_index("episode_id").loc["a", "category"] == "improved"
@@ -176,9 +179,9 @@ def test_prepost_ons4_anxiety_fall_is_improvement_happiness_fall_is_deterioratio
 def test_prepost_threshold_override_and_none():
     before = {"a": 40, "b": 40}
     after = {"a": 45, "b": 41}
-    r5 = prepost(_scores("wemwbs", before, after), "wemwbs", threshold=5)
+    r5 = prepost(_scores("wemwbs", before, after), "wemwbs", threshold=5, definitions=DEFS)
     assert (r5.n_improved, r5.n_unchanged) == (1, 1)
-    r0 = prepost(_scores("wemwbs", before, after), "wemwbs", threshold="none")
+    r0 = prepost(_scores("wemwbs", before, after), "wemwbs", threshold="none", definitions=DEFS)
     assert r0.n_improved == 2
     assert r0.threshold is None
 
@@ -189,7 +192,7 @@ def test_prepost_completeness_and_completer_comparison_hand_example():
     # (mean 32, var 8); f has an end score only. n_baseline 5, paired 3, completeness 0.6.
     before = {"a": 40, "b": 44, "c": 48, "d": 30, "e": 34}
     after = {"a": 42, "b": 47, "c": 50, "f": 33}
-    r = prepost(_scores("wemwbs", before, after), "wemwbs")
+    r = prepost(_scores("wemwbs", before, after), "wemwbs", definitions=DEFS)
     assert (r.n_baseline, r.n_paired, r.n_after) == (5, 3, 4)
     assert r.follow_up_completeness == pytest.approx(0.6)
     assert r.baseline_mean_completers == pytest.approx(44.0)
@@ -211,7 +214,8 @@ def test_prepost_covariates_compared_between_completers_and_noncompleters():
     before = {"a": 40, "b": 44, "c": 48, "d": 30, "e": 34}
     after = {"a": 42, "b": 47, "c": 50}
     age = {"a": 60, "b": 70, "c": 80, "d": 30, "e": 40}
-    r = prepost(_scores("wemwbs", before, after, extra={"age": age}), "wemwbs", covariates=["age"])
+    s = _scores("wemwbs", before, after, extra={"age": age})
+    r = prepost(s, "wemwbs", covariates=["age"], definitions=DEFS)
     row = r.covariate_comparison.set_index("covariate").loc["age"]
     assert row["mean_completers"] == pytest.approx(70.0)
     assert row["mean_noncompleters"] == pytest.approx(35.0)
@@ -239,8 +243,8 @@ def _gbo_measures():
 
 
 def test_prepost_gbo_change_is_mean_over_goals_rated_at_both():
-    scores = score_measures(_gbo_measures())
-    r = prepost(scores, "gbo")
+    scores = score_measures(_gbo_measures(), DEFS)
+    r = prepost(scores, "gbo", definitions=DEFS)
     ch = r.data.set_index("episode_id")["change"]
     assert ch["one"] == pytest.approx(2.0)
     assert ch["two"] == pytest.approx(3.0)
@@ -259,11 +263,11 @@ def test_prepost_by_imd_quintile_matches_subset_analysis():
     s, _, _ = _simulated(60, 2.0, 5.0, seed=8)
     q = {f"e{i}": (i % 3) + 1 for i in range(60)}
     s["imd_quintile"] = s["episode_id"].map(q)
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     assert r.by == "imd_quintile"
     assert r.by_group["level"].tolist() == [1, 2, 3]
     for level in (1, 2, 3):
-        sub = prepost(s[s["imd_quintile"] == level], "wemwbs", by=False)
+        sub = prepost(s[s["imd_quintile"] == level], "wemwbs", by=False, definitions=DEFS)
         assert sub.by is None and sub.by_group.empty
         row = r.by_group.set_index("level").loc[level]
         assert row["n_paired"] == sub.n_paired
@@ -274,7 +278,7 @@ def test_prepost_by_imd_quintile_matches_subset_analysis():
 
 def test_prepost_to_dict_has_contract_keys_and_is_json_safe():
     s, _, _ = _simulated(20, 2.0, 5.0, seed=2)
-    d = prepost(s, "wemwbs").to_dict()
+    d = prepost(s, "wemwbs", definitions=DEFS).to_dict()
     for key in (
         "instrument",
         "timepoints",
@@ -294,7 +298,7 @@ def test_prepost_to_dict_has_contract_keys_and_is_json_safe():
 
 def test_prepost_result_is_frozen_and_summarises():
     s, _, _ = _simulated(20, 2.0, 5.0, seed=4)
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     assert isinstance(r, PrePostResult)
     with pytest.raises(AttributeError):
         r.mean_change = 0  # type: ignore[misc]
@@ -318,7 +322,7 @@ def test_prepost_result_is_frozen_and_summarises():
 
 def test_prepost_plots_return_axes():
     s, _, _ = _simulated(20, 2.0, 5.0, seed=6)
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     assert r.plot_paired().get_xlabel().startswith("change")
     assert r.plot_paired(kind="slope") is not None
     ax = r.plot_distribution()
@@ -327,7 +331,7 @@ def test_prepost_plots_return_axes():
 
 
 def test_prepost_single_pair_gives_nan_ci_with_note():
-    r = prepost(_scores("wemwbs", {"a": 40, "b": 41}, {"a": 44}), "wemwbs")
+    r = prepost(_scores("wemwbs", {"a": 40, "b": 41}, {"a": 44}), "wemwbs", definitions=DEFS)
     assert r.n_paired == 1
     assert math.isnan(r.ci_low) and math.isnan(r.effect_size)
     assert any("Fewer than 2 paired" in n for n in r.notes)
@@ -335,7 +339,7 @@ def test_prepost_single_pair_gives_nan_ci_with_note():
 
 def test_prepost_unscorable_rows_are_not_paired():
     s = _scores("wemwbs", {"a": 40, "b": 41, "c": 42}, {"a": 44, "b": np.nan, "c": 45})
-    r = prepost(s, "wemwbs")
+    r = prepost(s, "wemwbs", definitions=DEFS)
     assert r.n_paired == 2
     assert r.n_baseline == 3
 
@@ -343,13 +347,13 @@ def test_prepost_unscorable_rows_are_not_paired():
 def test_prepost_duplicate_rows_raise():
     s = _scores("wemwbs", {"a": 40}, {"a": 44})
     with pytest.raises(ValueError, match="more than one row"):
-        prepost(pd.concat([s, s]), "wemwbs")
+        prepost(pd.concat([s, s]), "wemwbs", definitions=DEFS)
 
 
 def test_prepost_unknown_instrument_in_scores_raises():
     s = _scores("wemwbs", {"a": 40}, {"a": 44})
     with pytest.raises(ValueError, match="no scores for instrument"):
-        prepost(s, "cat")
+        prepost(s, "cat", definitions=DEFS)
 
 
 def test_prepost_swemwbs_from_measures_uses_metric_scores():
@@ -362,29 +366,90 @@ def test_prepost_swemwbs_from_measures_uses_metric_scores():
     m = pd.DataFrame(
         rows, columns=["episode_id", "instrument", "timepoint", "assessed_on", "item", "response"]
     )
-    r = prepost(score_measures(m), "swemwbs")
+    r = prepost(score_measures(m, DEFS), "swemwbs", definitions=DEFS)
     assert r.mean_change == pytest.approx(25.03 - 19.25)
     # 5.78 >= 2.87 reliable change threshold
     assert r.n_improved == 1
 
 
-def test_issue5_mde_is_positive_whatever_the_sample_size() -> None:
+def test_mde_standardised_negative_root_of_the_solver_is_never_returned() -> None:
     import itertools
 
     # statsmodels' solver returned a one-element array, and for n = 73 the negative root; the
     # paired-t MDE at 80% power is positive and falls as n grows (d = 0.996 at n = 10 is the
     # textbook value for a one-sample t: (z_.975 + z_.8) / sqrt(n) ~ 0.886, inflated by the t).
-    from evalkit.stats.prepost import _mde_standardised
+    from evalkit.stats.prepost import mde_standardised
 
-    values = [_mde_standardised(n, 0.05, 0.8) for n in range(10, 130)]
+    values = [mde_standardised(n, 0.05, 0.8) for n in range(10, 130)]
     assert all(v > 0 for v in values)
     assert all(a >= b for a, b in itertools.pairwise(values))
 
 
-def test_issue5_dz_interval_not_computable_returns_nan_not_crash() -> None:
+def test_dz_interval_not_computable_returns_nan_not_crash() -> None:
     import math
 
     from evalkit.stats.prepost import dz_confidence_interval
 
     low, _ = dz_confidence_interval(39.68, 2)  # two pairs with nearly equal changes
     assert math.isnan(low)
+
+
+def test_prepost_and_score_measures_require_the_instrument_definitions():
+    s = _scores("wemwbs", {"a": 40}, {"a": 44})
+    with pytest.raises(TypeError):
+        prepost(s, "wemwbs")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="definitions is required"):
+        prepost(s, "wemwbs", definitions=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        score_measures(_gbo_measures())  # type: ignore[call-arg]
+
+
+def test_prepost_definitions_as_iterable_equal_mapping():
+    s, _, _ = _simulated(15, 2.0, 5.0, seed=9)
+    by_map = prepost(s, "wemwbs", definitions=DEFS).to_dict()
+    assert prepost(s, "wemwbs", definitions=list(DEFS.values())).to_dict() == by_map
+
+
+def test_prepost_instrument_without_definition_uses_given_direction():
+    s = _scores("toy", {"a": 5, "b": 5, "c": 5}, {"a": 3, "b": 6, "c": 5})
+    r = prepost(s, "toy", definitions={}, direction="lower")
+    assert r.direction == "lower" and r.threshold is None and r.norm is None
+    assert (r.n_improved, r.n_unchanged, r.n_deteriorated) == (1, 1, 1)
+    assert any("No definition for 'toy'" in n and "(given)" in n for n in r.notes)
+
+
+def test_prepost_repr_is_the_summary_of_the_result_base():
+    from evalkit.stats.result import Result
+
+    s, _, _ = _simulated(12, 2.0, 5.0, seed=10)
+    r = prepost(s, "wemwbs", definitions=DEFS)
+    assert isinstance(r, Result)
+    assert repr(r) == r.summary()
+    assert r.summary().startswith("Pre/post change: ")
+    assert "instrument" not in r.summary().splitlines()[len(r.summary_header()) + 1]
+
+
+def test_prepost_plots_draw_with_the_shared_figure_functions(monkeypatch):
+    from evalkit.stats import plots
+    from evalkit.stats.prepost import result as result_module
+
+    calls = []
+    for name in ("paired_change", "before_after"):
+        real = getattr(plots, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(result_module, name, spy)
+    s, _, _ = _simulated(20, 2.0, 5.0, seed=6)
+    r = prepost(s, "wemwbs", definitions=DEFS)
+    ax = r.plot_paired()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"mean change", "improvement", "deterioration"} <= set(labels)
+    r.plot_paired(kind="slope")
+    r.plot_distribution()
+    assert calls == ["paired_change", "paired_change", "before_after"]
+    assert list(r.paired_table().columns) == ["episode_id", "before", "after", "change"]
+    assert len(r.paired_table()) == r.n_paired
+    matplotlib.pyplot.close("all")

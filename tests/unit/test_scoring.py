@@ -19,6 +19,7 @@ from evalkit.stats.scoring import (
 )
 
 COLS = ["episode_id", "instrument", "timepoint", "assessed_on", "item", "response"]
+DEFS = instruments()
 
 
 def _q(instrument, responses, *, episode="e1", timepoint="baseline", items=None, on="2024-02-01"):
@@ -76,7 +77,7 @@ WORKED = [
 def test_score_measures_worked_example_gives_hand_score(
     case, instrument, responses, items, score, raw
 ):
-    res = score_measures(_q(instrument, responses, items=items))
+    res = score_measures(_q(instrument, responses, items=items), DEFS)
     row = _one(res, instrument)
     assert row["scorable"]
     assert row["score"] == pytest.approx(score, abs=1e-9)
@@ -95,7 +96,7 @@ def test_score_measures_output_has_contract_columns_and_one_row_per_questionnair
             _q("cat", [1] * 8),
         ]
     )
-    res = score_measures(m)
+    res = score_measures(m, DEFS)
     assert list(res.columns[: len(SCORE_COLUMNS)]) == list(SCORE_COLUMNS)
     assert not res.duplicated(["episode_id", "instrument", "timepoint"]).any()
     assert len(res) == 4
@@ -126,7 +127,7 @@ def test_score_measures_one_missing_item_is_not_scorable_not_a_low_score(
         q.loc[0, "response"] = None
     else:
         q = q.iloc[1:]
-    row = _one(score_measures(q), instrument)
+    row = _one(score_measures(q, DEFS), instrument)
     assert not row["scorable"]
     assert np.isnan(row["score"])
     assert np.isnan(row["raw_score"])
@@ -137,7 +138,7 @@ def test_score_measures_one_missing_item_is_not_scorable_not_a_low_score(
 
 def test_score_measures_all_items_empty_is_not_scorable_no_items_answered():
     q = _q("wemwbs", [None] * 14)
-    row = _one(score_measures(q), "wemwbs")
+    row = _one(score_measures(q, DEFS), "wemwbs")
     assert not row["scorable"]
     assert np.isnan(row["score"])
     assert row["reason_not_scored"] == REASON_NO_ITEMS
@@ -156,7 +157,7 @@ ONS_ITEMS = ["life_satisfaction", "worthwhile", "happiness", "anxiety"]
 
 
 def test_score_measures_ons4_scores_each_item_separately():
-    res = score_measures(_q("ons4", [7, 8, 6, 3], items=ONS_ITEMS))
+    res = score_measures(_q("ons4", [7, 8, 6, 3], items=ONS_ITEMS), DEFS)
     assert sorted(res["instrument"]) == sorted(f"ons4_{i}" for i in ONS_ITEMS)
     # each item is its own 0-10 score, never summed, anxiety NOT recoded (3 stays 3)
     expected = {"life_satisfaction": 7.0, "worthwhile": 8.0, "happiness": 6.0, "anxiety": 3.0}
@@ -169,12 +170,12 @@ def test_score_measures_ons4_scores_each_item_separately():
 
 def test_score_measures_ons4_missing_item_affects_only_that_item():
     q = _q("ons4", [7, 8, 6, None], items=ONS_ITEMS)
-    res = score_measures(q)
+    res = score_measures(q, DEFS)
     assert not _one(res, "ons4_anxiety")["scorable"]
     assert np.isnan(_one(res, "ons4_anxiety")["score"])
     assert _one(res, "ons4_life_satisfaction")["score"] == 7.0
     # an absent row gives the same not-scorable row
-    res2 = score_measures(q.iloc[:3])
+    res2 = score_measures(q.iloc[:3], DEFS)
     assert _one(res2, "ons4_anxiety")["reason_not_scored"] == REASON_NO_ITEMS
 
 
@@ -194,7 +195,7 @@ def test_ons4_definition_anxiety_lower_is_better():
     ],
 )
 def test_score_measures_gbo_score_is_mean_of_rated_goals(ratings, goals, expected):
-    row = _one(score_measures(_q("gbo", ratings, items=goals)), "gbo")
+    row = _one(score_measures(_q("gbo", ratings, items=goals), DEFS), "gbo")
     assert row["scorable"]
     assert row["score"] == pytest.approx(expected)
     assert row["n_items_answered"] == len(ratings)
@@ -204,13 +205,13 @@ def test_score_measures_gbo_score_is_mean_of_rated_goals(ratings, goals, expecte
 
 
 def test_score_measures_gbo_no_goal_rated_is_not_scorable():
-    row = _one(score_measures(_q("gbo", [None, None], items=["1", "2"])), "gbo")
+    row = _one(score_measures(_q("gbo", [None, None], items=["1", "2"]), DEFS), "gbo")
     assert not row["scorable"]
     assert row["reason_not_scored"] == REASON_NO_ITEMS
 
 
 def test_score_measures_goal_columns_are_nan_for_other_instruments():
-    res = score_measures(_q("cat", [1] * 8))
+    res = score_measures(_q("cat", [1] * 8), DEFS)
     assert res[["goal_1", "goal_2", "goal_3"]].isna().all().all()
 
 
@@ -229,45 +230,45 @@ def test_score_measures_goal_columns_are_nan_for_other_instruments():
 )
 def test_score_measures_out_of_range_response_raises(instrument, responses, items):
     with pytest.raises(ScoringError, match="outside the instrument's item range"):
-        score_measures(_q(instrument, responses, items=items))
+        score_measures(_q(instrument, responses, items=items), DEFS)
 
 
 def test_score_measures_non_integer_response_raises():
     with pytest.raises(ScoringError, match="non-integer"):
-        score_measures(_q("cat", [2.5] + [1] * 7))
+        score_measures(_q("cat", [2.5] + [1] * 7), DEFS)
 
 
 def test_score_measures_text_response_raises():
     q = _q("cat", [1] * 8).astype({"response": object})
     q.loc[0, "response"] = "often"
     with pytest.raises(ScoringError, match="non-numeric"):
-        score_measures(q)
+        score_measures(q, DEFS)
 
 
 def test_score_measures_unknown_instrument_raises():
     with pytest.raises(ScoringError, match="unknown instrument"):
-        score_measures(_q("mica", [1, 2]))
+        score_measures(_q("mica", [1, 2]), DEFS)
 
 
 def test_score_measures_unknown_item_raises():
     # item 1 is an RCADS-25 depression item, not in the anxiety subscale
     with pytest.raises(ScoringError, match="item the instrument does not have"):
-        score_measures(_q("rcads_anxiety", [1] * 15, items=["1", *RCADS_ITEMS[1:]]))
+        score_measures(_q("rcads_anxiety", [1] * 15, items=["1", *RCADS_ITEMS[1:]]), DEFS)
 
 
 def test_score_measures_duplicate_item_row_raises():
     q = _q("cat", [1] * 8)
     with pytest.raises(ScoringError, match="repeat"):
-        score_measures(pd.concat([q, q.iloc[:1]]))
+        score_measures(pd.concat([q, q.iloc[:1]]), DEFS)
 
 
 def test_score_measures_missing_column_raises():
     with pytest.raises(ScoringError, match="lacks column"):
-        score_measures(_q("cat", [1] * 8).drop(columns="assessed_on"))
+        score_measures(_q("cat", [1] * 8).drop(columns="assessed_on"), DEFS)
 
 
 def test_score_measures_empty_table_returns_empty_scores():
-    res = score_measures(pd.DataFrame(columns=COLS))
+    res = score_measures(pd.DataFrame(columns=COLS), DEFS)
     assert res.empty
     assert list(res.columns[: len(SCORE_COLUMNS)]) == list(SCORE_COLUMNS)
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from evalkit.definitions.instruments import InstrumentDefinition, instruments
+from evalkit.definitions.instruments import InstrumentDefinition
 
 __all__ = [
     "MEASURE_COLUMNS",
@@ -30,6 +30,7 @@ __all__ = [
     "REASON_TOO_MANY_MISSING",
     "SCORE_COLUMNS",
     "ScoringError",
+    "as_definitions",
     "goal_columns",
     "score_measures",
 ]
@@ -75,18 +76,37 @@ def goal_columns(definition: InstrumentDefinition) -> list[str]:
 
     Examples
     --------
-    >>> from evalkit.config import instruments
+    >>> from evalkit.definitions import instruments
     >>> goal_columns(instruments()["gbo"])
     ['goal_1', 'goal_2', 'goal_3']
     """
     return [f"goal_{item}" for item in definition.items]
 
 
-def _as_definitions(
-    definitions: Mapping[str, InstrumentDefinition] | Iterable[InstrumentDefinition] | None,
+def as_definitions(
+    definitions: Mapping[str, InstrumentDefinition] | Iterable[InstrumentDefinition],
 ) -> dict[str, InstrumentDefinition]:
+    """Instrument definitions by name, from a mapping or an iterable of definitions.
+
+    The statistics layer takes the definitions as an argument (it ships none of its own):
+    pass ``evalkit.definitions.instruments()`` or a programme's own.
+
+    Raises
+    ------
+    TypeError
+        If ``definitions`` is None.
+
+    Examples
+    --------
+    >>> from evalkit.definitions import instruments
+    >>> sorted(as_definitions(instruments().values())) == sorted(instruments())
+    True
+    """
     if definitions is None:
-        return instruments()
+        raise TypeError(
+            "definitions is required: pass the instrument definitions, e.g. "
+            "evalkit.definitions.instruments()"
+        )
     if isinstance(definitions, Mapping):
         return dict(definitions)
     return {d.name: d for d in definitions}
@@ -280,7 +300,7 @@ _SCORERS = {
 
 def score_measures(
     measures: pd.DataFrame,
-    definitions: Mapping[str, InstrumentDefinition] | Iterable[InstrumentDefinition] | None = None,
+    definitions: Mapping[str, InstrumentDefinition] | Iterable[InstrumentDefinition],
 ) -> pd.DataFrame:
     """Score the long-format ``measures`` table into one row per questionnaire.
 
@@ -290,8 +310,9 @@ def score_measures(
         The data contract's ``measures`` table: ``episode_id``, ``instrument``, ``timepoint``,
         ``assessed_on``, ``item``, ``response``; one row per item response. A missing item is
         an absent row or an empty ``response``.
-    definitions : mapping or iterable of InstrumentDefinition, optional
-        Instrument definitions by name (default: those shipped with evalkit).
+    definitions : mapping or iterable of InstrumentDefinition
+        Instrument definitions (by name, or as an iterable), e.g.
+        ``evalkit.definitions.instruments()`` for those shipped with evalkit.
 
     Returns
     -------
@@ -329,14 +350,15 @@ def score_measures(
     Examples
     --------
     >>> import pandas as pd
+    >>> from evalkit.definitions import instruments
     >>> m = pd.DataFrame({"episode_id": "e1", "instrument": "cat", "timepoint": "baseline",
     ...                   "assessed_on": "2024-01-05", "item": [str(i) for i in range(1, 9)],
     ...                   "response": [3, 2, 2, 4, 3, 1, 2, 3]})
-    >>> score_measures(m)[["instrument", "n_items_answered", "score", "scorable"]]
+    >>> score_measures(m, instruments())[["instrument", "n_items_answered", "score", "scorable"]]
       instrument  n_items_answered  score  scorable
     0        cat                 8   20.0      True
     """
-    defs = _as_definitions(definitions)
+    defs = as_definitions(definitions)
     goal_cols = [c for d in defs.values() if d.scoring == "mean_of_goals" for c in goal_columns(d)]
     goal_cols = list(dict.fromkeys(goal_cols))
     df = _validate(measures, defs)
