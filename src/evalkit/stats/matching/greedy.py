@@ -25,6 +25,7 @@ maps (union-find with path compression), so each step costs about ``O(log n)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import pairwise
@@ -126,6 +127,244 @@ def _sort_controls(
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """The controls that can be matched, sorted by (stratum, distance, label rank).
+
+    Attributes
+    ----------
+    rows : np.ndarray
+        Input row position of each sorted control.
+    distance : np.ndarray
+        Distance of each sorted control.
+    start, end : np.ndarray
+        First and one-past-last sorted position of each stratum code.
+    block_start : np.ndarray
+        First position of the run of equal (stratum, distance) each position belongs to: the
+        smallest label of a tie.
+    unit : np.ndarray or None
+        Unit code of each sorted control.
+    unit_positions : dict
+        Unit code -> sorted positions of its controls, to retire a unit's other rows at once.
+    """
+
+    rows: np.ndarray
+    distance: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    block_start: np.ndarray
+    unit: np.ndarray | None
+    unit_positions: dict[int, np.ndarray]
+
+
+def _treated_distances(
+    d: np.ndarray, stratum: np.ndarray, treated_rows: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Sorted treated distances per stratum code (for pruning the pool to the caliper)."""
+    t_str_all = stratum[treated_rows]
+    o_t = np.lexsort((d[treated_rows], t_str_all))
+    ts, tds = t_str_all[o_t], d[treated_rows][o_t]
+    cuts = np.concatenate([[0], np.flatnonzero(ts[1:] != ts[:-1]) + 1, [ts.size]])
+    return {int(ts[a]): tds[a:b] for a, b in pairwise(cuts)}
+
+
+def _unit_positions(cunit: np.ndarray) -> dict[int, np.ndarray]:
+    """Sorted-control positions of each unit (CSR)."""
+    out: dict[int, np.ndarray] = {}
+    uo = np.argsort(cunit, kind="stable")
+    us = cunit[uo]
+    cut = np.flatnonzero(np.diff(us)) + 1
+    for grp in np.split(uo, cut):
+        if grp.size:
+            out[int(cunit[grp[0]])] = grp
+    return out
+
+
+def _build_pool(
+    d: np.ndarray,
+    stratum: np.ndarray,
+    label_rank: np.ndarray,
+    ctrl_rows: np.ndarray,
+    has_treated: np.ndarray,
+    treated_d: dict[int, np.ndarray] | None,
+    caliper_width: float | None,
+    unit: np.ndarray | None,
+) -> _Pool:
+    """Sort the usable controls once: the only order the matcher uses."""
+    # Controls in strata without treated rows can never be used: leave them out of the sort.
+    ctrl_rows = ctrl_rows[has_treated[stratum[ctrl_rows]]]
+    order = _sort_controls(
+        d[ctrl_rows], stratum[ctrl_rows], label_rank[ctrl_rows], treated_d, caliper_width
+    )
+    cs = ctrl_rows[order]
+    cd = d[cs]
+    cstr = stratum[cs]
+    m = cs.shape[0]
+    codes = np.arange(has_treated.shape[0])
+    new_block = np.ones(m, dtype=bool)
+    if m > 1:
+        new_block[1:] = (cd[1:] != cd[:-1]) | (cstr[1:] != cstr[:-1])
+    block_start = np.maximum.accumulate(np.where(new_block, np.arange(m), 0)) if m else new_block
+    cunit = unit[cs] if unit is not None else None
+    return _Pool(
+        rows=cs,
+        distance=cd,
+        start=np.searchsorted(cstr, codes, side="left"),
+        end=np.searchsorted(cstr, codes, side="right"),
+        block_start=block_start,
+        unit=cunit,
+        unit_positions=_unit_positions(cunit) if cunit is not None else {},
+    )
+
+
+def _insertion_points(
+    pool: _Pool, d: np.ndarray, stratum: np.ndarray, treated_rows: np.ndarray
+) -> np.ndarray:
+    """Per row: insertion point of each treated row among its stratum's sorted controls.
+
+    The first sorted position whose distance is ``>= d_t`` (only treated rows are filled in).
+    """
+    ins = np.empty(d.shape[0], dtype=np.int64)
+    t_str = stratum[treated_rows]
+    for s in np.unique(t_str):
+        sel = treated_rows[t_str == s]
+        lo, hi = pool.start[s], pool.end[s]
+        ins[sel] = lo + np.searchsorted(pool.distance[lo:hi], d[sel], side="left")
+    return ins
+
+
+class _Available:
+    """Which sorted positions are still available: two "next available" maps (union-find).
+
+    Only removed positions have an entry (the keys of ``right`` are the removed positions);
+    lookups compress the paths they walk.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self) -> None:
+        self.right: dict[int, int] = {}
+        self.left: dict[int, int] = {}
+
+    def next_right(self, i: int) -> int:
+        """The first available position at or after ``i``."""
+        nxt_r = self.right
+        root = i
+        while root in nxt_r:
+            root = nxt_r[root]
+        while i != root:
+            nxt = nxt_r[i]
+            nxt_r[i] = root
+            i = nxt
+        return root
+
+    def next_left(self, i: int) -> int:
+        """The last available position at or before ``i``."""
+        nxt_l = self.left
+        root = i
+        while root in nxt_l:
+            root = nxt_l[root]
+        while i != root:
+            nxt = nxt_l[i]
+            nxt_l[i] = root
+            i = nxt
+        return root
+
+    def remove(self, i: int) -> None:
+        """Take position ``i`` out of the pool."""
+        self.right[i] = i + 1
+        self.left[i] = i - 1
+
+
+def _nearest(
+    pool: _Pool,
+    avail: _Available,
+    dt: float,
+    p: int,
+    stratum: int,
+    excluded: Callable[[int], bool],
+) -> int | None:
+    """Sorted position of the nearest available, not excluded control in ``stratum``.
+
+    ``p`` is the treated row's insertion point; None when the stratum has no such control.
+    """
+    # Python ints: comparing them with numpy scalars in the loops below is several times slower.
+    lo, hi = int(pool.start[stratum]), int(pool.end[stratum])
+    find_r, find_l = avail.next_right, avail.next_left
+    r = find_r(p)
+    while r < hi and excluded(r):
+        r = find_r(r + 1)
+    q = find_l(p - 1)
+    while q >= lo and excluded(q):
+        q = find_l(q - 1)
+    if q >= lo:
+        # Among controls tied at d[q], take the smallest label (first in the run).
+        q2 = find_r(max(int(pool.block_start[q]), lo))
+        while excluded(q2):
+            q2 = find_r(q2 + 1)
+        q = q2
+    has_r, has_l = r < hi, q >= lo
+    if has_l and has_r:
+        cd = pool.distance
+        gap_l = abs(cd[q] - dt)
+        gap_r = abs(cd[r] - dt)
+        if gap_l < gap_r:
+            return q
+        if gap_r < gap_l:
+            return r
+        # Rounded gaps tie: decide exactly; an exact tie goes to the smaller value.
+        return q if _exact_le(cd[q], dt, cd[r]) else r
+    if has_l:
+        return q
+    return r if has_r else None
+
+
+def _retire(
+    pool: _Pool, avail: _Available, pick: int, replace: bool, used_unit_row: dict[int, int]
+) -> None:
+    """Remove a chosen control (without replacement) and its unit's other rows (with a unit)."""
+    if not replace:
+        avail.remove(pick)
+    if pool.unit is not None:
+        u = int(pool.unit[pick])
+        if u not in used_unit_row:
+            used_unit_row[u] = pick
+            removed = avail.right  # its keys are the removed positions
+            for pos in pool.unit_positions[u]:
+                if pos != pick and pos not in removed:
+                    avail.remove(int(pos))
+
+
+def _unmatched_reasons(
+    pool: _Pool,
+    d: np.ndarray,
+    stratum: np.ndarray,
+    ins: np.ndarray,
+    treated_rows: np.ndarray,
+    n_matches: np.ndarray,
+    has_ctrl: np.ndarray,
+    width: float | None,
+) -> np.ndarray:
+    """Reason key (see ``REASONS``) per treated row with no control, else ``""``."""
+    cd = pool.distance
+    reason = np.full(treated_rows.shape[0], "", dtype=object)
+    for i in np.flatnonzero(n_matches == 0):
+        t = int(treated_rows[i])
+        s = stratum[t]
+        lo, hi = pool.start[s], pool.end[s]
+        if not has_ctrl[s]:
+            reason[i] = "no_controls_in_stratum"
+            continue
+        if width is not None:
+            p = int(ins[t])
+            gaps = [abs(cd[j] - d[t]) for j in (p - 1, p) if lo <= j < hi]
+            if not gaps or min(gaps) > width:
+                reason[i] = "no_control_within_caliper"
+                continue
+        reason[i] = "controls_used"
+    return reason
+
+
 def greedy_match(
     distance: np.ndarray,
     is_treated: np.ndarray,
@@ -176,100 +415,29 @@ def greedy_match(
     n_str = int(stratum.max()) + 1 if n else 0
     has_ctrl = np.zeros(n_str, dtype=bool)
     has_ctrl[stratum[ctrl_rows]] = True
-    # Controls in strata without treated rows can never be used: leave them out of the sort.
     has_t = np.zeros(n_str, dtype=bool)
     has_t[stratum[treated_rows]] = True
-    ctrl_rows = ctrl_rows[has_t[stratum[ctrl_rows]]]
     treated_d = None
     if caliper_width is not None:
-        t_str_all = stratum[treated_rows]
-        o_t = np.lexsort((d[treated_rows], t_str_all))
-        ts, tds = t_str_all[o_t], d[treated_rows][o_t]
-        cuts = np.concatenate([[0], np.flatnonzero(ts[1:] != ts[:-1]) + 1, [ts.size]])
-        treated_d = {int(ts[a]): tds[a:b] for a, b in pairwise(cuts)}
-    # Controls sorted by (stratum, distance, label rank): the only order the matcher uses.
-    order = _sort_controls(
-        d[ctrl_rows], stratum[ctrl_rows], label_rank[ctrl_rows], treated_d, caliper_width
-    )
-    cs = ctrl_rows[order]
-    cd = d[cs]
-    cstr = stratum[cs]
-    m = cs.shape[0]
-    codes = np.arange(n_str)
-    s_start = np.searchsorted(cstr, codes, side="left")
-    s_end = np.searchsorted(cstr, codes, side="right")
-    # First position of each run of equal (stratum, distance): the smallest label of a tie.
-    new_block = np.ones(m, dtype=bool)
-    if m > 1:
-        new_block[1:] = (cd[1:] != cd[:-1]) | (cstr[1:] != cstr[:-1])
-    block_start = np.maximum.accumulate(np.where(new_block, np.arange(m), 0)) if m else new_block
+        treated_d = _treated_distances(d, stratum, treated_rows)
+    pool = _build_pool(d, stratum, label_rank, ctrl_rows, has_t, treated_d, caliper_width, unit)
+    ins = _insertion_points(pool, d, stratum, treated_rows)
 
-    # Insertion point of each treated row among its stratum's sorted controls (first >= d_t).
-    ins = np.empty(n, dtype=np.int64)
-    t_str = stratum[treated_rows]
-    for s in np.unique(t_str):
-        sel = treated_rows[t_str == s]
-        lo, hi = s_start[s], s_end[s]
-        ins[sel] = lo + np.searchsorted(cd[lo:hi], d[sel], side="left")
-
-    cunit = unit[cs] if unit is not None else None
-    unit_pos: dict[int, np.ndarray] = {}
-    if unit is not None:
-        # Sorted-control positions of each unit (CSR), to retire a unit's other rows at once.
-        uo = np.argsort(cunit, kind="stable")
-        us = cunit[uo]
-        cut = np.flatnonzero(np.diff(us)) + 1
-        for grp in np.split(uo, cut):
-            if grp.size:
-                unit_pos[int(cunit[grp[0]])] = grp
-
-    # "Next available" maps: only removed positions have an entry.
-    nxt_r: dict[int, int] = {}
-    nxt_l: dict[int, int] = {}
-
-    def find_r(i: int) -> int:
-        root = i
-        while root in nxt_r:
-            root = nxt_r[root]
-        while i != root:
-            nxt = nxt_r[i]
-            nxt_r[i] = root
-            i = nxt
-        return root
-
-    def find_l(i: int) -> int:
-        root = i
-        while root in nxt_l:
-            root = nxt_l[root]
-        while i != root:
-            nxt = nxt_l[i]
-            nxt_l[i] = root
-            i = nxt
-        return root
-
-    def remove(i: int) -> None:
-        nxt_r[i] = i + 1
-        nxt_l[i] = i - 1
-
+    avail = _Available()
     used_unit_row: dict[int, int] = {}
     matched_by: dict[int, list[int]] = {int(t): [] for t in treated_order}
     active = dict.fromkeys(matched_by, True)
     pairs_t: list[int] = []
     pairs_c: list[int] = []
     pairs_r: list[int] = []
+    cunit = pool.unit
     width = caliper_width
 
     for rnd in range(1, ratio + 1):
         for t in matched_by:
             if not active[t]:
                 continue
-            s = stratum[t]
-            lo, hi = s_start[s], s_end[s]
-            if lo >= hi:
-                active[t] = False
-                continue
             dt = d[t]
-            p = int(ins[t])
             ut = unit[t] if unit is not None else None
             mine = matched_by[t]
 
@@ -278,72 +446,20 @@ def greedy_match(
                     return True
                 return bool(mine) and pos in mine
 
-            r = find_r(p)
-            while r < hi and excluded(r):
-                r = find_r(r + 1)
-            q = find_l(p - 1)
-            while q >= lo and excluded(q):
-                q = find_l(q - 1)
-            if q >= lo:
-                # Among controls tied at d[q], take the smallest label (first in the run).
-                q2 = find_r(max(int(block_start[q]), lo))
-                while excluded(q2):
-                    q2 = find_r(q2 + 1)
-                q = q2
-            has_r, has_l = r < hi, q >= lo
-            if has_l and has_r:
-                gap_l = abs(cd[q] - dt)
-                gap_r = abs(cd[r] - dt)
-                if gap_l < gap_r:
-                    pick = q
-                elif gap_r < gap_l:
-                    pick = r
-                else:
-                    # Rounded gaps tie: decide exactly; an exact tie goes to the smaller value.
-                    pick = q if _exact_le(cd[q], dt, cd[r]) else r
-            elif has_l:
-                pick = q
-            elif has_r:
-                pick = r
-            else:
-                active[t] = False
-                continue
-            if width is not None and abs(cd[pick] - dt) > width:
+            pick = _nearest(pool, avail, dt, int(ins[t]), stratum[t], excluded)
+            if pick is None or (width is not None and abs(pool.distance[pick] - dt) > width):
                 active[t] = False
                 continue
             mine.append(pick)
             pairs_t.append(t)
             pairs_c.append(pick)
             pairs_r.append(rnd)
-            if not replace:
-                remove(pick)
-            if cunit is not None:
-                u = int(cunit[pick])
-                if u not in used_unit_row:
-                    used_unit_row[u] = pick
-                    for pos in unit_pos[u]:
-                        if pos != pick and pos not in nxt_r:
-                            remove(int(pos))
+            _retire(pool, avail, pick, replace, used_unit_row)
 
     n_matches_map = {t: len(v) for t, v in matched_by.items()}
     n_matches = np.array([n_matches_map.get(int(t), 0) for t in treated_rows], dtype=np.int64)
-    reason = np.full(treated_rows.shape[0], "", dtype=object)
-    unmatched = np.flatnonzero(n_matches == 0)
-    for i in unmatched:
-        t = int(treated_rows[i])
-        s = stratum[t]
-        lo, hi = s_start[s], s_end[s]
-        if not has_ctrl[s]:
-            reason[i] = "no_controls_in_stratum"
-            continue
-        if width is not None:
-            p = int(ins[t])
-            gaps = [abs(cd[j] - d[t]) for j in (p - 1, p) if lo <= j < hi]
-            if not gaps or min(gaps) > width:
-                reason[i] = "no_control_within_caliper"
-                continue
-        reason[i] = "controls_used"
-
+    reason = _unmatched_reasons(pool, d, stratum, ins, treated_rows, n_matches, has_ctrl, width)
+    cs = pool.rows
     return GreedyResult(
         treated=np.asarray(pairs_t, dtype=np.int64),
         control=cs[np.asarray(pairs_c, dtype=np.int64)] if pairs_c else np.empty(0, np.int64),

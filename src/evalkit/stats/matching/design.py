@@ -317,6 +317,87 @@ def logit_newton(
     return b, converged, notes
 
 
+#: A model term: its label, the covariate and the level (None for a numeric covariate).
+Term = tuple[str, Covariate, Any]
+
+
+def _model_terms(covariates: list[Covariate]) -> tuple[list[Term], list[str]]:
+    """Terms of the model (one-hot levels after the first) and notes on dropped constants."""
+    notes: list[str] = []
+    terms: list[Term] = []
+    for cov in covariates:
+        if cov.constant:
+            notes.append(
+                f"Covariate '{cov.name}' is constant in the data; dropped from the propensity "
+                "model."
+            )
+            continue
+        if cov.categorical:
+            terms += [(f"{cov.name}_{lev}", cov, lev) for lev in cov.levels[1:]]
+        else:
+            terms.append((cov.name, cov, None))
+    return terms, notes
+
+
+def _fit_rows(
+    treated: np.ndarray, control_sample: int | None, label_rank: np.ndarray, seed: int
+) -> tuple[np.ndarray, bool, float]:
+    """Rows of the fit (all, or every treated row and a seeded sample of controls).
+
+    Returns the row positions, whether controls were sampled and the sampling fraction.
+    """
+    n_ctrl = int((~treated).sum())
+    if control_sample is None or control_sample >= n_ctrl:
+        return np.arange(treated.shape[0]), False, 1.0
+    ctrl = np.flatnonzero(~treated)
+    ctrl = ctrl[np.argsort(label_rank[ctrl], kind="stable")]
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(n_ctrl, size=control_sample, replace=False))
+    rows = np.sort(np.concatenate([np.flatnonzero(treated), ctrl[pick]]))
+    return rows, True, control_sample / n_ctrl
+
+
+@dataclass(frozen=True)
+class _Design:
+    """Standardised design of the fit: kept term positions, their centres and scales."""
+
+    xs: np.ndarray
+    keep: list[int]
+    centre: np.ndarray
+    scale: np.ndarray
+
+
+def _standardised_design(
+    columns: ColumnCache, terms: list[Term], rows: np.ndarray, sampled: bool, notes: list[str]
+) -> _Design:
+    """Centred and scaled term columns at ``rows``, without constant or collinear terms.
+
+    Appends a note to ``notes`` for each dropped term.
+    """
+    cols = [columns.values(cov, lev, rows if sampled else None) for _, cov, lev in terms]
+    centre = np.array([c.mean() for c in cols]) if cols else np.empty(0)
+    scale = np.array([c.std() for c in cols]) if cols else np.empty(0)
+    keep = []
+    for j, (label, _, _) in enumerate(terms):
+        if scale[j] == 0:
+            notes.append(
+                f"Term '{label}' is constant in the rows the model was fitted to; dropped from "
+                "the propensity model."
+            )
+        else:
+            keep.append(j)
+    if not keep:
+        return _Design(np.empty((rows.shape[0], 0)), keep, centre, scale)
+    xs = np.column_stack([(cols[j] - centre[j]) / scale[j] for j in keep])
+    ind = _independent_columns(xs)
+    for j in sorted(set(range(len(keep))) - set(ind)):
+        notes.append(
+            f"Term '{terms[keep[j]][0]}' is collinear with other covariates; dropped from "
+            "the propensity model."
+        )
+    return _Design(xs[:, ind], [keep[j] for j in ind], centre, scale)
+
+
 def fit_propensity(
     columns: ColumnCache,
     covariates: list[Covariate],
@@ -362,65 +443,17 @@ def fit_propensity(
     PropensityFit
         The fit and its linear predictor for all rows.
     """
-    notes: list[str] = []
-    terms: list[tuple[str, Covariate, Any]] = []
-    for cov in covariates:
-        if cov.constant:
-            notes.append(
-                f"Covariate '{cov.name}' is constant in the data; dropped from the propensity "
-                "model."
-            )
-            continue
-        if cov.categorical:
-            terms += [(f"{cov.name}_{lev}", cov, lev) for lev in cov.levels[1:]]
-        else:
-            terms.append((cov.name, cov, None))
-
+    terms, notes = _model_terms(covariates)
     n = treated.shape[0]
-    n_ctrl = int((~treated).sum())
-    sampled = control_sample is not None and control_sample < n_ctrl
-    if sampled:
-        ctrl = np.flatnonzero(~treated)
-        ctrl = ctrl[np.argsort(label_rank[ctrl], kind="stable")]
-        rng = np.random.default_rng(seed)
-        pick = np.sort(rng.choice(n_ctrl, size=control_sample, replace=False))
-        rows = np.sort(np.concatenate([np.flatnonzero(treated), ctrl[pick]]))
-        frac = control_sample / n_ctrl
-    else:
-        rows = np.arange(n)
-        frac = 1.0
+    rows, sampled, frac = _fit_rows(treated, control_sample, label_rank, seed)
     y = treated[rows].astype(np.float64)
-
-    cols = [columns.values(cov, lev, rows if sampled else None) for _, cov, lev in terms]
-    centre = np.array([c.mean() for c in cols]) if cols else np.empty(0)
-    scale = np.array([c.std() for c in cols]) if cols else np.empty(0)
-    keep = []
-    for j, (label, _, _) in enumerate(terms):
-        if scale[j] == 0:
-            notes.append(
-                f"Term '{label}' is constant in the rows the model was fitted to; dropped from "
-                "the propensity model."
-            )
-        else:
-            keep.append(j)
-    xs = (
-        np.column_stack([(cols[j] - centre[j]) / scale[j] for j in keep])
-        if keep
-        else np.empty((rows.shape[0], 0))
-    )
-    if keep:
-        ind = _independent_columns(xs)
-        for j in sorted(set(range(len(keep))) - set(ind)):
-            notes.append(
-                f"Term '{terms[keep[j]][0]}' is collinear with other covariates; dropped from "
-                "the propensity model."
-            )
-        keep = [keep[j] for j in ind]
-        xs = xs[:, ind]
-    exog = np.column_stack([np.ones(rows.shape[0]), xs])
+    design = _standardised_design(columns, terms, rows, sampled, notes)
+    keep, centre, scale = design.keep, design.centre, design.scale
+    exog = np.column_stack([np.ones(rows.shape[0]), design.xs])
     b, converged, fit_notes = logit_newton(exog, y)
     notes += fit_notes
 
+    # Back to the original scale; the sampled fit's intercept gets log(fraction) added back.
     slopes = b[1:] / scale[keep] if keep else np.empty(0)
     intercept = b[0] - float(np.sum(slopes * centre[keep])) if keep else b[0]
     if sampled:
