@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from evalkit.stats.matching._design import ColumnCache, describe_covariates, fit_propensity
-from evalkit.stats.matching._greedy import REASONS, greedy_match
+from evalkit.stats.matching.design import (
+    ColumnCache,
+    Covariate,
+    describe_covariates,
+    fit_propensity,
+)
+from evalkit.stats.matching.greedy import REASONS, GreedyResult, greedy_match
 from evalkit.stats.matching.result import MatchResult
 
 __all__ = ["AUTO_CONTROL_SAMPLE", "match"]
@@ -62,37 +68,45 @@ def _strata(data: pd.DataFrame, exact: list[str]) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _check_inputs(
-    data: pd.DataFrame,
-    treatment: str,
-    covariates: list[str],
-    exact: list[str],
-    distance: str,
-    unit: str | None,
-    ratio: int,
-    caliper: float | None,
-    m_order: str,
-) -> np.ndarray:
-    """Validate the call; return the boolean treatment indicator."""
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+def _needed_columns(
+    treatment: str, covariates: list[str], exact: list[str], distance: str, unit: str | None
+) -> list[str]:
+    """Columns the call reads, in the order they are named."""
     needed = [treatment, *covariates, *exact]
     if unit is not None:
         needed.append(unit)
     if distance not in _DISTANCES:
         needed.append(distance)
+    return needed
+
+
+def _check_columns(data: pd.DataFrame, needed: list[str], distance: str) -> None:
+    """Raise naming every column the data lack (and the distance options when it is one)."""
     missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
-    if missing:
-        shown = ", ".join(map(repr, list(data.columns)[:30]))
-        raise ValueError(
-            f"unknown column(s) {', '.join(map(repr, missing))}; the data have columns {shown}"
-            + (" ..." if data.shape[1] > 30 else "")
-            + (
-                f" (distance must be 'logit', 'propensity' or a column name; got {distance!r})"
-                if distance in missing
-                else ""
-            )
+    if not missing:
+        return
+    shown = ", ".join(map(repr, list(data.columns)[:30]))
+    raise ValueError(
+        f"unknown column(s) {', '.join(map(repr, missing))}; the data have columns {shown}"
+        + (" ..." if data.shape[1] > 30 else "")
+        + (
+            f" (distance must be 'logit', 'propensity' or a column name; got {distance!r})"
+            if distance in missing
+            else ""
         )
+    )
+
+
+def _check_arguments(
+    treatment: str,
+    covariates: list[str],
+    exact: list[str],
+    distance: str,
+    ratio: int,
+    caliper: float | None,
+    m_order: str,
+) -> None:
+    """Raise on a treatment column that clashes, or a ratio, caliper or order out of range."""
     if treatment in covariates or treatment in exact:
         raise ValueError(f"the treatment column {treatment!r} cannot also be a covariate")
     if treatment in _RESERVED:
@@ -108,6 +122,10 @@ def _check_inputs(
         raise ValueError(f"caliper must be a positive number of SDs or None, got {caliper!r}")
     if m_order not in _ORDERS:
         raise ValueError(f"m_order must be one of {', '.join(_ORDERS)}; got {m_order!r}")
+
+
+def _check_rows(data: pd.DataFrame, needed: list[str]) -> None:
+    """Raise on duplicate index labels or missing values in the columns the call reads."""
     if not data.index.is_unique:
         raise ValueError(
             "the index has duplicate labels; match() reports rows by index label, so make it "
@@ -120,6 +138,10 @@ def _check_inputs(
             f"missing values in column(s) {', '.join(map(repr, na))}; "
             "drop or impute them before matching"
         )
+
+
+def _treatment_indicator(data: pd.DataFrame, treatment: str) -> np.ndarray:
+    """The boolean treatment indicator; raise unless it is binary with both groups present."""
     t = data[treatment]
     if pd.api.types.is_bool_dtype(t.dtype):
         treated = t.to_numpy(dtype=bool)
@@ -142,6 +164,261 @@ def _check_inputs(
     if treated.all():
         raise ValueError(f"no control units: every row has {treatment} == 1")
     return treated
+
+
+def _check_inputs(
+    data: pd.DataFrame,
+    treatment: str,
+    covariates: list[str],
+    exact: list[str],
+    distance: str,
+    unit: str | None,
+    ratio: int,
+    caliper: float | None,
+    m_order: str,
+) -> np.ndarray:
+    """Validate the call; return the boolean treatment indicator."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    needed = _needed_columns(treatment, covariates, exact, distance, unit)
+    _check_columns(data, needed, distance)
+    _check_arguments(treatment, covariates, exact, distance, ratio, caliper, m_order)
+    _check_rows(data, needed)
+    return _treatment_indicator(data, treatment)
+
+
+# ---------------------------------------------------------------------------- the distance
+@dataclass(frozen=True)
+class _Distance:
+    """The matching distance of every row and how it was obtained."""
+
+    values: np.ndarray
+    propensity: pd.Series | None
+    params: pd.Series | None
+    fit_kind: str  # "full", "sampled" or "none" (a column)
+    sample_used: int | None
+    notes: list[str]
+
+
+def _control_sample(
+    propensity_sample: Literal["auto"] | int | None, n_c: int, sample_controls_above: int
+) -> int | None:
+    """Control rows to sample for the propensity fit (None: fit on all rows)."""
+    if propensity_sample is None:
+        control_sample = None
+    elif propensity_sample == "auto":
+        control_sample = AUTO_CONTROL_SAMPLE
+    elif isinstance(propensity_sample, int | np.integer) and propensity_sample >= 1:
+        control_sample = int(propensity_sample)
+    else:
+        raise ValueError(
+            f"propensity_sample must be 'auto', a positive integer or None; got "
+            f"{propensity_sample!r}"
+        )
+    if control_sample is not None and n_c <= max(sample_controls_above, control_sample):
+        control_sample = None
+    return control_sample
+
+
+def _propensity_distance(
+    data: pd.DataFrame,
+    treated: np.ndarray,
+    covs: list[Covariate],
+    distance: str,
+    rank: np.ndarray,
+    *,
+    propensity_sample: Literal["auto"] | int | None,
+    sample_controls_above: int,
+    seed: int,
+) -> _Distance:
+    """Fit the propensity model; the distance is its logit or the score itself."""
+    n = len(data)
+    n_t = int(treated.sum())
+    n_c = n - n_t
+    control_sample = _control_sample(propensity_sample, n_c, sample_controls_above)
+    fit = fit_propensity(
+        ColumnCache(data), covs, treated, control_sample=control_sample, label_rank=rank, seed=seed
+    )
+    notes = list(fit.notes)
+    if fit.sampled:
+        fit_kind, sample_used = "sampled", control_sample
+        notes.append(
+            f"Propensity model fitted on all {n_t} treated rows and a random sample of "
+            f"{control_sample} of {n_c} control rows (fraction {fit.sampling_fraction:.4g}, "
+            f"seed {seed}); intercept corrected by log(fraction) = "
+            f"{np.log(fit.sampling_fraction):.4f} (case-control sampling)."
+        )
+    else:
+        fit_kind, sample_used = "full", None
+        notes.append(f"Propensity model fitted on all {n} rows.")
+    eta = fit.linear_predictor
+    prop = pd.Series(expit(eta), index=data.index, name="propensity")
+    d = eta if distance == "logit" else prop.to_numpy()
+    return _Distance(
+        np.asarray(d, dtype=np.float64), prop, fit.params, fit_kind, sample_used, notes
+    )
+
+
+def _column_distance(data: pd.DataFrame, distance: str) -> _Distance:
+    """The distance read from a numeric column (no model)."""
+    col = data[distance]
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise ValueError(f"distance column {distance!r} must be numeric")
+    d = col.to_numpy(dtype=np.float64)
+    note = f"Distance taken from column '{distance}'; no propensity model fitted."
+    return _Distance(np.asarray(d, dtype=np.float64), None, None, "none", None, [note])
+
+
+def _check_overlap(d: np.ndarray, treated: np.ndarray) -> None:
+    """Raise on a non-finite distance or one whose groups do not overlap at all."""
+    if not np.isfinite(d).all():
+        raise ValueError("the distance has non-finite values (check the covariates' scale)")
+    dt, dc = d[treated], d[~treated]
+    if dt.min() > dc.max() or dt.max() < dc.min():
+        raise ValueError(
+            "no overlap: the distance of every treated row lies "
+            f"{'above' if dt.min() > dc.max() else 'below'} that of every control row "
+            f"(treated {dt.min():.4g} to {dt.max():.4g}, controls {dc.min():.4g} to "
+            f"{dc.max():.4g})"
+        )
+
+
+def _caliper_width(d: np.ndarray, caliper: float | None) -> tuple[float | None, list[str]]:
+    """The caliper on the distance scale (``caliper`` times the SD over all rows) and its note."""
+    if caliper is None:
+        return None, []
+    sd = float(np.std(d, ddof=1))
+    width = float(caliper) * sd
+    note = (
+        f"Caliper {caliper} SD of the distance (SD {sd:.4g} over all {d.shape[0]} rows) = "
+        f"{width:.4g}."
+    )
+    return width, [note]
+
+
+# ---------------------------------------------------------------------------- the matcher
+def _treated_order(
+    d: np.ndarray, t_rows: np.ndarray, rank: np.ndarray, m_order: str, seed: int
+) -> np.ndarray:
+    """Row positions of the treated rows in the order a round takes them."""
+    if m_order == "largest":
+        return t_rows[np.lexsort((rank[t_rows], -d[t_rows]))]
+    if m_order == "smallest":
+        return t_rows[np.lexsort((rank[t_rows], d[t_rows]))]
+    if m_order == "random":
+        by_label = t_rows[np.argsort(rank[t_rows], kind="stable")]
+        return by_label[np.random.default_rng(seed).permutation(by_label.shape[0])]
+    return t_rows
+
+
+def _check_any_matched(g: GreedyResult) -> None:
+    """Raise, with the reasons, when no treated row found a control."""
+    if g.treated.size == 0:
+        counts = pd.Series(g.reason).value_counts()
+        detail = "; ".join(f"{REASONS[k]}: {v}" for k, v in counts.items())
+        raise ValueError(
+            "no treated unit found a control (no controls inside the caliper or exact strata "
+            f"for any treated unit): {detail}"
+        )
+
+
+# ---------------------------------------------------------------------------- the result
+def _att_weights(
+    g: GreedyResult, t_rows: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MatchIt's ATT weights per row, the matched treated rows and the distinct controls used."""
+    n_per_t = np.zeros(n, dtype=np.int64)
+    np.add.at(n_per_t, g.treated, 1)
+    weight = np.zeros(n)
+    matched_t = t_rows[g.n_matches > 0]
+    weight[matched_t] = 1.0
+    np.add.at(weight, g.control, 1.0 / n_per_t[g.treated])
+    ctrl_used = np.unique(g.control)
+    weight[ctrl_used] *= ctrl_used.size / weight[ctrl_used].sum()
+    return weight, matched_t, ctrl_used
+
+
+def _subclass_of(
+    g: GreedyResult, matched_t: np.ndarray, rank: np.ndarray, n: int, replace: bool
+) -> np.ndarray:
+    """Matched-set number per row, 1, 2, ... in treated label order (all 0 with replacement)."""
+    sub_of = np.zeros(n, dtype=np.int64)
+    if not replace:
+        by_label = matched_t[np.argsort(rank[matched_t], kind="stable")]
+        sub_of[by_label] = np.arange(1, by_label.size + 1)
+        sub_of[g.control] = sub_of[g.treated]
+    return sub_of
+
+
+def _matched_frame(
+    data: pd.DataFrame,
+    treatment: str,
+    rows: np.ndarray,
+    sub_of: np.ndarray,
+    weight: np.ndarray,
+    d: np.ndarray,
+    replace: bool,
+) -> pd.DataFrame:
+    """One row per matched row: treatment, ``subclass`` (NA with replacement), weight, distance."""
+    subclass = pd.arrays.IntegerArray(sub_of[rows], np.full(rows.size, replace))
+    return pd.DataFrame(
+        {
+            treatment: data[treatment].iloc[rows].to_numpy(),
+            "subclass": subclass,
+            "weight": weight[rows],
+            "distance": d[rows],
+        },
+        index=data.index[rows],
+    )
+
+
+def _pairs_frame(
+    idx: pd.Index, g: GreedyResult, sub_of: np.ndarray, rank: np.ndarray, replace: bool
+) -> pd.DataFrame:
+    """One row per pair, in treated label order then round."""
+    pair_sub = pd.arrays.IntegerArray(sub_of[g.treated], np.full(g.treated.size, replace))
+    pairs = pd.DataFrame(
+        {
+            "treated": idx[g.treated],
+            "control": idx[g.control],
+            "round": g.round,
+            "subclass": pair_sub,
+        }
+    )
+    return pairs.iloc[np.lexsort((g.round, rank[g.treated]))].reset_index(drop=True)
+
+
+def _unmatched_frame(
+    data: pd.DataFrame, g: GreedyResult, t_rows: np.ndarray, d: np.ndarray, exact: list[str]
+) -> pd.DataFrame:
+    """Treated rows with no control: distance, exact-matching columns and reason."""
+    un = g.n_matches == 0
+    un_rows = t_rows[un]
+    unmatched = pd.DataFrame({"distance": d[un_rows]}, index=data.index[un_rows])
+    for col in exact:
+        unmatched[col] = data[col].iloc[un_rows].to_numpy()
+    unmatched["reason"] = g.reason[un].astype(str) if un.any() else pd.Series(dtype=str)
+    return unmatched
+
+
+def _outcome_notes(
+    unmatched: pd.DataFrame, g: GreedyResult, n_t: int, ratio: int, unit: str | None
+) -> list[str]:
+    """Notes on unmatched and partly matched treated rows and on the unit rule."""
+    notes = []
+    if len(unmatched):
+        counts = unmatched["reason"].value_counts()
+        detail = "; ".join(f"{v} because {REASONS[k]}" for k, v in counts.items())
+        notes.append(f"{len(unmatched)} of {n_t} treated rows found no control: {detail}.")
+    partial = int(((g.n_matches > 0) & (g.n_matches < ratio)).sum())
+    if partial:
+        notes.append(f"{partial} matched treated rows found fewer than {ratio} controls.")
+    if unit is not None:
+        notes.append(
+            f"Rows sharing '{unit}' supplied at most one control row, and no treated row was "
+            "matched to a row of its own unit."
+        )
+    return notes
 
 
 def match(
@@ -264,169 +541,45 @@ def match(
     )
     n = len(data)
     n_t = int(treated.sum())
-    n_c = n - n_t
-    notes: list[str] = []
     rank = _label_rank(data.index)
     covs = describe_covariates(data, covariates)
-    columns = ColumnCache(data)
-
-    prop = params = None
-    fit_kind = "none"
-    sample_used: int | None = None
     if distance in _DISTANCES:
-        if propensity_sample is None:
-            control_sample = None
-        elif propensity_sample == "auto":
-            control_sample = AUTO_CONTROL_SAMPLE
-        elif isinstance(propensity_sample, int | np.integer) and propensity_sample >= 1:
-            control_sample = int(propensity_sample)
-        else:
-            raise ValueError(
-                f"propensity_sample must be 'auto', a positive integer or None; got "
-                f"{propensity_sample!r}"
-            )
-        if control_sample is not None and n_c <= max(sample_controls_above, control_sample):
-            control_sample = None
-        fit = fit_propensity(
-            columns, covs, treated, control_sample=control_sample, label_rank=rank, seed=seed
+        dist = _propensity_distance(
+            data,
+            treated,
+            covs,
+            distance,
+            rank,
+            propensity_sample=propensity_sample,
+            sample_controls_above=sample_controls_above,
+            seed=seed,
         )
-        notes += fit.notes
-        if fit.sampled:
-            fit_kind, sample_used = "sampled", control_sample
-            notes.append(
-                f"Propensity model fitted on all {n_t} treated rows and a random sample of "
-                f"{control_sample} of {n_c} control rows (fraction {fit.sampling_fraction:.4g}, "
-                f"seed {seed}); intercept corrected by log(fraction) = "
-                f"{np.log(fit.sampling_fraction):.4f} (case-control sampling)."
-            )
-        else:
-            fit_kind = "full"
-            notes.append(f"Propensity model fitted on all {n} rows.")
-        eta = fit.linear_predictor
-        prop = pd.Series(expit(eta), index=data.index, name="propensity")
-        params = fit.params
-        d = eta if distance == "logit" else prop.to_numpy()
     else:
-        col = data[distance]
-        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-            raise ValueError(f"distance column {distance!r} must be numeric")
-        d = col.to_numpy(dtype=np.float64)
-        notes.append(f"Distance taken from column '{distance}'; no propensity model fitted.")
-    d = np.asarray(d, dtype=np.float64)
-    if not np.isfinite(d).all():
-        raise ValueError("the distance has non-finite values (check the covariates' scale)")
-
-    dt, dc = d[treated], d[~treated]
-    if dt.min() > dc.max() or dt.max() < dc.min():
-        raise ValueError(
-            "no overlap: the distance of every treated row lies "
-            f"{'above' if dt.min() > dc.max() else 'below'} that of every control row "
-            f"(treated {dt.min():.4g} to {dt.max():.4g}, controls {dc.min():.4g} to "
-            f"{dc.max():.4g})"
-        )
-
-    width = None
-    if caliper is not None:
-        sd = float(np.std(d, ddof=1))
-        width = float(caliper) * sd
-        notes.append(
-            f"Caliper {caliper} SD of the distance (SD {sd:.4g} over all {n} rows) = {width:.4g}."
-        )
+        dist = _column_distance(data, distance)
+    d = dist.values
+    _check_overlap(d, treated)
+    width, caliper_notes = _caliper_width(d, caliper)
 
     strata = _strata(data, exact) if exact else np.zeros(n, dtype=np.int64)
     unit_codes = pd.factorize(data[unit])[0].astype(np.int64) if unit is not None else None
-
     t_rows = np.flatnonzero(treated)
-    if m_order == "largest":
-        order = t_rows[np.lexsort((rank[t_rows], -d[t_rows]))]
-    elif m_order == "smallest":
-        order = t_rows[np.lexsort((rank[t_rows], d[t_rows]))]
-    elif m_order == "random":
-        by_label = t_rows[np.argsort(rank[t_rows], kind="stable")]
-        order = by_label[np.random.default_rng(seed).permutation(by_label.shape[0])]
-    else:
-        order = t_rows
-
     g = greedy_match(
         d,
         treated,
         strata,
         rank,
-        order,
+        _treated_order(d, t_rows, rank, m_order, seed),
         ratio=ratio,
         caliper_width=width,
         replace=replace,
         unit=unit_codes,
     )
+    _check_any_matched(g)
 
-    if g.treated.size == 0:
-        counts = pd.Series(g.reason).value_counts()
-        detail = "; ".join(f"{REASONS[k]}: {v}" for k, v in counts.items())
-        raise ValueError(
-            "no treated unit found a control (no controls inside the caliper or exact strata "
-            f"for any treated unit): {detail}"
-        )
-
-    # ---- weights (MatchIt ATT) and subclasses
-    n_per_t = np.zeros(n, dtype=np.int64)
-    np.add.at(n_per_t, g.treated, 1)
-    weight = np.zeros(n)
-    matched_t = t_rows[g.n_matches > 0]
-    weight[matched_t] = 1.0
-    np.add.at(weight, g.control, 1.0 / n_per_t[g.treated])
-    ctrl_used = np.unique(g.control)
-    weight[ctrl_used] *= ctrl_used.size / weight[ctrl_used].sum()
-
-    idx = data.index
-    sub_of = np.zeros(n, dtype=np.int64)
-    if not replace:
-        by_label = matched_t[np.argsort(rank[matched_t], kind="stable")]
-        sub_of[by_label] = np.arange(1, by_label.size + 1)
-        sub_of[g.control] = sub_of[g.treated]
+    weight, matched_t, ctrl_used = _att_weights(g, t_rows, n)
+    sub_of = _subclass_of(g, matched_t, rank, n, replace)
     rows = np.sort(np.concatenate([matched_t, ctrl_used]))
-    subclass = pd.arrays.IntegerArray(sub_of[rows], np.full(rows.size, replace))
-    pair_sub = pd.arrays.IntegerArray(sub_of[g.treated], np.full(g.treated.size, replace))
-
-    matched = pd.DataFrame(
-        {
-            treatment: data[treatment].iloc[rows].to_numpy(),
-            "subclass": subclass,
-            "weight": weight[rows],
-            "distance": d[rows],
-        },
-        index=idx[rows],
-    )
-    pairs = pd.DataFrame(
-        {
-            "treated": idx[g.treated],
-            "control": idx[g.control],
-            "round": g.round,
-            "subclass": pair_sub,
-        }
-    )
-    pairs = pairs.iloc[np.lexsort((g.round, rank[g.treated]))].reset_index(drop=True)
-
-    un = g.n_matches == 0
-    un_rows = t_rows[un]
-    unmatched = pd.DataFrame({"distance": d[un_rows]}, index=idx[un_rows])
-    for col in exact:
-        unmatched[col] = data[col].iloc[un_rows].to_numpy()
-    unmatched["reason"] = g.reason[un].astype(str) if un.any() else pd.Series(dtype=str)
-
-    n_matched_t = int(matched_t.size)
-    if un.any():
-        counts = unmatched["reason"].value_counts()
-        detail = "; ".join(f"{v} because {REASONS[k]}" for k, v in counts.items())
-        notes.append(f"{int(un.sum())} of {n_t} treated rows found no control: {detail}.")
-    partial = int(((g.n_matches > 0) & (g.n_matches < ratio)).sum())
-    if partial:
-        notes.append(f"{partial} matched treated rows found fewer than {ratio} controls.")
-    if unit is not None:
-        notes.append(
-            f"Rows sharing '{unit}' supplied at most one control row, and no treated row was "
-            "matched to a row of its own unit."
-        )
-
+    unmatched = _unmatched_frame(data, g, t_rows, d, exact)
     spec = {
         "method": "nearest",
         "estimand": "ATT",
@@ -440,25 +593,26 @@ def match(
         "unit": unit,
         "m_order": m_order,
         "propensity_sample": propensity_sample,
-        "propensity_fit": fit_kind,
-        "control_sample_size": sample_used,
+        "propensity_fit": dist.fit_kind,
+        "control_sample_size": dist.sample_used,
         "sample_controls_above": int(sample_controls_above),
         "seed": int(seed),
     }
+    notes = [*dist.notes, *caliper_notes, *_outcome_notes(unmatched, g, n_t, ratio, unit)]
     return MatchResult(
-        matched=matched,
+        matched=_matched_frame(data, treatment, rows, sub_of, weight, d, replace),
         unmatched=unmatched,
-        pairs=pairs,
-        distance=pd.Series(d, index=idx, name="distance"),
-        propensity=prop,
-        propensity_params=params,
+        pairs=_pairs_frame(data.index, g, sub_of, rank, replace),
+        distance=pd.Series(d, index=data.index, name="distance"),
+        propensity=dist.propensity,
+        propensity_params=dist.params,
         n_treated=n_t,
-        n_controls=n_c,
-        n_matched_treated=n_matched_t,
+        n_controls=n - n_t,
+        n_matched_treated=int(matched_t.size),
         n_controls_matched=int(ctrl_used.size),
         caliper_width=width,
         spec=spec,
         notes=tuple(notes),
         data=data,
-        _covariates=tuple(covs),
+        described_covariates=tuple(covs),
     )
