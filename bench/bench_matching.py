@@ -1,4 +1,4 @@
-"""Timings of evalkit.match on county-scale workloads (issue 4, "Fast").
+"""Timings of evalkit.match on county-scale workloads.
 
 (a) a plain pool: 200,000 controls and 1,500 treated, exact on sex, caliper 0.2, 3:1;
 (b) the risk-set workload: ~50,000 people x 36 calendar months stacked (1.8 M candidate rows),

@@ -56,39 +56,72 @@ def bruteforce_match(
     matches: dict[Any, list[Any]] = {t: [] for t in t_order}
     used_rows: set[Any] = set()
     unit_row: dict[Any, Any] = {}  # unit -> the one control row it has supplied
+    rules = _Rules(distance, stratum, unit, caliper_width, replace)
 
     for _round in range(ratio):
         for t in t_order:
-            eligible = []
-            for c in c_labels:
-                if stratum is not None and stratum[c] != stratum[t]:
-                    continue
-                if unit is not None and unit[c] == unit[t]:
-                    continue
-                if c in matches[t]:
-                    continue
-                if not replace and c in used_rows:
-                    continue
-                if unit is not None and unit[c] in unit_row and unit_row[unit[c]] != c:
-                    continue
-                if caliper_width is not None and abs(distance[c] - distance[t]) > caliper_width:
-                    continue
-                eligible.append(c)
+            eligible = [c for c in c_labels if rules.eligible(c, t, matches, used_rows, unit_row)]
             if not eligible:
                 continue
-            best = min(
-                eligible,
-                key=lambda c: (
-                    abs(Fraction(distance[c]) - Fraction(distance[t])),
-                    distance[c],
-                    c,
-                ),
-            )
+            best = _nearest(eligible, t, distance)
             matches[t].append(best)
             used_rows.add(best)
             if unit is not None:
                 unit_row.setdefault(unit[best], best)
     return matches
+
+
+class _Rules:
+    """The documented eligibility rules, one literal check each."""
+
+    def __init__(
+        self,
+        distance: dict[Any, float],
+        stratum: dict[Any, Any] | None,
+        unit: dict[Any, Any] | None,
+        caliper_width: float | None,
+        replace: bool,
+    ) -> None:
+        self.distance = distance
+        self.stratum = stratum
+        self.unit = unit
+        self.caliper_width = caliper_width
+        self.replace = replace
+
+    def eligible(
+        self,
+        c: Any,
+        t: Any,
+        matches: dict[Any, list[Any]],
+        used_rows: set[Any],
+        unit_row: dict[Any, Any],
+    ) -> bool:
+        """Whether control ``c`` may be matched to treated ``t`` now."""
+        stratum, unit, distance = self.stratum, self.unit, self.distance
+        if stratum is not None and stratum[c] != stratum[t]:
+            return False  # another exact stratum
+        if unit is not None and unit[c] == unit[t]:
+            return False  # the treated row's own unit
+        if c in matches[t]:
+            return False  # already matched to this treated row
+        if not self.replace and c in used_rows:
+            return False  # used, without replacement
+        if unit is not None and unit[c] in unit_row and unit_row[unit[c]] != c:
+            return False  # its unit already supplied another row
+        w = self.caliper_width
+        return w is None or abs(distance[c] - distance[t]) <= w  # inside the caliper
+
+
+def _nearest(eligible: list[Any], t: Any, distance: dict[Any, float]) -> Any:
+    """Smallest exact gap, then the smaller distance value, then the smaller label."""
+    return min(
+        eligible,
+        key=lambda c: (
+            abs(Fraction(distance[c]) - Fraction(distance[t])),
+            distance[c],
+            c,
+        ),
+    )
 
 
 def pairs_by_treated(result: Any) -> dict[Any, list[Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import matplotlib
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalkit.stats.matching import MatchResult, match
+from evalkit.stats.result import Result
 from helpers.bruteforce_matcher import assert_valid_match, bruteforce_match, pairs_by_treated
 
 
@@ -371,6 +373,8 @@ def test_match_result_views_are_consistent(simple):
     assert bal.index[0] == "distance"
     assert np.isnan(bal.loc["flag", "var_ratio_after"])
     assert "ATT" in res.summary() and "Notes:" in res.summary()
+    assert isinstance(res, Result)
+    assert repr(res) == res.summary() and res.summary() in html.unescape(res._repr_html_())
     json.dumps(res.to_dict())
     assert res.to_dict()["n_matched_treated"] == res.n_matched_treated
     assert res.matched.columns.tolist() == ["treat", "subclass", "weight", "distance"]
@@ -397,13 +401,28 @@ def test_match_plots_return_axes(simple):
     plt.close("all")
 
 
+def test_match_overlap_table_counts_every_row_once_in_fixed_bins(simple):
+    res = match(simple, "treat", ["age", "group"], ratio=2)
+    bins = res.overlap_table(bins=12)
+    assert bins.columns.tolist() == ["bin_mid", "participants", "controls_matched", "controls_all"]
+    assert len(bins) == 12 and bins["bin_mid"].is_monotonic_increasing
+    assert bins["participants"].sum() == res.n_treated
+    assert bins["controls_matched"].sum() == res.n_controls_matched
+    assert bins["controls_all"].sum() == res.n_controls
+    # The bins span the 0.5th to 99.5th percentiles; rows beyond fall in the end bins.
+    lo, hi = np.nanpercentile(res.distance, [0.5, 99.5])
+    width = (hi - lo) / 12
+    assert bins["bin_mid"].iloc[0] == pytest.approx(lo + width / 2)
+    assert bins["bin_mid"].iloc[-1] == pytest.approx(hi - width / 2)
+
+
 def test_match_result_is_frozen(simple):
     res = match(simple, "treat", ["age"])
     with pytest.raises(AttributeError):
         res.n_treated = 3
 
 
-def test_issue4_separating_covariate_does_not_break_the_caliper() -> None:
+def test_match_separating_covariate_does_not_break_the_caliper() -> None:
     # A covariate held only by controls separates the groups: its coefficient diverges. The fit
     # used to stop at once on a step test relative to that coefficient, leaving the others wrong
     # and the distance SD (hence the caliper) astronomically large.

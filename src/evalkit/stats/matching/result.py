@@ -9,15 +9,17 @@ import numpy as np
 import pandas as pd
 
 from evalkit.jsonsafe import json_safe
-from evalkit.stats.matching._design import ColumnCache, Covariate
-from evalkit.stats.matching._greedy import REASONS
+from evalkit.stats import plots
 from evalkit.stats.matching.balance import balance_frame, balance_row
+from evalkit.stats.matching.design import ColumnCache, Covariate
+from evalkit.stats.matching.greedy import REASONS
+from evalkit.stats.result import Result
 
 __all__ = ["MatchResult"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MatchResult:
+class MatchResult(Result):
     """Matched sample, diagnostics and balance from :func:`evalkit.stats.matching.match`.
 
     Attributes
@@ -54,7 +56,12 @@ class MatchResult:
         Plain-English notes: model choices, dropped covariates, unmatched rows.
     data : pd.DataFrame
         The input data (a reference, not a copy; used by :meth:`balance`).
+    described_covariates : tuple of Covariate
+        How each covariate entered (numeric, binary or categorical with its levels); fixes the
+        rows and types of :meth:`balance` and :meth:`tidy`.
     """
+
+    analysis = "matching"
 
     matched: pd.DataFrame
     unmatched: pd.DataFrame
@@ -70,7 +77,7 @@ class MatchResult:
     spec: dict[str, Any]
     notes: tuple[str, ...]
     data: pd.DataFrame
-    _covariates: tuple[Covariate, ...] = ()
+    described_covariates: tuple[Covariate, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ views
@@ -103,7 +110,7 @@ class MatchResult:
                 "distance": balance_row(self.distance.to_numpy(), treated, weight, binary=False)
             }
             cols = ColumnCache(self.data)
-            for cov in self._covariates:
+            for cov in self.described_covariates:
                 for name, level in cov.balance_rows():
                     x = cols.values(cov, level)
                     rows[name] = balance_row(
@@ -123,20 +130,14 @@ class MatchResult:
         """
         bal = self.balance().reset_index()
         kinds = {"distance": "distance"}
-        for cov in self._covariates:
+        for cov in self.described_covariates:
             for name, _ in cov.balance_rows():
                 kinds[name] = "binary" if (cov.categorical or cov.binary) else "continuous"
         bal.insert(1, "type", bal["covariate"].map(kinds))
         return bal
 
-    def summary(self) -> str:
-        """Header (method, estimand, model, N), the balance table and the notes.
-
-        Returns
-        -------
-        str
-            Plain text; also how the result renders in Jupyter.
-        """
+    def summary_header(self) -> list[str]:
+        """Lines above the balance table: method, distance and model, strata, caliper, N."""
         s = self.spec
         cal = "none" if s["caliper"] is None else f"{s['caliper']} SD ({self.caliper_width:.4g})"
         exact = ", ".join(s["exact"]) if s["exact"] else "none"
@@ -152,7 +153,7 @@ class MatchResult:
         else:
             model = "none (distance supplied)"
             dist = f"column '{s['distance']}'"
-        lines = [
+        return [
             "Matching: greedy nearest neighbour "
             f"({s['ratio']}:1, {'with' if s['replace'] else 'without'} replacement)",
             "Estimand: ATT",
@@ -161,24 +162,24 @@ class MatchResult:
             + (f"; unit: {s['unit']}" if s["unit"] else ""),
             f"N: {self.n_treated} treated, {self.n_controls} controls; matched "
             f"{self.n_matched_treated} treated, {self.n_controls_matched} controls",
-            "",
-            self.tidy().set_index("covariate").drop(columns="type").round(4).to_string(na_rep="-"),
         ]
+
+    def summary(self) -> str:
+        """Header (method, estimand, model, N), the balance table and the notes.
+
+        The table is :meth:`balance` rounded to 4 decimals with ``-`` for missing values
+        (MatchIt's layout), hence this override of :meth:`Result.summary`.
+
+        Returns
+        -------
+        str
+            Plain text; also how the result renders (``repr()`` and Jupyter).
+        """
+        table = self.tidy().set_index("covariate").drop(columns="type")
+        lines = [*self.summary_header(), "", table.round(4).to_string(na_rep="-")]
         if self.notes:
             lines += ["", "Notes:", *(f"- {n}" for n in self.notes)]
         return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (
-            f"<MatchResult {self.spec['ratio']}:1 on {self.spec['distance']}: "
-            f"{self.n_matched_treated}/{self.n_treated} treated matched, "
-            f"{self.n_controls_matched} controls>"
-        )
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return f"<pre>{html.escape(self.summary())}</pre>"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe aggregates for ``results.json`` (no row-level data).
@@ -191,7 +192,7 @@ class MatchResult:
         """
         reasons = self.unmatched["reason"].value_counts()
         out = {
-            "analysis": "matching",
+            "analysis": self.analysis,
             "estimand": "ATT",
             "spec": self.spec,
             "n_treated": self.n_treated,
@@ -224,8 +225,48 @@ class MatchResult:
         )
 
     # ------------------------------------------------------------------ plots
+    def overlap_table(self, bins: int = 30) -> pd.DataFrame:
+        """Counts of the matching distance per bin: treated rows, matched and all controls.
+
+        The bins are ``bins`` equal widths between the 0.5th and 99.5th percentiles of the
+        distance over all rows; values beyond are counted in the end bins, so a few extreme
+        scores do not squeeze the rest into one bar. Rows are counted once each (a control
+        reused with replacement too).
+
+        Parameters
+        ----------
+        bins : int
+            Number of bins.
+
+        Returns
+        -------
+        pd.DataFrame
+            One row per bin: ``bin_mid`` and the counts ``participants`` (treated rows),
+            ``controls_matched`` and ``controls_all``; the table
+            :func:`evalkit.stats.plots.overlap` draws.
+        """
+        dist = self.distance.to_numpy()
+        treated = self._treated_mask()
+        matched = self.distance.index.isin(self.matched.index)
+        lo, hi = np.nanpercentile(dist, [0.5, 99.5])
+        edges = np.linspace(lo, hi, bins + 1)
+
+        def counts(rows: np.ndarray) -> np.ndarray:
+            return np.histogram(np.clip(dist[rows], lo, hi), bins=edges)[0]
+
+        return pd.DataFrame(
+            {
+                "bin_mid": (edges[:-1] + edges[1:]) / 2,
+                "participants": counts(treated),
+                "controls_matched": counts(~treated & matched),
+                "controls_all": counts(~treated),
+            }
+        )
+
     def plot_love(self, ax: Any = None, *, threshold: float = 0.1) -> Any:
         """Love plot: absolute SMD per covariate before and after matching.
+
+        Drawn by :func:`evalkit.stats.plots.love` from :meth:`balance`.
 
         Parameters
         ----------
@@ -239,76 +280,26 @@ class MatchResult:
         matplotlib.axes.Axes
             The axes (never saved or shown).
         """
-        import matplotlib.pyplot as plt
-
-        bal = self.balance()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 0.3 * len(bal) + 1.5))
-        y = np.arange(len(bal))[::-1]
-        ax.scatter(bal["smd_before"].abs(), y, facecolors="none", edgecolors="grey", label="All")
-        ax.scatter(bal["smd_after"].abs(), y, color="black", label="Matched")
-        ax.axvline(threshold, linestyle="--", color="grey", linewidth=1)
-        ax.set_yticks(y)
-        ax.set_yticklabels(bal.index)
-        ax.set_xlabel("Absolute standardised mean difference")
-        ax.set_title("Covariate balance")
-        ax.legend(loc="lower right", frameon=False)
-        return ax
+        return plots.love(self.balance(), ax=ax, threshold=threshold)
 
     def plot_overlap(self, ax: Any = None, *, bins: int = 30) -> Any:
-        """Distribution of the distance for treated rows, all controls and matched controls.
+        """Share of treated rows, matched controls and all controls per bin of the distance.
+
+        Drawn by :func:`evalkit.stats.plots.overlap` from :meth:`overlap_table`.
 
         Parameters
         ----------
         ax : matplotlib.axes.Axes, optional
             Axes to draw on; a new figure when omitted.
         bins : int
-            Histogram bins (shared by all three groups).
+            Number of bins (shared by all three groups).
 
         Returns
         -------
         matplotlib.axes.Axes
             The axes (never saved or shown).
         """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
-        d = self.distance.to_numpy()
-        treated = self._treated_mask()
-        edges = np.histogram_bin_edges(d, bins=bins)
-        mc = self.matched[~self.matched[self.treatment].to_numpy().astype(bool)]
-        ax.hist(
-            d[~treated],
-            bins=edges,
-            density=True,
-            histtype="step",
-            color="grey",
-            label="All controls",
-        )
-        ax.hist(
-            mc["distance"],
-            bins=edges,
-            weights=mc["weight"],
-            density=True,
-            histtype="step",
-            color="black",
-            label="Matched controls",
-        )
-        ax.hist(
-            d[treated],
-            bins=edges,
-            density=True,
-            histtype="stepfilled",
-            alpha=0.3,
-            color="tab:blue",
-            label="Treated",
-        )
-        ax.set_xlabel(f"Distance ({self.spec['distance']})")
-        ax.set_ylabel("Density")
-        ax.set_title("Overlap of the distance")
-        ax.legend(frameon=False)
-        return ax
+        return plots.overlap(self.overlap_table(bins), ax=ax)
 
     # ------------------------------------------------------------------ helpers
     def _treated_mask(self) -> np.ndarray:
