@@ -86,32 +86,62 @@ def plan_faults(
 
     Population faults are drawn first; activity and referral faults only among rows of people
     without a population fault, and measures faults only among rows of clean episodes, so that
-    every faulty row has exactly one reason.
+    every faulty row has exactly one reason. The tables are planned in that order from the one
+    ``rng``.
     """
-    n_pop, n_act, n_ref, n_meas = (
-        person_ids.size,
-        act_person.size,
-        ref_person.size,
-        meas_episode_row.size,
-    )
     plans = {
         t: TablePlan(n)
         for t, n in (
-            ("population", n_pop),
-            ("activity", n_act),
-            ("referrals", n_ref),
-            ("measures", n_meas),
+            ("population", person_ids.size),
+            ("activity", act_person.size),
+            ("referrals", ref_person.size),
+            ("measures", meas_episode_row.size),
         )
     }
     taken_ids = set(person_ids.tolist())
+    bad_person, malformed = _population_faults(
+        plans["population"], rate, fmt, rng, person_ids, reg_from
+    )
+    # dependents of faulty people
+    act_dep = np.flatnonzero(bad_person[act_person])
+    ref_dep = np.flatnonzero(bad_person[ref_person])
+    _mark_dependents(plans["activity"], act_dep, act_person, malformed)
+    _mark_dependents(plans["referrals"], ref_dep, ref_person, malformed)
+    act_clean = np.flatnonzero(~bad_person[act_person])
+    _activity_faults(plans["activity"], rate, fmt, rng, act_clean, act_person, reg_from, taken_ids)
+    bad_episode = np.zeros(ref_person.size, dtype=bool)
+    bad_episode[ref_dep] = True
+    ref_clean = np.flatnonzero(~bad_person[ref_person])
+    _referral_faults(
+        plans["referrals"],
+        rate,
+        rng,
+        ref_clean,
+        bad_episode,
+        (ref_started, ref_date, ref_offered),
+        taken_ids,
+    )
+    _measure_faults(
+        plans["measures"], rate, rng, bad_episode, meas_episode_row, meas_item_max, episode_ids
+    )
+    return plans
 
-    # population
+
+def _population_faults(
+    p: TablePlan,
+    rate: float,
+    fmt: str,
+    rng: np.random.Generator,
+    person_ids: np.ndarray,
+    reg_from: np.ndarray,
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Plan population faults; return who is faulty and the malformed ids given to people."""
+    n_pop = person_ids.size
     k = _count(rate, n_pop, len(FAULT_REASONS["population"]))
     rows = rng.choice(n_pop, size=k, replace=False)
     bad_person = np.zeros(n_pop, dtype=bool)
     malformed: dict[int, str] = {}
     for r, kind in zip(rows.tolist(), _kinds("population", k), strict=True):
-        p = plans["population"]
         p.faults.append((r, kind))
         if kind == "duplicate_person_id":
             p.duplicate.append(r)
@@ -127,25 +157,33 @@ def plan_faults(
         elif kind == "dates_out_of_order":
             p.edit("registered_to", r, int(reg_from[r]) - 30 - int(rng.integers(0, 300)))
             p.edit("date_of_death", r, None)
+    return bad_person, malformed
 
-    # dependents of faulty people
-    act_dep = np.flatnonzero(bad_person[act_person])
-    ref_dep = np.flatnonzero(bad_person[ref_person])
-    plans["activity"].dependents = act_dep.tolist()
-    plans["referrals"].dependents = ref_dep.tolist()
-    for r in act_dep.tolist():
-        if act_person[r] in malformed:
-            plans["activity"].edit("person_id", r, malformed[act_person[r]])
-    for r in ref_dep.tolist():
-        if ref_person[r] in malformed:
-            plans["referrals"].edit("person_id", r, malformed[ref_person[r]])
 
-    # activity
-    clean = np.flatnonzero(~bad_person[act_person])
-    k = min(_count(rate, n_act, len(FAULT_REASONS["activity"])), clean.size)
+def _mark_dependents(
+    p: TablePlan, dependents: np.ndarray, person: np.ndarray, malformed: dict[int, str]
+) -> None:
+    """Rows of faulty people; those of people given a malformed id carry that id too."""
+    p.dependents = dependents.tolist()
+    for r in dependents.tolist():
+        if person[r] in malformed:
+            p.edit("person_id", r, malformed[person[r]])
+
+
+def _activity_faults(
+    p: TablePlan,
+    rate: float,
+    fmt: str,
+    rng: np.random.Generator,
+    clean: np.ndarray,
+    act_person: np.ndarray,
+    reg_from: np.ndarray,
+    taken_ids: set[str],
+) -> None:
+    """Plan activity faults among the ``clean`` rows (of people without a fault)."""
+    k = min(_count(rate, p.n, len(FAULT_REASONS["activity"])), clean.size)
     rows = rng.choice(clean, size=k, replace=False)
     for r, kind in zip(rows.tolist(), _kinds("activity", k), strict=True):
-        p = plans["activity"]
         p.faults.append((r, kind))
         if kind == "duplicate_event_id":
             p.duplicate.append(r)
@@ -158,14 +196,25 @@ def plan_faults(
         elif kind == "event_outside_registration":
             p.edit("event_date", r, int(reg_from[act_person[r]]) - 1 - int(rng.integers(0, 365)))
 
-    # referrals
-    bad_episode = np.zeros(n_ref, dtype=bool)
-    bad_episode[ref_dep] = True
-    clean = np.flatnonzero(~bad_person[ref_person])
-    k = min(_count(rate, n_ref, len(FAULT_REASONS["referrals"])), clean.size)
+
+def _referral_faults(
+    p: TablePlan,
+    rate: float,
+    rng: np.random.Generator,
+    clean: np.ndarray,
+    bad_episode: np.ndarray,
+    referrals: tuple[np.ndarray, np.ndarray, np.ndarray],
+    taken_ids: set[str],
+) -> None:
+    """Plan referral faults among the ``clean`` rows (of people without a fault).
+
+    ``referrals`` holds each row's started flag, referral date and sessions offered; the episodes
+    made faulty are marked in ``bad_episode`` (their measures become dependents).
+    """
+    ref_started, ref_date, ref_offered = referrals
+    k = min(_count(rate, p.n, len(FAULT_REASONS["referrals"])), clean.size)
     rows = rng.choice(clean, size=k, replace=False)
     for r, kind in zip(rows.tolist(), _kinds("referrals", k), strict=True):
-        p = plans["referrals"]
         p.faults.append((r, kind))
         if kind == "duplicate_episode":
             p.duplicate.append(r)
@@ -176,35 +225,45 @@ def plan_faults(
         elif kind == "missing_required":
             p.edit(["referral_date", "programme"][r % 2], r, None)
         elif kind == "dates_out_of_order":
-            if ref_started[r]:
-                p.edit("start_date", r, int(ref_date[r]) - 1 - int(rng.integers(0, 30)))
-            else:
-                p.edit("end_date", r, int(ref_date[r]) - 1 - int(rng.integers(0, 30)))
+            # The start date if the course started, else the end date, before the referral.
+            column = "start_date" if ref_started[r] else "end_date"
+            p.edit(column, r, int(ref_date[r]) - 1 - int(rng.integers(0, 30)))
         elif kind == "attended_exceeds_offered":
             p.edit("sessions_attended", r, int(ref_offered[r]) + 1 + int(rng.integers(0, 3)))
 
-    # measures
-    meas_dep = np.flatnonzero(bad_episode[meas_episode_row])
-    plans["measures"].dependents = meas_dep.tolist()
+
+def _fresh_episode_id(rng: np.random.Generator, taken: set[str]) -> str:
+    """An episode id (``EP9`` and seven digits) not in ``taken``; it is added to ``taken``."""
+    while True:
+        cand = f"EP9{int(rng.integers(0, 10**7)):07d}"
+        if cand not in taken:
+            taken.add(cand)
+            return cand
+
+
+def _measure_faults(
+    p: TablePlan,
+    rate: float,
+    rng: np.random.Generator,
+    bad_episode: np.ndarray,
+    meas_episode_row: np.ndarray,
+    meas_item_max: np.ndarray,
+    episode_ids: np.ndarray,
+) -> None:
+    """Plan measures faults among rows of clean episodes; rows of faulty ones are dependents."""
+    p.dependents = np.flatnonzero(bad_episode[meas_episode_row]).tolist()
     clean = np.flatnonzero(~bad_episode[meas_episode_row])
-    k = min(_count(rate, n_meas, len(FAULT_REASONS["measures"])), clean.size)
+    k = min(_count(rate, p.n, len(FAULT_REASONS["measures"])), clean.size)
     rows = rng.choice(clean, size=k, replace=False)
     taken_eps = set(episode_ids.tolist())
     for r, kind in zip(rows.tolist(), _kinds("measures", k), strict=True):
-        p = plans["measures"]
         p.faults.append((r, kind))
         if kind == "response_out_of_range":
             p.edit("response", r, int(meas_item_max[r]) + 1 + int(rng.integers(0, 3)))
         elif kind == "missing_required":
             p.edit(["timepoint", "instrument"][r % 2], r, None)
         elif kind == "unknown_episode":
-            while True:
-                cand = f"EP9{int(rng.integers(0, 10**7)):07d}"
-                if cand not in taken_eps:
-                    taken_eps.add(cand)
-                    break
-            p.edit("episode_id", r, cand)
-    return plans
+            p.edit("episode_id", r, _fresh_episode_id(rng, taken_eps))
 
 
 def apply_plan(table: pa.Table, plan: TablePlan) -> tuple[pa.Table, np.ndarray]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from evalkit.contract import CONDITIONS, ETHNICITY_CODES
+from evalkit.contract import CONDITIONS, ETHNICITY_CODES, imd_quintile
 from evalkit.synth.calendar import NONE, Calendar, to_days
 from evalkit.synth.geography import Geography
 
@@ -92,8 +92,8 @@ class Population:
 
     @property
     def imd_quintile(self) -> np.ndarray:
-        """IMD quintile 1 (most deprived) to 5."""
-        return (self.imd_decile + 1) // 2
+        """IMD quintile 1 (most deprived) to 5 (:func:`evalkit.contract.imd_quintile`)."""
+        return imd_quintile(self.imd_decile)
 
     @property
     def reg_end(self) -> np.ndarray:
@@ -137,7 +137,42 @@ def build_population(n: int, geo: Geography, cal: Calendar, rng: np.random.Gener
         np.int32
     )
     sex = rng.choice(np.array(["F", "M", "X"]), size=n, p=[0.505, 0.493, 0.002])
+    ethnicity = _draw_ethnicity(rng, district, n)
 
+    imd = lsoas["imd_decile"].to_numpy()[area].astype(np.int32)
+    dep = (10 - imd) / 9.0  # 0 least deprived .. 1 most deprived
+    health = rng.standard_normal(n)
+    frailty = 0.5 * health + np.sqrt(1 - 0.25) * rng.standard_normal(n)
+    diagnosis = _draw_conditions(rng, birth, dep, health, start, end)
+    reg_from, reg_to, observed_from = _draw_registration(rng, birth, start, end)
+    death = _draw_deaths(rng, birth, sex, dep, diagnosis, observed_from, reg_to, start, end)
+    # Registration ends with death; registered_to is only for leaving the area.
+    reg_to = np.where(death < NONE, NONE, reg_to)
+    # A condition cannot be first diagnosed after registration ended.
+    last_day = np.minimum(np.minimum(reg_to, death), end)
+    diagnosis = np.where(diagnosis <= last_day[:, None], diagnosis, NONE).astype(np.int32)
+
+    return Population(
+        n=n,
+        year_of_birth=yob,
+        birth=birth,
+        sex=sex,
+        ethnicity=ethnicity.astype(str),
+        lsoa=lsoas["lsoa"].to_numpy()[area],
+        district=district,
+        pcn=lsoas["pcn"].to_numpy()[area],
+        imd_decile=imd,
+        reg_from=reg_from.astype(np.int64),
+        reg_to=reg_to.astype(np.int64),
+        death=death.astype(np.int64),
+        diagnosis=diagnosis,
+        health=health,
+        frailty=frailty,
+    )
+
+
+def _draw_ethnicity(rng: np.random.Generator, district: np.ndarray, n: int) -> np.ndarray:
+    """Ethnic category codes, district by district (non-White shares scaled by ``DIVERSITY``)."""
     codes = np.array(ETHNICITY_CODES)
     share = np.array([ETHNICITY_SHARE[c] for c in ETHNICITY_CODES])
     non_white = ~np.isin(codes, ["A", "B", "C", "Z", "99"])
@@ -146,14 +181,23 @@ def build_population(n: int, geo: Geography, cal: Calendar, rng: np.random.Gener
         idx = np.flatnonzero(district == d)
         p = share * np.where(non_white, mult, 1.0)
         ethnicity[idx] = rng.choice(codes, size=idx.size, p=p / p.sum())
+    return ethnicity
 
-    imd = lsoas["imd_decile"].to_numpy()[area].astype(np.int32)
-    dep = (10 - imd) / 9.0  # 0 least deprived .. 1 most deprived
-    health = rng.standard_normal(n)
-    frailty = 0.5 * health + np.sqrt(1 - 0.25) * rng.standard_normal(n)
 
-    # Conditions: logistic in age and deprivation with a shared health latent; the intercept is
-    # calibrated (bisection) so that prevalence in the condition's age base meets its target.
+def _draw_conditions(
+    rng: np.random.Generator,
+    birth: np.ndarray,
+    dep: np.ndarray,
+    health: np.ndarray,
+    start: int,
+    end: int,
+) -> np.ndarray:
+    """Diagnosis day of each condition per person, shape (n, conditions), NONE if never.
+
+    Logistic in age and deprivation with a shared health latent; the intercept is calibrated
+    (bisection) so that prevalence in the condition's age base meets its target.
+    """
+    n = birth.size
     age_end = (end - birth) / 365.25
     diagnosis = np.full((n, len(CONDITIONS)), NONE, dtype=np.int32)
     for j, cond in enumerate(CONDITIONS):
@@ -178,8 +222,18 @@ def build_population(n: int, geo: Geography, cal: Calendar, rng: np.random.Gener
         incident_day = inc_low + (rng.random(n) * np.maximum(end - inc_low, 1)).astype(np.int64)
         day = np.where(incident | (first_possible >= start), incident_day, prevalent_day)
         diagnosis[has, j] = np.minimum(day[has], end).astype(np.int32)
+    return diagnosis
 
-    # Registration: most registered before the study; some join during it; some leave.
+
+def _draw_registration(
+    rng: np.random.Generator, birth: np.ndarray, start: int, end: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Registration: most registered before the study; some join during it; some leave.
+
+    Returns ``registered_from``, ``registered_to`` (NONE: still registered) and the first day
+    observed in the study.
+    """
+    n = birth.size
     joins = rng.random(n) < JOINING_SHARE
     past = start - (rng.random(n) * 25 * 365.25).astype(np.int64)
     reg_from = np.where(joins, start + (rng.random(n) * (end - start - 30)).astype(np.int64), past)
@@ -188,9 +242,25 @@ def build_population(n: int, geo: Geography, cal: Calendar, rng: np.random.Gener
     leave_after = rng.exponential(1 / YEARLY_LEAVING, size=n) * 365.25
     reg_to = observed_from + leave_after.astype(np.int64)
     reg_to = np.where(reg_to <= end, reg_to, NONE)
+    return reg_from, reg_to, observed_from
 
-    # Deaths: Gompertz-like hazard by age at mid-study, lower for women, higher with deprivation
-    # and conditions; about 80 (men) and 84 (women) years of life expectancy.
+
+def _draw_deaths(
+    rng: np.random.Generator,
+    birth: np.ndarray,
+    sex: np.ndarray,
+    dep: np.ndarray,
+    diagnosis: np.ndarray,
+    observed_from: np.ndarray,
+    reg_to: np.ndarray,
+    start: int,
+    end: int,
+) -> np.ndarray:
+    """Death day (NONE: none while registered in the study).
+
+    Gompertz-like hazard by age at mid-study, lower for women, higher with deprivation and
+    conditions; about 80 (men) and 84 (women) years of life expectancy.
+    """
     age_mid = (start + end) / 2 / 1 - birth
     age_mid = age_mid / 365.25
     has_cond = diagnosis < NONE
@@ -206,27 +276,4 @@ def build_population(n: int, geo: Geography, cal: Calendar, rng: np.random.Gener
     death_after = rng.exponential(1 / np.maximum(hazard, 1e-9)) * 365.25
     death = observed_from + death_after.astype(np.int64)
     alive_reg_end = np.where(reg_to < NONE, reg_to, end)
-    death = np.where(death <= alive_reg_end, death, NONE)
-    # Registration ends with death; registered_to is only for leaving the area.
-    reg_to = np.where(death < NONE, NONE, reg_to)
-    # A condition cannot be first diagnosed after registration ended.
-    last_day = np.minimum(np.minimum(reg_to, death), end)
-    diagnosis = np.where(diagnosis <= last_day[:, None], diagnosis, NONE).astype(np.int32)
-
-    return Population(
-        n=n,
-        year_of_birth=yob,
-        birth=birth,
-        sex=sex,
-        ethnicity=ethnicity.astype(str),
-        lsoa=lsoas["lsoa"].to_numpy()[area],
-        district=district,
-        pcn=lsoas["pcn"].to_numpy()[area],
-        imd_decile=imd,
-        reg_from=reg_from.astype(np.int64),
-        reg_to=reg_to.astype(np.int64),
-        death=death.astype(np.int64),
-        diagnosis=diagnosis,
-        health=health,
-        frailty=frailty,
-    )
+    return np.where(death <= alive_reg_end, death, NONE)

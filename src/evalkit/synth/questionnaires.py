@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, logit
 
-from evalkit.config import InstrumentDefinition, Programme
+from evalkit.config import InstrumentDefinition, Programme, SyntheticWellbeing
 from evalkit.synth.calendar import NONE, Calendar
 
 #: Per instrument: (location of an item at theta = 0 on the response scale, slope per SD, noise).
@@ -110,6 +110,49 @@ class Questionnaires:
     truth: dict[str, dict[str, float]]
 
 
+@dataclass
+class _Latent:
+    """Each participant's latent wellbeing, who is measured when, and their goals (GBO)."""
+
+    theta0: np.ndarray  # latent wellbeing at baseline
+    delta: np.ndarray  # change by the end of the course
+    has_base: np.ndarray
+    has_end: np.ndarray
+    has_fu: np.ndarray
+    fu_day: np.ndarray  # 3-month follow-up day
+    n_goals: np.ndarray
+    goal_loc: np.ndarray  # (n, 3) goal locations
+
+
+def _draw_latent(
+    wb: SyntheticWellbeing,
+    started: np.ndarray,
+    completed: np.ndarray,
+    end_date: np.ndarray,
+    last_day: np.ndarray,
+    frailty: np.ndarray,
+    regime: str,
+    rng: np.random.Generator,
+) -> _Latent:
+    """Latent scores and measurement: end-of-course answers missing not at random (realistic)."""
+    n = started.size
+    theta0 = wb.baseline_mean - 0.7 - 0.2 * frailty + 0.85 * rng.standard_normal(n)
+    mean_delta = np.where(completed, wb.effect_completer, wb.effect_dropout)
+    delta = mean_delta + wb.effect_sd * rng.standard_normal(n)
+    has_base = started & (rng.random(n) < wb.p_baseline)
+    p_end = np.where(completed, wb.p_end_completer, wb.p_end_dropout)
+    if regime == "realistic" and wb.effect_sd > 0:
+        z = (delta - mean_delta) / wb.effect_sd
+        p_end = expit(logit(np.clip(p_end, 1e-6, 1 - 1e-6)) + wb.mnar_strength * z)
+    end_ok = started & (end_date <= last_day) & (end_date < NONE)
+    has_end = has_base & end_ok & (rng.random(n) < p_end)
+    fu_day = end_date + 91
+    has_fu = has_end & (fu_day <= last_day) & (rng.random(n) < 0.4)
+    n_goals = rng.choice([1, 2, 3], size=n, p=[0.2, 0.3, 0.5])
+    goal_loc = GBO_BASE + 0.7 * rng.standard_normal((n, 3))
+    return _Latent(theta0, delta, has_base, has_end, has_fu, fu_day, n_goals, goal_loc)
+
+
 def draw_questionnaires(
     prog: Programme,
     defs: dict[str, InstrumentDefinition],
@@ -126,90 +169,114 @@ def draw_questionnaires(
 ) -> Questionnaires:
     """Questionnaires at baseline, end and 3-month follow-up for one programme's first referrals."""
     wb = prog.synthetic.wellbeing
-    n = episode_ids.size
-    theta0 = wb.baseline_mean - 0.7 - 0.2 * frailty + 0.85 * rng.standard_normal(n)
-    mean_delta = np.where(completed, wb.effect_completer, wb.effect_dropout)
-    delta = mean_delta + wb.effect_sd * rng.standard_normal(n)
-    has_base = started & (rng.random(n) < wb.p_baseline)
-    p_end = np.where(completed, wb.p_end_completer, wb.p_end_dropout)
-    if regime == "realistic" and wb.effect_sd > 0:
-        z = (delta - mean_delta) / wb.effect_sd
-        p_end = expit(logit(np.clip(p_end, 1e-6, 1 - 1e-6)) + wb.mnar_strength * z)
-    end_ok = started & (end_date <= last_day) & (end_date < NONE)
-    has_end = has_base & end_ok & (rng.random(n) < p_end)
-    fu_day = end_date + 91
-    has_fu = has_end & (fu_day <= last_day) & (rng.random(n) < 0.4)
-    n_goals = rng.choice([1, 2, 3], size=n, p=[0.2, 0.3, 0.5])
-    goal_loc = GBO_BASE + 0.7 * rng.standard_normal((n, 3))
-
+    lat = _draw_latent(wb, started, completed, end_date, last_day, frailty, regime, rng)
     out = Questionnaires([], [], [], [], [], [], {})
+    dates = {"baseline": start_date, "end": end_date, "followup_3m": lat.fu_day}
     for name in prog.instruments:
-        inst = defs[name]
-        items = np.array(inst.items)
-        k = len(items)
-        is_gbo = inst.scoring == "mean_of_goals"
-        if is_gbo:
-            thetas = {
-                "baseline": np.zeros(n),
-                "end": delta,
-                "followup_3m": TIMEPOINT_THETA_FOLLOWUP * delta,
-            }
-        else:
-            thetas = {
-                "baseline": theta0,
-                "end": theta0 + delta,
-                "followup_3m": theta0 + TIMEPOINT_THETA_FOLLOWUP * delta,
-            }
-        masks = {"baseline": has_base, "end": has_end, "followup_3m": has_fu}
-        dates = {"baseline": start_date, "end": end_date, "followup_3m": fu_day}
-        answered = {}
-        for tp, theta in thetas.items():
-            pmf = item_pmf(inst, theta, goal_loc[:, :k] if is_gbo else None)
-            cum = pmf.cumsum(axis=2)
-            u = rng.random((n, k))
-            resp = inst.item_min + (u[:, :, None] > cum).sum(axis=2)
-            resp = np.minimum(resp, inst.item_max).astype(float)
-            present = np.ones((n, k), dtype=bool)
-            if is_gbo:
-                present &= np.arange(k)[None, :] < n_goals[:, None]
-            missing = rng.random((n, k)) < wb.p_item_missing
-            absent_row = missing & (rng.random((n, k)) < 0.5)
-            resp[missing & ~absent_row] = np.nan
-            rows = present & ~absent_row & masks[tp][:, None]
-            answered[tp] = present & ~missing & masks[tp][:, None]
-            r_idx, c_idx = np.nonzero(rows)
-            out.episode.append(episode_ids[r_idx])
-            out.instrument.append(np.full(r_idx.size, name, dtype=object))
-            out.timepoint.append(np.full(r_idx.size, tp, dtype=object))
-            out.assessed_on.append(dates[tp][r_idx])
-            out.item.append(items[c_idx])
-            out.response.append(resp[r_idx, c_idx])
+        _draw_instrument(out, name, defs[name], lat, episode_ids, dates, started, wb, rng)
+    return out
 
-        # Truth: expected change among complete cases (scorable baseline and end) and among all
-        # who started, computed from the response distributions given the latent scores.
-        need = inst.min_items if inst.min_items is not None else k
-        pmf0 = item_pmf(inst, thetas["baseline"], goal_loc[:, :k] if is_gbo else None)
-        pmf1 = item_pmf(inst, thetas["end"], goal_loc[:, :k] if is_gbo else None)
-        e0, e1 = expected_score(inst, pmf0), expected_score(inst, pmf1)
-        if inst.scoring == "per_item":
-            for j, item in enumerate(items):
-                cc = answered["baseline"][:, j] & answered["end"][:, j]
-                out.truth[f"{name}_{item}"] = _truth(e1[:, j] - e0[:, j], cc, started)
-        elif is_gbo:
-            goals = np.arange(k)[None, :] < n_goals[:, None]
-            both = answered["baseline"] & answered["end"]
-            cc_change = np.where(both, e1 - e0, 0).sum(axis=1) / np.maximum(both.sum(axis=1), 1)
-            all_change = np.where(goals, e1 - e0, 0).sum(axis=1) / goals.sum(axis=1)
-            cc = both.sum(axis=1) >= need
-            out.truth[name] = {
+
+def _thetas(inst: InstrumentDefinition, lat: _Latent) -> dict[str, np.ndarray]:
+    """Latent score at each timepoint (GBO goals start at 0 and move by the change alone)."""
+    if inst.scoring == "mean_of_goals":
+        return {
+            "baseline": np.zeros(lat.delta.size),
+            "end": lat.delta,
+            "followup_3m": TIMEPOINT_THETA_FOLLOWUP * lat.delta,
+        }
+    return {
+        "baseline": lat.theta0,
+        "end": lat.theta0 + lat.delta,
+        "followup_3m": lat.theta0 + TIMEPOINT_THETA_FOLLOWUP * lat.delta,
+    }
+
+
+def _draw_instrument(
+    out: Questionnaires,
+    name: str,
+    inst: InstrumentDefinition,
+    lat: _Latent,
+    episode_ids: np.ndarray,
+    dates: dict[str, np.ndarray],
+    started: np.ndarray,
+    wb: SyntheticWellbeing,
+    rng: np.random.Generator,
+) -> None:
+    """One instrument's rows at every timepoint, appended to ``out``, and its truth."""
+    n = episode_ids.size
+    items = np.array(inst.items)
+    k = len(items)
+    is_gbo = inst.scoring == "mean_of_goals"
+    goal_loc = lat.goal_loc[:, :k] if is_gbo else None
+    thetas = _thetas(inst, lat)
+    masks = {"baseline": lat.has_base, "end": lat.has_end, "followup_3m": lat.has_fu}
+    answered = {}
+    for tp, theta in thetas.items():
+        pmf = item_pmf(inst, theta, goal_loc)
+        cum = pmf.cumsum(axis=2)
+        u = rng.random((n, k))
+        resp = inst.item_min + (u[:, :, None] > cum).sum(axis=2)
+        resp = np.minimum(resp, inst.item_max).astype(float)
+        present = np.ones((n, k), dtype=bool)
+        if is_gbo:
+            present &= np.arange(k)[None, :] < lat.n_goals[:, None]
+        missing = rng.random((n, k)) < wb.p_item_missing
+        absent_row = missing & (rng.random((n, k)) < 0.5)
+        resp[missing & ~absent_row] = np.nan
+        rows = present & ~absent_row & masks[tp][:, None]
+        answered[tp] = present & ~missing & masks[tp][:, None]
+        r_idx, c_idx = np.nonzero(rows)
+        out.episode.append(episode_ids[r_idx])
+        out.instrument.append(np.full(r_idx.size, name, dtype=object))
+        out.timepoint.append(np.full(r_idx.size, tp, dtype=object))
+        out.assessed_on.append(dates[tp][r_idx])
+        out.item.append(items[c_idx])
+        out.response.append(resp[r_idx, c_idx])
+    out.truth.update(_instrument_truth(name, inst, thetas, goal_loc, answered, lat, started))
+
+
+def _instrument_truth(
+    name: str,
+    inst: InstrumentDefinition,
+    thetas: dict[str, np.ndarray],
+    goal_loc: np.ndarray | None,
+    answered: dict[str, np.ndarray],
+    lat: _Latent,
+    started: np.ndarray,
+) -> dict[str, dict[str, float]]:
+    """Expected change among complete cases (scorable baseline and end) and among all starters.
+
+    Computed from the response distributions given the latent scores; per-item instruments get
+    one entry per item (``<name>_<item>``).
+    """
+    items = np.array(inst.items)
+    k = len(items)
+    need = inst.min_items if inst.min_items is not None else k
+    pmf0 = item_pmf(inst, thetas["baseline"], goal_loc)
+    pmf1 = item_pmf(inst, thetas["end"], goal_loc)
+    e0, e1 = expected_score(inst, pmf0), expected_score(inst, pmf1)
+    if inst.scoring == "per_item":
+        out = {}
+        for j, item in enumerate(items):
+            cc = answered["baseline"][:, j] & answered["end"][:, j]
+            out[f"{name}_{item}"] = _truth(e1[:, j] - e0[:, j], cc, started)
+        return out
+    if inst.scoring == "mean_of_goals":
+        goals = np.arange(k)[None, :] < lat.n_goals[:, None]
+        both = answered["baseline"] & answered["end"]
+        cc_change = np.where(both, e1 - e0, 0).sum(axis=1) / np.maximum(both.sum(axis=1), 1)
+        all_change = np.where(goals, e1 - e0, 0).sum(axis=1) / goals.sum(axis=1)
+        cc = both.sum(axis=1) >= need
+        return {
+            name: {
                 "mean_change": _mean(cc_change, cc),
                 "mean_change_all": _mean(all_change, started),
                 "n_complete_cases": int(cc.sum()),
             }
-        else:
-            cc = (answered["baseline"].sum(axis=1) >= need) & (answered["end"].sum(axis=1) >= need)
-            out.truth[name] = _truth(e1 - e0, cc, started)
-    return out
+        }
+    cc = (answered["baseline"].sum(axis=1) >= need) & (answered["end"].sum(axis=1) >= need)
+    return {name: _truth(e1 - e0, cc, started)}
 
 
 def _mean(x: np.ndarray, mask: np.ndarray) -> float:
