@@ -433,6 +433,8 @@ def greedy_match(
     cunit = pool.unit
     width = caliper_width
 
+    # Round rnd: every treated row still active, in the given order, takes its nearest eligible
+    # control; a row that finds none is retired (the pool only shrinks).
     for rnd in range(1, ratio + 1):
         for t in matched_by:
             if not active[t]:
@@ -441,6 +443,7 @@ def greedy_match(
             ut = unit[t] if unit is not None else None
             mine = matched_by[t]
 
+            # Available positions this row may still not take: its own unit's, its own matches.
             def excluded(pos: int, ut=ut, mine=mine) -> bool:
                 if cunit is not None and cunit[pos] == ut:
                     return True
