@@ -50,6 +50,7 @@ def write_text(text: str, path: str | Path) -> Path:
     return Path(path)
 
 
-def write_json(obj: Any, path: str | Path) -> Path:
+def write_json(obj: Any, path: str | Path, *, ensure_ascii: bool = True) -> Path:
     """Write JSON with sorted keys, two-space indent and a final newline, atomically."""
-    return write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", path)
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
+    return write_text(text + "\n", path)

@@ -1,13 +1,19 @@
 """evalkit.reporting: controlled report content, the report notebook's calls, HTML and checks.
 
-A notebook needs only::
+The report notebook builds a report section by section::
 
     import evalkit as ek
-    ek.reporting.ensure_data("../data/raw", "../data/processed")
-    report = ek.reporting.build_report("mindsong", "../data/processed")
-    report.summary()
+    report = ek.reporting.ReportBuilder("mindsong", "../data/processed")
+    report.run_matched_cohort()      # one analysis per call; papermill times each
+    report.figure("love_plot")
+    ...
+    content = report.content()       # the controlled results.json content
+    content.summary()
+
+``build_report`` does all of it in one call.
 """
 
+from evalkit.reporting.build import ReportBuilder
 from evalkit.reporting.checker import CheckResult, check_outputs
 from evalkit.reporting.pipeline import (
     ReportError,
@@ -17,11 +23,12 @@ from evalkit.reporting.pipeline import (
     quiet,
     render_report,
 )
-from evalkit.reporting.report import ProgrammeReport, build_report
+from evalkit.reporting.report import ProgrammeReport, build_report, write_report
 
 __all__ = [
     "CheckResult",
     "ProgrammeReport",
+    "ReportBuilder",
     "ReportError",
     "build_index",
     "build_report",
@@ -30,4 +37,5 @@ __all__ = [
     "export_html",
     "quiet",
     "render_report",
+    "write_report",
 ]

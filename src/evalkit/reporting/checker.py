@@ -36,7 +36,7 @@ _PSEUDONYM = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{16}(?![0-9A-Za-z])")
 _NHS_NUMBER = re.compile(r"(?<![0-9A-Za-z.])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![0-9A-Za-z]|\.[0-9])")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2}\b")
 _DOB_NAME = re.compile(r"date[ _-]?of[ _-]?birth|\bdob\b|birth[ _-]?date", re.IGNORECASE)
-_PEOPLE_PHRASE = re.compile(
+PEOPLE_PHRASE = re.compile(
     r"(?<![0-9.,£%])\b(\d+)\s+(people|persons|participants|patients|referrals|controls|starters)\b"
 )
 _STYLE_SCRIPT = re.compile(r"<(style|script)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
@@ -170,64 +170,79 @@ def _identifier_findings(
     return out
 
 
+def _json_findings(
+    raw: str, text: str, where: str, ids: frozenset[str], rule: DisclosureRule
+) -> list[Finding]:
+    """Count keys and identifiers in a JSON file."""
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return [Finding(where, f"line {exc.lineno}", "unreadable JSON", exc.msg)]
+    items: list[tuple[str, str, Any]] = []
+    _walk_json(obj, "$", items)
+    findings = [
+        Finding(where, loc, "small or unrounded count", repr(value))
+        for loc, key, value in items
+        if is_count_key(key) and not isinstance(value, dict | list) and _bad_count(value, rule)
+    ]
+    return findings + _identifier_findings(text, where, ids, check_postcodes=True)
+
+
+def _csv_findings(
+    raw: str, text: str, where: str, ids: frozenset[str], rule: DisclosureRule
+) -> list[Finding]:
+    """Count columns and identifiers in a CSV file."""
+    findings = [
+        Finding(where, f"row {i}, column {col}", "small or unrounded count", value)
+        for i, row in enumerate(csv.DictReader(io.StringIO(raw)), start=2)
+        for col, value in row.items()
+        if col and is_count_key(col) and _bad_count(value, rule)
+    ]
+    return findings + _identifier_findings(text, where, ids, check_postcodes=True)
+
+
+def _html_findings(
+    raw: str, text: str, where: str, ids: frozenset[str], rule: DisclosureRule
+) -> list[Finding]:
+    """``ek-count`` cells, counts of people in visible text, and identifiers in an HTML page."""
+    parser = _CountCells()
+    parser.feed(text)
+    findings = [
+        Finding(where, f"ek-count cell {i}", "small or unrounded count", cell)
+        for i, cell in enumerate(parser.cells)
+        if _bad_count(cell, rule)
+    ]
+    visible = _TAGS.sub(" ", _STYLE_SCRIPT.sub(" ", text))
+    findings += [
+        Finding(where, f"text offset {m.start()}", "small or unrounded count", m.group())
+        for m in PEOPLE_PHRASE.finditer(visible)
+        if _bad_count(m.group(1), rule)
+    ]
+    findings += _identifier_findings(visible, where, ids, check_postcodes=True)
+    findings += [
+        f
+        for f in _identifier_findings(text, where, ids, check_postcodes=False)
+        if f.kind in ("person id from the data", "person-id-shaped string") and f not in findings
+    ]
+    return findings
+
+
+_BY_SUFFIX = {".json": _json_findings, ".csv": _csv_findings, ".html": _html_findings}
+
+
 def check_file(
     path: str | Path,
     *,
     person_ids: Iterable[str] = (),
     rule: DisclosureRule = DEFAULT_RULE,
 ) -> list[Finding]:
-    """Findings in one HTML, CSV or JSON file."""
+    """Findings in one HTML, CSV or JSON file (other files: none)."""
     path = Path(path)
-    ids = frozenset(person_ids)
+    scan = _BY_SUFFIX.get(path.suffix.lower())
+    if scan is None:
+        return []
     raw = path.read_text(encoding="utf-8", errors="replace")
-    text = _DATA_URI.sub("data:", raw)
-    where = str(path)
-    findings: list[Finding] = []
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            return [Finding(where, f"line {exc.lineno}", "unreadable JSON", exc.msg)]
-        items: list[tuple[str, str, Any]] = []
-        _walk_json(obj, "$", items)
-        for loc, key, value in items:
-            if is_count_key(key) and not isinstance(value, dict | list) and _bad_count(value, rule):
-                findings.append(Finding(where, loc, "small or unrounded count", repr(value)))
-        findings += _identifier_findings(text, where, ids, check_postcodes=True)
-    elif suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(raw))
-        for i, row in enumerate(reader, start=2):
-            for col, value in row.items():
-                if col and is_count_key(col) and _bad_count(value, rule):
-                    findings.append(
-                        Finding(where, f"row {i}, column {col}", "small or unrounded count", value)
-                    )
-        findings += _identifier_findings(text, where, ids, check_postcodes=True)
-    elif suffix == ".html":
-        parser = _CountCells()
-        parser.feed(text)
-        for i, cell in enumerate(parser.cells):
-            if _bad_count(cell, rule):
-                findings.append(
-                    Finding(where, f"ek-count cell {i}", "small or unrounded count", cell)
-                )
-        visible = _TAGS.sub(" ", _STYLE_SCRIPT.sub(" ", text))
-        for m in _PEOPLE_PHRASE.finditer(visible):
-            if _bad_count(m.group(1), rule):
-                findings.append(
-                    Finding(
-                        where, f"text offset {m.start()}", "small or unrounded count", m.group()
-                    )
-                )
-        findings += _identifier_findings(visible, where, ids, check_postcodes=True)
-        findings += [
-            f
-            for f in _identifier_findings(text, where, ids, check_postcodes=False)
-            if f.kind in ("person id from the data", "person-id-shaped string")
-            and f not in findings
-        ]
-    return findings
+    return scan(raw, _DATA_URI.sub("data:", raw), str(path), frozenset(person_ids), rule)
 
 
 def check_outputs(

@@ -125,6 +125,28 @@ def person_ids(processed: str | Path) -> frozenset[str]:
     return frozenset(pq.read_table(path, columns=["person_id"]).column(0).to_pylist())
 
 
+def _tags(cell: Any) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def front_first(cells: list[Any]) -> list[Any]:
+    """Cells in report order: those tagged ``ek-front`` moved to just after the ``ek-title`` cell.
+
+    The notebook computes section by section, so the summary (which needs every section) is
+    computed last; commissioners read it first.
+
+    Examples
+    --------
+    >>> cells = [{"metadata": {"tags": t}} for t in (["ek-title"], [], ["ek-front"])]
+    >>> [_tags(c) for c in front_first(cells)]
+    [['ek-title'], ['ek-front'], []]
+    """
+    front = [c for c in cells if "ek-front" in _tags(c)]
+    rest = [c for c in cells if "ek-front" not in _tags(c)]
+    at = next((i + 1 for i, c in enumerate(rest) if "ek-title" in _tags(c)), 0)
+    return rest[:at] + front + rest[at:]
+
+
 def export_html(notebook: str | Path, title: str) -> str:
     """Render an executed notebook to a standalone HTML page with no input cells."""
     import nbformat
@@ -132,6 +154,7 @@ def export_html(notebook: str | Path, title: str) -> str:
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title
+    nb.cells = front_first(nb.cells)
     exporter = HTMLExporter(
         template_name="evalkit_report",
         extra_template_basedirs=[str(TEMPLATES)],

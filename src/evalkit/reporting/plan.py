@@ -19,12 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from evalkit.analysis import utilisation as _utilisation
 from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
+from evalkit.files import write_json
 from evalkit.jsonsafe import json_safe
 from evalkit.reporting.disclosure import DEFAULT_RULE
 
@@ -232,14 +232,7 @@ def lock_plan(
         "locked_on": day.isoformat(),
         "plan": plan,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_json(doc, path, ensure_ascii=False)
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:

@@ -9,7 +9,6 @@ digits and keys sorted, so the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 
 from evalkit import __version__
 from evalkit.contract import TABLES
+from evalkit.files import atomic_path
 from evalkit.jsonsafe import round_floats
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 
@@ -95,10 +95,6 @@ def write_table(entries: list[dict[str, Any]], path: Path) -> Path:
             if k in row or k not in e:
                 row[k] = "*"
         rows.append(row)
-    df = pd.DataFrame(rows)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return Path(path)

@@ -1,0 +1,509 @@
+"""Build a programme's report section by section: one analysis per call, controlled at once.
+
+The report notebook makes one call per section (``report.run_reach()``,
+``report.run_utilisation()``, ...), so papermill's cell timings show what each analysis
+costs and an academic can re-run one section. Each ``run_*`` method calls the analysis
+function named in its docstring, applies disclosure control to what it will publish, and
+draws that section's figures from the controlled tables; nothing is written to disk.
+:meth:`ReportBuilder.content` then assembles the ``results.json`` content (a
+:class:`~evalkit.reporting.report.ProgrammeReport`), which
+:func:`~evalkit.reporting.report.write_report` writes atomically.
+
+Rounding: a section's parts are rounded (6 significant digits) when they are stored, exactly
+as ``results.json`` rounds them, so its tables equal the published ones; the final assembly
+rounds again, which changes nothing (the rounding is idempotent).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from evalkit.analysis import (
+    economics,
+    load_study,
+    outcomes_by_deprivation,
+    pathway,
+    reach_all,
+    referral_trends,
+    wellbeing_all,
+    wellbeing_entries,
+)
+from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
+from evalkit.analysis.utilisation import (
+    event_study,
+    matched_cohort,
+    sensitivity,
+    utilisation_all,
+    utilisation_table,
+)
+from evalkit.config import project_root
+from evalkit.jsonsafe import round_floats
+from evalkit.reporting import figures as figs
+from evalkit.reporting import narrative as nar
+from evalkit.reporting.disclosure import (
+    DEFAULT_RULE,
+    DisclosureRule,
+    control_entries,
+    control_entry,
+)
+from evalkit.reporting.findings import FOCUS_SETTINGS
+from evalkit.reporting.html import Html, render
+from evalkit.reporting.pipeline import quiet
+from evalkit.reporting.plan import plan_status, resolved_plan
+from evalkit.reporting.programme import methods_appendix
+from evalkit.reporting.report import ProgrammeReport, missing_figure
+from evalkit.reporting.results import build_results
+from evalkit.reporting.tables import (
+    control_balance,
+    overlap_bins,
+    referrals_by,
+    safe_notes,
+    strip_notes,
+    view_table,
+    wellbeing_table,
+)
+
+__all__ = ["SECTIONS", "ReportBuilder"]
+
+_Run = TypeVar("_Run", bound=Callable[..., None])
+
+
+def _section(run: _Run) -> _Run:
+    """A ``run_*`` section: third-party warnings silenced (they differ run to run)."""
+
+    @functools.wraps(run)
+    def wrapper(self: ReportBuilder, *args: Any, **kwargs: Any) -> None:
+        with quiet():
+            run(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+#: The ``run_*`` sections in the order the report runs them (later ones need the matched cohort).
+SECTIONS = (
+    "matched_cohort",
+    "utilisation",
+    "event_studies",
+    "sensitivity",
+    "wellbeing",
+    "reach",
+    "pathway",
+    "outcomes_by_deprivation",
+    "referral_trends",
+    "economics",
+)
+
+
+class ReportBuilder:
+    """A programme's report in the making: one ``run_*`` call per section, then :meth:`content`.
+
+    Parameters
+    ----------
+    programme : str
+        Programme slug (``programmes/<slug>.yaml``).
+    data_dir : str or Path
+        Processed data (intake's output).
+    ratio, caliper : optional
+        Override the programme's matching options (None or 0: as configured); a difference from
+        the locked analysis plan is listed as a deviation.
+    plans_dir : str or Path, optional
+        Locked plans (default ``<project>/plans``).
+    rule : DisclosureRule
+        Disclosure control applied to everything published.
+    say : callable, optional
+        Progress messages.
+    """
+
+    def __init__(
+        self,
+        programme: str,
+        data_dir: str | Path = "data/processed",
+        *,
+        ratio: int | None = None,
+        caliper: float | None = None,
+        plans_dir: str | Path | None = None,
+        rule: DisclosureRule = DEFAULT_RULE,
+        say: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.options = {"ratio": ratio or None, "caliper": caliper or None}
+        self.plans_dir = Path(plans_dir) if plans_dir is not None else project_root() / "plans"
+        self.rule = rule
+        self.say = say or (lambda msg: None)
+        self.study = load_study(programme, data_dir)
+        self.programme = self.study.programme
+        self.parts: dict[str, Any] = {}
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.figures: dict[str, figs.ReportFigure] = {}
+        self.done: list[str] = []
+        self._mc: Any = None
+        self._raw: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _matched(self) -> Any:
+        if self._mc is None:
+            raise RuntimeError("run report.run_matched_cohort() first: this section needs it")
+        return self._mc
+
+    def _finish(self, section: str) -> None:
+        if section not in self.done:
+            self.done.append(section)
+
+    def _focus(self) -> list[str]:
+        return [s for s in FOCUS_SETTINGS if s in self.programme.outcomes.settings]
+
+    # ------------------------------------------------------------------ sections
+    @_section
+    def run_matched_cohort(self) -> None:
+        """Risk-set matching: :func:`evalkit.analysis.utilisation.matched_cohort`."""
+        self.say("matching participants to risk-set controls")
+        caliper = self.options["caliper"] if self.options.get("caliper") else "config"
+        mc = matched_cohort(self.study, ratio=self.options.get("ratio"), caliper=caliper)
+        self._mc = mc
+        m, rule = mc.match, self.rule
+        raw = {
+            "n_participants": int(m.n_treated),
+            "n_matched": int(m.n_matched_treated),
+            "n_unmatched": int(m.n_treated - m.n_matched_treated),
+            "n_controls": int(mc.n_controls),
+        }
+        balance_raw = m.balance()
+        n_ctrl_after = float(m.matched.loc[m.matched[m.treatment] == 0, "weight"].sum())
+        balance = control_balance(
+            balance_raw, int(m.n_treated), float(m.n_controls), n_ctrl_after, rule
+        )
+        max_smd = float(
+            balance_raw.drop(index="distance", errors="ignore")["smd_after"].abs().max()
+        )
+        matching = control_entries([raw], rule)[0]
+        matching.update(
+            {
+                "share_matched": raw["n_matched"] / raw["n_participants"],
+                "max_abs_smd_after": max_smd,
+                "caliper_width": m.caliper_width,
+            }
+        )
+        self.parts["matching"] = round_floats(matching)
+        self.tables["balance"] = balance.reset_index(names="covariate")
+        self.tables["overlap"] = overlap_bins(mc, rule)
+        self.tables["matching"] = pd.DataFrame([self.parts["matching"]])
+        self.figures["love_plot"] = figs.love_figure(
+            balance.drop(index="distance", errors="ignore"), analysis=matched_cohort
+        )
+        self.figures["overlap"] = figs.overlap_figure(
+            self.tables["overlap"], analysis=matched_cohort
+        )
+        self._finish("matched_cohort")
+
+    @_section
+    def run_utilisation(self) -> None:
+        """Matched DiD and naive figure per setting and window, with MDEs.
+
+        :func:`evalkit.analysis.utilisation.utilisation_all` and
+        :func:`evalkit.analysis.power.mde_utilisation_all`.
+        """
+        mc = self._matched()
+        self.say("difference-in-differences per setting and window")
+        fits = utilisation_all(mc)
+        self.say("minimum detectable effects")
+        mdes = mde_utilisation_all(mc, fits)
+        self._raw["utilisation"] = [
+            {k: v for k, v in e.items() if k != "mde_sentence"}
+            for e in add_mde(utilisation_table(fits).to_dict(orient="records"), mdes)
+        ]
+        util = pd.DataFrame(round_floats(control_entries(self._raw["utilisation"], self.rule)))
+        self.tables["utilisation"] = util
+        for s in self._focus():
+            self.figures[f"compare_{s}"] = figs.comparison_figure(
+                util[(util["setting"] == s) & (util["scale"] == "rate_ratio")],
+                f"compare_{s}",
+                nar.setting_label(s, capital=True),
+                analysis=utilisation_all,
+            )
+        self._finish("utilisation")
+
+    @_section
+    def run_event_studies(self) -> None:
+        """Month-by-month event studies: :func:`evalkit.analysis.utilisation.event_study`."""
+        mc = self._matched()
+        self.say("event studies")
+        es = {s: event_study(mc, s) for s in self._focus()}
+        self.parts["event_study"] = round_floats(
+            {
+                s: r.event_study.drop(columns=["pre", "reference"], errors="ignore").to_dict(
+                    orient="records"
+                )
+                for s, r in es.items()
+            }
+        )
+        self.parts["pretrend_p_value"] = round_floats(
+            {s: r.pretrend_p_value for s, r in es.items()}
+        )
+        for s in es:
+            table = pd.DataFrame(self.parts["event_study"][s])
+            self.tables[f"event_study_{s}"] = table
+            self.figures[f"event_study_{s}"] = figs.event_study_figure(
+                table, f"event_study_{s}", nar.setting_label(s, capital=True), analysis=event_study
+            )
+        self._finish("event_studies")
+
+    @_section
+    def run_sensitivity(self) -> None:
+        """The pre-specified battery: :func:`evalkit.analysis.utilisation.sensitivity`."""
+        mc = self._matched()
+        self.say("sensitivity analyses")
+        sens = sensitivity(self.study, mc)
+        self.parts["sensitivity"] = round_floats(
+            control_entries(sens.to_dict(orient="records"), self.rule)
+        )
+        self.tables["sensitivity"] = pd.DataFrame(self.parts["sensitivity"])
+        self._finish("sensitivity")
+
+    @_section
+    def run_wellbeing(self) -> None:
+        """Paired change per instrument: :func:`evalkit.analysis.wellbeing.wellbeing_all`."""
+        self.say("wellbeing pre/post")
+        self._raw["wellbeing"] = wellbeing_entries(wellbeing_all(self.study))
+        published = round_floats(
+            control_entries(
+                [
+                    {k: v for k, v in e.items() if k not in ("by_group",)}
+                    for e in self._raw["wellbeing"]
+                ],
+                self.rule,
+            )
+        )
+        wb_table = wellbeing_table(published)
+        self.tables["wellbeing"] = wb_table
+        if wb_table["effect_size"].notna().any():
+            self.figures["wellbeing_change"] = figs.wellbeing_figure(
+                wb_table, analysis=wellbeing_all
+            )
+        self._finish("wellbeing")
+
+    @_section
+    def run_reach(self) -> None:
+        """Referral rates per eligible person-year by group: :func:`evalkit.analysis.reach_all`."""
+        self.say("reach")
+        self.parts["reach"] = round_floats(
+            control_entries(reach_all(self.study).entries(), self.rule)
+        )
+        reach_t = pd.DataFrame(self.parts["reach"])
+        self.tables["reach"] = reach_t
+        reach_t = reach_t.copy()
+        reach_t["label"] = (
+            reach_t["group"].str.replace("_", " ") + ": " + reach_t["level"].astype(str)
+        )
+        reach_plot = reach_t[reach_t["group"].isin(["imd_quintile", "ethnicity_group"])].rename(
+            columns={"ratio_vs_reference": "estimate"}
+        )
+        self.figures["reach"] = figs.forest_figure(
+            reach_plot[reach_plot["ci_low"].notna()],
+            "reach",
+            label_col="label",
+            title="Referral rate against the reference group",
+            xlabel="Rate ratio (log scale): referrals per eligible person-year vs reference",
+            caption="Reach: each group's referral rate per eligible person-year against the "
+            "reference group (IMD quintile 5, the least deprived; for ethnicity the largest "
+            "group), with exact Poisson 95% CIs. Above 1 = referred more often. Groups with a "
+            "suppressed count, or with no participants, are not shown.",
+            analysis=reach_all,
+        )
+        self._finish("reach")
+
+    @_section
+    def run_pathway(self) -> None:
+        """Referral to follow-up, overall and by group: :func:`evalkit.analysis.pathway`."""
+        self.say("pathway")
+        groups = ("imd_quintile", "ethnicity_group")
+        paths = [pathway(self.study), *(pathway(self.study, by=g) for g in groups)]
+        self.parts["pathway"] = round_floats(
+            control_entries(
+                [
+                    e
+                    for i, p in enumerate(paths)
+                    for e in p.entries()
+                    if i == 0 or e["group"] != "all"
+                ],
+                self.rule,
+            )
+        )
+        self.tables["pathway"] = pd.DataFrame(self.parts["pathway"])
+        for by, result in zip(groups, paths[1:], strict=True):
+            table = self.tables["pathway"][self.tables["pathway"]["group"].isin(["all", by])]
+            self.figures[f"pathway_{by}"] = figs.from_axes(
+                f"pathway_{by}",
+                result.plot(table=table),
+                f"Pathway by {by.replace('_', ' ')}: the share of referred people still on the "
+                "pathway at each step, from counts rounded to the nearest 5 (a suppressed count "
+                "leaves a gap).",
+                "Step chart from referral to a follow-up wellbeing measure, one line per group; "
+                + "; ".join(
+                    f"{r.level}: {r.n if r.n is not None else 'suppressed'} at {r.step}"
+                    for r in table[
+                        table["step"].isin(["referred", "followup_measure"])
+                    ].itertuples()
+                ),
+                analysis=pathway,
+                drawn_by=type(result).plot,
+            )
+        self._finish("pathway")
+
+    @_section
+    def run_outcomes_by_deprivation(self) -> None:
+        """Outcomes by IMD group: :func:`evalkit.analysis.outcomes_by_deprivation`."""
+        mc = self._matched()
+        self.say("outcomes by deprivation")
+        obd = strip_notes(outcomes_by_deprivation(self.study, mc).to_dict())
+        obd["entries"] = control_entries(obd["entries"], self.rule)
+        self.parts["outcomes_by_deprivation"] = round_floats(obd)
+        obd_t = pd.DataFrame(self.parts["outcomes_by_deprivation"]["entries"])
+        self.tables["outcomes_by_deprivation"] = obd_t
+        if len(obd_t) and "estimate" in obd_t:
+            obd_t = obd_t.assign(
+                label=obd_t["outcome"].map(lambda o: nar.setting_label(o, capital=True))
+                + ", IMD "
+                + obd_t["level"].astype(str)
+            )
+            rr = obd_t[obd_t["scale"] == "rate_ratio"]
+            if len(rr):
+                self.figures["outcomes_by_deprivation"] = figs.forest_figure(
+                    rr,
+                    "outcomes_by_deprivation",
+                    label_col="label",
+                    title="Matched DiD rate ratio by deprivation (6 months)",
+                    xlabel="Rate ratio (log scale), 95% CI",
+                    caption="Utilisation effect by IMD quintile group (1 = most deprived), "
+                    "matched DiD rate ratios at 6 months; quintiles are pooled where a group is "
+                    "small.",
+                    analysis=outcomes_by_deprivation,
+                )
+        self._finish("outcomes_by_deprivation")
+
+    @_section
+    def run_referral_trends(self) -> None:
+        """Referrals over time and waiting times: :func:`evalkit.analysis.referral_trends`."""
+        self.say("referral trends and waiting times")
+        trends = referral_trends(self.study, freq="year")
+        # Through a DataFrame, as results.json has always held it (missing keys become NaN).
+        waiting = pd.DataFrame(
+            control_entries(trends.tidy("waiting").to_dict(orient="records"), self.rule)
+        )
+        self.parts["waiting_times"] = round_floats(waiting.to_dict(orient="records"))
+        self.tables["referrals_by_quarter"] = referrals_by(trends, self.rule, "Q", by_source=False)
+        self.tables["referrals_by_year_source"] = referrals_by(
+            trends, self.rule, "Y", by_source=True
+        )
+        self.tables["waiting_times"] = pd.DataFrame(self.parts["waiting_times"])
+        self.figures["referral_trends"] = figs.referrals_figure(
+            self.tables["referrals_by_quarter"], analysis=referral_trends
+        )
+        self._finish("referral_trends")
+
+    @_section
+    def run_economics(self) -> None:
+        """Costs and return on investment: :func:`evalkit.analysis.economics`."""
+        mc = self._matched()
+        self.say("costs and return on investment")
+        econ = economics(self.study, mc)
+        econ_dict = control_entry(strip_notes(econ.to_dict()), self.rule)
+        econ_dict["assumptions"] = safe_notes(econ.notes)
+        self.parts["economics"] = round_floats(econ_dict)
+        self.tables["unit_costs"] = pd.DataFrame(self.parts["economics"]["unit_costs"])
+        self.tables["cost_by_setting"] = pd.DataFrame(
+            self.parts["economics"]["cost_change_by_setting"]
+        )
+        self.figures["cost_by_setting"] = figs.from_axes(
+            "cost_by_setting",
+            econ.plot_cost_by_setting(),
+            "NHS cost change per participant by setting over 12 months (participants against "
+            "matched controls), with 95% bootstrap CIs; below 0 = cost less than expected.",
+            "Dot plot of cost change by setting: "
+            + "; ".join(
+                f"{r['setting']}: £{r['cost_difference_per_participant']:,.0f}"
+                for r in self.parts["economics"]["cost_change_by_setting"]
+            ),
+            analysis=economics,
+            drawn_by=type(econ).plot_cost_by_setting,
+        )
+        self._finish("economics")
+
+    def run_all(self) -> ReportBuilder:
+        """Every section in :data:`SECTIONS` order (what :func:`build_report` does)."""
+        for section in SECTIONS:
+            getattr(self, f"run_{section}")()
+        return self
+
+    # ------------------------------------------------------------------ views
+    def title(self) -> Html:
+        """The report's heading and one-line description."""
+        return render("title.html.j2", programme=self.programme)
+
+    def table(self, name: str) -> Html:
+        """One of the controlled tables of the sections run so far, as HTML."""
+        return view_table(name, self.tables)
+
+    def figure(self, name: str) -> figs.ReportFigure | Html:
+        """One of the figures of the sections run so far (a sentence where it was not drawn)."""
+        return self.figures[name] if name in self.figures else missing_figure(name)
+
+    def _so_far(self) -> ProgrammeReport:
+        """The sections run so far as report content (their results.json parts only)."""
+        return ProgrammeReport(self.programme, self.parts, self.tables, self.figures)
+
+    def reach_summary(self) -> Html:
+        """The reach-by-deprivation sentence (after :meth:`run_reach`)."""
+        return self._so_far().reach_summary()
+
+    def deprivation_summary(self) -> Html:
+        """The test of difference between deprivation groups in words."""
+        return self._so_far().deprivation_summary()
+
+    def economics_summary(self) -> Html:
+        """The costs and return on investment paragraph and its assumptions."""
+        return self._so_far().economics_summary()
+
+    # ------------------------------------------------------------------ assembly
+    def content(self) -> ProgrammeReport:
+        """The report's content: ``results.json``, tables, figures (every section must have run)."""
+        missing = [s for s in SECTIONS if s not in self.done]
+        if missing:
+            raise RuntimeError(f"sections not run yet: {', '.join(missing)}")
+        prog, mc, rule = self.programme, self._mc, self.rule
+        parameters = {
+            "programme": prog.slug,
+            "outcomes": prog.outcomes.model_dump(),
+            "matching": mc.spec,
+            "unit_costs": {
+                "table": self.study.unit_costs.name,
+                "price_year": self.study.unit_costs.price_year,
+            },
+            "instruments": list(prog.instruments),
+            "disclosure": {
+                "threshold": rule.threshold,
+                "base": rule.base,
+                "rounding": rule.rounding,
+            },
+        }
+        used = resolved_plan(prog, unit_costs=self.study.unit_costs)
+        used["matching"] = {k: mc.spec.get(k, v) for k, v in used["matching"].items()}
+        used["disclosure"] = {"threshold": rule.threshold, "rounding_base": rule.base}
+        results = build_results(
+            prog.slug,
+            processed_dir=self.data_dir,
+            parameters=parameters,
+            utilisation=self._raw["utilisation"],
+            wellbeing=self._raw["wellbeing"],
+            rule=rule,
+            extra={
+                **self.parts,
+                "methods": {**methods_appendix(prog.instruments), "mde": MDE_METHOD},
+                "plan": plan_status(prog, used, self.plans_dir),
+            },
+        )
+        return ProgrammeReport(prog, results, dict(self.tables), dict(self.figures), list(mc.notes))

@@ -1,0 +1,490 @@
+"""The report's tables: disclosure-controlled views of the results, and their HTML.
+
+Every table a reader sees is a *view* (:data:`TABLE_VIEWS`) of one controlled table: which
+columns, which count columns (shown as ``*`` where suppressed), the caption, and the analysis
+function that computed it (carried into the HTML as ``data-analysis``, so a reader gets from any
+table to its code in one hop).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.analysis import (
+    economics,
+    outcomes_by_deprivation,
+    pathway,
+    reach_all,
+    referral_trends,
+    wellbeing_all,
+)
+from evalkit.analysis.equity import PATHWAY_STEPS
+from evalkit.analysis.power import mde_utilisation_all
+from evalkit.analysis.utilisation import matched_cohort, sensitivity, utilisation_all
+from evalkit.config import instruments
+from evalkit.reporting.checker import PEOPLE_PHRASE
+from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
+from evalkit.reporting.html import Html, qualified_name, render
+
+#: Covariates that are not 0/1 indicators (their balance rows rest on every person).
+CONTINUOUS_COVARIATES = ("distance", "age", "imd_decile", "prior12_", "prior3_")
+
+
+def _cell(value: Any, *, is_count: bool, digits: int) -> dict[str, str]:
+    """Text and CSS class of one table cell (a suppressed count shows as ``*``)."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    if is_count:
+        return {"css": "ek-count num", "text": "*" if missing else f"{int(value):,}"}
+    if missing:
+        return {"css": "num", "text": "–"}
+    if isinstance(value, float | np.floating):
+        return {"css": "num", "text": f"{value:,.{digits}f}"}
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return {"css": "num", "text": f"{value:,}"}
+    return {"css": "", "text": str(value)}
+
+
+def html_table(
+    df: pd.DataFrame,
+    *,
+    caption: str,
+    counts: tuple[str, ...] = (),
+    digits: int = 2,
+    labels: dict[str, str] | None = None,
+    name: str = "",
+    analysis: str = "",
+) -> Html:
+    """An accessible HTML table (caption, header scopes); count cells marked ``ek-count``.
+
+    A suppressed value (``None``/NaN in a count column) is shown as ``*``; the disclosure checker
+    reads the ``ek-count`` cells. ``analysis`` names the function that computed the table.
+    """
+    labels = labels or {}
+    rows = [
+        [
+            _cell(v, is_count=col in counts, digits=digits)
+            for col, v in zip(df.columns, rec, strict=True)
+        ]
+        for rec in df.itertuples(index=False)
+    ]
+    return render(
+        "table.html.j2",
+        name=name,
+        analysis=analysis,
+        caption=caption,
+        header=[labels.get(c, c.replace("_", " ")) for c in df.columns],
+        rows=rows,
+    )
+
+
+def is_binary_row(name: str) -> bool:
+    """Whether a balance-table row is a 0/1 indicator (its mean times N counts people)."""
+    return not any(name == c or name.startswith(c) for c in CONTINUOUS_COVARIATES)
+
+
+def control_balance(
+    balance: pd.DataFrame,
+    n_treated: int,
+    n_control_before: float,
+    n_control_after: float,
+    rule: DisclosureRule = DEFAULT_RULE,
+) -> pd.DataFrame:
+    """Balance table with indicator rows resting on 1-7 people suppressed.
+
+    For a 0/1 covariate the mean times the group size is a count of people; where that count is
+    small the mean and every statistic built from it (SMD, variance ratio, eCDF) are suppressed.
+    """
+    out = balance.copy()
+    groups = {
+        "mean_treated": n_treated,
+        "mean_control_before": n_control_before,
+        "mean_control_after": n_control_after,
+    }
+    for name in out.index:
+        if not is_binary_row(str(name)):
+            continue
+        small = {
+            col: rule.is_small(round(float(out.at[name, col]) * n))
+            for col, n in groups.items()
+            if col in out
+        }
+        if small.get("mean_treated") or small.get("mean_control_before"):
+            out.loc[name, [c for c in out if c.endswith("_before")]] = np.nan
+        if small.get("mean_treated") or small.get("mean_control_after"):
+            out.loc[name, [c for c in out if c.endswith("_after")]] = np.nan
+        if small.get("mean_treated"):
+            out.loc[name, "mean_treated"] = np.nan
+    return out
+
+
+def overlap_bins(mc: Any, rule: DisclosureRule, n_bins: int = 25) -> pd.DataFrame:
+    """Counts of the matching distance in fixed bins per group, disclosure-controlled."""
+    m = mc.match
+    dist = m.distance
+    treated = m.data[m.treatment] == 1
+    matched = m.matched.index
+    lo, hi = np.nanpercentile(dist, [0.5, 99.5])
+    edges = np.linspace(lo, hi, n_bins + 1)
+    mids = (edges[:-1] + edges[1:]) / 2
+
+    def counts(values: pd.Series) -> list[int | None]:
+        h, _ = np.histogram(values.clip(lo, hi), bins=edges)
+        return [rule.count(int(x)) for x in h]
+
+    ctrl = ~treated
+    return pd.DataFrame(
+        {
+            "bin_mid": mids,
+            "participants": counts(dist[treated]),
+            "controls_matched": counts(dist[ctrl & dist.index.isin(matched)]),
+            "controls_all": counts(dist[ctrl]),
+        }
+    )
+
+
+_UTIL_COLS = [
+    "setting",
+    "window_months",
+    "method",
+    "scale",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n_participants",
+    "n_controls",
+]
+
+
+def _pathway_view(group: str, caption: str) -> dict[str, Any]:
+    """Table view of the pathway by ``group``: one row per level, one count column per step."""
+
+    def wide(d: pd.DataFrame) -> pd.DataFrame:
+        # dropna=False keeps a step whose counts are all suppressed (shown as *).
+        return (
+            d[d["group"] == group]
+            .pivot_table(
+                index="level",
+                columns="step",
+                values="n",
+                aggfunc="first",
+                sort=False,
+                dropna=False,
+            )
+            .reset_index()
+            .rename(columns={"level": group})
+        )
+
+    return {
+        "source": "pathway",
+        "analysis": pathway,
+        "filter": wide,
+        "columns": [group, *PATHWAY_STEPS],
+        "counts": PATHWAY_STEPS,
+        "caption": caption,
+    }
+
+
+TABLE_VIEWS: dict[str, dict[str, Any]] = {
+    "reach": {
+        "analysis": reach_all,
+        "source": "reach",
+        "columns": [
+            "group",
+            "level",
+            "participants",
+            "eligible_person_years",
+            "ratio_vs_reference",
+            "ci_low",
+            "ci_high",
+            "reference_level",
+        ],
+        "counts": ("participants",),
+        "digits": 2,
+        "labels": {
+            "eligible_person_years": "eligible person-years",
+            "ratio_vs_reference": "rate ratio vs reference",
+        },
+        "caption": "Reach: participants (people at their first referral) per eligible "
+        "person-year, as rate ratios against the reference group with exact Poisson 95% CIs.",
+    },
+    "pathway": {
+        "analysis": pathway,
+        "source": "pathway",
+        "filter": lambda d: d[d["group"] == "all"],
+        "columns": ["step", "n"],
+        "counts": ("n",),
+        "caption": "Pathway, everyone referred: people at each step (each step counts people "
+        "who also passed the steps before it).",
+    },
+    "pathway_imd": _pathway_view(
+        "imd_quintile", "Pathway by IMD quintile (1 = most deprived): people at each step."
+    ),
+    "pathway_ethnicity": _pathway_view(
+        "ethnicity_group", "Pathway by ethnicity group: people at each step."
+    ),
+    "outcomes_by_deprivation": {
+        "analysis": outcomes_by_deprivation,
+        "source": "outcomes_by_deprivation",
+        "columns": ["outcome", "scale", "level", "n_participants", "estimate", "ci_low", "ci_high"],
+        "counts": ("n_participants",),
+        "labels": {"level": "IMD quintiles"},
+        "caption": "Outcomes by deprivation: matched DiD rate ratios (6 months) and wellbeing "
+        "change by IMD quintile group (pooled where groups are small).",
+    },
+    "waiting_times": {
+        "analysis": referral_trends,
+        "source": "waiting_times",
+        "columns": ["period", "n_started", "median_days", "q1_days", "q3_days"],
+        "counts": ("n_started",),
+        "digits": 0,
+        "caption": "Waiting time from referral to the first session, days (median and "
+        "quartiles) by year of referral; suppressed where the number of starters in a year "
+        "is 1 to 7.",
+    },
+    "unit_costs": {
+        "analysis": economics,
+        "source": "unit_costs",
+        "columns": [
+            "setting",
+            "cost",
+            "price_year",
+            "source",
+            "original_price_year",
+            "inflated",
+            "flag",
+        ],
+        "digits": 0,
+        "caption": "Unit costs (£ per event) with source and price year; costs from older "
+        "years are inflated with the NHS Cost Inflation Index and flagged.",
+    },
+    "referrals_by_source": {
+        "analysis": referral_trends,
+        "source": "referrals_by_year_source",
+        "columns": ["period", "referral_source", "n"],
+        "counts": ("n",),
+        "labels": {"period": "year", "n": "referrals"},
+        "caption": "Referrals (every episode) per calendar year by referral source.",
+    },
+    "cost_by_setting": {
+        "analysis": economics,
+        "source": "cost_by_setting",
+        "columns": [
+            "setting",
+            "unit_cost",
+            "events_difference_per_participant",
+            "cost_difference_per_participant",
+            "cost_ci_low",
+            "cost_ci_high",
+        ],
+        "digits": 2,
+        "caption": "NHS cost change per participant by setting over 12 months: events and £ "
+        "(participants against matched controls, 95% bootstrap CI).",
+    },
+    "utilisation_rate_ratios": {
+        "analysis": utilisation_all,
+        "source": "utilisation",
+        "filter": lambda d: d[d["scale"] == "rate_ratio"],
+        "columns": _UTIL_COLS,
+        "counts": ("n_participants", "n_controls"),
+        "caption": "Rate ratios by setting and window: matched difference-in-differences beside "
+        "the naive before/after figure (participants only). Below 1 = fewer events than expected.",
+    },
+    "utilisation_differences": {
+        "analysis": utilisation_all,
+        "source": "utilisation",
+        "filter": lambda d: d[d["scale"] == "difference_per_person"],
+        "columns": _UTIL_COLS,
+        "counts": ("n_participants", "n_controls"),
+        "caption": "Absolute change: events per participant over the window (total_cost: £ per "
+        "participant), matched DiD beside naive before/after.",
+    },
+    "mde": {
+        "analysis": mde_utilisation_all,
+        "source": "utilisation",
+        "filter": lambda d: d[(d["method"] == "matched_did") & (d["scale"] == "rate_ratio")],
+        "columns": [
+            "setting",
+            "window_months",
+            "n_participants",
+            "n_controls",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "mde",
+        ],
+        "counts": ("n_participants", "n_controls"),
+        "labels": {"mde": "minimum detectable rate ratio"},
+        "caption": "Minimum detectable effects (80% power, 5% two-sided) beside each matched "
+        "DiD rate ratio: a fall smaller than 1 − MDE could not reliably be detected.",
+    },
+    "wellbeing": {
+        "analysis": wellbeing_all,
+        "source": "wellbeing",
+        "columns": [
+            "label",
+            "n_baseline",
+            "n_paired",
+            "mean_before",
+            "mean_after",
+            "mean_change",
+            "ci_low",
+            "ci_high",
+            "effect_size",
+            "share_improved",
+            "share_deteriorated",
+        ],
+        "counts": ("n_baseline", "n_paired"),
+        "caption": "Wellbeing measures: paired change from the start to the end of the "
+        "programme among people with both measures (a change, not an effect).",
+    },
+    "balance": {
+        "analysis": matched_cohort,
+        "source": "balance",
+        "columns": [
+            "covariate",
+            "mean_treated",
+            "mean_control_before",
+            "smd_before",
+            "mean_control_after",
+            "smd_after",
+            "var_ratio_after",
+        ],
+        "digits": 3,
+        "caption": "Covariate balance: means and standardised mean differences before and "
+        "after matching (rows resting on a suppressed count, 1 to 7, are shown as –).",
+    },
+    "sensitivity": {
+        "analysis": sensitivity,
+        "source": "sensitivity",
+        "columns": ["analysis", "estimate", "ci_low", "ci_high", "note"],
+        "caption": "Sensitivity analyses for emergency admissions at 6 months (rate ratios; "
+        "E-value row: the strength of confounding needed to explain the estimate away).",
+    },
+    "matching": {
+        "analysis": matched_cohort,
+        "source": "matching",
+        "columns": [
+            "n_participants",
+            "n_matched",
+            "n_unmatched",
+            "n_controls",
+            "share_matched",
+            "max_abs_smd_after",
+            "caliper_width",
+        ],
+        "counts": ("n_participants", "n_matched", "n_unmatched", "n_controls"),
+        "digits": 3,
+        "labels": {
+            "n_participants": "participants",
+            "n_matched": "matched",
+            "n_unmatched": "not matched",
+            "n_controls": "matched controls",
+            "share_matched": "share matched",
+            "max_abs_smd_after": "largest |SMD| after",
+            "caliper_width": "caliper (logit units)",
+        },
+        "caption": "Matching summary: participants with at least one matched control, and the "
+        "largest standardised difference remaining on any covariate.",
+    },
+}
+
+
+def wellbeing_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """The wellbeing table: one row per measure, effect sizes oriented "positive = better"."""
+    defs = instruments()
+    rows = []
+    for e in entries:
+        name = e["instrument"]
+        base, _, item = name.partition("_") if name not in defs else (name, "", "")
+        title = defs[base].title if base in defs else name
+        es = e.get("effect_size") or {}
+        shares = e.get("shares") or {}
+        rows.append(
+            {
+                "instrument": name,
+                "label": f"{title}: {item.replace('_', ' ')}" if item else title,
+                "n_baseline": e.get("n_baseline"),
+                "n_paired": e.get("n_paired"),
+                "mean_before": e.get("mean_before"),
+                "mean_after": e.get("mean_after"),
+                "mean_change": e.get("mean_change"),
+                "ci_low": e.get("ci_low"),
+                "ci_high": e.get("ci_high"),
+                "effect_size": es.get("estimate"),
+                "effect_size_ci_low": es.get("ci_low"),
+                "effect_size_ci_high": es.get("ci_high"),
+                "mde": e.get("mde"),
+                "share_improved": shares.get("improved"),
+                "share_deteriorated": shares.get("deteriorated"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    # Standardised change with "positive = better" for every measure.
+    for e, i in zip(entries, range(len(df)), strict=True):
+        if e.get("direction") == "lower" and df.at[i, "effect_size"] is not None:
+            for c in ("effect_size", "effect_size_ci_low", "effect_size_ci_high"):
+                df.at[i, c] = -df.at[i, c] if df.at[i, c] is not None else None
+            lo, hi = df.at[i, "effect_size_ci_high"], df.at[i, "effect_size_ci_low"]
+            df.at[i, "effect_size_ci_low"], df.at[i, "effect_size_ci_high"] = lo, hi
+    return df.astype(
+        {c: float for c in df.columns if c.startswith(("effect", "mean", "ci", "share", "mde"))}
+    )
+
+
+_COUNT_IN_TEXT = re.compile(
+    r"\b\d+ of \d+\b|\bamong the \d+\b|\bOnly \d+\b|\b\d+ unit|\b\d+ matched"
+)
+
+
+def safe_notes(notes: list[str] | tuple[str, ...]) -> list[str]:
+    """Notes that quote no count of people (a note that does is left out of the report).
+
+    Examples
+    --------
+    >>> safe_notes(["67 of 94 participants matched", "Costs in 2023/24 prices"])
+    ['Costs in 2023/24 prices']
+    """
+    return [n for n in notes if not PEOPLE_PHRASE.search(n) and not _COUNT_IN_TEXT.search(n)]
+
+
+def strip_notes(obj: Any) -> Any:
+    """A result dict without its free-text notes (they may quote raw counts)."""
+    if isinstance(obj, dict):
+        return {k: strip_notes(v) for k, v in obj.items() if k != "notes"}
+    if isinstance(obj, list):
+        return [strip_notes(v) for v in obj]
+    return obj
+
+
+def referrals_by(trends: Any, rule: DisclosureRule, freq: str, by_source: bool) -> pd.DataFrame:
+    """Referrals per period (``"Q"`` or ``"Y"``), by source or in total, disclosure-controlled."""
+    t = trends.tidy("referrals")
+    period = pd.PeriodIndex(pd.to_datetime(t["month"]), freq=freq).astype(str)
+    keys = ["period", "referral_source"] if by_source else ["period"]
+    out = t.assign(period=period).groupby(keys, as_index=False, sort=True)["n"].sum()
+    if not by_source:
+        out["referral_source"] = "all sources"
+    return pd.DataFrame(control_entries(out.to_dict(orient="records"), rule))
+
+
+def view_table(name: str, tables: dict[str, pd.DataFrame]) -> Html:
+    """One of the report's controlled tables (:data:`TABLE_VIEWS`) as an accessible HTML table."""
+    spec = TABLE_VIEWS[name]
+    df = tables[spec["source"]]
+    if spec.get("filter"):
+        df = spec["filter"](df)
+    cols = [c for c in spec["columns"] if c in df]
+    return html_table(
+        df[cols],
+        caption=spec["caption"],
+        counts=tuple(c for c in cols if c in spec.get("counts", ())),
+        digits=spec.get("digits", 2),
+        labels=spec.get("labels"),
+        name=name,
+        analysis=qualified_name(spec["analysis"]),
+    )
