@@ -447,3 +447,88 @@ def bootstrap_histogram(
     ax.set_ylabel("bootstrap resamples")
     ax.legend(frameon=False)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Funnels and quantile bands (pathway and waiting-time results, evalkit.analysis.equity)
+# ----------------------------------------------------------------------------------------------
+__all__ += ["funnel", "quantile_band"]
+
+#: Markers of :func:`funnel`'s series, in turn.
+FUNNEL_MARKERS = "osD^v<>p"
+
+
+def funnel(
+    table: pd.DataFrame,
+    *,
+    steps: Sequence[str],
+    step: str = "step",
+    series: str = "series",
+    value: str = "n",
+    emphasis: str | None = None,
+    ax: Axes | None = None,
+    title: str = "",
+    ylabel: str = "Share of the first step",
+) -> Axes:
+    """Share of each series' first-step count still there at each step, as a step chart.
+
+    ``table`` has one row per series and step (``steps`` in order); a missing or non-numeric
+    count (suppressed) leaves a gap, and with no first-step count the whole line is a gap.
+    Series are drawn in order of appearance, ``emphasis`` (one series, e.g. everyone) bold in
+    black; each legend entry gives the series' first-step count.
+    """
+    ax = new_axes(ax, (7, 4))
+    colours: Sequence[str] = list(OKABE_ITO.values())
+    x = np.arange(len(steps))
+    for k, name in enumerate(pd.unique(table[series])):
+        t = table[table[series] == name].set_index(step).reindex(list(steps))
+        counts = pd.to_numeric(t[value], errors="coerce").astype(float)
+        n0 = counts.iloc[0]
+        share = counts / n0 if n0 and np.isfinite(n0) else counts * np.nan
+        bold = name == emphasis
+        ax.step(
+            x,
+            share,
+            where="mid",
+            color=OKABE_ITO["black"] if bold else colours[k % 7],
+            lw=2.5 if bold else 1.3,
+            marker=FUNNEL_MARKERS[k % len(FUNNEL_MARKERS)],
+            label=f"{name} (n={int(n0) if np.isfinite(n0) else '*'})",
+        )
+    ax.set_xticks(x, [str(s).replace("_", " ") for s in steps], rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small", frameon=False)
+    return ax
+
+
+def quantile_band(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    middle: str,
+    low: str,
+    high: str,
+    ax: Axes | None = None,
+    title: str = "",
+    ylabel: str = "",
+    labels: tuple[str, str] = ("median", "IQR"),
+    max_ticks: int | None = None,
+) -> Axes:
+    """A middle value per ``x`` (e.g. the median wait per quarter) over its band (e.g. the IQR).
+
+    ``x`` is categorical, drawn in table order; ``labels`` name the line and the band.
+    """
+    ax = new_axes(ax, (7.5, 3.4))
+    pos = np.arange(len(table))
+    ax.fill_between(
+        pos, table[low], table[high], color=OKABE_ITO["sky"], alpha=0.4, label=labels[1]
+    )
+    ax.plot(pos, table[middle], color=PARTICIPANTS, marker="o", label=labels[0])
+    step = max(1, len(table) // max_ticks) if max_ticks else 1
+    ax.set_xticks(pos[::step], list(table[x].iloc[::step]), rotation=45, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small", frameon=False)
+    return ax

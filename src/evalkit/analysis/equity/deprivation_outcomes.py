@@ -1,0 +1,482 @@
+"""Outcomes by deprivation: the utilisation effect and the wellbeing change by IMD quintile.
+
+The matched DiD rate ratio and the paired wellbeing change in each group of IMD quintiles
+(adjacent quintiles pooled when numbers are small), with Cochran's Q across the groups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.analysis.equity.groups import main_instrument
+from evalkit.analysis.equity.text import n_label, summary_text
+from evalkit.analysis.study import Study
+from evalkit.analysis.utilisation import BASELINE, MatchedCohort, utilisation
+from evalkit.analysis.wellbeing import wellbeing_scores
+from evalkit.config import instruments
+from evalkit.jsonsafe import json_safe
+from evalkit.stats import plots
+from evalkit.stats.prepost import prepost
+from evalkit.stats.rates import HeterogeneityResult, heterogeneity
+from evalkit.stats.result import Result
+
+__all__ = [
+    "MIN_GROUP_EVENTS",
+    "MIN_GROUP_PARTICIPANTS",
+    "POOLING_SCHEMES",
+    "OutcomesByDeprivationResult",
+    "outcomes_by_deprivation",
+]
+
+#: Groupings of IMD quintiles tried in order by :func:`outcomes_by_deprivation`: the first in
+#: which every group has enough participants (and events) is used.
+POOLING_SCHEMES: tuple[tuple[tuple[int, ...], ...], ...] = (
+    ((1,), (2,), (3,), (4,), (5,)),
+    ((1, 2), (3,), (4, 5)),
+    ((1, 2), (3, 4, 5)),
+)
+#: Fewest participants a group needs in :func:`outcomes_by_deprivation` (matched participants
+#: for utilisation, paired questionnaires for wellbeing).
+MIN_GROUP_PARTICIPANTS = 20
+#: Fewest participant events a group needs in each of the baseline and follow-up windows for
+#: its own rate ratio (a log rate from 10 events has an SE of about 0.3).
+MIN_GROUP_EVENTS = 10
+
+#: Columns of :meth:`OutcomesByDeprivationResult.tidy`, in order.
+COLUMNS: tuple[str, ...] = (
+    "outcome",
+    "method",
+    "scale",
+    "grouping",
+    "level",
+    "imd_quintiles",
+    "n_participants",
+    "n_controls",
+    "events_baseline",
+    "events_followup",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "p_value",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------------------------
+def _label(quintiles: Sequence[int]) -> str:
+    q = list(quintiles)
+    return str(q[0]) if len(q) == 1 else f"{q[0]}-{q[-1]}"
+
+
+def _choose_scheme(
+    counts: pd.DataFrame, checks: Sequence[tuple[str, int]]
+) -> tuple[tuple[tuple[int, ...], ...] | None, str]:
+    """First pooling scheme in which every group meets every (column, minimum) check."""
+    for scheme in POOLING_SCHEMES:
+        ok = True
+        for grp in scheme:
+            tot = counts.reindex(list(grp)).fillna(0).sum()
+            if any(tot[col] < need for col, need in checks):
+                ok = False
+                break
+        if ok:
+            return scheme, " | ".join(_label(g) for g in scheme)
+    return None, "all"
+
+
+# --------------------------------------------------------------------------------------------
+# Result
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class OutcomesByDeprivationResult(Result):
+    """Utilisation effect and wellbeing change by IMD quintile group, with heterogeneity tests.
+
+    Attributes
+    ----------
+    table : pd.DataFrame
+        ``tidy()``'s table: one row per outcome and group.
+    heterogeneity : dict of str to HeterogeneityResult
+        Cochran's Q across the groups of each outcome (log scale for rate ratios).
+    window_months : int
+    instrument : str
+    spec : dict
+    notes : tuple of str
+    """
+
+    analysis = "outcomes_by_deprivation"
+
+    table: pd.DataFrame
+    heterogeneity: dict[str, HeterogeneityResult]
+    window_months: int
+    instrument: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per outcome and IMD group.
+
+        Columns: ``outcome``, ``method`` (``matched_did`` / ``prepost``), ``scale``
+        (``rate_ratio`` / ``mean_change``), ``grouping`` (e.g. ``"1-2 | 3 | 4-5"``), ``level``
+        (e.g. ``"1-2"``), ``imd_quintiles``, ``n_participants``, ``n_controls``,
+        ``events_baseline``, ``events_followup`` (participants' events; utilisation),
+        ``estimate``, ``std_error`` (log scale for rate ratios), ``ci_low``, ``ci_high``,
+        ``p_value``.
+        """
+        return self.table.copy()
+
+    def heterogeneity_table(self) -> pd.DataFrame:
+        """One row per outcome: ``outcome``, ``q``, ``df``, ``p_value``, ``i2``, ``k``."""
+        rows = [
+            {
+                "outcome": o,
+                "scale": h.scale,
+                "q": h.q,
+                "df": h.df,
+                "p_value": h.p_value,
+                "i2": h.i2,
+                "k": h.k,
+            }
+            for o, h in self.heterogeneity.items()
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the whole result.
+
+        Keys: ``by``, ``window_months``, ``instrument``, ``entries`` (the tidy rows),
+        ``heterogeneity`` (per outcome), ``spec``, ``notes``.
+        """
+        return json_safe(
+            {
+                "by": "imd_quintile",
+                "window_months": self.window_months,
+                "instrument": self.instrument,
+                "entries": self.table.to_dict(orient="records"),
+                "heterogeneity": {o: h.to_dict() for o, h in self.heterogeneity.items()},
+                "spec": self.spec,
+                "notes": list(self.notes),
+            }
+        )
+
+    def summary_header(self) -> list[str]:
+        """Programme, what each outcome's estimate is, and the heterogeneity test."""
+        return [
+            f"Outcomes by deprivation (IMD quintile of the participant): "
+            f"{self.spec.get('programme', '')}",
+            f"Utilisation: matched DiD rate ratio, {self.window_months} months after referral vs "
+            "12 before, matched sets kept whole; wellbeing: paired mean change of "
+            f"{self.instrument} (not an effect: no control group)",
+            "Heterogeneity: Cochran's Q across groups (chi-square, k - 1 df)",
+        ]
+
+    def summary(self) -> str:
+        """Header, estimates by group, heterogeneity tests, notes."""
+        cols = [
+            "outcome",
+            "scale",
+            "level",
+            "n_participants",
+            "estimate",
+            "ci_low",
+            "ci_high",
+        ]
+        with pd.option_context("display.width", 140, "display.max_columns", 20):
+            table = self.table[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
+            het = self.heterogeneity_table().to_string(
+                index=False, float_format=lambda x: f"{x:.4g}"
+            )
+        return summary_text(self.summary_header(), [table, het], self.notes)
+
+    def plot(
+        self, outcome: str | None = None, ax: Any = None, *, table: pd.DataFrame | None = None
+    ) -> Any:
+        """Estimate with 95% CI by IMD group for one outcome (default the first).
+
+        Rate ratios on a log scale with a line at 1; mean changes with a line at 0. Drawn with
+        :func:`evalkit.stats.plots.forest`; a group without an estimate is not drawn.
+
+        Parameters
+        ----------
+        outcome : str, optional
+        ax : matplotlib.axes.Axes, optional
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of ``tidy()`` to draw instead (a suppressed count is
+            shown as ``n=*``).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        src = self.table if table is None else table
+        if src.empty:
+            raise ValueError("no estimates by deprivation to plot (see notes)")
+        outcome = outcome or str(src["outcome"].iloc[0])
+        t = src[src["outcome"] == outcome].copy()
+        if t.empty:
+            raise ValueError(f"no rows for outcome {outcome!r}")
+        is_rr = t["scale"].iloc[0] == "rate_ratio"
+        for col in ("estimate", "ci_low", "ci_high"):
+            t[col] = pd.to_numeric(t[col], errors="coerce")
+        t["label"] = "IMD " + t["level"].astype(str) + " (" + t["n_participants"].map(n_label) + ")"
+        h = self.heterogeneity.get(outcome)
+        sub = f"; heterogeneity p = {h.p_value:.2g}" if h is not None and h.k >= 2 else ""
+        return plots.forest(
+            t,
+            label_col="label",
+            ax=ax,
+            log=is_rr,
+            title=f"{outcome.replace('_', ' ')} by IMD quintile group{sub}",
+            xlabel=("Rate ratio (log scale)" if is_rr else "Mean change") + ", 95% CI",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis
+# --------------------------------------------------------------------------------------------
+def _participant_quintile(mc: MatchedCohort) -> pd.Series:
+    """IMD quintile at index of each matched participant row (indexed by ``unit``)."""
+    units = mc.panel.loc[mc.panel["referred"] == 1, "unit"].unique()
+    q = mc.cohort.candidates.loc[units, "imd_quintile"]
+    return pd.Series(q.to_numpy(dtype=np.int64), index=units)
+
+
+def _utilisation_by_group(
+    mc: MatchedCohort,
+    setting: str,
+    months: int,
+    min_participants: int,
+    min_events: int,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    quint = _participant_quintile(mc)
+    panel = mc.panel
+    em = panel["event_month"]
+    win = (((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= 0) & (em < months))) & (
+        panel["exposure"] > 0
+    )
+    part = panel[win & (panel["referred"] == 1)]
+    ev = part.groupby(["unit", "post"])[setting].sum().unstack(fill_value=0)
+    ev = ev.reindex(columns=[0, 1], fill_value=0)
+    per_q = pd.DataFrame(
+        {
+            "n": quint.groupby(quint).size(),
+            "events_baseline": ev[0].groupby(quint.reindex(ev.index)).sum(),
+            "events_followup": ev[1].groupby(quint.reindex(ev.index)).sum(),
+        }
+    ).fillna(0)
+    scheme, label = _choose_scheme(
+        per_q,
+        [
+            ("n", min_participants),
+            ("events_baseline", min_events),
+            ("events_followup", min_events),
+        ],
+    )
+    notes: list[str] = []
+    if scheme is None:
+        notes.append(
+            f"{setting}: no grouping of IMD quintiles gives every group {min_participants} "
+            f"matched participants and {min_events} participant events before and after; "
+            "no estimates by deprivation."
+        )
+        return [], notes
+    if scheme is not POOLING_SCHEMES[0]:
+        notes.append(f"{setting}: IMD quintiles pooled as {label} (small numbers).")
+    subclass = panel.loc[panel["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
+    rows = []
+    for grp in scheme:
+        units = quint.index[quint.isin(grp)]
+        sets = set(subclass.loc[subclass["unit"].isin(units), "subclass"])
+        sub_panel = panel[panel["subclass"].isin(sets)]
+        sub = replace(
+            mc,
+            panel=sub_panel,
+            naive=mc.naive[mc.naive["unit"].isin(units)],
+        )
+        res = utilisation(sub, setting, months)
+        tot = per_q.reindex(list(grp)).fillna(0).sum()
+        row = {
+            "outcome": setting,
+            "method": "matched_did",
+            "scale": "rate_ratio",
+            "grouping": label,
+            "level": _label(grp),
+            "imd_quintiles": ",".join(map(str, grp)),
+            "n_participants": sub.n_participants,
+            "n_controls": sub.n_controls,
+            "events_baseline": int(tot["events_baseline"]),
+            "events_followup": int(tot["events_followup"]),
+            "estimate": math.nan,
+            "std_error": math.nan,
+            "ci_low": math.nan,
+            "ci_high": math.nan,
+            "p_value": math.nan,
+        }
+        if res.poisson is not None:
+            p = res.poisson
+            row.update(
+                estimate=p.estimate,
+                std_error=p.std_error,
+                ci_low=p.ci_low,
+                ci_high=p.ci_high,
+                p_value=p.p_value,
+            )
+        else:
+            notes.extend(res.notes)
+        rows.append(row)
+    return rows, notes
+
+
+def _wellbeing_by_group(
+    study: Study, instrument: str, min_participants: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    scores = wellbeing_scores(study)
+    scores = scores[scores["instrument"] == instrument].copy()
+    notes: list[str] = []
+    if scores.empty:
+        return [], [f"{instrument}: no questionnaires."]
+    scores["imd_quintile"] = scores["imd_quintile"].astype("Int64")
+    defs = instruments()
+    base = prepost(scores, instrument, definitions=defs, by="imd_quintile")
+    bg = base.by_group.copy()
+    bg["level"] = pd.to_numeric(bg["level"], errors="coerce")
+    bg = bg.dropna(subset=["level"])
+    per_q = bg.set_index(bg["level"].astype(int))[["n_paired"]]
+    scheme, label = _choose_scheme(per_q, [("n_paired", min_participants)])
+    if scheme is None:
+        notes.append(
+            f"{instrument}: no grouping of IMD quintiles gives every group {min_participants} "
+            "paired questionnaires; no estimates by deprivation."
+        )
+        return [], notes
+    if scheme is not POOLING_SCHEMES[0]:
+        notes.append(f"{instrument}: IMD quintiles pooled as {label} (small numbers).")
+    lookup = {q: _label(g) for g in scheme for q in g}
+    scores["imd_group"] = scores["imd_quintile"].map(lookup)
+    res = prepost(scores, instrument, definitions=defs, by="imd_group")
+    by = res.by_group.set_index(res.by_group["level"].astype(str))
+    rows = []
+    for grp in scheme:
+        lvl = _label(grp)
+        r = by.loc[lvl] if lvl in by.index else None
+        rows.append(
+            {
+                "outcome": instrument,
+                "method": "prepost",
+                "scale": "mean_change",
+                "grouping": label,
+                "level": lvl,
+                "imd_quintiles": ",".join(map(str, grp)),
+                "n_participants": int(r["n_paired"]) if r is not None else 0,
+                "n_controls": 0,
+                "events_baseline": None,
+                "events_followup": None,
+                "estimate": float(r["mean_change"]) if r is not None else math.nan,
+                "std_error": float(r["std_error"]) if r is not None else math.nan,
+                "ci_low": float(r["ci_low"]) if r is not None else math.nan,
+                "ci_high": float(r["ci_high"]) if r is not None else math.nan,
+                "p_value": float(r["p_value"]) if r is not None else math.nan,
+            }
+        )
+    return rows, notes
+
+
+def outcomes_by_deprivation(
+    study: Study,
+    mc: MatchedCohort,
+    *,
+    settings: Sequence[str] = ("emergency_admission", "gp_appointment"),
+    months: int = 6,
+    instrument: str | None = None,
+    min_participants: int = MIN_GROUP_PARTICIPANTS,
+    min_events: int = MIN_GROUP_EVENTS,
+) -> OutcomesByDeprivationResult:
+    """Utilisation effect and wellbeing change by the participant's IMD quintile.
+
+    Utilisation: the matched DiD rate ratio (:func:`evalkit.analysis.utilisation.utilisation`,
+    fixed-effects Poisson, clustered as the main analysis) on the part of the matched panel whose
+    participant is in the group, keeping whole matched sets (a participant with their
+    controls). Wellbeing: the paired mean change of the main instrument (baseline to end) among
+    the group's participants (:func:`evalkit.stats.prepost.prepost`).
+
+    Pooling. Groups are the five quintiles when each has at least ``min_participants``
+    participants (matched participants, or paired questionnaires for wellbeing) and, for a
+    rate ratio, at least ``min_events`` participant events in both the 12 months before and
+    the window after referral; otherwise quintiles 1-2, 3 and 4-5; otherwise 1-2 and 3-5
+    (:data:`POOLING_SCHEMES`). The choice is made per outcome and stated in the notes; with no
+    adequate grouping the outcome has no estimates by deprivation.
+
+    Heterogeneity: Cochran's Q across the groups (log rate ratios with their SEs; mean changes
+    with theirs), valid because the groups hold disjoint participants and matched sets
+    (:func:`evalkit.stats.rates.heterogeneity`).
+
+    Parameters
+    ----------
+    study : Study
+    mc : MatchedCohort
+        From :func:`evalkit.analysis.utilisation.matched_cohort`.
+    settings : sequence of str
+        Utilisation settings (default emergency admissions and GP appointments).
+    months : int
+        Window after referral (default 6).
+    instrument : str, optional
+        Wellbeing measure; default
+        :func:`~evalkit.analysis.equity.groups.main_instrument`.
+    min_participants, min_events : int
+        Pooling thresholds (defaults :data:`MIN_GROUP_PARTICIPANTS`,
+        :data:`MIN_GROUP_EVENTS`).
+
+    Returns
+    -------
+    OutcomesByDeprivationResult
+    """
+    instrument = instrument or main_instrument(study)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    het: dict[str, HeterogeneityResult] = {}
+    for setting in settings:
+        r, n = _utilisation_by_group(mc, setting, months, min_participants, min_events)
+        rows += r
+        notes += n
+        if r:
+            het[setting] = heterogeneity(
+                [x["estimate"] for x in r],
+                [x["std_error"] for x in r],
+                scale="log",
+                labels=[x["level"] for x in r],
+            )
+    r, n = _wellbeing_by_group(study, instrument, min_participants)
+    rows += r
+    notes += n
+    if r:
+        het[instrument] = heterogeneity(
+            [x["estimate"] for x in r],
+            [x["std_error"] for x in r],
+            labels=[x["level"] for x in r],
+        )
+    notes.append(
+        f"Pooling thresholds: {min_participants} participants per group; for rate ratios also "
+        f"{min_events} participant events before and after referral."
+    )
+    notes.append(
+        "The wellbeing change has no control group: it is a change, not an effect estimate."
+    )
+    spec = {
+        "programme": study.programme.slug,
+        "settings": list(settings),
+        "window_months": months,
+        "instrument": instrument,
+        "min_participants": min_participants,
+        "min_events": min_events,
+        "pooling_schemes": [[list(g) for g in s] for s in POOLING_SCHEMES],
+        "matching": mc.spec,
+    }
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    return OutcomesByDeprivationResult(table, het, months, instrument, spec, tuple(notes))
