@@ -35,10 +35,14 @@ from evalkit.cohort import (
     naive_panel,
     placebo_cohort,
 )
+from evalkit.definitions.labels import setting_label
+from evalkit.jsonsafe import json_safe
+from evalkit.stats import plots
 from evalkit.stats.did import DidResult, did
 from evalkit.stats.evalue import evalue
 from evalkit.stats.matching import MatchResult, match
 from evalkit.stats.naive import NaiveResult, naive_prepost
+from evalkit.stats.result import Result
 
 BASELINE = (-12, -1)
 #: Covariate-name prefixes of prior-utilisation counts, entered as log(1 + count) in the
@@ -51,9 +55,11 @@ _PS_DISTANCE = "_ps_distance"
 MIN_EVENTS = 5
 
 
-@dataclass(frozen=True)
-class MatchedCohort:
+@dataclass(frozen=True, repr=False)
+class MatchedCohort(Result):
     """A programme's matched cohort: the risk set, the match and the person-month panels."""
+
+    analysis = "matched_cohort"
 
     cohort: Cohort
     match: MatchResult
@@ -72,6 +78,20 @@ class MatchedCohort:
         """Distinct matched control rows."""
         return int(self.panel.loc[self.panel["referred"] == 0, "unit"].nunique())
 
+    def tidy(self) -> pd.DataFrame:
+        """One row: participants, matched participants and controls, candidate person-months."""
+        return pd.DataFrame(
+            [
+                {
+                    "programme": self.cohort.programme.slug,
+                    "n_participants": self.cohort.n_participants,
+                    "n_matched": self.n_participants,
+                    "n_controls": self.n_controls,
+                    "n_candidate_rows": self.cohort.n_candidate_rows,
+                }
+            ]
+        )
+
     def summary(self) -> str:
         """Cohort, match and panel in a few lines."""
         return "\n".join(
@@ -84,8 +104,17 @@ class MatchedCohort:
             ]
         )
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: the counts, the matching spec, the match's own dict and the notes."""
+        return json_safe(
+            {
+                "analysis": self.analysis,
+                **self.tidy().iloc[0].to_dict(),
+                "spec": self.spec,
+                "match": self.match.to_dict(),
+                "notes": list(self.notes),
+            }
+        )
 
 
 def cohort_for(study: Study) -> Cohort:
@@ -224,9 +253,11 @@ def _window(panel: pd.DataFrame, months: int) -> pd.DataFrame:
     return panel[keep & (panel["exposure"] > 0)]
 
 
-@dataclass(frozen=True)
-class UtilisationResult:
+@dataclass(frozen=True, repr=False)
+class UtilisationResult(Result):
     """Matched DiD (rate ratio and per-person difference) and the naive figure, one outcome."""
+
+    analysis = "utilisation"
 
     setting: str
     window_months: int
@@ -315,8 +346,32 @@ class UtilisationResult:
             )
         return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: setting, window, counts, the results.json entries and the notes."""
+        return json_safe(
+            {
+                "analysis": self.analysis,
+                "setting": self.setting,
+                "window_months": self.window_months,
+                "n_participants": self.n_participants,
+                "n_controls": self.n_controls,
+                "entries": self.entries(),
+                "notes": list(self.notes),
+            }
+        )
+
+    def plot_comparison(self, ax: Any = None) -> Any:
+        """Matched DiD beside the naive before/after rate ratio, with 95% CIs.
+
+        Drawn by :func:`evalkit.stats.plots.comparison`, the function the report uses for all
+        windows of a setting at once (on the disclosure-controlled table).
+        """
+        rows = self.tidy()
+        return plots.comparison(
+            rows[rows["scale"] == "rate_ratio"],
+            label=setting_label(self.setting, capital=True),
+            ax=ax,
+        )
 
 
 def utilisation(
