@@ -36,6 +36,8 @@ from evalkit.analysis.equity import (
 )
 from evalkit.analysis.utilisation import cohort_for, matched_cohort
 from evalkit.config import Eligibility, instruments, load_programme
+from evalkit.stats import plots
+from evalkit.stats.result import Result
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 #: Keys of a data-contract ``reach`` entry (docs/design/data-contract.md, results.json).
@@ -399,4 +401,52 @@ def test_reach_plot_accepts_disclosure_controlled_table(studies) -> None:
     ax = res.plot(table=controlled)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert any("n=*" in lab for lab in labels)
+    plt.close("all")
+
+
+def test_every_result_is_a_stats_result_whose_repr_is_its_summary(studies, mindsong_obd) -> None:
+    study = studies["mindsong"]
+    results = [reach_all(study), pathway(study), mindsong_obd, referral_trends(study)]
+    for res in [*results, results[0]["sex"]]:
+        assert isinstance(res, Result)
+        assert repr(res) == res.summary()
+        assert res._repr_html_().startswith("<pre>")
+
+
+def test_reach_and_deprivation_figures_are_drawn_by_stats_plots_forest(
+    studies, mindsong_obd, monkeypatch
+) -> None:
+    calls = []
+    forest = plots.forest
+
+    def spy(table, **kwargs):
+        calls.append((table, kwargs))
+        return forest(table, **kwargs)
+
+    monkeypatch.setattr(plots, "forest", spy)
+    res = reach_all(studies["mindsong"])
+    res.plot()
+    table, kwargs = calls[-1]
+    assert kwargs["label_col"] == "label"
+    tidy = res.tidy()
+    assert table["estimate"].tolist() == pytest.approx(tidy["ratio_vs_reference"].tolist())
+    assert table["label"].iloc[0] == f"IMD quintile: 1 (n={tidy['participants'].iloc[0]})"
+    mindsong_obd.plot()
+    table, kwargs = calls[-1]
+    assert kwargs["log"] is True
+    assert table["label"].str.startswith("IMD ").all()
+    plt.close("all")
+
+
+def test_pathway_plot_with_suppressed_referred_count_labels_it_and_leaves_a_gap(studies) -> None:
+    res = pathway(studies["mindsong"], "imd_quintile")
+    controlled = res.tidy().astype({"n": "object"})
+    first = (controlled["level"] == "1") & (controlled["step"] == "referred")
+    controlled.loc[first, "n"] = None
+    ax = res.plot(table=controlled)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == f"all (n={res.count('referred')})"
+    assert "IMD 1 (n=*)" in labels
+    line = ax.get_lines()[labels.index("IMD 1 (n=*)")]
+    assert np.isnan(np.asarray(line.get_ydata(), dtype=float)).all()
     plt.close("all")
