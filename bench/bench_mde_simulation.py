@@ -150,10 +150,10 @@ def simulate(
     in the k-th copy of any drawn set form one cluster, so a set drawn twice gives two
     independent copies while two different sets sharing a control person stay linked.
     """
-    from evalkit.analysis.utilisation import _window
+    from evalkit.analysis.utilisation import window_rows
 
     cols = ["unit", "subclass", "referred", "weight", "event_month", "post", "exposure", setting]
-    p = _window(panel, WINDOW)[[*cols, "person_id"]].reset_index(drop=True)
+    p = window_rows(panel, WINDOW)[[*cols, "person_id"]].reset_index(drop=True)
     p["person_code"] = pd.factorize(p["person_id"])[0]
     p = p.drop(columns="person_id")
     b0 = _fit(p.assign(person_id=p["person_code"]), setting, cluster).coefficient

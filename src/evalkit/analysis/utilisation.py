@@ -247,7 +247,11 @@ def with_index_covariates(mc: MatchedCohort, columns: list[str]) -> MatchedCohor
     return replace(mc, panel=panel, naive=naive)
 
 
-def _window(panel: pd.DataFrame, months: int) -> pd.DataFrame:
+def window_rows(panel: pd.DataFrame, months: int) -> pd.DataFrame:
+    """Rows of a person-month panel in the baseline or the first ``months`` of follow-up.
+
+    Rows with no person-time at risk (after death or deregistration) are left out.
+    """
     em = panel["event_month"]
     keep = ((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= 0) & (em < months))
     return panel[keep & (panel["exposure"] > 0)]
@@ -391,7 +395,7 @@ def utilisation(
     ``spec["cluster"]``: by person, as matched sets may share a control person).
     """
     cluster = cluster or _cluster(mc)
-    p = _window(mc.panel, months)
+    p = window_rows(mc.panel, months)
     common = dict(
         outcome=setting,
         unit="unit",
@@ -417,7 +421,7 @@ def utilisation(
             pois = did(p, **common, exposure="exposure", model="poisson", weights="weight")
     lin = did(p, **common, model="linear", weights="weight")
     nv = naive_prepost(
-        _window(mc.naive, months),
+        window_rows(mc.naive, months),
         setting,
         "unit",
         "post",

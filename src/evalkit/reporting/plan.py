@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalkit.analysis import utilisation as _utilisation
+from evalkit.analysis import utilisation
 from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
 from evalkit.files import write_json
 from evalkit.jsonsafe import json_safe
@@ -46,7 +46,7 @@ PLAN_VERSION = 1
 
 def sensitivity_battery() -> dict[str, Any]:
     """The sensitivity battery the analysis runs (``analysis.utilisation.SENSITIVITY_BATTERY``)."""
-    return json_safe(_utilisation.SENSITIVITY_BATTERY)
+    return json_safe(utilisation.SENSITIVITY_BATTERY)
 
 
 def _programme(programme: str | Programme) -> Programme:
@@ -87,13 +87,13 @@ def resolved_plan(
     prog = _programme(programme)
     costs = unit_costs or load_unit_costs()
     m = prog.matching
-    rule = _utilisation.control_rule(m.one_control_per_person)
+    rule = utilisation.control_rule(m.one_control_per_person)
     defs = instruments()
     reported = []
     for name in prog.instruments:
         d = defs[name]
         reported += [f"{name}_{i}" for i in d.items] if d.reported_separately else [name]
-    baseline = list(_utilisation.BASELINE)
+    baseline = list(utilisation.BASELINE)
     plan: dict[str, Any] = {
         "plan_version": PLAN_VERSION,
         "programme": prog.slug,
@@ -129,7 +129,7 @@ def resolved_plan(
                 "weights": "weight",
                 "cluster": rule["cluster"],
             },
-            "min_events_for_rate_ratio": _utilisation.MIN_EVENTS,
+            "min_events_for_rate_ratio": utilisation.MIN_EVENTS,
             "confidence_level": 0.95,
         },
         "sensitivity": sensitivity_battery(),
