@@ -19,7 +19,8 @@ import pytest
 
 from evalkit import contract as C
 from evalkit.intake import IntakeError, is_stale, run_intake
-from evalkit.intake._example import (
+from evalkit.intake.checks import instrument_rules
+from evalkit.intake.example import (
     EXAMPLE_EXTRACT_END,
     EXAMPLE_INSTRUMENTS,
     EXAMPLE_PROGRAMMES,
@@ -27,7 +28,6 @@ from evalkit.intake._example import (
     example_tables,
     write_tables,
 )
-from evalkit.intake.run import _instrument_rules
 from evalkit.intake.schemas import accepted_schema
 
 KW = {
@@ -629,7 +629,7 @@ def test_accepted_schema_invalid_value_fails_pandera(column: str, value: object)
         "population",
         columns=cols,
         extract_end=EXAMPLE_EXTRACT_END,
-        instruments=_instrument_rules(EXAMPLE_INSTRUMENTS),
+        instruments=instrument_rules(EXAMPLE_INSTRUMENTS),
     )
     types = {
         "registered_from": "date",

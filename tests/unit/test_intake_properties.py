@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from evalkit import contract as C
 from evalkit.intake import IntakeError, run_intake
-from evalkit.intake._example import (
+from evalkit.intake.example import (
     EXAMPLE_EXTRACT_END,
     EXAMPLE_INSTRUMENTS,
     EXAMPLE_PROGRAMMES,

@@ -10,7 +10,7 @@ import yaml
 
 from evalkit import contract as C
 from evalkit.intake import IntakeError, MappingError, load_mapping, run_intake
-from evalkit.intake._example import (
+from evalkit.intake.example import (
     EXAMPLE_INSTRUMENTS,
     EXAMPLE_PROGRAMMES,
     example_tables,

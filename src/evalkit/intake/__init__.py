@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping, MappingError, load_mapping
-from evalkit.intake.run import REASON_TEXT, IntakeReport, TableReport, is_stale, run_intake
+from evalkit.intake.report import REASON_TEXT, IntakeReport, TableReport
+from evalkit.intake.run import run_intake
+from evalkit.intake.staleness import is_stale
 
 __all__ = [
     "REASON_TEXT",

@@ -35,6 +35,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -53,6 +54,7 @@ __all__ = [
     "date_regex",
     "decide",
     "flag_rows",
+    "instrument_rules",
     "normalise",
     "parent_lookup",
     "parse_date",
@@ -94,6 +96,28 @@ class InstrumentRule:
     items: tuple[str, ...]
     item_min: int
     item_max: int
+
+
+def instrument_rules(instrument_defs: Mapping[str, Any]) -> dict[str, InstrumentRule]:
+    """The :class:`InstrumentRule` of each instrument definition.
+
+    A definition is a mapping or an object (e.g. :class:`evalkit.config.InstrumentDefinition`)
+    with ``items``, ``item_min`` and ``item_max``.
+
+    Examples
+    --------
+    >>> instrument_rules({"ons4": {"items": ["happiness"], "item_min": 0, "item_max": 10}})
+    {'ons4': InstrumentRule(items=('happiness',), item_min=0, item_max=10)}
+    """
+    out = {}
+    for name, d in instrument_defs.items():
+        get = d.get if isinstance(d, Mapping) else lambda k, _d=d: getattr(_d, k)
+        out[name] = InstrumentRule(
+            items=tuple(str(i) for i in get("items")),
+            item_min=int(get("item_min")),
+            item_max=int(get("item_max")),
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -260,100 +284,135 @@ def typed_rows(raw: ir.Table, table: str, present: Sequence[str], ctx: CheckCont
     return p.select(ROW, **{c: _value(p, table, c) for c in present})
 
 
-def _row_rules(
-    p: ir.Table, table: str, present: Sequence[str], ctx: CheckContext
-) -> list[tuple[str, str, ir.BooleanValue]]:
-    """Every row check as ``(reason, column, condition)``, in precedence order."""
-    types = C.COLUMNS[table]
+class _Rules:
+    """Row checks ``(reason, column, condition)`` over a parsed table, collected in call order."""
 
-    def raw(c: str) -> ir.Value:
-        return p[f"_s_{c}"]
+    def __init__(self, p: ir.Table, table: str, present: Sequence[str], ctx: CheckContext) -> None:
+        self.p, self.table, self.present, self.ctx = p, table, present, ctx
+        self.rules: list[tuple[str, str, ir.BooleanValue]] = []
 
-    def val(c: str) -> ir.Value:
-        return _value(p, table, c)
+    def raw(self, c: str) -> ir.Value:
+        """The normalised text of column ``c``."""
+        return self.p[f"_s_{c}"]
 
-    rules: list[tuple[str, str, ir.BooleanValue]] = []
+    def val(self, c: str) -> ir.Value:
+        """The typed value of column ``c`` (its text for a text column)."""
+        return _value(self.p, self.table, c)
 
-    def add(reason: str, col: str, cond: ir.BooleanValue) -> None:
-        rules.append((reason, col, cond))
+    def add(self, reason: str, col: str, cond: ir.BooleanValue) -> None:
+        """A row fails with ``reason``, naming ``col``, where ``cond`` holds."""
+        self.rules.append((reason, col, cond))
 
-    end = ibis.literal(ctx.extract_end, type="date")
-    earliest = ibis.literal(C.EARLIEST_DATE, type="date")
-    for c in present:
-        s = raw(c)
-        if c in REQUIRED[table]:
-            add(C.MISSING_REQUIRED, c, s.isnull())
-        if types[c] == "int" and c not in ctx.native:
-            add(C.INVALID_TYPE, c, s.notnull() & (~p[f"_ok_{c}"] | val(c).isnull()))
-        elif types[c] == "date":
-            v = val(c)
-            if c not in ctx.native:
-                add(C.INVALID_TYPE, c, s.notnull() & ~p[f"_ok_{c}"])
-            add(C.IMPOSSIBLE_DATE, c, s.notnull() & (v.isnull() | (v < earliest) | (v > end)))
-        if c == "person_id":
-            pattern = f"^(?:{ctx.person_id_pattern})$"
-            add(C.MALFORMED_PERSON_ID, c, s.notnull() & ~s.re_search(pattern))
+    def code(self, col: str, allowed: Sequence[str], reason: str = C.INVALID_CODE) -> None:
+        """A non-empty value of ``col`` must be one of ``allowed``."""
+        if col in self.present:
+            raw = self.raw(col)
+            self.add(reason, col, raw.notnull() & ~raw.isin(list(allowed)))
 
-    def code(col: str, allowed: Sequence[str], reason: str = C.INVALID_CODE) -> None:
-        if col in present:
-            add(reason, col, raw(col).notnull() & ~raw(col).isin(list(allowed)))
-
-    def int_range(col: str, lo: int | None, hi: int | None) -> None:
-        if col not in present:
+    def int_range(self, col: str, lo: int | None, hi: int | None) -> None:
+        """A non-empty integer ``col`` must lie in ``lo..hi`` (either end open if ``None``)."""
+        if col not in self.present:
             return
-        v = val(col)
+        v = self.val(col)
         cond = ibis.literal(False)
         if lo is not None:
             cond = cond | (v < lo)
         if hi is not None:
             cond = cond | (v > hi)
-        add(C.OUT_OF_RANGE, col, v.notnull() & cond)
+        self.add(C.OUT_OF_RANGE, col, v.notnull() & cond)
 
-    def before(first: str, second: str) -> None:
+    def before(self, first: str, second: str) -> None:
         """``second`` earlier than ``first`` is out of order (``second`` is named)."""
-        if first in present and second in present:
-            add(C.DATES_OUT_OF_ORDER, second, val(second) < val(first))
+        if first in self.present and second in self.present:
+            self.add(C.DATES_OUT_OF_ORDER, second, self.val(second) < self.val(first))
 
-    if table == "population":
-        code("sex", C.SEXES)
-        code("ethnicity", C.ETHNICITY_CODES)
-        int_range("imd_decile", 1, 10)
-        int_range("year_of_birth", C.EARLIEST_DATE.year, ctx.extract_end.year)
-        before("registered_from", "registered_to")
-        before("registered_from", "date_of_death")
-    elif table == "activity":
-        code("setting", (*C.SETTINGS, *C.OPTIONAL_SETTINGS))
-        int_range("bed_days", 0, None)
-    elif table == "referrals":
-        code("referral_source", C.REFERRAL_SOURCES)
-        code("discharge_reason", C.DISCHARGE_REASONS)
-        int_range("sessions_offered", 0, None)
-        int_range("sessions_attended", 0, None)
-        code("programme", ctx.programmes, C.UNKNOWN_PROGRAMME)
-        before("referral_date", "start_date")
-        before("start_date", "end_date")
-        before("referral_date", "end_date")
-        add(
-            C.ATTENDED_EXCEEDS_OFFERED,
-            "sessions_attended",
-            val("sessions_attended") > val("sessions_offered"),
-        )
-    elif table == "measures":
-        code("timepoint", C.TIMEPOINTS)
-        insts = dict(ctx.instruments)
-        inst, item = raw("instrument"), raw("item")
-        add(C.UNKNOWN_INSTRUMENT, "instrument", inst.notnull() & ~inst.isin(list(insts)))
-        pairs = [f"{name}\x1f{it}" for name, r in insts.items() for it in r.items]
-        key = inst.concat("\x1f", item)
-        add(C.UNKNOWN_ITEM, "item", inst.isin(list(insts)) & item.notnull() & ~key.isin(pairs))
-        if insts:
-            lo = ibis.cases(*[(inst == n, r.item_min) for n, r in insts.items()])
-            hi = ibis.cases(*[(inst == n, r.item_max) for n, r in insts.items()])
-            resp = val("response")
-            add(C.RESPONSE_OUT_OF_RANGE, "response", resp.notnull() & ((resp < lo) | (resp > hi)))
 
-    rules.sort(key=lambda r: _REASON_RANK[r[0]])  # stable: column order kept within a reason
-    return rules
+def _column_rules(r: _Rules) -> None:
+    """Checks every column gets from its kind: required, type, real date, person id pattern."""
+    types = C.COLUMNS[r.table]
+    native = r.ctx.native
+    end = ibis.literal(r.ctx.extract_end, type="date")
+    earliest = ibis.literal(C.EARLIEST_DATE, type="date")
+    for c in r.present:
+        s = r.raw(c)
+        if c in REQUIRED[r.table]:
+            r.add(C.MISSING_REQUIRED, c, s.isnull())
+        if types[c] == "int" and c not in native:
+            r.add(C.INVALID_TYPE, c, s.notnull() & (~r.p[f"_ok_{c}"] | r.val(c).isnull()))
+        elif types[c] == "date":
+            v = r.val(c)
+            if c not in native:
+                r.add(C.INVALID_TYPE, c, s.notnull() & ~r.p[f"_ok_{c}"])
+            r.add(C.IMPOSSIBLE_DATE, c, s.notnull() & (v.isnull() | (v < earliest) | (v > end)))
+        if c == "person_id":
+            pattern = f"^(?:{r.ctx.person_id_pattern})$"
+            r.add(C.MALFORMED_PERSON_ID, c, s.notnull() & ~s.re_search(pattern))
+
+
+def _population_rules(r: _Rules) -> None:
+    r.code("sex", C.SEXES)
+    r.code("ethnicity", C.ETHNICITY_CODES)
+    r.int_range("imd_decile", 1, 10)
+    r.int_range("year_of_birth", C.EARLIEST_DATE.year, r.ctx.extract_end.year)
+    r.before("registered_from", "registered_to")
+    r.before("registered_from", "date_of_death")
+
+
+def _activity_rules(r: _Rules) -> None:
+    r.code("setting", (*C.SETTINGS, *C.OPTIONAL_SETTINGS))
+    r.int_range("bed_days", 0, None)
+
+
+def _referrals_rules(r: _Rules) -> None:
+    r.code("referral_source", C.REFERRAL_SOURCES)
+    r.code("discharge_reason", C.DISCHARGE_REASONS)
+    r.int_range("sessions_offered", 0, None)
+    r.int_range("sessions_attended", 0, None)
+    r.code("programme", r.ctx.programmes, C.UNKNOWN_PROGRAMME)
+    r.before("referral_date", "start_date")
+    r.before("start_date", "end_date")
+    r.before("referral_date", "end_date")
+    r.add(
+        C.ATTENDED_EXCEEDS_OFFERED,
+        "sessions_attended",
+        r.val("sessions_attended") > r.val("sessions_offered"),
+    )
+
+
+def _measures_rules(r: _Rules) -> None:
+    r.code("timepoint", C.TIMEPOINTS)
+    insts = dict(r.ctx.instruments)
+    inst, item = r.raw("instrument"), r.raw("item")
+    r.add(C.UNKNOWN_INSTRUMENT, "instrument", inst.notnull() & ~inst.isin(list(insts)))
+    pairs = [f"{name}\x1f{it}" for name, rule in insts.items() for it in rule.items]
+    key = inst.concat("\x1f", item)
+    r.add(C.UNKNOWN_ITEM, "item", inst.isin(list(insts)) & item.notnull() & ~key.isin(pairs))
+    if insts:
+        lo = ibis.cases(*[(inst == n, rule.item_min) for n, rule in insts.items()])
+        hi = ibis.cases(*[(inst == n, rule.item_max) for n, rule in insts.items()])
+        resp = r.val("response")
+        r.add(C.RESPONSE_OUT_OF_RANGE, "response", resp.notnull() & ((resp < lo) | (resp > hi)))
+
+
+#: Each table's own checks (code lists, ranges, date order), after the column checks.
+_TABLE_RULES = {
+    "population": _population_rules,
+    "activity": _activity_rules,
+    "referrals": _referrals_rules,
+    "measures": _measures_rules,
+}
+
+
+def _row_rules(
+    p: ir.Table, table: str, present: Sequence[str], ctx: CheckContext
+) -> list[tuple[str, str, ir.BooleanValue]]:
+    """Every row check as ``(reason, column, condition)``, in precedence order."""
+    r = _Rules(p, table, present, ctx)
+    _column_rules(r)
+    if table in _TABLE_RULES:
+        _TABLE_RULES[table](r)
+    r.rules.sort(key=lambda rule: _REASON_RANK[rule[0]])  # stable: column order within a reason
+    return r.rules
 
 
 #: Registration columns of ``population`` that ``event_outside_registration`` reads.
@@ -434,59 +493,79 @@ def flag_rows(
         number or null), ``_repeated`` and each present column as the source's text; then the
         meaning of each ``_pre`` and ``_post`` number as ``(reason, column)``.
     """
-    n = normalise(raw, table, present, ctx)
-    pk = list(C.PRIMARY_KEY[table])
-    n = n.mutate(**{f"_k_{k}": n[k] for k in pk if k in present})
-    if table in PARENT and f"_k_{PARENT[table][1]}" not in n.columns:
-        key = PARENT[table][1]
-        n = n.mutate(**{f"_k_{key}": n[key]})
-    p = _parse(n, table, present, ctx)
-
-    pre_rules: list[tuple[str, str, ir.BooleanValue]] = []
-    post_rules: list[tuple[str, str, ir.BooleanValue]] = []
+    p = _parse(_with_keys(normalise(raw, table, present, ctx), table, present), table, present, ctx)
     if parent is not None:
-        key = PARENT[table][1]
-        unknown = C.UNKNOWN_EPISODE if key == "episode_id" else C.UNKNOWN_PERSON
-        j = p.left_join(parent, p[f"_s_{key}"] == parent._lk_key)
-        j = j.select(*p.columns, *parent.columns)
-        pre_rules.append((C.PARENT_QUARANTINED, key, j._lk_key.notnull() & ~j._lk_good))
-        pre_rules += _row_rules(j, table, present, ctx)
-        post_rules.append((unknown, key, j._lk_key.isnull()))
-        if table == "activity":
-            ev = _value(j, table, "event_date")
-            outside = ev < j._lk_registered_from
-            for c in ("registered_to", "date_of_death"):
-                if f"_lk_{c}" in j.columns:
-                    outside = outside | (ev > j[f"_lk_{c}"]).fill_null(False)
-            post_rules.append(
-                (C.EVENT_OUTSIDE_REGISTRATION, "event_date", outside.fill_null(False))
-            )
-        p = j
+        p, pre_rules, post_rules = _parent_rules(p, parent, table, present, ctx)
     else:
-        pre_rules += _row_rules(p, table, present, ctx)
-
-    def number(rules: list[tuple[str, str, ir.BooleanValue]]) -> ir.IntegerValue:
-        if not rules:
-            return ibis.null("int16")
-        return ibis.cases(
-            *[(cond, ibis.literal(i, type="int16")) for i, (_, _, cond) in enumerate(rules)],
-            else_=ibis.null("int16"),
-        )
-
+        pre_rules, post_rules = _row_rules(p, table, present, ctx), []
     keys = [c for c in p.columns if c.startswith("_k_")]
     q = p.select(
         ROW,
         *keys,
         *[f"_r_{c}" for c in present],
-        _pre=number(pre_rules),
-        _post=number(post_rules),
+        _pre=_rule_number(pre_rules),
+        _post=_rule_number(post_rules),
     )
-    if repeated is not None:
-        j = q.left_join(repeated, [q[f"_k_{k}"] == repeated[f"_d_{k}"] for k in pk])
-        q = j.select(*q.columns, _repeated=j[f"_d_{pk[0]}"].notnull())
-    else:
-        q = q.mutate(_repeated=ibis.literal(False))
+    q = _mark_repeated(q, repeated, list(C.PRIMARY_KEY[table]))
     q = q.filter(q._pre.notnull() | q._post.notnull() | q._repeated)
+    out = q.select(ROW, *keys, "_pre", "_post", "_repeated", **_source_text(q, present, ctx))
+    pre = {i: (r, c) for i, (r, c, _) in enumerate(pre_rules)}
+    post = {i: (r, c) for i, (r, c, _) in enumerate(post_rules)}
+    return out, pre, post
+
+
+def _with_keys(n: ir.Table, table: str, present: Sequence[str]) -> ir.Table:
+    """Add the normalised primary key (and a child's parent key) as ``_k_<column>``."""
+    n = n.mutate(**{f"_k_{k}": n[k] for k in C.PRIMARY_KEY[table] if k in present})
+    if table in PARENT and f"_k_{PARENT[table][1]}" not in n.columns:
+        key = PARENT[table][1]
+        n = n.mutate(**{f"_k_{key}": n[key]})
+    return n
+
+
+def _parent_rules(
+    p: ir.Table, parent: ir.Table, table: str, present: Sequence[str], ctx: CheckContext
+) -> tuple[
+    ir.Table, list[tuple[str, str, ir.BooleanValue]], list[tuple[str, str, ir.BooleanValue]]
+]:
+    """Join a child table to its parent lookup; the rules of steps 0-1 and of steps 3-4."""
+    key = PARENT[table][1]
+    unknown = C.UNKNOWN_EPISODE if key == "episode_id" else C.UNKNOWN_PERSON
+    j = p.left_join(parent, p[f"_s_{key}"] == parent._lk_key)
+    j = j.select(*p.columns, *parent.columns)
+    pre_rules = [(C.PARENT_QUARANTINED, key, j._lk_key.notnull() & ~j._lk_good)]
+    pre_rules += _row_rules(j, table, present, ctx)
+    post_rules = [(unknown, key, j._lk_key.isnull())]
+    if table == "activity":
+        ev = _value(j, table, "event_date")
+        outside = ev < j._lk_registered_from
+        for c in ("registered_to", "date_of_death"):
+            if f"_lk_{c}" in j.columns:
+                outside = outside | (ev > j[f"_lk_{c}"]).fill_null(False)
+        post_rules.append((C.EVENT_OUTSIDE_REGISTRATION, "event_date", outside.fill_null(False)))
+    return j, pre_rules, post_rules
+
+
+def _rule_number(rules: list[tuple[str, str, ir.BooleanValue]]) -> ir.IntegerValue:
+    """The number of the first rule that holds for a row (null if none)."""
+    if not rules:
+        return ibis.null("int16")
+    return ibis.cases(
+        *[(cond, ibis.literal(i, type="int16")) for i, (_, _, cond) in enumerate(rules)],
+        else_=ibis.null("int16"),
+    )
+
+
+def _mark_repeated(q: ir.Table, repeated: ir.Table | None, pk: list[str]) -> ir.Table:
+    """Add ``_repeated``: whether the row's primary key occurs more than once."""
+    if repeated is None:
+        return q.mutate(_repeated=ibis.literal(False))
+    j = q.left_join(repeated, [q[f"_k_{k}"] == repeated[f"_d_{k}"] for k in pk])
+    return j.select(*q.columns, _repeated=j[f"_d_{pk[0]}"].notnull())
+
+
+def _source_text(q: ir.Table, present: Sequence[str], ctx: CheckContext) -> dict[str, ir.Value]:
+    """Each present column as the source held it, as text (typed columns rendered)."""
     text: dict[str, ir.Value] = {}
     for c in present:
         r = q[f"_r_{c}"]
@@ -496,10 +575,7 @@ def flag_rows(
             text[c] = r.cast("string")
         else:
             text[c] = r
-    out = q.select(ROW, *keys, "_pre", "_post", "_repeated", **text)
-    pre = {i: (r, c) for i, (r, c, _) in enumerate(pre_rules)}
-    post = {i: (r, c) for i, (r, c, _) in enumerate(post_rules)}
-    return out, pre, post
+    return text
 
 
 def decide(

@@ -1,0 +1,283 @@
+"""One table through intake: stage it, check every row, write the accepted and quarantined rows.
+
+For each table, parents first (``population`` -> ``activity``, ``referrals`` -> ``measures``):
+
+1. stage it in DuckDB with its source ``row_number``: a CSV loaded as text, a Parquet file read
+   in place (integer and date columns typed, the rest as text);
+2. find the primary-key values that occur more than once, then run every row and referential
+   check in one pass (:func:`evalkit.intake.checks.flag_rows`), keeping only the rows that fail
+   or share a key; settle duplicates and reasons on that small set;
+3. write the accepted rows typed, in source order, leaving out the rejected row numbers (checked
+   with the pandera schema before the file is kept); the rejected rows with their original text,
+   ``row_number``, ``reason``, ``column`` and ``message``; and the counts, which must reconcile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandera.errors
+
+from evalkit import contract as C
+from evalkit import engine
+from evalkit.intake.checks import (
+    COLUMN,
+    PARENT,
+    REASON,
+    ROW,
+    CheckContext,
+    decide,
+    flag_rows,
+    normalise,
+    parent_lookup,
+    typed_rows,
+)
+from evalkit.intake.errors import IntakeError
+from evalkit.intake.mapping import IntakeMapping
+from evalkit.intake.report import REASON_TEXT, TableReport
+from evalkit.intake.schemas import accepted_schema
+from evalkit.intake.sources import Source, file_sha256
+
+__all__ = [
+    "SCHEMA_FULL_ROWS",
+    "SCHEMA_SAMPLE_ROWS",
+    "ProcessedTable",
+    "process_table",
+    "quarantine_message",
+]
+
+#: Accepted tables up to this many rows are checked against their pandera schema in full.
+SCHEMA_FULL_ROWS = 1_000_000
+#: Larger ones (activity) on a systematic sample of about this many rows (every k-th row).
+SCHEMA_SAMPLE_ROWS = 250_000
+
+
+@dataclass
+class ProcessedTable:
+    """What a child table needs of a processed parent table."""
+
+    accepted: Path
+    rejected: ir.Table
+
+
+def quarantine_message(q: ir.Table, file_name: str, present: list[str]) -> ir.StringValue:
+    """The plain-English message of each quarantined row: file, row, column, value, reason."""
+    col = q[COLUMN]
+    value = ibis.cases(*[(col == c, q[c]) for c in present], else_=ibis.null("string"))
+    value_text = ibis.ifelse(value.isnull(), "empty", ibis.literal("'").concat(value, "'"))
+    explain = q[REASON].substitute(REASON_TEXT, else_=q[REASON])
+    return ibis.literal(f"{file_name} row ").concat(
+        q[ROW].cast("string"),
+        ", column ",
+        col.fill_null("?"),
+        " = ",
+        ibis.ifelse(col.contains(","), "key", value_text),
+        ": ",
+        q[REASON],
+        " (",
+        explain,
+        ")",
+    )
+
+
+def _validator(con: Any, st: Source, schema: Any) -> Callable[[Path], None]:
+    """Check a written accepted file against its pandera schema.
+
+    Files up to :data:`SCHEMA_FULL_ROWS` rows are checked in full; larger ones (county activity)
+    on every k-th row, about :data:`SCHEMA_SAMPLE_ROWS` rows, so the second look costs a second,
+    not a minute. The row checks that wrote the file have already looked at every row.
+    """
+
+    def validate(tmp: Path) -> None:
+        name = f"check_{st.table}"
+        tab, step = engine.read_parquet_sample(con, tmp, name, max_rows=SCHEMA_FULL_ROWS)
+        if step > 1:
+            tab, step = engine.read_parquet_sample(con, tmp, name, max_rows=SCHEMA_SAMPLE_ROWS)
+        try:
+            schema.validate(tab, lazy=True)
+        except (pandera.errors.SchemaErrors, pandera.errors.SchemaError) as exc:
+            raise IntakeError(
+                f"{st.path}: accepted rows fail the {st.table} contract schema (an intake bug, "
+                f"please report it): {str(exc)[:2000]}"
+            ) from None
+
+    return validate
+
+
+def _stage(con: Any, st: Source, m: IntakeMapping) -> ir.Table:
+    """The raw rows in DuckDB with their ``row_number`` (CSV as text; Parquet read in place)."""
+    raw_name = f"raw_{st.table}"
+    try:
+        if st.fmt == "csv":
+            return engine.stage_raw_csv(
+                con,
+                st.path,
+                columns=list(st.source_cols) + st.ignored,
+                name=raw_name,
+                delimiter=m.delimiter,
+            )
+        return engine.stage_raw_parquet(
+            con,
+            st.path,
+            columns={src: st.native.get(c, "text") for src, c in st.source_cols.items()},
+            name=raw_name,
+            date_format=m.date_format_for(st.table),
+        )
+    except engine.EngineError as exc:
+        raise IntakeError(str(exc)) from None
+
+
+def _reject(
+    con: Any,
+    st: Source,
+    named: ir.Table,
+    present: list[str],
+    ctx: CheckContext,
+    done: dict[str, ProcessedTable],
+) -> ir.Table:
+    """The rejected rows, each with its one reason (materialised: a small table)."""
+    table = st.table
+    try:
+        # 1. Primary-key values that occur more than once (normally none: a small table).
+        pk = list(C.PRIMARY_KEY[table])
+        norm = normalise(named, table, present, ctx)
+        repeated: ir.Table | None = engine.duplicate_keys(
+            con,
+            norm.select(**{f"_d_{k}": norm[k] for k in pk}),
+            [f"_d_{k}" for k in pk],
+            f"repeated_{table}",
+        )
+        if engine.count_rows(con, repeated) == 0:
+            repeated = None
+        # 2. Every check in one pass; only failing or repeated-key rows come out.
+        parent = None
+        if table in PARENT:
+            ptable, key = PARENT[table]
+            lookup = parent_lookup(
+                engine.read_parquet(con, done[ptable].accepted, name=f"accepted_{ptable}_{table}"),
+                done[ptable].rejected,
+                key,
+                table,
+            )
+            parent = engine.materialize(con, lookup, f"lookup_{table}")
+        flagged, pre, post = flag_rows(named, table, present, ctx, repeated=repeated, parent=parent)
+        flagged = engine.materialize(con, flagged, f"flagged_{table}")
+        # 3. One reason per rejected row (duplicates settled here).
+        return engine.materialize(
+            con, decide(flagged, table, present, pre, post), f"rejected_{table}"
+        )
+    except engine.EngineError as exc:
+        raise IntakeError(f"{st.path}: {exc}") from None
+
+
+def _counts_by_reason(con: Any, rejected: ir.Table) -> dict[str, int]:
+    """Quarantined rows per reason, in the order of :data:`evalkit.contract.REASONS`."""
+    counts = engine.to_pandas(
+        con, rejected.group_by(REASON).aggregate(n=rejected.count()), limit=len(C.REASONS) + 1
+    )
+    by_reason = {str(r): int(n) for r, n in zip(counts[REASON], counts["n"], strict=True)}
+    return {r: by_reason[r] for r in C.REASONS if r in by_reason}
+
+
+def _write_quarantine(
+    con: Any, st: Source, rejected: ir.Table, present: list[str], out_tmp: Path, n: int
+) -> tuple[str, ...]:
+    """Write the quarantined rows with their messages; return up to five example messages."""
+    q = rejected.mutate(message=quarantine_message(rejected, st.path.name, present))
+    engine.write_parquet(
+        con,
+        q.select(ROW, *present, REASON, COLUMN, "message"),
+        out_tmp / "quarantine" / f"{st.table}.parquet",
+        order_by=[ROW],
+    )
+    if not n:
+        return ()
+    ex = engine.to_pandas(con, q.order_by(ROW).select("message").limit(5), limit=5)
+    return tuple(ex["message"].tolist())
+
+
+def process_table(
+    con: Any,
+    st: Source,
+    ctx: CheckContext,
+    done: dict[str, ProcessedTable],
+    out_tmp: Path,
+    m: IntakeMapping,
+    ibis_schema_kwargs: dict[str, Any],
+    validate_output: bool,
+) -> TableReport:
+    """Take one table through intake into ``out_tmp``; record it in ``done`` for its children.
+
+    Parameters
+    ----------
+    con
+        The DuckDB connection (:func:`evalkit.engine.connect`).
+    st : Source
+        The table's raw file, found and its header checked.
+    ctx : CheckContext
+        What the row checks depend on besides the data.
+    done : dict
+        Tables processed so far (a child's parent must be there).
+    out_tmp : Path
+        Work directory: ``<table>.parquet`` and ``quarantine/<table>.parquet`` are written here.
+    m : IntakeMapping
+        The mapping (delimiter, date formats).
+    ibis_schema_kwargs : dict
+        Arguments of :func:`evalkit.intake.schemas.accepted_schema` besides the table.
+    validate_output : bool
+        Check the accepted file against its pandera schema before it is kept.
+
+    Returns
+    -------
+    TableReport
+        Counts that reconcile: read = accepted + quarantined.
+    """
+    table = st.table
+    raw = _stage(con, st, m)
+    # Contract names, source values.
+    present = [c for c in C.COLUMNS[table] if c in st.source_cols.values()]
+    by_contract = {c: s for s, c in st.source_cols.items()}
+    named = raw.select(ROW, **{c: raw[by_contract[c]] for c in present})
+    rejected = _reject(con, st, named, present, ctx, done)
+    done[table] = ProcessedTable(accepted=out_tmp / f"{table}.parquet", rejected=rejected)
+    by_reason = _counts_by_reason(con, rejected)
+    quarantined_n = sum(by_reason.values())
+    rows_read = engine.count_rows(con, named)
+
+    # Accepted rows, typed, in source order; the rejected row numbers left out.
+    accepted = typed_rows(named, table, present, ctx)
+    schema = accepted_schema(table, columns=present, **ibis_schema_kwargs)
+    accepted_n = engine.write_parquet(
+        con,
+        accepted.select(ROW, *present),
+        out_tmp / f"{table}.parquet",
+        source_order=(f"raw_{table}", ROW),
+        skip_rows=rejected.select(ROW) if quarantined_n else None,
+        drop=[ROW],
+        check=_validator(con, st, schema) if validate_output else None,
+    )
+    if rows_read != accepted_n + quarantined_n:  # an invariant, checked even under python -O
+        raise RuntimeError(
+            f"{st.path}: rows do not reconcile: read {rows_read}, accepted {accepted_n}, "
+            f"quarantined {quarantined_n}"
+        )
+    examples = _write_quarantine(con, st, rejected, present, out_tmp, quarantined_n)
+    return TableReport(
+        table=table,
+        source_file=st.path.name,
+        format=st.fmt,
+        rows_read=rows_read,
+        rows_accepted=accepted_n,
+        rows_quarantined=quarantined_n,
+        quarantined_by_reason=by_reason,
+        sha256=file_sha256(st.path),
+        ignored_columns=tuple(st.ignored),
+        absent_optional_columns=tuple(st.absent),
+        examples=examples,
+        size_bytes=st.size,
+    )

@@ -1,0 +1,208 @@
+"""Finding and reading the raw files: which file is each table, its header, its columns.
+
+Every table's file is found and its header checked before any work is done, so a missing file
+or required column stops intake (:class:`~evalkit.intake.errors.IntakeError`) at once, naming
+the file and the column. Hashes of the raw files (for the report and :func:`is_stale`) are
+remembered for the process.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalkit import contract as C
+from evalkit import engine
+from evalkit.intake.checks import date_regex
+from evalkit.intake.errors import IntakeError
+from evalkit.intake.mapping import IntakeMapping
+
+__all__ = [
+    "Source",
+    "csv_header",
+    "file_sha256",
+    "find_file",
+    "find_sources",
+    "native_columns",
+    "resolve_columns",
+]
+
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered for this process while its size, mtime and inode hold.
+
+    ``make data`` asks :func:`~evalkit.intake.is_stale` and then runs intake in one process: the
+    1.4 GB county activity file is read for its hash once, not twice.
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key in _HASHES:
+        return _HASHES[key]
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
+def find_file(raw_dir: Path, table: str, m: IntakeMapping, mapping_path: Path | None) -> Path:
+    """The raw file of ``table``: the mapping's file name, else ``<table>.csv`` or ``.parquet``."""
+    named = m.table(table).file
+    if named:
+        p = raw_dir / named
+        if not p.is_file():
+            raise IntakeError(
+                f"{p}: file not found (table '{table}', named in mapping {mapping_path})"
+            )
+        return p
+    found = [raw_dir / f"{table}{ext}" for ext in (".csv", ".parquet")]
+    exist = [p for p in found if p.is_file()]
+    if not exist:
+        raise IntakeError(
+            f"{found[0]}: file not found (table '{table}' needs {found[0].name} or "
+            f"{found[1].name} in {raw_dir})"
+        )
+    if len(exist) > 1:
+        raise IntakeError(
+            f"{exist[0]} and {exist[1]}: both exist for table '{table}'; keep exactly one"
+        )
+    return exist[0]
+
+
+def csv_header(path: Path, delimiter: str) -> list[str]:
+    """The header row of a CSV file (UTF-8, a byte-order mark allowed)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=delimiter), None)
+    except UnicodeDecodeError as exc:
+        raise IntakeError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise IntakeError(f"{path}: line 1 (header) cannot be read: {exc}") from None
+    if not header or all(not h.strip() for h in header):
+        raise IntakeError(f"{path}: empty file, no header row")
+    return header
+
+
+def resolve_columns(
+    path: Path, table: str, header: list[str], renames: Mapping[str, str]
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Map source to contract columns: ``(source -> contract, ignored, absent optional)``."""
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise IntakeError(f"{path}: column(s) {dups} appear more than once in the header")
+    contract_cols = C.COLUMNS[table]
+    chosen: dict[str, str] = {}
+    ignored: list[str] = []
+    for h in header:
+        target = renames.get(h, h if h not in renames.values() else None)
+        if target in contract_cols:
+            if target in chosen.values():
+                raise IntakeError(f"{path}: two columns map to contract column '{target}'")
+            chosen[h] = target
+        else:
+            ignored.append(h)
+    have = set(chosen.values())
+    missing = [c for c in contract_cols if c not in have and c not in C.OPTIONAL_COLUMNS[table]]
+    if missing:
+        inverse = {v: k for k, v in renames.items()}
+        named = ", ".join(
+            f"'{inverse[c]}' (contract '{c}')" if c in inverse else f"'{c}'" for c in missing
+        )
+        raise IntakeError(f"{path}: missing required column(s) {named} [{C.MISSING_COLUMN}]")
+    absent = [c for c in contract_cols if c not in have]
+    return chosen, ignored, absent
+
+
+@dataclass
+class Source:
+    """One table's raw file, as found and checked before intake reads its rows."""
+
+    table: str
+    path: Path
+    fmt: str  # "csv" or "parquet"
+    source_cols: dict[str, str]  # source name -> contract name
+    ignored: list[str]
+    absent: list[str]
+    native: dict[str, str] = field(default_factory=dict)  # contract column -> "int" | "date"
+    size: int = 0
+
+
+def native_columns(
+    types: Mapping[str, str], st: Source, m: IntakeMapping, null_values: tuple[str, ...]
+) -> dict[str, str]:
+    """Contract columns a Parquet file already holds as integers or dates, to use as they are.
+
+    A column stays text when the mapping recodes it, or when a null marker could be the text of
+    one of its values (``0`` for an integer, a date for a date): then only text handling gives
+    the same result as the CSV copy of the file.
+    """
+    kinds = C.COLUMNS[st.table]
+    recode = m.table(st.table).recode
+    rx = re.compile(date_regex(m.date_format_for(st.table)))
+    out: dict[str, str] = {}
+    for src, c in st.source_cols.items():
+        t = types[src].upper()
+        if c in recode:
+            continue
+        if kinds[c] == "int" and t in engine.NATIVE_INT_TYPES:
+            if not any(re.fullmatch(r"[+-]?[0-9]+(\.0+)?", v) for v in null_values):
+                out[c] = "int"
+        elif kinds[c] == "date" and t in engine.NATIVE_DATE_TYPES:
+            if not any(rx.search(v) for v in null_values):
+                out[c] = "date"
+    return out
+
+
+def _parquet_types(path: Path) -> dict[str, str]:
+    """Column name -> DuckDB type of a Parquet file."""
+    probe = engine.connect(threads=1, memory_limit="256MB")
+    try:
+        return engine.describe_parquet(probe, path)
+    except engine.EngineError as exc:
+        raise IntakeError(str(exc)) from None
+    finally:
+        probe.disconnect()
+
+
+def _source(raw_dir: Path, table: str, m: IntakeMapping, mapping: Path | None) -> Source:
+    """Find one table's file and check its header."""
+    path = find_file(raw_dir, table, m, mapping)
+    fmt = "parquet" if path.suffix.lower() == ".parquet" else "csv"
+    types: dict[str, str] = {}
+    if fmt == "csv":
+        header = csv_header(path, m.delimiter)
+    else:
+        types = _parquet_types(path)
+        header = list(types)
+    chosen, ignored, absent = resolve_columns(path, table, header, m.table(table).columns)
+    st = Source(table, path, fmt, chosen, ignored, absent, size=path.stat().st_size)
+    if types:
+        st.native = native_columns(types, st, m, tuple(m.null_values))
+    return st
+
+
+def find_sources(
+    raw_dir: Path, m: IntakeMapping, mapping: Path | None
+) -> tuple[list[Source], list[str]]:
+    """Every contract table's file, header checked, in processing order; and notes on them."""
+    sources: list[Source] = []
+    notes: list[str] = []
+    for table in C.TABLES:
+        st = _source(raw_dir, table, m, mapping)
+        sources.append(st)
+        if st.ignored:
+            notes.append(
+                f"{st.path.name}: column(s) {st.ignored} are not in the contract: ignored."
+            )
+        if st.absent:
+            notes.append(
+                f"{st.path.name}: optional column(s) {st.absent} absent: not in the output."
+            )
+    return sources, notes

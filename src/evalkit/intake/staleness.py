@@ -1,0 +1,72 @@
+"""Whether the processed tables must be rebuilt from the raw ones (``make data`` asks first)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from evalkit import contract as C
+from evalkit.intake.errors import IntakeError
+from evalkit.intake.mapping import IntakeMapping, load_mapping
+from evalkit.intake.sources import file_sha256, find_file
+
+__all__ = ["REPORT_FILE", "is_stale"]
+
+#: The report intake writes beside the processed tables.
+REPORT_FILE = "intake_report.json"
+
+
+def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bool:
+    """Whether ``out_dir`` must be rebuilt from ``raw_dir``.
+
+    Stale when ``intake_report.json`` or any processed or quarantine table is missing, when the
+    report was made with another mapping, or when any raw table's SHA-256 differs from the one
+    the report recorded (a raw file that cannot be found also counts as stale, so that running
+    intake gives the proper error). A file whose size differs is stale without being hashed, and
+    a hash computed here is remembered for the intake run that follows in the same process.
+    """
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    try:
+        report = json.loads((out_dir / REPORT_FILE).read_text(encoding="utf-8"))
+        m = load_mapping(mapping)
+    except (OSError, ValueError):
+        return True
+    if _mapping_changed(report.get("spec", {}), mapping):
+        return True
+    entries = report.get("tables", {})
+    return any(
+        _table_stale(raw_dir, out_dir, table, entries.get(table), m, mapping) for table in C.TABLES
+    )
+
+
+def _mapping_changed(spec: dict[str, Any], mapping: Path | None) -> bool:
+    """The report was made with another mapping file, or the mapping file has changed."""
+    if spec.get("mapping") != (str(mapping) if mapping else None):
+        return True
+    return mapping is not None and spec.get("mapping_sha256") != file_sha256(Path(mapping))
+
+
+def _table_stale(
+    raw_dir: Path,
+    out_dir: Path,
+    table: str,
+    entry: dict[str, Any] | None,
+    m: IntakeMapping,
+    mapping: Path | None,
+) -> bool:
+    """One table's outputs are missing, or its raw file is not the one the report recorded."""
+    if not (out_dir / f"{table}.parquet").is_file():
+        return True
+    if not (out_dir / "quarantine" / f"{table}.parquet").is_file():
+        return True
+    try:
+        path = find_file(raw_dir, table, m, mapping)
+    except IntakeError:
+        return True
+    if not entry or entry.get("source_file") != path.name:
+        return True
+    size = entry.get("size_bytes")
+    if size is not None and size != path.stat().st_size:
+        return True
+    return entry.get("sha256") != file_sha256(path)
