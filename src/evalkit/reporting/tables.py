@@ -123,28 +123,11 @@ def control_balance(
 
 
 def overlap_bins(mc: Any, rule: DisclosureRule, n_bins: int = 25) -> pd.DataFrame:
-    """Counts of the matching distance in fixed bins per group, disclosure-controlled."""
-    m = mc.match
-    dist = m.distance
-    treated = m.data[m.treatment] == 1
-    matched = m.matched.index
-    lo, hi = np.nanpercentile(dist, [0.5, 99.5])
-    edges = np.linspace(lo, hi, n_bins + 1)
-    mids = (edges[:-1] + edges[1:]) / 2
-
-    def counts(values: pd.Series) -> list[int | None]:
-        h, _ = np.histogram(values.clip(lo, hi), bins=edges)
-        return [rule.count(int(x)) for x in h]
-
-    ctrl = ~treated
-    return pd.DataFrame(
-        {
-            "bin_mid": mids,
-            "participants": counts(dist[treated]),
-            "controls_matched": counts(dist[ctrl & dist.index.isin(matched)]),
-            "controls_all": counts(dist[ctrl]),
-        }
-    )
+    """The match's overlap table (:meth:`MatchResult.overlap_table`), disclosure-controlled."""
+    table = mc.match.overlap_table(n_bins)
+    for col in ("participants", "controls_matched", "controls_all"):
+        table[col] = [rule.count(int(x)) for x in table[col]]
+    return table
 
 
 _UTIL_COLS = [
