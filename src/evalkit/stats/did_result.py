@@ -305,4 +305,9 @@ class DidResult(Result):
         """
         if self.event_study is None:
             raise ValueError("no event study: call did(..., event_study=True)")
-        return plots.event_study(self.event_study, label=self.spec["outcome"], ax=ax)
+        return plots.event_study(
+            self.event_study,
+            label=self.spec["outcome"],
+            ax=ax,
+            log=self.scale == "rate_ratio",
+        )

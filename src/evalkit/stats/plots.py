@@ -121,10 +121,14 @@ def forest(
     return ax
 
 
-def event_study(table: pd.DataFrame, *, label: str, ax: Axes | None = None) -> Axes:
-    """Rate ratios by month relative to referral with 95% CIs, before and after (log scale).
+def event_study(
+    table: pd.DataFrame, *, label: str, ax: Axes | None = None, log: bool = True
+) -> Axes:
+    """Estimates by period relative to the event with 95% CIs, before and after it.
 
     ``table`` has ``period``, ``estimate``, ``ci_low`` and ``ci_high`` (a DiD event study).
+    Rate ratios (``log=True``) are drawn on a log scale with a line at 1; differences on a
+    linear scale with a line at 0. Periods below 0 are "before".
     """
     ax = new_axes(ax, (7.5, 3.6))
     t = table.dropna(subset=["estimate"])
@@ -141,11 +145,12 @@ def event_study(table: pd.DataFrame, *, label: str, ax: Axes | None = None) -> A
             elinewidth=1,
             label=f"months {when} referral",
         )
-    ax.axhline(1, color="0.3", lw=1)
+    ax.axhline(1 if log else 0, color="0.3", lw=1)
     ax.axvline(-0.5, color="0.3", lw=1, ls="--")
-    log_axis(ax, "y")
+    if log:
+        log_axis(ax, "y")
     ax.set_xlabel("Month relative to referral (month −1 is the reference)")
-    ax.set_ylabel("Rate ratio vs matched controls")
+    ax.set_ylabel("Rate ratio vs matched controls" if log else "Difference vs matched controls")
     ax.set_title(f"{label}: participants against matched controls, month by month")
     ax.legend(frameon=False, loc="best")
     return ax
