@@ -453,3 +453,21 @@ def test_prepost_plots_draw_with_the_shared_figure_functions(monkeypatch):
     assert list(r.paired_table().columns) == ["episode_id", "before", "after", "change"]
     assert len(r.paired_table()) == r.n_paired
     matplotlib.pyplot.close("all")
+
+
+def test_prepost_effect_size_table_lower_is_better_is_flipped_positive() -> None:
+    import dataclasses
+
+    from evalkit.stats.prepost import PrePostResult
+
+    fields = {f.name for f in dataclasses.fields(PrePostResult)}
+    assert {"effect_size", "effect_size_ci_low", "effect_size_ci_high", "direction"} <= fields
+    base = {name: None for name in fields}
+    base.update(
+        title="CAT", direction="lower", effect_size=-0.5, effect_size_ci_low=-0.8,
+        effect_size_ci_high=-0.2,
+    )  # fmt: skip
+    r = PrePostResult(**base)
+    t = r.effect_size_table()
+    assert t.loc[0, "effect_size"] == 0.5
+    assert (t.loc[0, "effect_size_ci_low"], t.loc[0, "effect_size_ci_high"]) == (0.2, 0.8)

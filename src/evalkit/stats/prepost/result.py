@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 import pandas as pd
 
 from evalkit.jsonsafe import json_safe
-from evalkit.stats.plots import before_after, paired_change
+from evalkit.stats.plots import before_after, forest, paired_change
 from evalkit.stats.prepost.shares import Direction
 from evalkit.stats.result import Result, format_table
 
@@ -327,6 +327,41 @@ class PrePostResult(Result):
             thresholds=thresholds,
             labels=(self.before, self.after),
             title=f"{self.instrument}: paired change (n = {self.n_paired})",
+            ax=ax,
+        )
+
+    def effect_size_table(self) -> pd.DataFrame:
+        """The standardised change as one row, oriented so that positive is better.
+
+        The shape of the report's wellbeing table (``label``, ``effect_size``,
+        ``effect_size_ci_low``, ``effect_size_ci_high``), so both draw with the same function.
+        """
+        sign = 1 if self.direction == "higher" else -1
+        lo, hi = sign * self.effect_size_ci_low, sign * self.effect_size_ci_high
+        return pd.DataFrame(
+            {
+                "label": [self.title],
+                "effect_size": [sign * self.effect_size],
+                "effect_size_ci_low": [min(lo, hi)],
+                "effect_size_ci_high": [max(lo, hi)],
+            }
+        )
+
+    def plot_effect_size(self, ax: Any = None) -> Any:
+        """The standardised change with its 95% CI (positive = better).
+
+        Drawn with :func:`evalkit.stats.plots.forest`, the function the report's wellbeing
+        figure uses for every measure at once.
+        """
+        return forest(
+            self.effect_size_table(),
+            label_col="label",
+            estimate="effect_size",
+            ci_low="effect_size_ci_low",
+            ci_high="effect_size_ci_high",
+            log=False,
+            title=f"{self.title}: paired change, start to end",
+            xlabel="Standardised change (positive = better), 95% CI",
             ax=ax,
         )
 
