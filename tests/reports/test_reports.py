@@ -11,10 +11,11 @@ import html
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cdp import Chromium, find_chromium
+from browser import Chromium, find_chromedriver, find_chromium, start_chromium
 
 from evalkit.config import load_programmes
 from evalkit.intake import run_intake
@@ -169,19 +170,20 @@ def test_comparison_page_lists_every_programme(built_reports: Path) -> None:
 
 # --- browser ----------------------------------------------------------------------------------
 CHROMIUM = find_chromium()
+CHROMEDRIVER = find_chromedriver()
 _NO_BROWSER = (
-    "headless Chromium not found: browser tests skipped. Install Debian's package "
-    "(apt-get install chromium) to run them; CI requires them."
+    "headless Chromium or chromedriver not found: browser tests skipped. Install Debian's "
+    "packages (apt-get install chromium chromium-driver) to run them; CI requires them."
 )
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Chromium:
-    if CHROMIUM is None:
+def chromium() -> Iterator[Chromium]:
+    if CHROMIUM is None or CHROMEDRIVER is None:
         if os.environ.get("CI"):
-            pytest.fail("CI requires the browser tests, but no Chromium is installed")
+            pytest.fail("CI requires the browser tests, but Chromium or chromedriver is missing")
         pytest.skip(_NO_BROWSER)
-    with Chromium(CHROMIUM) as browser:
+    with start_chromium(CHROMIUM, CHROMEDRIVER) as browser:
         yield browser
 
 
