@@ -206,17 +206,7 @@ def wellbeing_figure(
     table: pd.DataFrame, *, analysis: Any, name: str = "wellbeing_change"
 ) -> ReportFigure:
     """Mean change per instrument with 95% CI, standardised (effect size) for comparability."""
-    ax = _draw(
-        plots.forest,
-        table,
-        label_col="label",
-        estimate="effect_size",
-        ci_low="effect_size_ci_low",
-        ci_high="effect_size_ci_high",
-        log=False,
-        title="Paired change in wellbeing measures, start to end",
-        xlabel="Standardised change (positive = better), 95% CI",
-    )
+    ax = _draw(plots.effect_sizes, table)
     t = table.dropna(subset=["effect_size"])
     caption = (
         "Paired change from the start to the end of the programme, per measure, standardised so "
@@ -230,7 +220,7 @@ def wellbeing_figure(
         for r in t.itertuples()
     )
     return _render(
-        ax, name, caption, f"Dot plot of standardised change. {alt}.", analysis, plots.forest
+        ax, name, caption, f"Dot plot of standardised change. {alt}.", analysis, plots.effect_sizes
     )
 
 

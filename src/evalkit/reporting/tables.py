@@ -24,6 +24,7 @@ from evalkit.analysis import (
     wellbeing_all,
 )
 from evalkit.analysis.equity import PATHWAY_STEPS
+from evalkit.analysis.equity.reach_rates import ENTRY_KEYS as REACH_KEYS
 from evalkit.analysis.power import mde_utilisation_all
 from evalkit.analysis.utilisation import matched_cohort, sensitivity, utilisation_all
 from evalkit.config import instruments
@@ -176,16 +177,8 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
     "reach": {
         "analysis": reach_all,
         "source": "reach",
-        "columns": [
-            "group",
-            "level",
-            "participants",
-            "eligible_person_years",
-            "ratio_vs_reference",
-            "ci_low",
-            "ci_high",
-            "reference_level",
-        ],
+        # The reach entry's keys with the reference level moved last.
+        "columns": [*(k for k in REACH_KEYS if k != "reference_level"), "reference_level"],
         "counts": ("participants",),
         "digits": 2,
         "labels": {

@@ -29,23 +29,10 @@ from evalkit.stats.rates import (
     rate_ratio,
     rate_ratios,
 )
-from evalkit.stats.scoring import (
-    MEASURE_COLUMNS,
-    REASON_NO_ITEMS,
-    REASON_NOT_IN_TABLE,
-    REASON_TOO_MANY_MISSING,
-    SCORE_COLUMNS,
-    ScoringError,
-    goal_columns,
-    score_measures,
-)
+from evalkit.stats.scoring import ScoringError, goal_columns, score_measures
 
+# The scoring constants (MEASURE_COLUMNS, the REASON_* codes) are in evalkit.stats.scoring.
 __all__ = [
-    "MEASURE_COLUMNS",
-    "REASON_NOT_IN_TABLE",
-    "REASON_NO_ITEMS",
-    "REASON_TOO_MANY_MISSING",
-    "SCORE_COLUMNS",
     "DidResult",
     "EValueResult",
     "HeterogeneityResult",

@@ -18,7 +18,7 @@ import pandas as pd
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
 from evalkit.stats.evalue import EValueResult, evalue
-from evalkit.stats.result import Result, format_table
+from evalkit.stats.result import ESTIMATE_COLUMNS, Result, format_table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -42,16 +42,7 @@ TIDY_COLUMNS: tuple[str, ...] = (
 )
 
 #: Columns of :attr:`DidResult.event_study`, in order.
-EVENT_STUDY_COLUMNS: tuple[str, ...] = (
-    "period",
-    "estimate",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "pre",
-    "reference",
-)
+EVENT_STUDY_COLUMNS: tuple[str, ...] = ("period", *ESTIMATE_COLUMNS, "pre", "reference")
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -24,6 +24,7 @@ __all__ = [
     "PARTICIPANTS",
     "STYLE",
     "comparison",
+    "effect_sizes",
     "event_study",
     "forest",
     "log_axis",
@@ -119,6 +120,29 @@ def forest(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     return ax
+
+
+def effect_sizes(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    title: str = "Paired change in wellbeing measures, start to end",
+) -> Axes:
+    """Standardised change per measure with 95% CIs, positive = better (a :func:`forest`).
+
+    ``table`` has ``label``, ``effect_size``, ``effect_size_ci_low`` and ``effect_size_ci_high``.
+    """
+    return forest(
+        table,
+        label_col="label",
+        estimate="effect_size",
+        ci_low="effect_size_ci_low",
+        ci_high="effect_size_ci_high",
+        log=False,
+        title=title,
+        xlabel="Standardised change (positive = better), 95% CI",
+        ax=ax,
+    )
 
 
 def event_study(

@@ -22,7 +22,10 @@ import pandas as pd
 
 from evalkit.jsonsafe import json_safe
 
-__all__ = ["Result", "format_table"]
+__all__ = ["ESTIMATE_COLUMNS", "Result", "format_table"]
+
+#: The columns of one estimate in a tidy table, in order (estimate, SE, 95% CI, p-value).
+ESTIMATE_COLUMNS: tuple[str, ...] = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
 
 
 def format_table(table: pd.DataFrame, digits: int = 4) -> str:
@@ -47,9 +50,13 @@ class Result:
         """Lines above the table in :meth:`summary` (default: the analysis name)."""
         return [self.analysis]
 
+    def format_tidy(self, table: pd.DataFrame) -> str:
+        """The tidy table as text in :meth:`summary` (default: :func:`format_table`)."""
+        return format_table(table)
+
     def summary(self) -> str:
         """Header, tidy table and notes as plain text."""
-        lines = [*self.summary_header(), "", format_table(self.tidy())]
+        lines = [*self.summary_header(), "", self.format_tidy(self.tidy())]
         notes = tuple(getattr(self, "notes", ()) or ())
         if notes:
             lines += ["", "Notes:", *(f"- {n}" for n in notes)]

@@ -67,3 +67,12 @@ __all__ = [
     "reach_all",
     "referral_trends",
 ]
+
+#: The analysis functions of this package (``evalkit.analysis`` exports them too).
+ANALYSES: tuple[str, ...] = (
+    "outcomes_by_deprivation",
+    "pathway",
+    "reach",
+    "reach_all",
+    "referral_trends",
+)

@@ -24,7 +24,7 @@ from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
 from evalkit.stats.prepost import prepost
 from evalkit.stats.rates import HeterogeneityResult, heterogeneity
-from evalkit.stats.result import Result
+from evalkit.stats.result import ESTIMATE_COLUMNS, Result
 
 __all__ = [
     "MIN_GROUP_EVENTS",
@@ -60,11 +60,7 @@ COLUMNS: tuple[str, ...] = (
     "n_controls",
     "events_baseline",
     "events_followup",
-    "estimate",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "p_value",
+    *ESTIMATE_COLUMNS,
 )
 
 

@@ -134,12 +134,9 @@ class ReturnOnInvestmentResult(Result):
             f"{self.share_break_even:.0%} of resamples at or above break-even",
         ]
 
-    def summary(self) -> str:
-        """Header, table (£, thousands separated) and notes."""
-        lines = [*self.summary_header(), "", money_table(self.tidy())]
-        if self.notes:
-            lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
-        return "\n".join(lines)
+    def format_tidy(self, table: pd.DataFrame) -> str:
+        """The table in £, thousands separated (:func:`money_table`)."""
+        return money_table(table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures (an unbounded limit becomes None, with a note), spec and notes."""

@@ -117,12 +117,9 @@ class WellbyResult(Result):
             f"£{self.high:.2f}{ci})",
         ]
 
-    def summary(self) -> str:
-        """Header, table (£, thousands separated) and notes."""
-        lines = [*self.summary_header(), "", money_table(self.tidy())]
-        if self.notes:
-            lines += ["", "Notes:"] + [f"- {n}" for n in self.notes]
-        return "\n".join(lines)
+    def format_tidy(self, table: pd.DataFrame) -> str:
+        """The table in £, thousands separated (:func:`money_table`)."""
+        return money_table(table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures, spec and notes."""

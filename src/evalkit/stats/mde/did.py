@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from evalkit.jsonsafe import json_safe
-from evalkit.stats.mde.common import TIDY_COLUMNS, SolvedFor, format_count
+from evalkit.stats.mde.common import TIDY_COLUMNS, SolvedFor, format_count, power_dict
 from evalkit.stats.mde.did_variance import (
     CountDesign,
     count_design,
@@ -241,21 +240,15 @@ class DidPower(Result):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the figures, the sentence, the spec and the notes."""
-        out = {
-            "analysis": "power_did",
-            "solved_for": self.solved_for,
-            **{r.term: r.estimate for r in self.tidy().itertuples(index=False)},
-            "mde_percent_fall": self.mde_percent_fall,
-            "alpha": self.alpha,
-            "target_power": self.target_power,
-            "window_months": self.window_months,
-            "baseline_months": self.baseline_months,
-            "outcome": self.outcome,
-            "sentence": self.sentence(),
-            "spec": self.spec,
-            "notes": list(self.notes),
-        }
-        return json_safe(out)
+        return power_dict(
+            self,
+            "power_did",
+            before_alpha={"mde_percent_fall": self.mde_percent_fall},
+            after_power={
+                "window_months": self.window_months,
+                "baseline_months": self.baseline_months,
+            },
+        )
 
     def power_curve_table(self, points: int = 300) -> pd.DataFrame:
         """Power at ``points`` true rate ratios either side of 1 (``rate_ratio``, ``power``).

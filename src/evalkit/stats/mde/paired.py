@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from evalkit.jsonsafe import json_safe
-from evalkit.stats.mde.common import TIDY_COLUMNS, SolvedFor, format_count
+from evalkit.stats.mde.common import TIDY_COLUMNS, SolvedFor, format_count, power_dict
 from evalkit.stats.plots import power_curve
 from evalkit.stats.result import Result
 
@@ -187,18 +186,7 @@ class PairedPower(Result):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the figures, the sentence, the spec and the notes."""
-        out = {
-            "analysis": "power_paired",
-            "solved_for": self.solved_for,
-            **{r.term: r.estimate for r in self.tidy().itertuples(index=False)},
-            "alpha": self.alpha,
-            "target_power": self.target_power,
-            "outcome": self.outcome,
-            "sentence": self.sentence(),
-            "spec": self.spec,
-            "notes": list(self.notes),
-        }
-        return json_safe(out)
+        return power_dict(self, "power_paired")
 
     def power_curve_table(self, points: int = 200) -> pd.DataFrame:
         """Power at ``points`` true mean changes from 0 to twice the MDE (``change``, ``power``).

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 import pandas as pd
 
 from evalkit.jsonsafe import json_safe
-from evalkit.stats.plots import before_after, forest, paired_change
+from evalkit.stats.plots import before_after, effect_sizes, paired_change
 from evalkit.stats.prepost.shares import Direction
 from evalkit.stats.result import Result, format_table
 
@@ -350,19 +350,11 @@ class PrePostResult(Result):
     def plot_effect_size(self, ax: Any = None) -> Any:
         """The standardised change with its 95% CI (positive = better).
 
-        Drawn with :func:`evalkit.stats.plots.forest`, the function the report's wellbeing
+        Drawn with :func:`evalkit.stats.plots.effect_sizes`, the function the report's wellbeing
         figure uses for every measure at once.
         """
-        return forest(
-            self.effect_size_table(),
-            label_col="label",
-            estimate="effect_size",
-            ci_low="effect_size_ci_low",
-            ci_high="effect_size_ci_high",
-            log=False,
-            title=f"{self.title}: paired change, start to end",
-            xlabel="Standardised change (positive = better), 95% CI",
-            ax=ax,
+        return effect_sizes(
+            self.effect_size_table(), title=f"{self.title}: paired change, start to end", ax=ax
         )
 
     def plot_distribution(self, ax: Any = None) -> Any:
