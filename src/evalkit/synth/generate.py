@@ -1,14 +1,16 @@
 """Generate the synthetic county: the contract's raw tables plus ``synthetic_truth.json``.
 
 Everything is drawn from one ``numpy.random.SeedSequence``, split into named streams (and per
-chunk of people for the activity), so the same seed gives the same files byte for byte. Work is
-vectorised over people in chunks, which bounds memory at county scale.
+chunk of people for the activity, :mod:`~evalkit.synth.streams`), so the same seed gives the
+same files byte for byte. Work is vectorised over people in chunks, which bounds memory at
+county scale.
 
 The steps of :func:`generate_county`, in order: the people (:mod:`~evalkit.synth.people`); their
-monthly activity counts; each programme's referrals, at most one programme per person; the
-participants' attendance, redrawn activity (:mod:`~evalkit.synth.participants`), questionnaires
-and truth (:mod:`~evalkit.synth.truth`); every event's day; the contract tables and their writing
-(:mod:`~evalkit.synth.tables`), with faults (:mod:`~evalkit.synth.faults`) if asked for.
+monthly activity counts; each programme's referrals, at most one programme per person
+(:mod:`~evalkit.synth.referral`); the participants' attendance, redrawn activity, questionnaires
+and truth (:mod:`~evalkit.synth.participants`, :mod:`~evalkit.synth.truth`); every event's day;
+the contract tables and their writing (:mod:`~evalkit.synth.tables`), with faults
+(:mod:`~evalkit.synth.faults`) if asked for.
 """
 
 from __future__ import annotations
@@ -37,36 +39,21 @@ from evalkit.synth.faults import (
 )
 from evalkit.synth.geography import build_geography
 from evalkit.synth.ids import derive_key, pseudonymise, synthetic_nhs_numbers
-from evalkit.synth.participants import participant_activity
+from evalkit.synth.participants import Participants, draw_participants
 from evalkit.synth.people import Population, build_population
-from evalkit.synth.programmes import (
-    RECENT_SETTINGS,
-    draw_attendance,
-    draw_referrals,
-    eligible_months,
-    ever_eligible,
-    referral_log_hazard,
-    rereferrals,
-)
-from evalkit.synth.questionnaires import Questionnaires, draw_questionnaires
+from evalkit.synth.programmes import ever_eligible
+from evalkit.synth.referral import draw_first_referrals
+from evalkit.synth.streams import CHUNK, STREAMS, Generation, n_chunks, spawn_streams
 from evalkit.synth.tables import (
     concat_referrals,
     dates_to_text,
     measures_table,
     population_table,
-    referral_rows,
     referrals_table,
     write_activity,
     write_table,
 )
-from evalkit.synth.truth import (
-    TRUTH_FILE,
-    WINDOWS,
-    reach_truth,
-    selection_truth,
-    truth_document,
-    utilisation_truth,
-)
+from evalkit.synth.truth import TRUTH_FILE, WINDOWS, truth_document
 
 __all__ = [
     "CHUNK",
@@ -83,11 +70,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SCALES = {"demo": 60_000, "county": 660_000}
-CHUNK = 20_000
-STREAMS = (
-    "geography", "population", "ids", "need", "episodes", "counts", "referrals", "attendance",
-    "participants", "events", "questionnaires", "faults", "rereferrals",
-)  # fmt: skip
 #: ``pool`` options: everyone, or only people who could be eligible for one of the programmes.
 POOLS = ("all", "eligible")
 FAULTS_FILE = "synthetic_faults.json"
@@ -110,71 +92,6 @@ class SynthResult:
         lines += [f"  {t:<12} {n:>12,} rows" for t, n in self.rows.items()]
         lines += [f"  participants {p}: {n:,}" for p, n in self.n_participants.items()]
         return "\n".join(lines + self.notes)
-
-
-def _streams(seed: int) -> dict[str, np.random.SeedSequence]:
-    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
-    return dict(zip(STREAMS, children, strict=True))
-
-
-def _rng(ss: np.random.SeedSequence, *key: int) -> np.random.Generator:
-    """A generator for a sub-stream (e.g. one chunk), independent of the other sub-streams."""
-    return np.random.default_rng(
-        np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, *key))
-    )
-
-
-def _n_chunks(n: int) -> int:
-    return (n + CHUNK - 1) // CHUNK
-
-
-@dataclass
-class _Run:
-    """What every step of one generation shares."""
-
-    cal: Calendar
-    streams: dict[str, np.random.SeedSequence]
-    settings: tuple[str, ...]
-    programmes: dict[str, Programme]
-    slugs: list[str]
-    regime: str
-    n_full: int  # people drawn (the whole county, also when only the pool is written)
-    bar: tqdm
-
-    def rng(self, stream: str, *key: int) -> np.random.Generator:
-        """The generator of one named stream (and sub-stream ``key``)."""
-        return _rng(self.streams[stream], *key)
-
-
-@dataclass
-class _Referrals:
-    """Each programme's first-referral draw, and the one programme each person is referred to."""
-
-    elig: dict[str, tuple[np.ndarray, np.ndarray]]  # people ever eligible, their eligible months
-    first: dict[str, np.ndarray]  # first referral month per person, -1 for none
-    days: dict[str, np.ndarray]  # first referral day per person, NONE for none
-    scale: dict[str, float]  # calibrated monthly hazard scale
-    hazards: dict[str, np.ndarray]  # monthly referral hazards of the people ever eligible
-    winner: np.ndarray  # programme index of the earliest referral (ties: slug order)
-    any_ref: np.ndarray  # referred to any programme
-    first_any: np.ndarray  # month of the earliest referral to any programme (n_months + 1: none)
-
-
-@dataclass
-class _Participants:
-    """What the participant step gives the later ones."""
-
-    truth: dict[str, dict] = field(default_factory=dict)
-    referral_parts: list[dict] = field(default_factory=list)
-    measure_parts: list[Questionnaires] = field(default_factory=list)
-    events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    episodes: int = 0  # episode ids handed out so far
-
-    def next_episode_ids(self, k: int) -> np.ndarray:
-        """The next ``k`` episode ids (``EP0000001``, ...)."""
-        ids = np.array([f"EP{self.episodes + i + 1:07d}" for i in range(k)])
-        self.episodes += k
-        return ids
 
 
 @dataclass
@@ -262,16 +179,16 @@ def generate_county(
     out = Path(out)
     _prepare_out(out)
     slugs = sorted(programmes)
-    run = _Run(
+    run = Generation(
         cal=Calendar(),
-        streams=_streams(seed),
+        streams=spawn_streams(seed),
         settings=(*SETTINGS, "prescription_item") if with_prescriptions else SETTINGS,
         programmes=programmes,
         slugs=slugs,
         regime=regime,
         n_full=n_full,
         bar=tqdm(
-            total=_n_chunks(n_full) * 2 + 6 + len(slugs),
+            total=n_chunks(n_full) * 2 + 6 + len(slugs),
             desc="synthetic county",
             unit="step",
             disable=not progress,
@@ -279,12 +196,14 @@ def generate_county(
         ),
     )
     pop, person_ids = _draw_people(run, pool, seed)
-    run.bar.total = _n_chunks(pop.n) * 2 + 6 + len(slugs)
+    run.bar.total = n_chunks(pop.n) * 2 + 6 + len(slugs)
     run.bar.update(1)
 
     need_all, episode_all, counts = _monthly_counts(run, pop)
-    ref = _draw_all_referrals(run, pop, counts, episode_all)
-    parts = _participants(run, pop, ref, need_all, episode_all, counts, instrument_defs, unit_costs)
+    ref = draw_first_referrals(run, pop, counts, episode_all)
+    parts = draw_participants(
+        run, pop, ref, need_all, episode_all, counts, instrument_defs, unit_costs
+    )
     del episode_all
     chunks = _event_days(run, pop, counts, parts.events)
     del counts  # the largest array: freed before the events are joined
@@ -363,7 +282,7 @@ def _prepare_out(out: Path) -> None:
 
 
 # ---- people --------------------------------------------------------------------------------
-def _draw_people(run: _Run, pool: str, seed: int) -> tuple[Population, np.ndarray]:
+def _draw_people(run: Generation, pool: str, seed: int) -> tuple[Population, np.ndarray]:
     """Geography, population and NHS numbers; keep the pool; return people and pseudonyms."""
     geo = build_geography(run.rng("geography"))
     pop = build_population(run.n_full, geo, run.cal, run.rng("population"))
@@ -386,14 +305,14 @@ def _draw_people(run: _Run, pool: str, seed: int) -> tuple[Population, np.ndarra
 
 
 # ---- pass 1: need, episodes and monthly counts for everyone --------------------------------
-def _monthly_counts(run: _Run, pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _monthly_counts(run: Generation, pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each person's need per setting, episode intensity per month and counts per month."""
     n, cal, settings = pop.n, run.cal, run.settings
     S, M = len(settings), cal.n_months
     need_all = np.empty((n, S), dtype=np.float64)
     episode_all = np.empty((n, M), dtype=np.float32)
     counts = np.empty((n, M, S), dtype=np.uint16)
-    for c in range(_n_chunks(n)):
+    for c in range(n_chunks(n)):
         idx = np.arange(c * CHUNK, min(n, (c + 1) * CHUNK))
         need_all[idx] = act.person_need(pop, idx, run.rng("need", c), settings)
         episode_all[idx] = act.episodes(pop, idx, cal, run.rng("episodes", c))
@@ -407,198 +326,9 @@ def _monthly_counts(run: _Run, pop: Population) -> tuple[np.ndarray, np.ndarray,
     return need_all, episode_all, counts
 
 
-def _last3(counts: np.ndarray, cols: list[int]) -> np.ndarray:
-    """Events in the three calendar months before each month, summed over ``cols``."""
-    n, m = counts.shape[:2]
-    monthly = counts[:, :, cols].sum(axis=2, dtype=np.int32)
-    c = np.concatenate([np.zeros((n, 1), np.int32), monthly.cumsum(axis=1)], axis=1)
-    m_idx = np.arange(m)
-    return c[:, m_idx] - c[:, np.maximum(m_idx - 3, 0)]
-
-
-# ---- referral: competing monthly hazards, at most one programme per person -----------------
-def _draw_all_referrals(
-    run: _Run, pop: Population, counts: np.ndarray, episode_all: np.ndarray
-) -> _Referrals:
-    """Every programme's first referrals; the earliest wins (one programme per person)."""
-    n, cal, settings = pop.n, run.cal, run.settings
-    recent = _last3(counts, [settings.index(s) for s in RECENT_SETTINGS])
-    recent_admissions = _last3(counts, [settings.index("emergency_admission")])
-    elig, first, days, scale_c, hazards = {}, {}, {}, {}, {}
-    years = (cal.referral_last_month - cal.referral_first_month + 1) / 12
-    for k, slug in enumerate(run.slugs):
-        prog = run.programmes[slug]
-        full_elig = eligible_months(pop, prog, cal)
-        rows = np.flatnonzero(full_elig.any(axis=1))  # work only on people ever eligible
-        sub = pop.subset(rows)
-        elig[slug] = (rows, full_elig[rows])
-        lp = referral_log_hazard(
-            sub, prog, recent[rows], recent_admissions[rows], episode_all[rows], cal, run.regime
-        )
-        # Volume per 100,000 of the whole population, also when only the pool is simulated.
-        target = prog.synthetic.referrals_per_year_per_100k * run.n_full / 1e5 * years
-        f_sub, d_sub, scale_c[slug], hazards[slug] = draw_referrals(
-            elig[slug][1], lp, target, sub, cal, run.regime, run.rng("referrals", k)
-        )
-        first[slug] = np.full(n, -1, dtype=np.int64)
-        first[slug][rows] = f_sub
-        days[slug] = np.full(n, NONE, dtype=np.int64)
-        days[slug][rows] = d_sub
-        run.bar.update(1)
-    big = cal.n_months + 1
-    stacked = np.stack([np.where(first[s] >= 0, first[s], big) for s in run.slugs])
-    winner = stacked.argmin(axis=0)  # ties: programme order (slug order)
-    any_ref = stacked.min(axis=0) < big
-    first_any = np.where(any_ref, stacked.min(axis=0), big)
-    return _Referrals(elig, first, days, scale_c, hazards, winner, any_ref, first_any)
-
-
-# ---- participants: attendance, post-referral utilisation and the truth ---------------------
-def _participants(
-    run: _Run,
-    pop: Population,
-    ref: _Referrals,
-    need_all: np.ndarray,
-    episode_all: np.ndarray,
-    counts: np.ndarray,
-    instrument_defs: dict[str, InstrumentDefinition],
-    unit_costs: UnitCostTable,
-) -> _Participants:
-    """Every programme's participants, in slug order (``counts`` loses their own months)."""
-    unit_cost = np.array([unit_costs.cost_of(s) for s in run.settings])
-    cost_mask = np.array([s in SETTINGS for s in run.settings])
-    acc = _Participants()
-    for k in range(len(run.slugs)):
-        _programme_participants(
-            run,
-            k,
-            pop,
-            ref,
-            need_all,
-            episode_all,
-            counts,
-            instrument_defs,
-            unit_cost,
-            cost_mask,
-            acc,
-        )
-        run.bar.update(1)
-    return acc
-
-
-def _first_referrals(ref: _Referrals, k: int, slug: str) -> tuple[np.ndarray, ...]:
-    """People whose one programme is number ``k``, by referral day: persons, day and month."""
-    persons = np.flatnonzero(ref.any_ref & (ref.winner == k))
-    ref_day = ref.days[slug][persons]
-    order = np.lexsort((persons, ref_day))
-    persons, ref_day = persons[order], ref_day[order]
-    return persons, ref_day, ref.first[slug][persons]
-
-
-def _reach(ref: _Referrals, slug: str, pop: Population, big: int) -> dict[str, float]:
-    """Reach truth: at-risk person-time is the eligible months up to the first referral."""
-    rows, el = ref.elig[slug]
-    at_risk_until = np.where(ref.first[slug][rows] >= 0, ref.first[slug][rows], big)
-    return reach_truth(
-        el, ref.hazards[slug], at_risk_until, ref.first_any[rows], pop.imd_quintile[rows]
-    )
-
-
-def _programme_participants(
-    run: _Run,
-    k: int,
-    pop: Population,
-    ref: _Referrals,
-    need_all: np.ndarray,
-    episode_all: np.ndarray,
-    counts: np.ndarray,
-    instrument_defs: dict[str, InstrumentDefinition],
-    unit_cost: np.ndarray,
-    cost_mask: np.ndarray,
-    acc: _Participants,
-) -> None:
-    """Programme ``k``'s first referrals: attendance, activity, questionnaires, truth, rows."""
-    slug, cal = run.slugs[k], run.cal
-    prog = run.programmes[slug]
-    persons, ref_day, ref_month = _first_referrals(ref, k, slug)
-    att = draw_attendance(prog, persons, ref_day, pop, cal, run.rng("attendance", k))
-    lam0, lam1, ev = participant_activity(
-        prog,
-        persons,
-        ref_day,
-        ref_month,
-        att.dose,
-        pop,
-        need_all,
-        episode_all,
-        cal,
-        run.settings,
-        run.rng("participants", k),
-    )
-    # From the referral month on, participants' events are their own draw (``ev``).
-    m_idx = np.arange(cal.n_months)
-    counts[persons] = np.where(m_idx[None, :, None] >= ref_month[:, None, None], 0, counts[persons])
-    acc.events.append(ev)
-    truth = utilisation_truth(lam0, lam1, run.settings, unit_cost, cost_mask)
-    truth["reach"] = {"imd_quintile": _reach(ref, slug, pop, cal.n_months + 1)}
-    episode_ids = acc.next_episode_ids(persons.size)
-    last_day = np.minimum(pop.reg_end[persons], cal.month_starts[-1] - 1)
-    q = draw_questionnaires(
-        prog,
-        instrument_defs,
-        episode_ids,
-        att.started,
-        att.completed,
-        att.start_date,
-        att.end_date,
-        last_day,
-        pop.frailty[persons],
-        cal,
-        run.regime,
-        run.rng("questionnaires", k),
-    )
-    acc.measure_parts.append(q)
-    truth["wellbeing"] = q.truth
-    truth["n_participants"] = int(persons.size)
-    truth["selection"] = selection_truth(prog, run.regime, ref.scale[slug], att, pop, persons)
-    # The calibration target: referral hazards summed over eligible person-months.
-    truth["selection"]["expected_referrals"] = float(ref.hazards[slug].sum())
-    acc.truth[slug] = truth
-    acc.referral_parts.append(referral_rows(slug, persons, ref_day, episode_ids, att))
-    _rereferrals(run, k, pop, persons, ref_day, acc)
-
-
-def _rereferrals(
-    run: _Run,
-    k: int,
-    pop: Population,
-    persons: np.ndarray,
-    ref_day: np.ndarray,
-    acc: _Participants,
-) -> None:
-    """Re-referrals of the same people: part of their exposure, no effect of their own."""
-    prog = run.programmes[run.slugs[k]]
-    again, later = rereferrals(
-        persons,
-        ref_day,
-        pop,
-        run.cal,
-        prog.synthetic.rereferral_probability,
-        run.rng("rereferrals", k),
-    )
-    if again.size:
-        re_ids = acc.next_episode_ids(again.size)
-        re_att = draw_attendance(
-            prog, persons[again], later, pop, run.cal, run.rng("rereferrals", 100 + k)
-        )
-        acc.referral_parts.append(
-            referral_rows(run.slugs[k], persons[again], later, re_ids, re_att)
-        )
-
-
 # ---- events for everyone (participants' post-referral months come from their own draw) ----
 def _event_days(
-    run: _Run,
+    run: Generation,
     pop: Population,
     counts: np.ndarray,
     part_events: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -616,7 +346,7 @@ def _event_days(
     part_chunk = part_p // CHUNK
     ev_person, ev_day, ev_setting = [], [], []
     starts = run.cal.month_starts
-    for c in range(_n_chunks(n)):
+    for c in range(n_chunks(n)):
         idx0 = c * CHUNK
         block = counts[idx0 : min(n, (c + 1) * CHUNK)]
         i, m, s = np.nonzero(block)
@@ -641,7 +371,7 @@ def _event_days(
 
 
 def _join_events(
-    run: _Run,
+    run: Generation,
     pop: Population,
     chunks: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
 ) -> _Events:
@@ -660,7 +390,7 @@ def _join_events(
 def _contract_tables(
     pop: Population,
     person_ids: np.ndarray,
-    parts: _Participants,
+    parts: Participants,
     instrument_defs: dict[str, InstrumentDefinition],
     fmt: str,
 ) -> _Built:
@@ -678,7 +408,7 @@ def _contract_tables(
 
 
 def _inject_faults(
-    run: _Run,
+    run: Generation,
     built: _Built,
     pop: Population,
     person_ids: np.ndarray,

@@ -9,15 +9,23 @@ programme are what the truth file's utilisation effects are computed from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from evalkit.config import Programme
+from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
+from evalkit.contract import SETTINGS
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import Calendar, add_months_days
 from evalkit.synth.people import Population
-from evalkit.synth.programmes import effect_multiplier
+from evalkit.synth.programmes import draw_attendance, effect_multiplier, rereferrals
+from evalkit.synth.questionnaires import Questionnaires, draw_questionnaires
+from evalkit.synth.referral import Referrals
+from evalkit.synth.streams import Generation
+from evalkit.synth.tables import referral_rows
+from evalkit.synth.truth import reach_truth, selection_truth, utilisation_truth
 
-__all__ = ["participant_activity"]
+__all__ = ["Participants", "draw_participants", "participant_activity"]
 
 
 def participant_activity(
@@ -85,3 +93,162 @@ def participant_activity(
         ev_d.append(day.astype(np.int32))
         ev_s.append(s.astype(np.int8))
     return lam0, lam1, (np.concatenate(ev_p), np.concatenate(ev_d), np.concatenate(ev_s))
+
+
+@dataclass
+class Participants:
+    """What the participant step gives the later ones."""
+
+    truth: dict[str, dict] = field(default_factory=dict)
+    referral_parts: list[dict] = field(default_factory=list)
+    measure_parts: list[Questionnaires] = field(default_factory=list)
+    events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    episodes: int = 0  # episode ids handed out so far
+
+    def next_episode_ids(self, k: int) -> np.ndarray:
+        """The next ``k`` episode ids (``EP0000001``, ...)."""
+        ids = np.array([f"EP{self.episodes + i + 1:07d}" for i in range(k)])
+        self.episodes += k
+        return ids
+
+
+def draw_participants(
+    run: Generation,
+    pop: Population,
+    ref: Referrals,
+    need_all: np.ndarray,
+    episode_all: np.ndarray,
+    counts: np.ndarray,
+    instrument_defs: dict[str, InstrumentDefinition],
+    unit_costs: UnitCostTable,
+) -> Participants:
+    """Every programme's participants, in slug order (``counts`` loses their own months)."""
+    unit_cost = np.array([unit_costs.cost_of(s) for s in run.settings])
+    cost_mask = np.array([s in SETTINGS for s in run.settings])
+    acc = Participants()
+    for k in range(len(run.slugs)):
+        _programme_participants(
+            run,
+            k,
+            pop,
+            ref,
+            need_all,
+            episode_all,
+            counts,
+            instrument_defs,
+            unit_cost,
+            cost_mask,
+            acc,
+        )
+        run.bar.update(1)
+    return acc
+
+
+def _first_referrals(ref: Referrals, k: int, slug: str) -> tuple[np.ndarray, ...]:
+    """People whose one programme is number ``k``, by referral day: persons, day and month."""
+    persons = np.flatnonzero(ref.any_ref & (ref.winner == k))
+    ref_day = ref.days[slug][persons]
+    order = np.lexsort((persons, ref_day))
+    persons, ref_day = persons[order], ref_day[order]
+    return persons, ref_day, ref.first[slug][persons]
+
+
+def _reach(ref: Referrals, slug: str, pop: Population, big: int) -> dict[str, float]:
+    """Reach truth: at-risk person-time is the eligible months up to the first referral."""
+    rows, el = ref.elig[slug]
+    at_risk_until = np.where(ref.first[slug][rows] >= 0, ref.first[slug][rows], big)
+    return reach_truth(
+        el, ref.hazards[slug], at_risk_until, ref.first_any[rows], pop.imd_quintile[rows]
+    )
+
+
+def _programme_participants(
+    run: Generation,
+    k: int,
+    pop: Population,
+    ref: Referrals,
+    need_all: np.ndarray,
+    episode_all: np.ndarray,
+    counts: np.ndarray,
+    instrument_defs: dict[str, InstrumentDefinition],
+    unit_cost: np.ndarray,
+    cost_mask: np.ndarray,
+    acc: Participants,
+) -> None:
+    """Programme ``k``'s first referrals: attendance, activity, questionnaires, truth, rows."""
+    slug, cal = run.slugs[k], run.cal
+    prog = run.programmes[slug]
+    persons, ref_day, ref_month = _first_referrals(ref, k, slug)
+    att = draw_attendance(prog, persons, ref_day, pop, cal, run.rng("attendance", k))
+    lam0, lam1, ev = participant_activity(
+        prog,
+        persons,
+        ref_day,
+        ref_month,
+        att.dose,
+        pop,
+        need_all,
+        episode_all,
+        cal,
+        run.settings,
+        run.rng("participants", k),
+    )
+    # From the referral month on, participants' events are their own draw (``ev``).
+    m_idx = np.arange(cal.n_months)
+    counts[persons] = np.where(m_idx[None, :, None] >= ref_month[:, None, None], 0, counts[persons])
+    acc.events.append(ev)
+    truth = utilisation_truth(lam0, lam1, run.settings, unit_cost, cost_mask)
+    truth["reach"] = {"imd_quintile": _reach(ref, slug, pop, cal.n_months + 1)}
+    episode_ids = acc.next_episode_ids(persons.size)
+    last_day = np.minimum(pop.reg_end[persons], cal.month_starts[-1] - 1)
+    q = draw_questionnaires(
+        prog,
+        instrument_defs,
+        episode_ids,
+        att.started,
+        att.completed,
+        att.start_date,
+        att.end_date,
+        last_day,
+        pop.frailty[persons],
+        cal,
+        run.regime,
+        run.rng("questionnaires", k),
+    )
+    acc.measure_parts.append(q)
+    truth["wellbeing"] = q.truth
+    truth["n_participants"] = int(persons.size)
+    truth["selection"] = selection_truth(prog, run.regime, ref.scale[slug], att, pop, persons)
+    # The calibration target: referral hazards summed over eligible person-months.
+    truth["selection"]["expected_referrals"] = float(ref.hazards[slug].sum())
+    acc.truth[slug] = truth
+    acc.referral_parts.append(referral_rows(slug, persons, ref_day, episode_ids, att))
+    _rereferrals(run, k, pop, persons, ref_day, acc)
+
+
+def _rereferrals(
+    run: Generation,
+    k: int,
+    pop: Population,
+    persons: np.ndarray,
+    ref_day: np.ndarray,
+    acc: Participants,
+) -> None:
+    """Re-referrals of the same people: part of their exposure, no effect of their own."""
+    prog = run.programmes[run.slugs[k]]
+    again, later = rereferrals(
+        persons,
+        ref_day,
+        pop,
+        run.cal,
+        prog.synthetic.rereferral_probability,
+        run.rng("rereferrals", k),
+    )
+    if again.size:
+        re_ids = acc.next_episode_ids(again.size)
+        re_att = draw_attendance(
+            prog, persons[again], later, pop, run.cal, run.rng("rereferrals", 100 + k)
+        )
+        acc.referral_parts.append(
+            referral_rows(run.slugs[k], persons[again], later, re_ids, re_att)
+        )
