@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,23 +28,32 @@ def json_safe(obj: Any) -> Any:
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [json_safe(v) for v in obj]
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, bool | np.bool_):
-        return bool(obj)
-    if isinstance(obj, int | np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        v = float(obj)
-        return None if not math.isfinite(v) else v
-    if obj is pd.NA or obj is pd.NaT:
+    return _scalar(obj)
+
+
+def _finite(x: Any) -> float | None:
+    v = float(x)
+    return None if not math.isfinite(v) else v
+
+
+#: JSON-safe form of a scalar, by type, in the order they are tried (bool before int).
+_SCALARS: tuple[tuple[type | tuple[type, ...], Any], ...] = (
+    (str, lambda x: x),
+    ((bool, np.bool_), bool),
+    ((int, np.integer), int),
+    ((float, np.floating), _finite),
+    ((pd.Timestamp, np.datetime64), lambda x: pd.Timestamp(x).isoformat()),
+    (dt.date, lambda x: x.isoformat()),
+)
+
+
+def _scalar(obj: Any) -> Any:
+    """One scalar as JSON: None, str, bool, int, finite float, ISO date; else its string."""
+    if obj is None or obj is pd.NA or obj is pd.NaT:
         return None
-    if isinstance(obj, pd.Timestamp | np.datetime64):
-        return pd.Timestamp(obj).isoformat()
-    if isinstance(obj, dt.date):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
+    for kinds, convert in _SCALARS:
+        if isinstance(obj, kinds):
+            return convert(obj)
     return str(obj)
 
 

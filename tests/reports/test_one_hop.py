@@ -89,23 +89,34 @@ def resolve(name: str) -> Any:
     raise LookupError(name)
 
 
-def called_functions(fn: Callable[..., Any], depth: int = 3) -> set[Any]:
-    """Functions ``fn`` calls through its module's globals (and what those call, ``depth`` deep)."""
-    fn = inspect.unwrap(fn)
-    if not isinstance(fn, types.FunctionType) or depth == 0:
-        return set()
-    names = set(fn.__code__.co_names)
-    for const in fn.__code__.co_consts:  # nested functions and comprehensions
+def _names(code: types.CodeType) -> set[str]:
+    """Global and attribute names a code object uses, nested functions included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            names |= set(const.co_names)
-    out: set[Any] = set()
+            names |= _names(const)
+    return names
+
+
+def _referenced(fn: types.FunctionType) -> set[Any]:
+    """Callables ``fn`` reaches through its globals (``plots.forest`` or ``forest``)."""
+    names, out = _names(fn.__code__), set()
     for name, value in fn.__globals__.items():
         if name not in names:
             continue
-        if isinstance(value, types.ModuleType):
+        if isinstance(value, types.ModuleType) and value.__name__.startswith("evalkit"):
             out |= {getattr(value, n) for n in names if callable(getattr(value, n, None))}
-        elif callable(value):
+        elif callable(value) and not isinstance(value, types.ModuleType):
             out.add(value)
+    return out
+
+
+def called_functions(fn: Callable[..., Any], depth: int = 3) -> set[Any]:
+    """Functions ``fn`` calls through its module's globals, and what those call, ``depth`` deep."""
+    fn = inspect.unwrap(fn)
+    if not isinstance(fn, types.FunctionType) or depth == 0:
+        return set()
+    out = _referenced(fn)
     for f in list(out):
         if getattr(f, "__module__", "").startswith("evalkit"):
             out |= called_functions(f, depth - 1)
