@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.contract import COLUMNS, PERSON_ID_PATTERN, TABLES
+from evalkit.definitions.base import validation_message
 from evalkit.intake.errors import IntakeError
 
 __all__ = ["DATE_DIRECTIVES", "IntakeMapping", "MappingError", "TableMapping", "load_mapping"]
@@ -185,14 +186,6 @@ class IntakeMapping(_Strict):
         return self.table(name).date_format or self.date_format
 
 
-def _format_validation_error(path: Path, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{path}: {loc}: {e['msg']}")
-    return "\n".join(lines)
-
-
 def load_mapping(path: Path | None) -> IntakeMapping:
     """Load and validate a mapping YAML file; ``None`` gives the contract's identity mapping.
 
@@ -215,4 +208,4 @@ def load_mapping(path: Path | None) -> IntakeMapping:
     try:
         return IntakeMapping.model_validate(raw)
     except ValidationError as exc:
-        raise MappingError(_format_validation_error(path, exc)) from None
+        raise MappingError(validation_message(path, exc)) from None
