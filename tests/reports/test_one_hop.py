@@ -149,6 +149,15 @@ def test_report_every_figure_and_table_names_code_that_exists(
 
 
 @pytest.mark.parametrize("slug", PROGRAMMES)
+def test_report_nested_section_html_is_markup_not_its_text_view(
+    built_reports: Path, slug: str
+) -> None:
+    page = (built_reports / slug / "index.html").read_text(encoding="utf-8")
+    assert "[report section" not in page and "[figure " not in page
+    assert "&lt;div class=&#34;ek-notice" not in page and "&lt;p&gt;" not in page
+
+
+@pytest.mark.parametrize("slug", PROGRAMMES)
 def test_report_figure_function_is_the_results_plot_function(
     built_reports: Path, slug: str
 ) -> None:

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from evalkit import engine
-from evalkit.files import atomic_path
 
 
 @pytest.fixture
@@ -79,16 +78,6 @@ def test_write_parquet_failed_check_leaves_no_file(con, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     engine.write_parquet(con, t, target, order_by=["k"])
     assert pd.read_parquet(target)["k"].tolist() == [1, 2]
-
-
-def test_atomic_path_exception_keeps_old_file(tmp_path: Path) -> None:
-    target = tmp_path / "f.txt"
-    target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("interrupted")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
 def test_to_pandas_large_result_is_refused(con) -> None:

@@ -28,6 +28,10 @@ class Html:
     def _repr_html_(self) -> str:
         return self.body
 
+    def __html__(self) -> str:
+        """The fragment as markup, so a template that includes it does not escape it."""
+        return self.body
+
     def __repr__(self) -> str:  # plain-text view for terminals and nbval's text/plain
         return "[report section: shown as HTML]"
 

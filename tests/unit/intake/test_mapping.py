@@ -17,7 +17,7 @@ from evalkit.intake.example import (
     write_tables,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "intake_mappings" / "example_warehouse.yaml"
 KW = {
     "programmes": EXAMPLE_PROGRAMMES,
