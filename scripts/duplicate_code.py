@@ -28,6 +28,7 @@ def count_duplicates(paths: list[str]) -> tuple[int, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the repeated blocks and their count; exit 1 above ``--max``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max", type=int, required=True, help="most findings allowed")
     parser.add_argument("paths", nargs="+")
