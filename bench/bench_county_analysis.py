@@ -1,4 +1,4 @@
-"""Benchmark: one programme's utilisation analysis at county scale (issue 4, "Fast").
+"""Benchmark: one programme's utilisation analysis at county scale.
 
 Times, for each programme on an existing county (processed, or raw Parquet, which has the
 processed tables' columns and types): the cohort build (:func:`evalkit.cohort.build_cohort`),

@@ -1,6 +1,6 @@
 """Benchmark: `make report` on the demo county, wall time from nothing but the environment.
 
-Issue 6's targets, on the 2-core machine with `.venv` already built:
+The 0.2 release's targets, on the 2-core machine with `.venv` already built:
 
 - `make report PROGRAMME=mindsong` in an empty project folder (so the demo county is generated
   and taken through intake first) in under 60 s;

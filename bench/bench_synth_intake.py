@@ -2,7 +2,7 @@
 
 Runs ``evalkit synth`` and ``evalkit intake`` as separate processes under ``/usr/bin/time -v``
 (peak resident memory of each process) at demo and county scale, and writes a markdown table to
-``bench/results/synth_intake.md``. Targets (issue 3, 2-core machine): demo under 20 s; county
+``bench/results/synth_intake.md``. Targets (2-core machine): demo under 20 s; county
 under 3 minutes and under 6 GB peak memory.
 
 Usage::

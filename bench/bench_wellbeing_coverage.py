@@ -1,4 +1,4 @@
-"""Simulation study: coverage of the wellbeing pre/post 95% CI (issue 5, "What it must show").
+"""Simulation study: coverage of the wellbeing pre/post 95% CI.
 
 Each replication simulates ``N_PARTICIPANTS`` first referrals to a programme and draws their
 questionnaires with the synthetic county's own models, unchanged:

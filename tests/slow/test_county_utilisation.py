@@ -1,4 +1,4 @@
-"""County-scale checks of the utilisation analysis (issue 4; marker ``slow``, not in make test).
+"""County-scale checks of the utilisation analysis (marker ``slow``, not in make test).
 
 Two synthetic counties (660,000 people, seed 42, Parquet) are generated once per session, with
 each programme's configured rate ratio for emergency admissions and GP appointments set to
