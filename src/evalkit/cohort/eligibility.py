@@ -37,13 +37,9 @@ from evalkit.config import Programme
 from evalkit.contract import CONDITIONS, ETHNICITY_GROUP, imd_quintile
 from evalkit.dates import add_months_expr
 
-# The Ibis month arithmetic lived here before evalkit.dates; the old name stays importable.
-add_months = add_months_expr
-
 __all__ = [
     "EXCLUSION_REASONS",
     "UNKNOWN_ETHNICITY",
-    "add_months",
     "age_at",
     "available_conditions",
     "covariates_at_index",

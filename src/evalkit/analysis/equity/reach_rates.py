@@ -26,14 +26,10 @@ from evalkit.analysis.equity.text import n_label, summary_text
 from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation import cohort_for
 from evalkit.cohort import Cohort
-from evalkit.cohort.eligibility import (
-    add_months,
-    age_at,
-    eligibility_checks,
-    ethnicity_group_expr,
-)
+from evalkit.cohort.eligibility import age_at, eligibility_checks, ethnicity_group_expr
 from evalkit.config import Programme
 from evalkit.contract import imd_quintile
+from evalkit.dates import add_months, add_months_expr, month_index
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
 from evalkit.stats.rates import Method, rate_ratios
@@ -62,18 +58,15 @@ def _cache(study: Study) -> dict[str, Any]:
 
 
 def _month_starts(lo: dt.date, hi: dt.date) -> list[dt.date]:
-    out, y, m = [], lo.year, lo.month
-    while (y, m) <= (hi.year, hi.month):
-        out.append(dt.date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    """The 1st of every calendar month from ``lo``'s month to ``hi``'s, inclusive."""
+    first = lo.replace(day=1)
+    return [add_months(first, k) for k in range(month_index(hi) - month_index(first) + 1)]
 
 
 def _referral_period(cohort: Cohort) -> tuple[dt.date, dt.date]:
     d = pd.to_datetime(cohort.participants["index_date"])
     lo = d.min().date().replace(day=1)
-    last = d.max().date()
-    nxt = dt.date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    nxt = add_months(d.max().date().replace(day=1), 1)
     return lo, nxt - dt.timedelta(days=1)
 
 
@@ -110,7 +103,7 @@ def _person_months(study: Study, cohort: Cohort, period: tuple[dt.date, dt.date]
     grid = grid.left_join(first, grid.person_id == first.ref_person_id)
     grid = grid.filter(grid.first_referral.isnull() | (grid.first_referral >= grid.month_start))
     in_month = grid.first_referral.notnull() & (
-        grid.first_referral < add_months(grid.month_start, 1)
+        grid.first_referral < add_months_expr(grid.month_start, 1)
     )
     grid = grid.select(
         imd_quintile=imd_quintile(grid.imd_decile).cast("int8"),
