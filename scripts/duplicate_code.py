@@ -24,6 +24,12 @@ def count_duplicates(paths: list[str]) -> tuple[int, str]:
         check=False,
     )
     report = proc.stdout
+    # pylint's exit code is a bit mask: 1 fatal, 2 error, 32 usage error; 8 (refactor) is R0801.
+    if proc.returncode & (1 | 2 | 32) or "Your code has been rated" not in report:
+        raise RuntimeError(
+            f"pylint did not complete (exit {proc.returncode}): "
+            + (proc.stderr.strip() or report.strip() or "no output")[:500]
+        )
     return len(re.findall(r"\bR0801\b", report)), report
 
 
@@ -33,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max", type=int, required=True, help="most findings allowed")
     parser.add_argument("paths", nargs="+")
     args = parser.parse_args(argv)
-    n, report = count_duplicates(args.paths)
+    try:
+        n, report = count_duplicates(args.paths)
+    except RuntimeError as exc:
+        print(f"duplicate-code: {exc}")
+        return 1
     blocks = [line for line in report.splitlines() if line.startswith("==")]
     for line in blocks:
         print(f"  {line}")
