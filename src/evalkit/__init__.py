@@ -17,6 +17,7 @@ __version__ = "0.4.0"
 _LAZY = {
     "match": ("evalkit.stats.matching", "match"),
     "did": ("evalkit.stats.did", "did"),
+    "stacked_did": ("evalkit.stats.stacked", "stacked_did"),
     "prepost": ("evalkit.stats.prepost", "prepost"),
 }
 

@@ -1,11 +1,12 @@
 """Domain-free statistical engines on any DataFrame.
 
-Matching (:func:`match`), difference-in-differences (:func:`did`), naive pre/post, paired pre/post
-change on scored questionnaires (:func:`prepost`, :func:`score_measures`), rates and rate ratios,
-E-values, minimum detectable effects and cost differences with their bootstrap. Nothing here
-imports evalkit's domain modules (config, contract, synth, intake, cohort, analysis,
-reporting; an import-linter contract checks it): column names and instrument rules are arguments,
-so academics can use these functions on their own data.
+Matching (:func:`match`), difference-in-differences (:func:`did`, and :func:`stacked_did` on
+calendar-time panels), naive pre/post, paired pre/post change on scored questionnaires
+(:func:`prepost`, :func:`score_measures`), rates and rate ratios, E-values, minimum detectable
+effects and cost differences with their bootstrap. Nothing here imports evalkit's domain modules
+(config, contract, synth, intake, cohort, analysis, reporting; an import-linter contract checks
+it): column names and instrument rules are arguments, so academics can use these functions on
+their own data.
 """
 
 from evalkit.stats.costs import (
@@ -30,6 +31,7 @@ from evalkit.stats.rates import (
     rate_ratios,
 )
 from evalkit.stats.scoring import ScoringError, goal_columns, score_measures
+from evalkit.stats.stacked import StackedDidResult, stacked_did
 
 # The scoring constants (MEASURE_COLUMNS, the REASON_* codes) are in evalkit.stats.scoring.
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "RateRatio",
     "ReturnOnInvestmentResult",
     "ScoringError",
+    "StackedDidResult",
     "WellbyResult",
     "cost_per_participant",
     "did",
@@ -59,5 +62,6 @@ __all__ = [
     "rate_ratios",
     "return_on_investment",
     "score_measures",
+    "stacked_did",
     "wellby_valuation",
 ]
