@@ -4,16 +4,16 @@ Every table's file is found and its header checked first (:mod:`evalkit.intake.s
 each table, parents first, is staged, checked and written (:mod:`evalkit.intake.process`); the
 counts go into the report (:mod:`evalkit.intake.report`). See ``docs/decisions/intake.md``.
 
-All outputs are written to a work directory inside ``out_dir`` and moved into place with
-``os.replace`` only after every table has succeeded (:func:`_publish`), so an interrupted or
-failed run never leaves a half-written table or a mix of old and new tables.
+All outputs are written to a work directory inside ``out_dir`` and moved into place, file by
+file with :func:`evalkit.files.move_into`, only after every table has succeeded
+(:func:`_publish`), so an interrupted or failed run never leaves a half-written table or a mix
+of old and new tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 from evalkit import contract as C
 from evalkit import engine
-from evalkit.files import write_text
+from evalkit.files import move_into, write_text
 from evalkit.intake.checks import CheckContext, InstrumentRule, instrument_rules
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping, load_mapping
@@ -220,14 +220,9 @@ def _write_report(path: Path, obj: Any) -> None:
 def _publish(work_out: Path, out_dir: Path) -> None:
     """Move a finished intake from its work directory into ``out_dir``.
 
-    Each file is moved with one ``os.replace`` (atomic on one file system: the work directory is
-    inside ``out_dir``): every table and its quarantine first, the report last, so a report
-    never describes tables that are not there.
+    Each file is moved atomically (:func:`evalkit.files.move_into`; the work directory is inside
+    ``out_dir``): every table and its quarantine first, the report last, so a report never
+    describes tables that are not there.
     """
-    (out_dir / "quarantine").mkdir(exist_ok=True)
-    for t in C.TABLES:
-        os.replace(
-            work_out / "quarantine" / f"{t}.parquet", out_dir / "quarantine" / f"{t}.parquet"
-        )
-        os.replace(work_out / f"{t}.parquet", out_dir / f"{t}.parquet")
-    os.replace(work_out / REPORT_FILE, out_dir / REPORT_FILE)
+    tables = [name for t in C.TABLES for name in (f"quarantine/{t}.parquet", f"{t}.parquet")]
+    move_into(work_out, out_dir, [*tables, REPORT_FILE])
