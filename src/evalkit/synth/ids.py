@@ -13,9 +13,7 @@ import hmac
 
 import numpy as np
 
-from evalkit.nhs_number import WEIGHTS
-
-_WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
+from evalkit.nhs_number import NO_CHECK_DIGIT, check_digits
 
 
 def synthetic_nhs_numbers(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -29,10 +27,8 @@ def synthetic_nhs_numbers(n: int, rng: np.random.Generator) -> np.ndarray:
     # Oversample stems, keep those with a valid check digit, in drawn order.
     k = int(n * 1.15) + 100
     stems = 999_000_000 + rng.choice(1_000_000, size=k, replace=False).astype(np.int64)
-    digits = (stems[:, None] // 10 ** np.arange(8, -1, -1)) % 10
-    check = 11 - (digits @ _WEIGHTS) % 11
-    check = np.where(check == 11, 0, check)
-    ok = check != 10
+    check = check_digits(stems)
+    ok = check != NO_CHECK_DIGIT
     numbers = stems[ok] * 10 + check[ok]
     if numbers.size < n:  # pragma: no cover - oversampling makes this practically impossible
         raise RuntimeError("not enough valid stems drawn")
