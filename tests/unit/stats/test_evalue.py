@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from evalkit.stats.evalue import EValueResult, evalue, evalue_rr
@@ -12,12 +14,16 @@ from evalkit.stats.evalue import EValueResult, evalue, evalue_rr
 # Case table: (rr, expected E-value), each worked by hand from E = RR + sqrt(RR * (RR - 1)),
 # with RR < 1 replaced by 1 / RR first.
 #   3.9: 3.9 + sqrt(3.9 * 2.9) = 3.9 + sqrt(11.31) = 3.9 + 3.363034 = 7.263034
-#        (VanderWeele & Ding 2017, Ann Intern Med 167:268, breastfeeding example: "7.2")
+#        (the paper's example, evalue_vanderweele_ding_2017.csv)
 #   1.8: 1.8 + sqrt(1.8 * 0.8) = 1.8 + sqrt(1.44) = 1.8 + 1.2 = 3.0 (the paper's CI E-value)
 #   2:   2 + sqrt(2)
 #   0.5: inverted to 2, so 2 + sqrt(2)
 #   0.9: inverted to 10/9: 10/9 + sqrt(10/9 * 1/9) = (10 + sqrt(10)) / 9
 #   1:   1 + 0 = 1 (no association needs no confounding)
+#: The paper's worked example (VanderWeele & Ding 2017), in a file beside its source.
+PUBLISHED_FILE = Path(__file__).parents[2] / "reference" / "evalue_vanderweele_ding_2017.csv"
+PUBLISHED = pd.read_csv(PUBLISHED_FILE, comment="#").to_dict(orient="records")
+
 EVALUE_CASES = [
     (3.9, 3.9 + math.sqrt(11.31)),
     (1.8, 3.0),
@@ -33,12 +39,13 @@ def test_evalue_rr_case_table_matches_hand_worked_values(rr: float, expected: fl
     assert evalue_rr(rr) == pytest.approx(expected, abs=1e-12)
 
 
-def test_evalue_published_example_gives_7_26_and_3_0() -> None:
+@pytest.mark.parametrize("ref", PUBLISHED, ids=lambda r: f"rr{r['rr']}")
+def test_evalue_published_example_gives_7_26_and_3_0(ref: dict) -> None:
     # VanderWeele & Ding (2017): RR 3.9 (95% CI 1.8 to 8.7); E-values 7.26 and 3.0.
-    res = evalue(3.9, 1.8, 8.7)
-    assert round(res.evalue, 2) == 7.26
-    assert res.evalue_ci == pytest.approx(3.0, abs=1e-12)
-    assert res.spec["ci_limit_used"] == 1.8
+    res = evalue(ref["rr"], ref["ci_low"], ref["ci_high"])
+    assert round(res.evalue, int(ref["evalue_decimals"])) == ref["evalue"]
+    assert res.evalue_ci == pytest.approx(ref["evalue_ci"], abs=1e-12)
+    assert res.spec["ci_limit_used"] == ref["ci_limit_used"]
 
 
 def test_evalue_protective_ratio_uses_upper_limit_inverted() -> None:

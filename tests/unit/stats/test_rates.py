@@ -2,8 +2,8 @@
 
 References:
 - R's ``stats::poisson.test`` (exact conditional test and CI for a ratio of two Poisson rates),
-  R 4.x on this machine, e.g. ``poisson.test(c(11, 6+8+7), c(800, 1083+1050+878))`` (the
-  example in R's help page, eba1977 data), printed with ``digits = 10``. Our exact interval must
+  printed with ``digits = 10``: ``tests/reference/r_poisson_test.csv``, with each call and its
+  source (the first row is the example of R's help page, eba1977 data). Our exact interval must
   agree to the printed precision (1e-9 relative).
 - Hand computation: the Clopper-Pearson limits from beta quantiles (Armitage, Berry & Matthews,
   section 5.3) mapped to the ratio, and ``exp(log RR +- z sqrt(1/a + 1/b))``.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,27 +26,40 @@ from statsmodels.stats import rates as sm_rates
 from evalkit.stats.rates import heterogeneity, rate_ratio, rate_ratios
 from evalkit.stats.result import Result
 
-#: (count1, exposure1, count2, exposure2) -> R poisson.test conf.int (digits = 10).
-R_POISSON_TEST = [
-    ((11, 800, 21, 3011), (0.8584264034, 4.2772659437)),
-    ((0, 1000, 12, 3000), (0.0, 1.079681452)),
-    ((40, 1234.5, 25, 2000), (1.534472614, 4.458224819)),
-]
+#: R's poisson.test output, one row per call (the file says where it came from).
+R_POISSON_TEST_FILE = Path(__file__).parents[2] / "reference" / "r_poisson_test.csv"
+R_POISSON_TEST = pd.read_csv(R_POISSON_TEST_FILE, comment="#").to_dict(orient="records")
 R_REL_TOL = 1e-9  # R printed 10 significant digits
 
 
-@pytest.mark.parametrize(("counts", "ref"), R_POISSON_TEST)
-def test_rate_ratio_exact_matches_r_poisson_test(counts, ref) -> None:
-    res = rate_ratio(*counts)
-    assert res.ci_low == pytest.approx(ref[0], rel=R_REL_TOL, abs=1e-12)
-    assert res.ci_high == pytest.approx(ref[1], rel=R_REL_TOL)
+def _counts(ref: dict) -> tuple[int, float, int, float]:
+    return (int(ref["count1"]), ref["exposure1"], int(ref["count2"]), ref["exposure2"])
 
 
-def test_rate_ratio_exact_p_value_matches_r_poisson_test() -> None:
-    # R: p-value = 0.07966863303, rate ratio 1.971488095
-    res = rate_ratio(11, 800, 21, 3011)
-    assert res.p_value == pytest.approx(0.07966863303, rel=1e-9)
-    assert res.estimate == pytest.approx(1.971488095, rel=1e-9)
+@pytest.mark.parametrize("ref", R_POISSON_TEST, ids=[r["r_call"] for r in R_POISSON_TEST])
+def test_rate_ratio_exact_matches_r_poisson_test(ref) -> None:
+    res = rate_ratio(*_counts(ref))
+    assert res.ci_low == pytest.approx(ref["ci_low"], rel=R_REL_TOL, abs=1e-12)
+    assert res.ci_high == pytest.approx(ref["ci_high"], rel=R_REL_TOL)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [r for r in R_POISSON_TEST if not math.isnan(r["p_value"])],
+    ids=lambda r: r["r_call"],
+)
+def test_rate_ratio_exact_p_value_matches_r_poisson_test(ref) -> None:
+    res = rate_ratio(*_counts(ref))
+    assert res.p_value == pytest.approx(ref["p_value"], rel=R_REL_TOL)
+    assert res.estimate == pytest.approx(ref["estimate"], rel=R_REL_TOL)
+
+
+def test_r_poisson_test_reference_rows_are_the_calls_they_name() -> None:
+    # Guards the file: every row read (none lost to a stray comment) and its counts are its call's.
+    assert len(R_POISSON_TEST) == 3
+    for ref in R_POISSON_TEST:
+        c1, e1, c2, e2 = _counts(ref)
+        assert ref["r_call"] == f"poisson.test(c({c1}, {c2}), c({e1:g}, {e2:g}))"
 
 
 def test_rate_ratio_exact_equals_hand_clopper_pearson() -> None:
