@@ -9,8 +9,12 @@
    ``results.json``, table CSVs and figure PNGs into a staging folder;
 3. nbconvert renders the executed notebook to ``index.html`` with every input cell removed
    (from the same execution, never a second run);
-4. the disclosure checker scans the staging folder; only a clean report replaces the old one,
-   by a rename, so an interrupted or failed run never leaves a half-written report in place.
+4. the disclosure checker scans the staging folder; only a clean report replaces the old one
+   (:func:`evalkit.files.swap_folder`), so an interrupted or failed run never leaves a
+   half-written report in place.
+
+:func:`build_index` then writes the comparison page, ``reports/index.html``, from every built
+report's ``results.json`` (template ``templates/sections/comparison.html.j2``).
 """
 
 from __future__ import annotations
@@ -26,10 +30,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from evalkit import __version__
 from evalkit.config import instruments, load_programme, load_programmes, load_unit_costs
 from evalkit.contract import TABLES
+from evalkit.definitions.labels import setting_label
+from evalkit.files import swap_folder, write_text
 from evalkit.reporting.checker import CheckResult, check_outputs
+from evalkit.reporting.html import render
 
 NOTEBOOK = "notebooks/report.ipynb"
 #: PYTHONHASHSEED of the report kernel (and of nbval's, via the Makefile): reproducible bytes.
@@ -166,15 +175,6 @@ def export_html(notebook: str | Path, title: str) -> str:
     return body
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}-old")
-    if target.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def render_report(
     programme: str,
     processed: str | Path = "data/processed",
@@ -244,7 +244,7 @@ def render_report(
                 f"disclosure check failed for {prog.slug}; the previous report is kept.\n"
                 + check.summary()
             )
-        _swap_into_place(staging, target)
+        swap_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -267,8 +267,13 @@ def _ci(e: dict[str, Any] | None, fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(e['estimate'])} ({fmt.format(e['ci_low'])} to {fmt.format(e['ci_high'])})"
 
 
-def _count(n: Any) -> str:
-    return '<td class="ek-count num">' + ("*" if n is None else f"{int(n):,}") + "</td>"
+def _count(n: Any) -> int | None:
+    """A count from results.json as the page shows it: an int, or None where suppressed."""
+    return None if n is None else int(n)
+
+
+#: The settings the comparison page compares, in its order (their names from the label table).
+COMPARED_SETTINGS: tuple[str, ...] = ("emergency_admission", "gp_appointment", "ae_attendance")
 
 
 def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -280,17 +285,14 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         ("Participants matched", m.get("n_matched"), True),
         ("Matched controls", m.get("n_controls"), True),
     ]
-    for setting, label in (
-        ("emergency_admission", "Emergency admissions, 6 months: rate ratio (95% CI)"),
-        ("gp_appointment", "GP appointments, 6 months: rate ratio (95% CI)"),
-        ("ae_attendance", "A&E attendances, 6 months: rate ratio (95% CI)"),
-    ):
+    for setting in COMPARED_SETTINGS:
+        label = f"{setting_label(setting, capital=True)}, 6 months"
         e = _find(util, setting=setting, window_months=6, method="matched_did", scale="rate_ratio")
-        rows.append((label, _ci(e), False))
+        rows.append((f"{label}: rate ratio (95% CI)", _ci(e), False))
         n = _find(
             util, setting=setting, window_months=6, method="naive_prepost", scale="rate_ratio"
         )
-        rows.append((label.replace("rate ratio", "naive before/after"), _ci(n), False))
+        rows.append((f"{label}: naive before/after (95% CI)", _ci(n), False))
     wb = results.get("wellbeing", [])
     primary = (results.get("parameters", {}).get("instruments") or [None])[0]
     e = _find(wb, instrument=primary) if primary else None
@@ -335,6 +337,25 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return rows
 
 
+def comparison_table(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The comparison page's rows: each metric's label and its value in every programme.
+
+    ``data`` maps a programme's slug to its results.json, in column order. Count values are
+    ints (None where suppressed), the template shows them as controlled counts.
+    """
+    per = [comparison_rows(r) for r in data.values()]
+    if not per:
+        return []
+    return [
+        {
+            "label": label,
+            "is_count": is_count,
+            "values": [_count(p[i][1]) if is_count else str(p[i][1]) for p in per],
+        }
+        for i, (label, _, is_count) in enumerate(per[0])
+    ]
+
+
 def build_index(reports: str | Path = "reports") -> Path:
     """Write ``reports/index.html``: every built programme side by side in the same metrics."""
     reports = Path(reports)
@@ -342,53 +363,17 @@ def build_index(reports: str | Path = "reports") -> Path:
         p.parent for p in reports.glob("*/results.json") if not p.parent.name.startswith(".")
     )
     data = {p.name: json.loads((p / "results.json").read_text()) for p in found}
-    progs = {slug: load_programme(slug) for slug in data}
-    head = "".join(
-        f'<th scope="col"><a href="{html.escape(s)}/index.html">{html.escape(progs[s].title)}</a>'
-        "</th>"
-        for s in data
+    # Titles escaped as html.escape does (an apostrophe as &#x27;), as the page always has.
+    programmes = [
+        {"slug": slug, "title": Markup(html.escape(load_programme(slug).title))} for slug in data
+    ]
+    page = render(
+        "comparison.html.j2",
+        programmes=programmes,
+        rows=comparison_table(data),
+        version=__version__,
     )
-    per = {s: comparison_rows(r) for s, r in data.items()}
-    body = []
-    if per:
-        for i, (label, _, is_count) in enumerate(next(iter(per.values()))):
-            cells = []
-            for s in data:
-                _, value, _ = per[s][i]
-                cells.append(
-                    _count(value) if is_count else f'<td class="num">{html.escape(str(value))}</td>'
-                )
-            body.append(f'<tr><th scope="row">{html.escape(label)}</th>{"".join(cells)}</tr>')
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>evalkit: creative health programmes compared</title>
-<style>
-body {{ font-family: Arial, Helvetica, sans-serif; color: #212b32; background: #fff;
-  max-width: 70rem;
-  margin: 0 auto; padding: 1rem 1.5rem; line-height: 1.5; }}
-a {{ color: #005eb8; }} a:focus {{ outline: 3px solid #ffeb3b; background: #ffeb3b; }}
-table {{ border-collapse: collapse; }} caption {{ text-align: left; font-weight: bold; }}
-th, td {{ border-bottom: 1px solid #d8dde0; padding: 0.4rem 0.6rem; text-align: left; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-</style></head>
-<body><main>
-<h1>Creative health programmes compared</h1>
-<p>Each column is one programme's report, in the same metrics. Rate ratios below 1 mean fewer
-events than expected from matched registered patients who were not referred; the naive
-before/after figure (participants only) is shown beneath each for comparison. Counts are rounded
-to the nearest 5 and counts of 1 to 7 are suppressed (*).</p>
-<table><caption>Headline figures by programme</caption>
-<thead><tr><th scope="col">Metric</th>{head}</tr></thead>
-<tbody>{"".join(body)}</tbody></table>
-<p>Built by evalkit {__version__} from each programme's results.json.</p>
-</main></body></html>
-"""
-    path = reports / "index.html"
-    tmp = path.with_name(".index.html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(page.body + "\n", reports / "index.html")
 
 
 def check_reports(reports: str | Path, programmes: list[str], processed: str | Path) -> CheckResult:
