@@ -10,6 +10,10 @@ Out-of-range responses, unknown instruments or items and duplicated item rows sh
 quarantined by intake; if any reach scoring it raises :class:`ScoringError` rather than score
 them.
 
+The column names are arguments of :func:`score_measures` (defaults: the data contract's names);
+inside, the table is read under the contract's names and the scores table is given back under
+the caller's.
+
 The scoring is vectorised with pandas group-bys (no per-questionnaire Python loop), so a county
 scale table of a few hundred thousand item rows scores in well under a second.
 """
@@ -35,7 +39,8 @@ __all__ = [
     "score_measures",
 ]
 
-#: Columns the ``measures`` table must have (data contract).
+#: Columns the ``measures`` table must have: the data contract's names, which are the defaults of
+#: :func:`score_measures`' column arguments (episode, instrument, timepoint, date, item, response).
 MEASURE_COLUMNS: tuple[str, ...] = (
     "episode_id",
     "instrument",
@@ -45,7 +50,8 @@ MEASURE_COLUMNS: tuple[str, ...] = (
     "response",
 )
 
-#: Columns of the scores table, in order (goal columns of goal-based instruments follow).
+#: Columns of the scores table, in order, with the default column names (goal columns of
+#: goal-based instruments follow).
 SCORE_COLUMNS: tuple[str, ...] = (
     "episode_id",
     "instrument",
@@ -117,14 +123,30 @@ def _required_items(defn: InstrumentDefinition) -> int:
     return len(defn.items) if defn.min_items is None else int(defn.min_items)
 
 
-def _validate(measures: pd.DataFrame, defs: dict[str, InstrumentDefinition]) -> pd.DataFrame:
-    missing = [c for c in MEASURE_COLUMNS if c not in measures.columns]
+def _column_names(names: tuple[str, ...]) -> dict[str, str]:
+    """The caller's column of each ``MEASURE_COLUMNS`` role, checked against the output's own."""
+    named = dict(zip(MEASURE_COLUMNS, names, strict=True))
+    own = set(SCORE_COLUMNS) - {"episode_id", "instrument", "timepoint", "assessed_on"}
+    clash = sorted({v for k, v in named.items() if k != v and v in own})
+    if clash:
+        raise ValueError(f"column argument(s) {clash} clash with columns of the scores table")
+    return named
+
+
+def _validate(
+    measures: pd.DataFrame, defs: dict[str, InstrumentDefinition], names: dict[str, str]
+) -> pd.DataFrame:
+    """The measures table under the contract's column names, checked (:class:`ScoringError`)."""
+    missing = [c for c in names.values() if c not in measures.columns]
     if missing:
         raise ScoringError(f"measures table lacks column(s) {missing}")
-    df = measures.loc[:, list(MEASURE_COLUMNS)].copy()
+    df = measures.loc[:, list(names.values())].copy()
+    df.columns = list(MEASURE_COLUMNS)
     for col in ("episode_id", "instrument", "timepoint", "item"):
         if df[col].isna().any():
-            raise ScoringError(f"measures.{col} has {int(df[col].isna().sum())} empty value(s)")
+            raise ScoringError(
+                f"measures.{names[col]} has {int(df[col].isna().sum())} empty value(s)"
+            )
         df[col] = df[col].astype(str)
 
     unknown = sorted(set(df["instrument"].unique()) - set(defs))
@@ -137,10 +159,12 @@ def _validate(measures: pd.DataFrame, defs: dict[str, InstrumentDefinition]) -> 
     try:
         resp = pd.to_numeric(df["response"], errors="raise").astype("float64")
     except (TypeError, ValueError) as exc:
-        raise ScoringError(f"measures.response holds a non-numeric value: {exc}") from None
+        raise ScoringError(
+            f"measures.{names['response']} holds a non-numeric value: {exc}"
+        ) from None
     if (resp.notna() & (resp % 1 != 0)).any():
         bad = df.loc[resp.notna() & (resp % 1 != 0)].head(3)
-        raise ScoringError(f"measures.response holds non-integer responses, e.g.\n{bad}")
+        raise ScoringError(f"measures.{names['response']} holds non-integer responses, e.g.\n{bad}")
     df["response"] = resp
 
     lo = df["instrument"].map({n: d.item_min for n, d in defs.items()}).astype("float64")
@@ -167,8 +191,9 @@ def _validate(measures: pd.DataFrame, defs: dict[str, InstrumentDefinition]) -> 
     if dup.any():
         bad = df.loc[dup].head(5)
         raise ScoringError(
-            f"{int(dup.sum())} rows repeat an (episode_id, instrument, timepoint, item); intake "
-            f"keeps the first (duplicate_response). First rows:\n{bad}"
+            f"{int(dup.sum())} rows repeat an ({names['episode_id']}, {names['instrument']}, "
+            f"{names['timepoint']}, {names['item']}); intake keeps the first "
+            f"(duplicate_response). First rows:\n{bad}"
         )
     return df
 
@@ -301,18 +326,29 @@ _SCORERS = {
 def score_measures(
     measures: pd.DataFrame,
     definitions: Mapping[str, InstrumentDefinition] | Iterable[InstrumentDefinition],
+    *,
+    episode_col: str = "episode_id",
+    instrument_col: str = "instrument",
+    timepoint_col: str = "timepoint",
+    date_col: str = "assessed_on",
+    item_col: str = "item",
+    response_col: str = "response",
 ) -> pd.DataFrame:
     """Score the long-format ``measures`` table into one row per questionnaire.
 
     Parameters
     ----------
     measures : pd.DataFrame
-        The data contract's ``measures`` table: ``episode_id``, ``instrument``, ``timepoint``,
-        ``assessed_on``, ``item``, ``response``; one row per item response. A missing item is
-        an absent row or an empty ``response``.
+        One row per item response, with an episode, instrument, timepoint, date, item and
+        response column (the data contract's ``measures`` table by default). A missing item is
+        an absent row or an empty response.
     definitions : mapping or iterable of InstrumentDefinition
         Instrument definitions (by name, or as an iterable), e.g.
         ``evalkit.definitions.instruments()`` for those shipped with evalkit.
+    episode_col, instrument_col, timepoint_col, date_col, item_col, response_col : str
+        The columns of ``measures`` in each role (defaults: the data contract's names,
+        :data:`MEASURE_COLUMNS`). The scores table keeps the caller's episode, instrument,
+        timepoint and date column names.
 
     Returns
     -------
@@ -338,6 +374,8 @@ def score_measures(
         If a column is missing, or the table holds what intake quarantines: an unknown
         instrument or item, a response outside the item range or not a whole number, or a
         repeated item row. Such a table is never scored.
+    ValueError
+        If a column argument names a column the scores table makes itself (``score`` ...).
 
     Notes
     -----
@@ -359,15 +397,18 @@ def score_measures(
     0        cat                 8   20.0      True
     """
     defs = as_definitions(definitions)
+    names = _column_names(
+        (episode_col, instrument_col, timepoint_col, date_col, item_col, response_col)
+    )
     goal_cols = [c for d in defs.values() if d.scoring == "mean_of_goals" for c in goal_columns(d)]
     goal_cols = list(dict.fromkeys(goal_cols))
-    df = _validate(measures, defs)
+    df = _validate(measures, defs, names)
     parts = [
         _SCORERS[defs[name].scoring](sub, defs[name])
         for name, sub in df.groupby("instrument", sort=True)
     ]
     if not parts:
-        return _empty_frame(goal_cols)
+        return _caller_names(_empty_frame(goal_cols), names)
     out = pd.concat(parts, ignore_index=True)
     for col in goal_cols:
         if col not in out.columns:
@@ -378,4 +419,10 @@ def score_measures(
     out["score"] = out["score"].astype("float64")
     out["raw_score"] = out["raw_score"].astype("float64")
     out["scorable"] = out["scorable"].astype(bool)
-    return out
+    return _caller_names(out, names)
+
+
+def _caller_names(scores: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The scores table with the caller's episode, instrument, timepoint and date columns."""
+    renamed = {k: v for k, v in names.items() if k != v and k in scores.columns}
+    return scores.rename(columns=renamed) if renamed else scores

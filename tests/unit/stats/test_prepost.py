@@ -263,17 +263,67 @@ def test_prepost_by_imd_quintile_matches_subset_analysis():
     s, _, _ = _simulated(60, 2.0, 5.0, seed=8)
     q = {f"e{i}": (i % 3) + 1 for i in range(60)}
     s["imd_quintile"] = s["episode_id"].map(q)
-    r = prepost(s, "wemwbs", definitions=DEFS)
+    r = prepost(s, "wemwbs", by="imd_quintile", definitions=DEFS)
     assert r.by == "imd_quintile"
     assert r.by_group["level"].tolist() == [1, 2, 3]
     for level in (1, 2, 3):
-        sub = prepost(s[s["imd_quintile"] == level], "wemwbs", by=False, definitions=DEFS)
+        sub = prepost(s[s["imd_quintile"] == level], "wemwbs", definitions=DEFS)
         assert sub.by is None and sub.by_group.empty
         row = r.by_group.set_index("level").loc[level]
         assert row["n_paired"] == sub.n_paired
         assert row["mean_change"] == pytest.approx(sub.mean_change)
         assert row["ci_low"] == pytest.approx(sub.ci_low)
     assert (r.tidy()["group"] == "imd_quintile").any()
+
+
+@pytest.mark.parametrize("by", [None, False])
+def test_prepost_groups_by_nothing_unless_by_names_a_column(by):
+    # The statistics layer has no domain default: an imd_quintile column is not a grouping.
+    s, _, _ = _simulated(30, 2.0, 5.0, seed=8)
+    s["imd_quintile"] = s["episode_id"].map({f"e{i}": (i % 3) + 1 for i in range(30)})
+    r = prepost(s, "wemwbs", by=by, definitions=DEFS)
+    assert r.by is None and r.by_group.empty and r.spec["by"] is None
+    assert set(r.tidy()["group"]) == {"all"}
+    assert "group" not in r.data.columns
+    assert r.to_dict()["by_group"] == []
+
+
+def test_prepost_column_names_are_arguments_and_give_identical_results():
+    s, _, _ = _simulated(40, 2.0, 5.0, seed=12)
+    s["imd_quintile"] = s["episode_id"].map({f"e{i}": (i % 2) + 1 for i in range(40)})
+    s["age"] = s["episode_id"].str[1:].astype(int) + 20
+    s.loc[s.index[-1], "scorable"] = False
+    names = {
+        "episode_id": "person",
+        "instrument": "scale",
+        "timepoint": "wave",
+        "score": "value",
+        "scorable": "ok",
+    }
+    kwargs = {"by": "imd_quintile", "covariates": ["age"], "definitions": DEFS}
+    want = prepost(s, "wemwbs", **kwargs)
+    got = prepost(
+        s.rename(columns=names),
+        "wemwbs",
+        **kwargs,
+        episode_col="person",
+        instrument_col="scale",
+        timepoint_col="wave",
+        score_col="value",
+        scorable_col="ok",
+    )
+    assert got.to_dict() == want.to_dict()
+    assert got.summary() == want.summary()
+    pd.testing.assert_frame_equal(got.tidy(), want.tidy())
+    pd.testing.assert_frame_equal(got.data.rename(columns={"person": "episode_id"}), want.data)
+    assert got.episode_col == "person"
+    assert list(got.paired_table().columns) == ["person", "before", "after", "change"]
+
+
+def test_prepost_missing_renamed_column_is_named():
+    s = _scores("wemwbs", {"a": 40}, {"a": 44})
+    with pytest.raises(KeyError, match="person"):
+        prepost(s, "wemwbs", definitions=DEFS, episode_col="person")
 
 
 def test_prepost_to_dict_has_contract_keys_and_is_json_safe():

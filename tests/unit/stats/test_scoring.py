@@ -320,3 +320,62 @@ def test_score_measures_prorated_total_off_table_is_not_scorable():
     # answered 2, 3, 4: mean 3 x 4 = 12, converts to 120
     row = _one(score_measures(_q("toy", [2, 3, 4, None]), [toy]), "toy")
     assert row["score"] == 120.0
+
+
+# ----- column names are arguments -------------------------------------------------------------
+RENAMED = {
+    "episode_id": "person",
+    "instrument": "scale",
+    "timepoint": "wave",
+    "assessed_on": "completed",
+    "item": "question",
+    "response": "answer",
+}
+RENAME_ARGS = {
+    "episode_col": "person",
+    "instrument_col": "scale",
+    "timepoint_col": "wave",
+    "date_col": "completed",
+    "item_col": "question",
+    "response_col": "answer",
+}
+
+
+def _mixed_measures() -> pd.DataFrame:
+    parts = [
+        _q("wemwbs", [4, 3, 3, 4, 2, 3, 4, 4, 5, 3, 4, 5, 4, 3]),
+        _q("swemwbs", [3, 4, 3, 4, 4, 3, 4], episode="e2", timepoint="end"),
+        _q("ons4", [7, 8, 6, 3], items=["life_satisfaction", "worthwhile", "happiness", "anxiety"]),
+        _q("gbo", [4, None, 7], items=["1", "2", "3"], episode="e3"),
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_score_measures_column_names_are_arguments_and_kept_in_the_scores():
+    m = _mixed_measures()
+    want = score_measures(m, DEFS)
+    got = score_measures(m.rename(columns=RENAMED), DEFS, **RENAME_ARGS)
+    back = {v: k for k, v in RENAMED.items() if k in want.columns}
+    assert {"person", "scale", "wave", "completed"} <= set(got.columns)
+    pd.testing.assert_frame_equal(got.rename(columns=back), want)
+
+
+def test_score_measures_renamed_missing_column_and_empty_value_name_the_callers_column():
+    m = _q("cat", [1] * 8).rename(columns=RENAMED)
+    with pytest.raises(ScoringError, match=r"lacks column\(s\) \['when'\]"):
+        score_measures(m, DEFS, **{**RENAME_ARGS, "date_col": "when"})
+    m.loc[0, "wave"] = None
+    with pytest.raises(ScoringError, match=r"measures\.wave has 1 empty value"):
+        score_measures(m, DEFS, **RENAME_ARGS)
+
+
+def test_score_measures_column_argument_clashing_with_an_output_column_raises():
+    m = _q("cat", [1] * 8).rename(columns={"episode_id": "score"})
+    with pytest.raises(ValueError, match="clash"):
+        score_measures(m, DEFS, episode_col="score")
+
+
+def test_score_measures_renamed_empty_table_has_the_callers_key_columns():
+    res = score_measures(pd.DataFrame(columns=list(RENAMED.values())), DEFS, **RENAME_ARGS)
+    assert res.empty
+    assert list(res.columns[:4]) == ["person", "scale", "wave", "completed"]

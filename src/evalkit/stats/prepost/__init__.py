@@ -1,11 +1,12 @@
 """Pre/post analysis of a scored instrument: paired change, effect size, shares, attrition.
 
 ``prepost()`` takes the scores table (:func:`~evalkit.stats.scoring.score_measures`, or any
-DataFrame with ``episode_id``, ``instrument``, ``timepoint`` and ``score``) and the instrument
-definitions, and returns a frozen :class:`PrePostResult`. The estimand is the complete-case
-mean within-episode change from ``before`` to ``after`` among episodes with a scorable score
-at both. The report states how complete follow-up was and how completers differed at
-baseline, because complete-case change is biased when drop-out depends on the outcome.
+DataFrame with an episode, instrument, timepoint and score column, named by its ``*_col``
+arguments) and the instrument definitions, and returns a frozen :class:`PrePostResult`. The
+estimand is the complete-case mean within-episode change from ``before`` to ``after`` among
+episodes with a scorable score at both. The report states how complete follow-up was and how
+completers differed at baseline, because complete-case change is biased when drop-out depends
+on the outcome.
 
 Modules: :mod:`.estimate` (:func:`prepost`), :mod:`.episodes` (the episode table),
 :mod:`.paired` (mean change, t interval, detectable change), :mod:`.effect_size` (d_z and its

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from evalkit.stats.prepost.shares import CATEGORIES, Direction, change_categorie
 
 __all__ = [
     "GROUP_COLUMNS",
+    "ScoreColumns",
     "by_group_table",
     "episode_scores",
     "paired_episodes",
@@ -48,14 +50,41 @@ GROUP_COLUMNS: tuple[str, ...] = (
 )
 
 
-def episode_scores(sub: pd.DataFrame, timepoint: str, extra: Sequence[str]) -> pd.DataFrame:
-    """Scorable rows of one timepoint indexed by ``episode_id``: ``score`` and ``extra``.
+@dataclass(frozen=True)
+class ScoreColumns:
+    """The column of each role in a scores table (defaults: the names ``score_measures`` gives).
 
-    ``sub`` holds one instrument's rows with a boolean ``_scorable`` column.
+    Examples
+    --------
+    >>> ScoreColumns(episode="person").required()
+    ('person', 'instrument', 'timepoint', 'score')
     """
-    rows = sub[(sub["timepoint"] == timepoint) & sub["_scorable"]]
-    cols = ["episode_id", "score", *extra]
-    return rows[cols].set_index("episode_id")
+
+    episode: str = "episode_id"
+    instrument: str = "instrument"
+    timepoint: str = "timepoint"
+    score: str = "score"
+    scorable: str = "scorable"
+
+    def required(self) -> tuple[str, ...]:
+        """The columns every scores table needs (``scorable`` is optional)."""
+        return (self.episode, self.instrument, self.timepoint, self.score)
+
+
+def episode_scores(
+    sub: pd.DataFrame,
+    timepoint: str,
+    extra: Sequence[str],
+    columns: ScoreColumns = ScoreColumns(),
+) -> pd.DataFrame:
+    """Scorable rows of one timepoint indexed by the episode: the score and ``extra``.
+
+    ``sub`` holds one instrument's rows with a boolean ``_scorable`` column; ``columns`` names
+    its episode, timepoint and score columns.
+    """
+    rows = sub[(sub[columns.timepoint] == timepoint) & sub["_scorable"]]
+    cols = [columns.episode, columns.score, *extra]
+    return rows[cols].set_index(columns.episode)
 
 
 def _pair_goals(
@@ -106,15 +135,18 @@ def paired_episodes(
     goal_cols: Sequence[str],
     direction: Direction,
     threshold: float | None,
+    columns: ScoreColumns = ScoreColumns(),
 ) -> tuple[pd.DataFrame, list[str]]:
     """The episode table (see the module docstring) and the notes its pairing gives.
 
     ``extra`` are episode-level columns read from the ``before`` row; ``goal_cols`` the
-    per-goal columns of a goal-based instrument (empty for any other).
+    per-goal columns of a goal-based instrument (empty for any other); ``columns`` names the
+    episode, timepoint and score columns of ``sub``. The table is indexed by the episode.
     """
-    b = episode_scores(sub, before, [*extra, *goal_cols])
-    a = episode_scores(sub, after, goal_cols)
-    ep = pd.DataFrame({"before": b["score"]}).join(pd.DataFrame({"after": a["score"]}), how="outer")
+    b = episode_scores(sub, before, [*extra, *goal_cols], columns)
+    a = episode_scores(sub, after, goal_cols, columns)
+    score = columns.score
+    ep = pd.DataFrame({"before": b[score]}).join(pd.DataFrame({"after": a[score]}), how="outer")
     notes: list[str] = []
     if goal_cols:
         notes = _pair_goals(ep, b, a, goal_cols)

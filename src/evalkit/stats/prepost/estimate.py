@@ -18,7 +18,12 @@ from evalkit.definitions.instruments import InstrumentDefinition
 from evalkit.stats.prepost.completeness import baseline_comparison, covariate_comparison
 from evalkit.stats.prepost.definition import ResolvedInstrument, resolve_instrument
 from evalkit.stats.prepost.effect_size import EFFECT_SIZE_METHOD, EFFECT_SIZE_NAME
-from evalkit.stats.prepost.episodes import by_group_table, paired_episodes, summarise_episodes
+from evalkit.stats.prepost.episodes import (
+    ScoreColumns,
+    by_group_table,
+    paired_episodes,
+    summarise_episodes,
+)
 from evalkit.stats.prepost.paired import minimum_detectable_change
 from evalkit.stats.prepost.result import PrePostResult
 from evalkit.stats.prepost.shares import (
@@ -31,28 +36,27 @@ from evalkit.stats.scoring import as_definitions, goal_columns
 
 __all__ = ["prepost"]
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("episode_id", "instrument", "timepoint", "score")
-
 
 def _instrument_rows(
-    scores: pd.DataFrame, instrument: str, before: str, after: str
+    scores: pd.DataFrame, instrument: str, before: str, after: str, cols: ScoreColumns
 ) -> pd.DataFrame:
     """The rows of ``instrument`` with a boolean ``_scorable``, after checking the table."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in scores.columns]
+    missing = [c for c in cols.required() if c not in scores.columns]
     if missing:
         raise KeyError(f"scores lacks column(s) {missing}")
     if before == after:
         raise ValueError("before and after must be different timepoints")
-    sub = scores[scores["instrument"] == instrument].copy()
+    sub = scores[scores[cols.instrument] == instrument].copy()
     if sub.empty:
-        known = ", ".join(sorted(map(str, scores["instrument"].unique())))
+        known = ", ".join(sorted(map(str, scores[cols.instrument].unique())))
         raise ValueError(f"no scores for instrument '{instrument}'; scores hold: {known}")
-    if sub.duplicated(["episode_id", "timepoint"]).any():
+    if sub.duplicated([cols.episode, cols.timepoint]).any():
         raise ValueError(
             f"scores hold more than one row per episode and timepoint for '{instrument}'"
         )
-    scorable = sub["scorable"] if "scorable" in sub.columns else sub["score"].notna()
-    sub["_scorable"] = scorable.astype(bool) & sub["score"].notna()
+    score = sub[cols.score]
+    scorable = sub[cols.scorable] if cols.scorable in sub.columns else score.notna()
+    sub["_scorable"] = scorable.astype(bool) & score.notna()
     return sub
 
 
@@ -71,9 +75,7 @@ def _definition_notes(
 def _episode_columns(
     sub: pd.DataFrame, by: str | Literal[False] | None, covariates: Sequence[str] | None
 ) -> tuple[str | None, list[str]]:
-    """The ``by`` column (default ``imd_quintile`` when present) and the covariates, checked."""
-    if by is None and "imd_quintile" in sub.columns:
-        by = "imd_quintile"
+    """The ``by`` column (None or False: no grouping) and the covariates, checked."""
     by = by or None
     if by is not None and by not in sub.columns:
         raise KeyError(f"by column '{by}' is not in scores")
@@ -170,27 +172,32 @@ def prepost(
     covariates: Sequence[str] | None = None,
     direction: Direction | None = None,
     threshold: float | Literal["definition", "none"] = "definition",
+    episode_col: str = "episode_id",
+    instrument_col: str = "instrument",
+    timepoint_col: str = "timepoint",
+    score_col: str = "score",
+    scorable_col: str = "scorable",
 ) -> PrePostResult:
     """Paired pre/post change of one instrument, with effect size, shares and attrition.
 
     Parameters
     ----------
     scores : pd.DataFrame
-        One row per (``episode_id``, ``instrument``, ``timepoint``) with ``score`` and
-        optionally ``scorable`` (default: score not NaN), as
-        :func:`~evalkit.stats.scoring.score_measures` returns. Episode-level columns
-        (``imd_quintile``, covariates) may be merged on; they are read from the ``before`` row.
+        One row per episode, instrument and timepoint with a score and optionally a
+        scorable flag (default: score not NaN), as :func:`~evalkit.stats.scoring.score_measures`
+        returns; the ``*_col`` arguments name the columns. Episode-level columns (a grouping
+        column, covariates) may be merged on; they are read from the ``before`` row.
     instrument : str
-        Instrument name as in ``scores`` (``wemwbs``, ``ons4_anxiety``, ``gbo``).
+        Instrument name as in the instrument column (``wemwbs``, ``ons4_anxiety``, ``gbo``).
     before, after : str
         Timepoints compared.
     definitions : mapping or iterable of InstrumentDefinition
         Instrument definitions (e.g. ``evalkit.definitions.instruments()``). They give the
         direction (which way is better), the change threshold and the population norm; an
         instrument not among them needs ``direction`` (else higher is assumed better).
-    by : str or False, optional
-        Column whose levels get their own results (default ``imd_quintile`` when ``scores``
-        has it; ``False`` for none). Read from each episode's ``before`` row.
+    by : str, optional
+        Column whose levels get their own results (e.g. ``"imd_quintile"``), read from each
+        episode's ``before`` row. Default None (``False`` too): no grouping.
     covariates : sequence of str, optional
         Numeric episode-level columns compared between completers and non-completers (means,
         difference, Welch p), alongside the baseline score. The change estimate itself is not
@@ -201,6 +208,13 @@ def prepost(
         Individual change threshold for the improved/deteriorated shares: the definition's
         first threshold (default), a value on the instrument's scale, or ``"none"`` for any
         change.
+    episode_col, instrument_col, timepoint_col, score_col : str
+        The columns of ``scores`` holding the episode identifier, the instrument name, the
+        timepoint and the score (defaults: the names ``score_measures`` gives). The result's
+        ``data`` is keyed by ``episode_col``.
+    scorable_col : str
+        The column of ``scores`` saying whether a score is scorable (optional; when absent,
+        a score is scorable when not NaN).
 
     Returns
     -------
@@ -234,7 +248,8 @@ def prepost(
     (3, 4, 2.3333333333333335)
     """
     defs = as_definitions(definitions)
-    sub = _instrument_rows(scores, instrument, before, after)
+    cols = ScoreColumns(episode_col, instrument_col, timepoint_col, score_col, scorable_col)
+    sub = _instrument_rows(scores, instrument, before, after, cols)
     resolved = resolve_instrument(instrument, defs, direction)
     notes = _definition_notes(instrument, resolved, direction)
     thr = choose_threshold(resolved.threshold, threshold)
@@ -250,13 +265,14 @@ def prepost(
         goal_cols=gcols,
         direction=resolved.direction,
         threshold=thr.value,
+        columns=cols,
     )
     overall = summarise_episodes(ep)
     base = ep[ep["before"].notna()]
     w, base_notes = baseline_comparison(base)
     cov_table, cov_notes = covariate_comparison(base, covariates)
     by_table, group_notes = by_group_table(ep, by_col)
-    data = ep.rename_axis("episode_id").reset_index()
+    data = ep.rename_axis(episode_col).reset_index()
     if by_col is not None:
         data["group"] = data[by_col]
     notes += [
@@ -317,6 +333,7 @@ def prepost(
         by_group=by_table,
         covariate_comparison=cov_table,
         data=data,
+        episode_col=episode_col,
         spec=_spec(instrument, before, after, by_col, covariates, resolved, thr),
         notes=tuple(notes),
     )

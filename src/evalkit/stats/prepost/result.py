@@ -21,7 +21,8 @@ class PrePostResult(Result):
     """Paired pre/post change of one instrument (or one separately reported item).
 
     Numbers are attributes; ``data`` holds one row per episode with a scorable ``before`` or
-    ``after`` score (``before``, ``after``, ``change``, ``completer``, ``category``, ``group``),
+    ``after`` score (the episode in ``episode_col``, ``before``, ``after``, ``change``,
+    ``completer``, ``category``, ``group``),
     ``by_group`` the same analysis per level of ``by`` and ``covariate_comparison`` the
     completer/non-completer comparison of each covariate. ``tidy()`` is the canonical table.
     """
@@ -76,6 +77,7 @@ class PrePostResult(Result):
     by_group: pd.DataFrame
     covariate_comparison: pd.DataFrame
     data: pd.DataFrame
+    episode_col: str = "episode_id"
     spec: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -300,12 +302,12 @@ class PrePostResult(Result):
     def paired_table(self) -> pd.DataFrame:
         """The paired episodes, the table the figures draw.
 
-        Columns ``episode_id``, ``before`` and ``after`` (the scores the change compares) and
-        ``change``.
+        Columns: the episode (``episode_col``), ``before`` and ``after`` (the scores the
+        change compares) and ``change``.
         """
         paired = self.data[self.data["completer"]]
         cols = {"before_paired": "before", "after_paired": "after"}
-        return paired[["episode_id", *cols, "change"]].rename(columns=cols)
+        return paired[[self.episode_col, *cols, "change"]].rename(columns=cols)
 
     def plot_paired(self, ax: Any = None, *, kind: Literal["hist", "slope"] = "hist") -> Any:
         """Plot the paired change and return the Axes (:func:`evalkit.stats.plots.paired_change`).
