@@ -59,6 +59,13 @@ ADMISSIONS = "emergency_admission"
 FEW_SETS = 150
 #: Wellbeing entry valued in WELLBYs.
 LIFE_SATISFACTION = "ons4_life_satisfaction"
+#: Columns of :meth:`EconomicsResult.cost_by_setting_table` (the cost figure's rows).
+COST_FIGURE_COLUMNS: tuple[str, ...] = (
+    "setting",
+    "cost_difference_per_participant",
+    "cost_ci_low",
+    "cost_ci_high",
+)
 
 UNIT_COST_COLUMNS: tuple[str, ...] = (
     "setting",
@@ -334,18 +341,56 @@ class EconomicsResult(Result):
         """Bootstrap distribution of the gross ROI with the break-even line."""
         return self.roi.plot_bootstrap(ax=ax)
 
-    def plot_cost_by_setting(self, *, ax: Axes | None = None) -> Axes:
+    def cost_by_setting_table(
+        self,
+        table: pd.DataFrame | None = None,
+        *,
+        total: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """The rows :meth:`plot_cost_by_setting` draws: each setting, then the total.
+
+        Parameters
+        ----------
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of :attr:`by_setting` (the report's
+            ``cost_change_by_setting`` entries, its ``cost_by_setting`` CSV) to draw instead.
+        total : dict, optional
+            The total's ``estimate``, ``ci_low`` and ``ci_high`` (the report's
+            ``nhs_cost_difference``). Default: with no ``table`` the result's own total; with
+            a ``table`` and no ``total``, no total row.
+
+        Returns
+        -------
+        pd.DataFrame
+            ``setting``, ``cost_difference_per_participant``, ``cost_ci_low``,
+            ``cost_ci_high``.
+        """
+        cols = list(COST_FIGURE_COLUMNS)
+        if table is None:
+            table = self.by_setting
+            total = total if total is not None else self.difference.row("total_cost")
+        rows = [table[cols]]
+        if total is not None:
+            t = [["total", total["estimate"], total["ci_low"], total["ci_high"]]]
+            rows.append(pd.DataFrame(t, columns=cols))
+        return pd.concat(rows, ignore_index=True)
+
+    def plot_cost_by_setting(
+        self,
+        *,
+        ax: Axes | None = None,
+        table: pd.DataFrame | None = None,
+        total: dict[str, Any] | None = None,
+    ) -> Axes:
         """Cost change per participant by setting (participants − matched controls), 95% CI.
 
-        One row per setting of :attr:`by_setting`, then the total, drawn with
-        :func:`evalkit.stats.plots.forest` (no log scale; the line at 0 is no change).
+        One row per setting, then the total (:meth:`cost_by_setting_table`), drawn with
+        :func:`evalkit.stats.plots.forest` (no log scale; the line at 0 is no change). The
+        report draws it from its published table: ``table`` the controlled
+        ``cost_change_by_setting`` entries, ``total`` the controlled ``nhs_cost_difference``.
         """
-        cols = ["setting", "cost_difference_per_participant", "cost_ci_low", "cost_ci_high"]
-        t = self.difference.row("total_cost")
-        total = pd.DataFrame([["total", t["estimate"], t["ci_low"], t["ci_high"]]], columns=cols)
-        table = pd.concat([self.by_setting[cols], total], ignore_index=True)
         return plots.forest(
-            table,
+            self.cost_by_setting_table(table, total=total),
             label_col="setting",
             estimate="cost_difference_per_participant",
             ci_low="cost_ci_low",

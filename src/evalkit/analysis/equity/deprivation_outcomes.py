@@ -20,6 +20,7 @@ from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation import BASELINE, MatchedCohort, utilisation
 from evalkit.analysis.wellbeing import wellbeing_scores
 from evalkit.config import instruments
+from evalkit.definitions.labels import setting_label
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
 from evalkit.stats.prepost import prepost
@@ -91,6 +92,11 @@ def _choose_scheme(
 # --------------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------------
+def _outcome_name(outcome: Any, scale: str) -> str:
+    """An outcome's name in a figure: a setting's label (rate ratios), else its code."""
+    return setting_label(str(outcome), capital=True) if scale == "rate_ratio" else str(outcome)
+
+
 @dataclass(frozen=True, repr=False)
 class OutcomesByDeprivationResult(Result):
     """Utilisation effect and wellbeing change by IMD quintile group, with heterogeneity tests.
@@ -191,13 +197,63 @@ class OutcomesByDeprivationResult(Result):
             )
         return summary_text(self.summary_header(), [table, het], self.notes)
 
+    def figure_table(
+        self,
+        table: pd.DataFrame | None = None,
+        *,
+        outcome: str | None = None,
+        scale: str | None = None,
+    ) -> pd.DataFrame:
+        """The rows :meth:`plot` draws, with a ``label`` per row.
+
+        Parameters
+        ----------
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of ``tidy()`` (the report's
+            ``outcomes_by_deprivation`` table) to use instead.
+        outcome : str, optional
+            One outcome (default the first, unless ``scale`` is given); labelled
+            ``IMD <level> (n=...)``.
+        scale : {"rate_ratio", "mean_change"}, optional
+            Every outcome on this scale (the report's figure: ``"rate_ratio"``); labelled
+            ``<Setting>, IMD <level> (n=...)``.
+
+        Returns
+        -------
+        pd.DataFrame
+            Empty when ``table`` has no estimates; a suppressed value is NaN (not drawn), a
+            suppressed count is shown as ``n=*``.
+        """
+        src = self.table if table is None else table
+        if src.empty or "estimate" not in src:
+            return pd.DataFrame(columns=[*COLUMNS, "label"])
+        if outcome is None and scale is not None:
+            t = src[src["scale"] == scale].copy()
+            name = t["outcome"].map(lambda o: _outcome_name(o, scale)) + ", "
+        else:
+            outcome = outcome or str(src["outcome"].iloc[0])
+            t = src[src["outcome"] == outcome].copy()
+            name = ""
+        for col in ("estimate", "ci_low", "ci_high"):
+            t[col] = pd.to_numeric(t[col], errors="coerce")
+        n = t["n_participants"].map(n_label)
+        t["label"] = name + "IMD " + t["level"].astype(str) + " (" + n + ")"
+        return t
+
     def plot(
-        self, outcome: str | None = None, ax: Any = None, *, table: pd.DataFrame | None = None
+        self,
+        outcome: str | None = None,
+        ax: Any = None,
+        *,
+        table: pd.DataFrame | None = None,
+        scale: str | None = None,
     ) -> Any:
-        """Estimate with 95% CI by IMD group for one outcome (default the first).
+        """Estimate with 95% CI by IMD group: one outcome (default the first), or one scale.
 
         Rate ratios on a log scale with a line at 1; mean changes with a line at 0. Drawn with
-        :func:`evalkit.stats.plots.forest`; a group without an estimate is not drawn.
+        :func:`evalkit.stats.plots.forest` from :meth:`figure_table`; a group without an
+        estimate is not drawn. The report draws ``plot(table=<published table>,
+        scale="rate_ratio")``: every setting's rate ratios in one figure.
 
         Parameters
         ----------
@@ -206,6 +262,8 @@ class OutcomesByDeprivationResult(Result):
         table : pd.DataFrame, optional
             A disclosure-controlled copy of ``tidy()`` to draw instead (a suppressed count is
             shown as ``n=*``).
+        scale : {"rate_ratio", "mean_change"}, optional
+            Draw every outcome on this scale instead of one outcome.
 
         Returns
         -------
@@ -214,24 +272,28 @@ class OutcomesByDeprivationResult(Result):
         src = self.table if table is None else table
         if src.empty:
             raise ValueError("no estimates by deprivation to plot (see notes)")
-        outcome = outcome or str(src["outcome"].iloc[0])
-        t = src[src["outcome"] == outcome].copy()
+        t = self.figure_table(table, outcome=outcome, scale=scale)
         if t.empty:
-            raise ValueError(f"no rows for outcome {outcome!r}")
+            raise ValueError(f"no rows for outcome {outcome!r}" if scale is None else scale)
         is_rr = t["scale"].iloc[0] == "rate_ratio"
-        for col in ("estimate", "ci_low", "ci_high"):
-            t[col] = pd.to_numeric(t[col], errors="coerce")
-        t["label"] = "IMD " + t["level"].astype(str) + " (" + t["n_participants"].map(n_label) + ")"
-        h = self.heterogeneity.get(outcome)
-        sub = f"; heterogeneity p = {h.p_value:.2g}" if h is not None and h.k >= 2 else ""
         return plots.forest(
             t,
             label_col="label",
             ax=ax,
             log=is_rr,
-            title=f"{outcome.replace('_', ' ')} by IMD quintile group{sub}",
+            title=self._figure_title(t, is_rr, several=outcome is None and scale is not None),
             xlabel=("Rate ratio (log scale)" if is_rr else "Mean change") + ", 95% CI",
         )
+
+    def _figure_title(self, t: pd.DataFrame, is_rr: bool, *, several: bool) -> str:
+        if several and is_rr:
+            return f"Matched DiD rate ratio by deprivation ({self.window_months} months)"
+        if several:
+            return f"Paired change in {self.instrument} by deprivation"
+        outcome = str(t["outcome"].iloc[0])
+        h = self.heterogeneity.get(outcome)
+        sub = f"; heterogeneity p = {h.p_value:.2g}" if h is not None and h.k >= 2 else ""
+        return f"{outcome.replace('_', ' ')} by IMD quintile group{sub}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ counted month by month in the engine with the cohort layer's eligibility rules.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,7 +36,17 @@ from evalkit.stats import plots
 from evalkit.stats.rates import Method, rate_ratios
 from evalkit.stats.result import Result
 
-__all__ = ["ReachAllResult", "ReachResult", "reach", "reach_all"]
+__all__ = [
+    "REPORT_GROUPS",
+    "ReachAllResult",
+    "ReachResult",
+    "reach",
+    "reach_all",
+    "reach_figure_table",
+]
+
+#: Groups of the report's reach figure (:meth:`ReachAllResult.plot`'s ``groups``).
+REPORT_GROUPS: tuple[str, ...] = ("imd_quintile", "ethnicity_group")
 
 #: Keys of a data-contract ``reach`` entry, in order.
 ENTRY_KEYS: tuple[str, ...] = (
@@ -137,29 +148,44 @@ def _group_name(group: str) -> str:
     return GROUP_LABEL.get(group, group)
 
 
-def _forest_table(table: pd.DataFrame, *, prefix: bool) -> pd.DataFrame:
+#: Axis label of every reach figure.
+REACH_XLABEL = (
+    "Rate ratio vs reference group (log scale, 95% CI): referrals per eligible person-year"
+)
+
+
+def reach_figure_table(table: pd.DataFrame, groups: Sequence[str] | None = None) -> pd.DataFrame:
     """A reach table as :func:`evalkit.stats.plots.forest` draws it: ``label``, ``estimate``.
 
-    The label is the level with its count (``n=*`` when suppressed), after the group's name when
-    ``prefix``; suppressed values become NaN, so those rows (and the reference levels, which
-    have no interval) are left out of the figure.
+    Parameters
+    ----------
+    table : pd.DataFrame
+        Reach rows (``tidy()`` or a disclosure-controlled copy, e.g. the report's ``reach``
+        table): ``group``, ``level``, ``participants``, ``ratio_vs_reference``, ``ci_low``,
+        ``ci_high``.
+    groups : sequence of str, optional
+        Keep only these groups (default every group in ``table``).
+
+    Returns
+    -------
+    pd.DataFrame
+        The rows with ``label`` (the level with its count, ``n=*`` when suppressed, after the
+        group's name when more than one group is shown) and ``estimate``; suppressed values
+        are NaN, so those rows (and the reference levels, which have no interval) are not
+        drawn.
     """
-    t = table.copy()
+    t = table if groups is None else table[table["group"].isin(list(groups))]
+    t = t.copy()
     for col in ("ratio_vs_reference", "ci_low", "ci_high"):
         t[col] = pd.to_numeric(t[col], errors="coerce")
+    prefix = t["group"].nunique() > 1
     pre = t["group"].map(lambda g: f"{_group_name(str(g))}: ") if prefix else ""
     t["label"] = pre + t["level"].astype(str) + " (" + t["participants"].map(n_label) + ")"
     return t.rename(columns={"ratio_vs_reference": "estimate"})
 
 
 def _plot_forest(table: pd.DataFrame, ax: Any, title: str) -> Any:
-    return plots.forest(
-        _forest_table(table, prefix=table["group"].nunique() > 1),
-        label_col="label",
-        ax=ax,
-        title=title,
-        xlabel="Rate ratio vs reference group (log scale, 95% CI; reference levels not shown)",
-    )
+    return plots.forest(table, label_col="label", ax=ax, title=title, xlabel=REACH_XLABEL)
 
 
 @dataclass(frozen=True, repr=False)
@@ -252,11 +278,15 @@ class ReachResult(Result):
             table = t.to_string(index=False, float_format=lambda x: f"{x:.4g}")
         return summary_text(self.summary_header(), [table], self.notes)
 
+    def figure_table(self, table: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The rows :meth:`plot` draws (:func:`reach_figure_table` of ``table``, default tidy)."""
+        return reach_figure_table(self.tidy() if table is None else table)
+
     def plot(self, ax: Any = None, *, table: pd.DataFrame | None = None) -> Any:
         """Rate ratio and 95% CI by level on a log scale, with a reference line at 1.
 
-        Drawn with :func:`evalkit.stats.plots.forest`; the reference level (no interval) is
-        not drawn.
+        Drawn with :func:`evalkit.stats.plots.forest` from :meth:`figure_table`; the
+        reference level (no interval) is not drawn.
 
         Parameters
         ----------
@@ -270,7 +300,7 @@ class ReachResult(Result):
         matplotlib.axes.Axes
         """
         return _plot_forest(
-            self.tidy() if table is None else table,
+            self.figure_table(table),
             ax,
             f"Reach by {_group_name(self.group).lower()} (reference {self.reference_level})",
         )
@@ -306,13 +336,50 @@ class ReachAllResult(Result):
         """Each group's summary."""
         return "\n\n".join(r.summary() for r in self.results.values())
 
-    def plot(self, ax: Any = None, *, table: pd.DataFrame | None = None) -> Any:
-        """All groups in one forest plot (log scale, reference line at 1).
+    def figure_table(
+        self, table: pd.DataFrame | None = None, *, groups: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The rows :meth:`plot` draws: :func:`reach_figure_table` of ``table`` (default tidy).
 
-        Drawn with :func:`evalkit.stats.plots.forest`, as the report draws it. ``table`` may be
-        a disclosure-controlled copy of ``tidy()`` to draw instead.
+        Parameters
+        ----------
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of ``tidy()`` (the report's ``reach`` table).
+        groups : sequence of str, optional
+            The groups shown (default all; the report shows :data:`REPORT_GROUPS`).
         """
-        return _plot_forest(self.tidy() if table is None else table, ax, "Reach by group")
+        return reach_figure_table(self.tidy() if table is None else table, groups)
+
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        table: pd.DataFrame | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> Any:
+        """The groups' rate ratios in one forest plot (log scale, reference line at 1).
+
+        Drawn with :func:`evalkit.stats.plots.forest` from :meth:`figure_table`, as the
+        report draws its reach figure (``table`` the published reach table, ``groups``
+        :data:`REPORT_GROUPS`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of ``tidy()`` to draw instead.
+        groups : sequence of str, optional
+            The groups shown (default all).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        return _plot_forest(
+            self.figure_table(table, groups=groups),
+            ax,
+            "Referral rate against the reference group",
+        )
 
 
 # --------------------------------------------------------------------------------------------
