@@ -33,6 +33,7 @@ from evalkit.analysis import (
     wellbeing_all,
     wellbeing_entries,
 )
+from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
     event_study,
@@ -67,6 +68,7 @@ from evalkit.reporting.tables import (
     view_table,
     wellbeing_table,
 )
+from evalkit.stats import plots
 
 __all__ = ["SECTIONS", "ReportBuilder"]
 
@@ -290,29 +292,20 @@ class ReportBuilder:
     def run_reach(self) -> None:
         """Referral rates per eligible person-year by group: :func:`evalkit.analysis.reach_all`."""
         self.say("reach")
-        self.parts["reach"] = round_floats(
-            control_entries(reach_all(self.study).entries(), self.rule)
-        )
+        result = reach_all(self.study)
+        self.parts["reach"] = round_floats(control_entries(result.entries(), self.rule))
         reach_t = pd.DataFrame(self.parts["reach"])
         self.tables["reach"] = reach_t
-        reach_t = reach_t.copy()
-        reach_t["label"] = (
-            reach_t["group"].str.replace("_", " ") + ": " + reach_t["level"].astype(str)
-        )
-        reach_plot = reach_t[reach_t["group"].isin(["imd_quintile", "ethnicity_group"])].rename(
-            columns={"ratio_vs_reference": "estimate"}
-        )
-        self.figures["reach"] = figs.forest_figure(
-            reach_plot[reach_plot["ci_low"].notna()],
+        self.figures["reach"] = figs.from_axes(
             "reach",
-            label_col="label",
-            title="Referral rate against the reference group",
-            xlabel="Rate ratio (log scale): referrals per eligible person-year vs reference",
-            caption="Reach: each group's referral rate per eligible person-year against the "
-            "reference group (IMD quintile 5, the least deprived; for ethnicity the largest "
-            "group), with exact Poisson 95% CIs. Above 1 = referred more often. Groups with a "
-            "suppressed count, or with no participants, are not shown.",
+            result.plot(table=reach_t, groups=REPORT_GROUPS),
+            "Reach: each group's referral rate per eligible person-year against the reference "
+            "group (IMD quintile 5, the least deprived; for ethnicity the largest group), with "
+            "exact Poisson 95% CIs. Above 1 = referred more often. Groups with a suppressed "
+            "count, or with no participants, are not shown.",
+            figs.forest_alt(result.figure_table(reach_t, groups=REPORT_GROUPS), label_col="label"),
             analysis=reach_all,
+            drawn_by=plots.forest,
         )
         self._finish("reach")
 
@@ -350,7 +343,7 @@ class ReportBuilder:
                     ].itertuples()
                 ),
                 analysis=pathway,
-                drawn_by=type(result).plot,
+                drawn_by=plots.funnel,
             )
         self._finish("pathway")
 
@@ -359,30 +352,24 @@ class ReportBuilder:
         """Outcomes by IMD group: :func:`evalkit.analysis.outcomes_by_deprivation`."""
         mc = self._matched()
         self.say("outcomes by deprivation")
-        obd = strip_notes(outcomes_by_deprivation(self.study, mc).to_dict())
+        result = outcomes_by_deprivation(self.study, mc)
+        obd = strip_notes(result.to_dict())
         obd["entries"] = control_entries(obd["entries"], self.rule)
         self.parts["outcomes_by_deprivation"] = round_floats(obd)
         obd_t = pd.DataFrame(self.parts["outcomes_by_deprivation"]["entries"])
         self.tables["outcomes_by_deprivation"] = obd_t
-        if len(obd_t) and "estimate" in obd_t:
-            obd_t = obd_t.assign(
-                label=obd_t["outcome"].map(lambda o: nar.setting_label(o, capital=True))
-                + ", IMD "
-                + obd_t["level"].astype(str)
+        rr = result.figure_table(obd_t, scale="rate_ratio")
+        if len(rr):
+            self.figures["outcomes_by_deprivation"] = figs.from_axes(
+                "outcomes_by_deprivation",
+                result.plot(table=obd_t, scale="rate_ratio"),
+                "Utilisation effect by IMD quintile group (1 = most deprived), matched DiD rate "
+                f"ratios at {result.window_months} months; quintiles are pooled where a group "
+                "is small.",
+                figs.forest_alt(rr, label_col="label"),
+                analysis=outcomes_by_deprivation,
+                drawn_by=plots.forest,
             )
-            rr = obd_t[obd_t["scale"] == "rate_ratio"]
-            if len(rr):
-                self.figures["outcomes_by_deprivation"] = figs.forest_figure(
-                    rr,
-                    "outcomes_by_deprivation",
-                    label_col="label",
-                    title="Matched DiD rate ratio by deprivation (6 months)",
-                    xlabel="Rate ratio (log scale), 95% CI",
-                    caption="Utilisation effect by IMD quintile group (1 = most deprived), "
-                    "matched DiD rate ratios at 6 months; quintiles are pooled where a group is "
-                    "small.",
-                    analysis=outcomes_by_deprivation,
-                )
         self._finish("outcomes_by_deprivation")
 
     @_section
@@ -415,21 +402,26 @@ class ReportBuilder:
         econ_dict["assumptions"] = safe_notes(econ.notes)
         self.parts["economics"] = round_floats(econ_dict)
         self.tables["unit_costs"] = pd.DataFrame(self.parts["economics"]["unit_costs"])
-        self.tables["cost_by_setting"] = pd.DataFrame(
-            self.parts["economics"]["cost_change_by_setting"]
+        published = self.parts["economics"]
+        self.tables["cost_by_setting"] = pd.DataFrame(published["cost_change_by_setting"])
+        cost_t = econ.cost_by_setting_table(
+            self.tables["cost_by_setting"], total=published["nhs_cost_difference"]
         )
         self.figures["cost_by_setting"] = figs.from_axes(
             "cost_by_setting",
-            econ.plot_cost_by_setting(),
-            "NHS cost change per participant by setting over 12 months (participants against "
-            "matched controls), with 95% bootstrap CIs; below 0 = cost less than expected.",
+            econ.plot_cost_by_setting(
+                table=self.tables["cost_by_setting"], total=published["nhs_cost_difference"]
+            ),
+            f"NHS cost change per participant by setting over {econ.window_months} months "
+            "(participants against matched controls), with 95% bootstrap CIs; below 0 = cost "
+            "less than expected.",
             "Dot plot of cost change by setting: "
             + "; ".join(
-                f"{r['setting']}: £{r['cost_difference_per_participant']:,.0f}"
-                for r in self.parts["economics"]["cost_change_by_setting"]
+                f"{r.setting}: £{r.cost_difference_per_participant:,.0f}"
+                for r in cost_t.itertuples()
             ),
             analysis=economics,
-            drawn_by=type(econ).plot_cost_by_setting,
+            drawn_by=plots.forest,
         )
         self._finish("economics")
 

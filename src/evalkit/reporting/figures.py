@@ -2,11 +2,13 @@
 
 No scanner can read a PNG, so every figure here is drawn from a table that has already been
 through :mod:`evalkit.reporting.disclosure`, never from person-level data. The drawing itself is
-:mod:`evalkit.stats.plots` (or a result's own ``plot_*`` method), the same function a result's
-``plot_*()`` uses on its unrounded table; this module adds the caption and alt text, renders the
-PNG and records which analysis computed the numbers and which function drew them, so a reader of
-the HTML gets from any figure to its code in one hop. PNG bytes are reproducible: fixed size and
-dpi, and no software/date metadata.
+a function of :mod:`evalkit.stats.plots`, called here or by a result's own
+``plot_*(table=...)`` method on the controlled table (the method holds the figure's choice of
+rows, labels and title): the same function that method uses on its unrounded table. This
+module adds the caption and alt text, renders the PNG and records which analysis computed the
+numbers and which ``stats.plots`` function drew them, so a reader of the HTML gets from any
+figure to its code in one hop. PNG bytes are reproducible: fixed size and dpi, and no
+software/date metadata.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = [
     "ReportFigure",
     "comparison_figure",
     "event_study_figure",
-    "forest_figure",
+    "forest_alt",
     "from_axes",
     "love_figure",
     "overlap_figure",
@@ -45,9 +47,9 @@ __all__ = [
 class ReportFigure:
     """A rendered figure: PNG bytes, caption, alt text, and where its numbers and drawing came from.
 
-    ``analysis`` is the function that computed the figure's numbers, ``drawn_by`` the function
-    that drew it (``evalkit.stats.plots.*`` or a result's ``plot_*`` method); both are written
-    into the HTML as ``data-analysis`` and ``data-drawn-by``.
+    ``analysis`` is the function that computed the figure's numbers, ``drawn_by`` the
+    :mod:`evalkit.stats.plots` function that drew it; both are written into the HTML as
+    ``data-analysis`` and ``data-drawn-by``.
     """
 
     name: str
@@ -99,31 +101,38 @@ def _draw(draw: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def from_axes(
     name: str, ax: Any, caption: str, alt: str, *, analysis: Any, drawn_by: Any
 ) -> ReportFigure:
-    """A figure drawn by a result object's ``plot_*`` method on a controlled table."""
+    """A figure a result's ``plot_*`` method drew on a controlled table.
+
+    ``drawn_by`` is the :mod:`evalkit.stats.plots` function that method draws with (a
+    ``ValueError`` otherwise: every figure names its drawing function there).
+    """
+    if getattr(drawn_by, "__module__", None) != plots.__name__:
+        raise ValueError(f"{name}: drawn_by must be an evalkit.stats.plots function")
     return _render(ax, name, caption, alt, analysis, drawn_by)
 
 
-def forest_figure(
+def forest_alt(
     table: pd.DataFrame,
-    name: str,
     *,
     label_col: str,
-    title: str,
-    xlabel: str,
-    caption: str,
-    analysis: Any,
-) -> ReportFigure:
-    """Estimates with 95% CIs by row (log scale, reference line at 1)."""
-    ax = _draw(plots.forest, table, label_col=label_col, title=title, xlabel=xlabel)
-    t = table.dropna(subset=["estimate", "ci_low", "ci_high"])
-    t = t[(t["estimate"] > 0) & (t["ci_low"] > 0)]
-    alt = "; ".join(
-        f"{getattr(r, label_col)}: {r.estimate:.2f} ({r.ci_low:.2f} to {r.ci_high:.2f})"
-        for r in t.itertuples()
+    estimate: str = "estimate",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    log: bool = True,
+) -> str:
+    """Alt text of a :func:`evalkit.stats.plots.forest` figure: each row it draws, in order.
+
+    The rows are those ``forest`` draws (an estimate and both limits; on a log scale, a
+    positive estimate and lower limit), as ``label: estimate (low to high)``.
+    """
+    t = table.dropna(subset=[estimate, ci_low, ci_high])
+    if log:
+        t = t[(t[estimate] > 0) & (t[ci_low] > 0)]
+    rows = "; ".join(
+        f"{r[label_col]}: {r[estimate]:.2f} ({r[ci_low]:.2f} to {r[ci_high]:.2f})"
+        for _, r in t.iterrows()
     )
-    return _render(
-        ax, name, caption, f"Dot plot with 95% intervals. {alt}.", analysis, plots.forest
-    )
+    return f"Dot plot with 95% intervals. {rows}."
 
 
 def referrals_figure(
