@@ -5,10 +5,12 @@ price year, the Green Book's WELLBY value, the reader's name of each code) live 
 beside this module; the models here validate them. This layer sits below ``config`` (programmes
 refer to instruments by name); the statistics layer takes these objects as arguments.
 
-Names are loaded from their modules on first use, so that importing one model module (as the
-statistics layer does with ``definitions.instruments``) loads nothing else: ``definitions.costs``
-checks unit costs against the data contract's settings, and the statistics layer must not load
-the contract.
+The unit-cost names are loaded from ``definitions.costs`` on first use: that module checks unit
+costs against the data contract's settings, and the statistics layer, which imports
+``definitions.instruments`` and ``definitions.wellby``, must not load the contract. Every other
+module here imports only ``definitions.base`` and is imported at once (``instruments`` and
+``labels`` are both a module and a function of that module; importing them eagerly binds the
+package attribute to the function).
 """
 
 from __future__ import annotations
@@ -16,40 +18,58 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-#: Public name -> the module of this package that defines it.
-_NAMES: dict[str, str] = {
-    "DEFINITIONS_DIR": "base",
-    "ConfigError": "base",
-    "StrictModel": "base",
-    "load_model": "base",
-    "load_yaml": "base",
-    "validation_message": "base",
-    "UnitCost": "costs",
-    "UnitCostTable": "costs",
-    "load_unit_costs": "costs",
-    "InstrumentDefinition": "instruments",
-    "Threshold": "instruments",
-    "instruments": "instruments",
-    "instruments_dir": "instruments",
-    "load_instrument": "instruments",
-    "Labels": "labels",
-    "event_noun": "labels",
-    "labels": "labels",
-    "setting_label": "labels",
-    "Deflator": "wellby",
-    "WellbyRange": "wellby",
-    "WellbyValues": "wellby",
-    "load_wellby": "wellby",
-}
+from evalkit.definitions.base import (
+    DEFINITIONS_DIR,
+    ConfigError,
+    StrictModel,
+    load_model,
+    load_yaml,
+    validation_message,
+)
+from evalkit.definitions.instruments import (
+    InstrumentDefinition,
+    Threshold,
+    instruments,
+    instruments_dir,
+    load_instrument,
+)
+from evalkit.definitions.labels import Labels, event_noun, labels, setting_label
+from evalkit.definitions.wellby import Deflator, WellbyRange, WellbyValues, load_wellby
 
-__all__ = sorted(_NAMES)
+#: Names loaded from ``definitions.costs`` on first use (it imports the data contract).
+_LAZY = ("UnitCost", "UnitCostTable", "load_unit_costs")
+
+__all__ = [
+    "DEFINITIONS_DIR",
+    "ConfigError",
+    "Deflator",
+    "InstrumentDefinition",
+    "Labels",
+    "StrictModel",
+    "Threshold",
+    "UnitCost",
+    "UnitCostTable",
+    "WellbyRange",
+    "WellbyValues",
+    "event_noun",
+    "instruments",
+    "instruments_dir",
+    "labels",
+    "load_instrument",
+    "load_model",
+    "load_unit_costs",
+    "load_wellby",
+    "load_yaml",
+    "setting_label",
+    "validation_message",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        return getattr(import_module(f"evalkit.definitions.{_NAMES[name]}"), name)
+    if name in _LAZY:
+        return getattr(import_module("evalkit.definitions.costs"), name)
     raise AttributeError(f"module 'evalkit.definitions' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_NAMES])
+    return sorted([*globals(), *_LAZY])
