@@ -364,13 +364,13 @@ class UtilisationResult(Result):
             }
         )
 
-    def plot_comparison(self, ax: Any = None) -> Any:
+    def plot_comparison(self, ax: Any = None, *, table: pd.DataFrame | None = None) -> Any:
         """Matched DiD beside the naive before/after rate ratio, with 95% CIs.
 
         Drawn by :func:`evalkit.stats.plots.comparison`, the function the report uses for all
         windows of a setting at once (on the disclosure-controlled table).
         """
-        rows = self.tidy()
+        rows = self.tidy() if table is None else table
         return plots.comparison(
             rows[rows["scale"] == "rate_ratio"],
             label=setting_label(self.setting, capital=True),

@@ -195,10 +195,12 @@ class ReportBuilder:
         self.tables["overlap"] = overlap_bins(mc, rule)
         self.tables["matching"] = pd.DataFrame([self.parts["matching"]])
         self.figures["love_plot"] = figs.love_figure(
-            balance.drop(index="distance", errors="ignore"), analysis=matched_cohort
+            balance.drop(index="distance", errors="ignore"),
+            analysis=matched_cohort,
+            plot=m.plot_love,
         )
         self.figures["overlap"] = figs.overlap_figure(
-            self.tables["overlap"], analysis=matched_cohort
+            self.tables["overlap"], analysis=matched_cohort, plot=m.plot_overlap
         )
         self._finish("matched_cohort")
 
@@ -221,11 +223,13 @@ class ReportBuilder:
         util = pd.DataFrame(round_floats(control_entries(self._raw["utilisation"], self.rule)))
         self.tables["utilisation"] = util
         for s in self._focus():
+            fit = next(f for f in fits if f.setting == s)
             self.figures[f"compare_{s}"] = figs.comparison_figure(
                 util[(util["setting"] == s) & (util["scale"] == "rate_ratio")],
                 f"compare_{s}",
                 nar.setting_label(s, capital=True),
                 analysis=utilisation_all,
+                plot=fit.plot_comparison,
             )
         self._finish("utilisation")
 
@@ -250,7 +254,11 @@ class ReportBuilder:
             table = pd.DataFrame(self.parts["event_study"][s])
             self.tables[f"event_study_{s}"] = table
             self.figures[f"event_study_{s}"] = figs.event_study_figure(
-                table, f"event_study_{s}", nar.setting_label(s, capital=True), analysis=event_study
+                table,
+                f"event_study_{s}",
+                nar.setting_label(s, capital=True),
+                analysis=event_study,
+                plot=es[s].plot_event_study,
             )
         self._finish("event_studies")
 
@@ -270,7 +278,8 @@ class ReportBuilder:
     def run_wellbeing(self) -> None:
         """Paired change per instrument: :func:`evalkit.analysis.wellbeing.wellbeing_all`."""
         self.say("wellbeing pre/post")
-        self._raw["wellbeing"] = wellbeing_entries(wellbeing_all(self.study))
+        results = wellbeing_all(self.study)
+        self._raw["wellbeing"] = wellbeing_entries(results)
         published = round_floats(
             control_entries(
                 [
@@ -284,7 +293,7 @@ class ReportBuilder:
         self.tables["wellbeing"] = wb_table
         if wb_table["effect_size"].notna().any():
             self.figures["wellbeing_change"] = figs.wellbeing_figure(
-                wb_table, analysis=wellbeing_all
+                wb_table, analysis=wellbeing_all, plot=next(iter(results.values())).plot_effect_size
             )
         self._finish("wellbeing")
 
@@ -388,7 +397,7 @@ class ReportBuilder:
         )
         self.tables["waiting_times"] = pd.DataFrame(self.parts["waiting_times"])
         self.figures["referral_trends"] = figs.referrals_figure(
-            self.tables["referrals_by_quarter"], analysis=referral_trends
+            self.tables["referrals_by_quarter"], analysis=referral_trends, plot=trends.plot
         )
         self._finish("referral_trends")
 

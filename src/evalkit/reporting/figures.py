@@ -136,18 +136,13 @@ def forest_alt(
 
 
 def referrals_figure(
-    table: pd.DataFrame, *, analysis: Any, name: str = "referral_trends"
+    table: pd.DataFrame, *, analysis: Any, plot: Callable[..., Any], name: str = "referral_trends"
 ) -> ReportFigure:
-    """Referrals per quarter by source (stacked bars), from controlled counts."""
-    ax = _draw(
-        plots.stacked_bars,
-        table,
-        x="period",
-        stack="referral_source",
-        value="n",
-        title="Referrals per quarter",
-        ylabel="Referrals (rounded to 5)",
-    )
+    """Referrals per quarter by source (stacked bars), from controlled counts.
+
+    ``plot`` is the result's method (``ReferralTrendsResult.plot``), called on ``table``.
+    """
+    ax = _draw(plot, kind="referrals", table=table)
     per_period = table.groupby("period")["n"].sum()
     caption = (
         "Referrals per quarter (every referral episode), rounded to the nearest 5; a quarter "
@@ -161,10 +156,13 @@ def referrals_figure(
 
 
 def event_study_figure(
-    table: pd.DataFrame, name: str, label: str, *, analysis: Any
+    table: pd.DataFrame, name: str, label: str, *, analysis: Any, plot: Callable[..., Any]
 ) -> ReportFigure:
-    """Event-study rate ratios by month relative to referral, with 95% CIs (log scale)."""
-    ax = _draw(plots.event_study, table, label=label)
+    """Event-study rate ratios by month relative to referral, with 95% CIs (log scale).
+
+    ``plot`` is the result's method (``DidResult.plot_event_study``), called on ``table``.
+    """
+    ax = _draw(plot, table=table, label=label)
     t = table.dropna(subset=["estimate"])
     pre, post = t[t["period"] < 0], t[t["period"] >= 0]
     caption = (
@@ -181,9 +179,14 @@ def event_study_figure(
     return _render(ax, name, caption, alt, analysis, plots.event_study)
 
 
-def love_figure(balance: pd.DataFrame, *, analysis: Any, name: str = "love_plot") -> ReportFigure:
-    """Absolute standardised mean differences before and after matching (Love plot)."""
-    ax = _draw(plots.love, balance)
+def love_figure(
+    balance: pd.DataFrame, *, analysis: Any, plot: Callable[..., Any], name: str = "love_plot"
+) -> ReportFigure:
+    """Absolute standardised mean differences before and after matching (Love plot).
+
+    ``plot`` is the result's method (``MatchResult.plot_love``), called on ``balance``.
+    """
+    ax = _draw(plot, table=balance)
     b = balance.dropna(subset=["smd_before", "smd_after"], how="all")
     caption = (
         "Love plot: how different participants and controls are on each covariate, before and "
@@ -197,9 +200,14 @@ def love_figure(balance: pd.DataFrame, *, analysis: Any, name: str = "love_plot"
     return _render(ax, name, caption, alt, analysis, plots.love)
 
 
-def overlap_figure(bins: pd.DataFrame, *, analysis: Any, name: str = "overlap") -> ReportFigure:
-    """Distribution of the matching distance by group, from disclosure-controlled bin counts."""
-    ax = _draw(plots.overlap, bins)
+def overlap_figure(
+    bins: pd.DataFrame, *, analysis: Any, plot: Callable[..., Any], name: str = "overlap"
+) -> ReportFigure:
+    """Distribution of the matching distance by group, from disclosure-controlled bin counts.
+
+    ``plot`` is the result's method (``MatchResult.plot_overlap``), called on ``bins``.
+    """
+    ax = _draw(plot, table=bins)
     caption = (
         "Overlap: the share of each group at each value of the matching distance, from counts "
         "rounded to the nearest 5 (a bin with a suppressed count, 1 to 7, is shown as 0)."
@@ -212,10 +220,14 @@ def overlap_figure(bins: pd.DataFrame, *, analysis: Any, name: str = "overlap") 
 
 
 def wellbeing_figure(
-    table: pd.DataFrame, *, analysis: Any, name: str = "wellbeing_change"
+    table: pd.DataFrame, *, analysis: Any, plot: Callable[..., Any], name: str = "wellbeing_change"
 ) -> ReportFigure:
-    """Mean change per instrument with 95% CI, standardised (effect size) for comparability."""
-    ax = _draw(plots.effect_sizes, table)
+    """Mean change per instrument with 95% CI, standardised (effect size) for comparability.
+
+    ``plot`` is a pre/post result's method (``PrePostResult.plot_effect_size``), called on the
+    table of every measure.
+    """
+    ax = _draw(plot, table=table)
     t = table.dropna(subset=["effect_size"])
     caption = (
         "Paired change from the start to the end of the programme, per measure, standardised so "
@@ -233,9 +245,14 @@ def wellbeing_figure(
     )
 
 
-def comparison_figure(table: pd.DataFrame, name: str, label: str, *, analysis: Any) -> ReportFigure:
-    """Matched DiD beside naive pre/post rate ratios, per window, for one setting."""
-    ax = _draw(plots.comparison, table, label=label)
+def comparison_figure(
+    table: pd.DataFrame, name: str, label: str, *, analysis: Any, plot: Callable[..., Any]
+) -> ReportFigure:
+    """Matched DiD beside naive pre/post rate ratios, per window, for one setting.
+
+    ``plot`` is a result's method (``UtilisationResult.plot_comparison``), called on ``table``.
+    """
+    ax = _draw(plot, table=table)
     t = table.dropna(subset=["estimate"])
     caption = (
         f"{label}: the naive before/after rate ratio (participants only) beside the matched "

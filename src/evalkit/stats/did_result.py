@@ -276,13 +276,19 @@ class DidResult(Result):
             )
         return evalue(self.estimate, self.ci_low, self.ci_high)
 
-    def plot_event_study(self, ax: Axes | None = None) -> Axes:
+    def plot_event_study(
+        self, ax: Axes | None = None, *, table: pd.DataFrame | None = None, label: str = ""
+    ) -> Axes:
         """Per-period estimates with 95% CIs, by :func:`evalkit.stats.plots.event_study`.
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
             Axes to draw on; a new figure's axes otherwise.
+        table : pd.DataFrame, optional
+            A published (rounded) copy of :attr:`event_study` to draw instead, as the report does.
+        label : str
+            The outcome's name in the title (default: the outcome column).
 
         Returns
         -------
@@ -294,11 +300,11 @@ class DidResult(Result):
         ValueError
             If the fit had no event study.
         """
-        if self.event_study is None:
+        if self.event_study is None and table is None:
             raise ValueError("no event study: call did(..., event_study=True)")
         return plots.event_study(
-            self.event_study,
-            label=self.spec["outcome"],
+            self.event_study if table is None else table,
+            label=label or self.spec["outcome"],
             ax=ax,
             log=self.scale == "rate_ratio",
         )

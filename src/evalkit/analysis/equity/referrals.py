@@ -92,7 +92,13 @@ class ReferralTrendsResult(Result):
             self.summary_header(), ["Referrals by year and source\n" + t1, t2], self.notes
         )
 
-    def plot(self, kind: Literal["referrals", "waiting"] = "referrals", ax: Any = None) -> Any:
+    def plot(
+        self,
+        kind: Literal["referrals", "waiting"] = "referrals",
+        ax: Any = None,
+        *,
+        table: pd.DataFrame | None = None,
+    ) -> Any:
         """Stacked bars of referrals per month by source, or the median wait with its IQR.
 
         Drawn with :func:`evalkit.stats.plots.stacked_bars` and
@@ -102,6 +108,17 @@ class ReferralTrendsResult(Result):
         -------
         matplotlib.axes.Axes
         """
+        if kind == "referrals" and table is not None:
+            # The report's figure: published referrals per quarter (period, source, n).
+            return plots.stacked_bars(
+                table,
+                x="period",
+                stack="referral_source",
+                value="n",
+                ax=ax,
+                title="Referrals per quarter",
+                ylabel="Referrals (rounded to 5)",
+            )
         if kind == "referrals":
             return plots.stacked_bars(
                 self.referrals,

@@ -263,7 +263,9 @@ class MatchResult(Result):
             }
         )
 
-    def plot_love(self, ax: Any = None, *, threshold: float = 0.1) -> Any:
+    def plot_love(
+        self, ax: Any = None, *, threshold: float = 0.1, table: pd.DataFrame | None = None
+    ) -> Any:
         """Love plot: absolute SMD per covariate before and after matching.
 
         Drawn by :func:`evalkit.stats.plots.love` from :meth:`balance`.
@@ -274,15 +276,19 @@ class MatchResult(Result):
             Axes to draw on; a new figure when omitted.
         threshold : float
             Reference line (Austin's 0.1).
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of :meth:`balance` to draw instead (the report's).
 
         Returns
         -------
         matplotlib.axes.Axes
             The axes (never saved or shown).
         """
-        return plots.love(self.balance(), ax=ax, threshold=threshold)
+        return plots.love(self.balance() if table is None else table, ax=ax, threshold=threshold)
 
-    def plot_overlap(self, ax: Any = None, *, bins: int = 30) -> Any:
+    def plot_overlap(
+        self, ax: Any = None, *, bins: int = 30, table: pd.DataFrame | None = None
+    ) -> Any:
         """Share of treated rows, matched controls and all controls per bin of the distance.
 
         Drawn by :func:`evalkit.stats.plots.overlap` from :meth:`overlap_table`.
@@ -293,13 +299,15 @@ class MatchResult(Result):
             Axes to draw on; a new figure when omitted.
         bins : int
             Number of bins (shared by all three groups).
+        table : pd.DataFrame, optional
+            A disclosure-controlled copy of :meth:`overlap_table` to draw instead (the report's).
 
         Returns
         -------
         matplotlib.axes.Axes
             The axes (never saved or shown).
         """
-        return plots.overlap(self.overlap_table(bins), ax=ax)
+        return plots.overlap(self.overlap_table(bins) if table is None else table, ax=ax)
 
     # ------------------------------------------------------------------ helpers
     def _treated_mask(self) -> np.ndarray:

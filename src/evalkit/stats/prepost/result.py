@@ -349,12 +349,14 @@ class PrePostResult(Result):
             }
         )
 
-    def plot_effect_size(self, ax: Any = None) -> Any:
+    def plot_effect_size(self, ax: Any = None, *, table: pd.DataFrame | None = None) -> Any:
         """The standardised change with its 95% CI (positive = better).
 
         Drawn with :func:`evalkit.stats.plots.effect_sizes`, the function the report's wellbeing
         figure uses for every measure at once.
         """
+        if table is not None:  # the report's table: every measure, published values
+            return effect_sizes(table, ax=ax)
         return effect_sizes(
             self.effect_size_table(), title=f"{self.title}: paired change, start to end", ax=ax
         )
