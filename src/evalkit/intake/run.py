@@ -35,7 +35,7 @@ from evalkit.intake.report import IntakeReport, TableReport
 from evalkit.intake.sources import Source, file_sha256, find_sources
 from evalkit.intake.staleness import REPORT_FILE
 
-__all__ = ["run_intake"]
+__all__ = ["empty_table_notes", "run_intake"]
 
 
 def run_intake(
@@ -137,6 +137,7 @@ def run_intake(
         tables = _process_tables(
             con, sources, m, end, tuple(programmes), rules, out_tmp, validate, progress
         )
+        notes += empty_table_notes(tables)
         report = IntakeReport(tables=tables, out_dir=out_dir, spec=spec, notes=tuple(notes))
         _write_report(out_tmp / REPORT_FILE, report.to_dict())
         con.disconnect()
@@ -210,6 +211,27 @@ def _process_tables(
             validate,
         )
     return tables
+
+
+def empty_table_notes(tables: dict[str, TableReport]) -> list[str]:
+    """A note for each table with no accepted row: header only, or the reasons every row failed.
+
+    Examples
+    --------
+    >>> t = TableReport("measures", "measures.csv", "csv", 2, 0, 2, {"missing_required": 2}, "")
+    >>> empty_table_notes({"measures": t})
+    ['measures.csv: no row accepted: all 2 quarantined (missing_required 2).']
+    """
+    out = []
+    for t in tables.values():
+        if t.rows_accepted:
+            continue
+        if not t.rows_read:
+            out.append(f"{t.source_file}: no row accepted: the file has a header and no rows.")
+            continue
+        why = ", ".join(f"{r} {n:,}" for r, n in t.quarantined_by_reason.items())
+        out.append(f"{t.source_file}: no row accepted: all {t.rows_read:,} quarantined ({why}).")
+    return out
 
 
 def _write_report(path: Path, obj: Any) -> None:

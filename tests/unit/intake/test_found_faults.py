@@ -1,0 +1,54 @@
+"""Intake faults found by trying it on real-shaped extracts: each test is named after its fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit import contract as C
+from evalkit.intake import run_intake
+from evalkit.intake.example import (
+    EXAMPLE_EXTRACT_END,
+    EXAMPLE_INSTRUMENTS,
+    EXAMPLE_PROGRAMMES,
+    example_tables,
+    write_tables,
+)
+
+KW = {
+    "programmes": EXAMPLE_PROGRAMMES,
+    "instrument_defs": EXAMPLE_INSTRUMENTS,
+    "extract_end": EXAMPLE_EXTRACT_END,
+    "progress": False,
+}
+
+
+def _run(tmp_path: Path, tables: dict[str, pd.DataFrame], **kw):
+    write_tables(tables, tmp_path / "raw", "csv")
+    return run_intake(tmp_path / "raw", tmp_path / "out", **{**KW, **kw})
+
+
+@pytest.mark.parametrize("case", ["header_only", "every_row_quarantined"])
+def test_zero_accepted_rows_crashed_as_an_intake_bug_and_wrote_no_quarantine(
+    tmp_path: Path, case: str
+) -> None:
+    tables = example_tables()
+    if case == "header_only":
+        tables["measures"] = tables["measures"].iloc[:0]
+    else:
+        tables["measures"]["response"] = "99"
+    report = _run(tmp_path, tables, validate=True)
+    t = report.tables["measures"]
+    assert t.rows_accepted == 0
+    assert t.rows_read == t.rows_quarantined == len(tables["measures"])
+    quarantine = pd.read_parquet(tmp_path / "out" / "quarantine" / "measures.parquet")
+    assert len(quarantine) == t.rows_quarantined
+    assert len(pd.read_parquet(tmp_path / "out" / "measures.parquet")) == 0
+    note = next(n for n in report.notes if n.startswith("measures.csv: no row accepted"))
+    if case == "every_row_quarantined":
+        assert t.quarantined_by_reason == {C.RESPONSE_OUT_OF_RANGE: t.rows_read}
+        assert C.RESPONSE_OUT_OF_RANGE in note
+    else:
+        assert "header" in note
