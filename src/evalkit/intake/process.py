@@ -14,6 +14,7 @@ For each table, parents first (``population`` -> ``activity``, ``referrals`` -> 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping
 from evalkit.intake.report import REASON_TEXT, TableReport
 from evalkit.intake.schemas import accepted_schema
-from evalkit.intake.sources import Source, file_sha256
+from evalkit.intake.sources import Source, csv_line_problem, file_sha256
 
 __all__ = [
     "SCHEMA_FULL_ROWS",
@@ -139,7 +140,18 @@ def _stage(con: Any, st: Source, m: IntakeMapping) -> ir.Table:
             date_format=m.date_format_for(st.table),
         )
     except engine.EngineError as exc:
-        raise IntakeError(str(exc)) from None
+        raise IntakeError(_with_cause(str(exc), st, m)) from None
+
+
+def _with_cause(message: str, st: Source, m: IntakeMapping) -> str:
+    """A CSV parse error's message with its cause (column count, encoding, quoting) added."""
+    found = re.search(r"CSV Error on Line: (\d+)", message)
+    if st.fmt != "csv" or not found:
+        return message
+    line = int(found.group(1))
+    n_columns = len(st.source_cols) + len(st.ignored)
+    problem = csv_line_problem(st.path, line, m.delimiter, n_columns)
+    return f"{message} ({problem})" if problem else message
 
 
 def _reject(

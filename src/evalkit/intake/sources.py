@@ -24,6 +24,7 @@ from evalkit.intake.mapping import IntakeMapping
 __all__ = [
     "Source",
     "csv_header",
+    "csv_line_problem",
     "file_sha256",
     "find_file",
     "find_sources",
@@ -88,6 +89,29 @@ def csv_header(path: Path, delimiter: str) -> list[str]:
     if not header or all(not h.strip() for h in header):
         raise IntakeError(f"{path}: empty file, no header row")
     return header
+
+
+def csv_line_problem(path: Path, line: int, delimiter: str, n_columns: int) -> str | None:
+    """What is wrong with physical ``line`` of a CSV file that DuckDB could not parse.
+
+    DuckDB names the line but its first message line drops the cause; this reads the file with
+    Python's ``csv`` module up to that line and says why: the wrong number of fields, bytes that
+    are not UTF-8, or a quote left open. ``None`` if the line looks well formed here.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            for record in reader:
+                if reader.line_num < line:
+                    continue
+                if len(record) != n_columns:
+                    return f"expected {n_columns} columns, found {len(record)}"
+                return None
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text: {exc.reason}, byte 0x{exc.object[exc.start]:02x}"
+    except csv.Error as exc:
+        return f"bad quoting ({exc})"
+    return "a quoted field is not closed before the end of the file"
 
 
 def resolve_columns(

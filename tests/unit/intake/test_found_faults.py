@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from evalkit import contract as C
-from evalkit.intake import run_intake
+from evalkit.intake import IntakeError, run_intake
 from evalkit.intake.example import (
     EXAMPLE_EXTRACT_END,
     EXAMPLE_INSTRUMENTS,
@@ -52,3 +52,40 @@ def test_zero_accepted_rows_crashed_as_an_intake_bug_and_wrote_no_quarantine(
         assert C.RESPONSE_OUT_OF_RANGE in note
     else:
         assert "header" in note
+
+
+def _break_line(tmp_path: Path, kind: str) -> tuple[Path, int]:
+    """Example tables with a long activity file whose physical line 301 is broken by ``kind``."""
+    tables = example_tables()
+    act = pd.concat([tables["activity"]] * 40, ignore_index=True)
+    tables["activity"] = act.assign(event_id=[f"e{i:04d}" for i in range(len(act))])
+    write_tables(tables, tmp_path / "raw", "csv")
+    path = tmp_path / "raw" / "activity.csv"
+    lines = path.read_bytes().split(b"\n")
+    line = 301  # beyond the first 8 KB, which the header check decodes
+    if kind == "short":
+        lines[line - 1] = lines[line - 1].rsplit(b",", 1)[0]
+    elif kind == "long":
+        lines[line - 1] += b",extra"
+    else:
+        lines[line - 1] = lines[line - 1].replace(b"_", b"\xe9", 1)
+    path.write_bytes(b"\n".join(lines))
+    return path, line
+
+
+@pytest.mark.parametrize(
+    ("kind", "cause"),
+    [
+        ("short", "expected 5 columns, found 4"),
+        ("long", "expected 5 columns, found 6"),
+        ("not_utf8", "not UTF-8 text"),
+    ],
+)
+def test_parse_error_dropped_duckdbs_cause(tmp_path: Path, kind: str, cause: str) -> None:
+    path, line = _break_line(tmp_path, kind)
+    with pytest.raises(IntakeError) as err:
+        run_intake(tmp_path / "raw", tmp_path / "out", **KW, validate=False)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ")
+    assert f"Line: {line}" in message
+    assert cause in message
