@@ -22,9 +22,11 @@ from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping
 
 __all__ = [
+    "DELIMITERS",
     "Source",
     "csv_header",
     "csv_line_problem",
+    "delimiter_hint",
     "file_sha256",
     "find_file",
     "find_sources",
@@ -89,6 +91,37 @@ def csv_header(path: Path, delimiter: str) -> list[str]:
     if not header or all(not h.strip() for h in header):
         raise IntakeError(f"{path}: empty file, no header row")
     return header
+
+
+#: Field separators a CSV export commonly uses, tried when the header does not split.
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+
+
+def delimiter_hint(path: Path, delimiter: str) -> str | None:
+    r"""Which delimiter the header of ``path`` is split by, when it is not ``delimiter``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "population.csv"
+    >>> _ = p.write_text("person_id;sex;imd_decile\n")
+    >>> print(delimiter_hint(p, ","))
+    the header is split by ';', not ',': set delimiter: ';' in the mapping
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError:
+        return None
+    counts = {d: first.count(d) for d in DELIMITERS if d != delimiter}
+    found = max(counts, key=lambda d: counts[d])
+    if counts[found] == 0 or first.count(delimiter) >= counts[found]:
+        return None
+    shown = {"\t": "\\t"}.get(found, found)
+    return (
+        f"the header is split by '{shown}', not '{delimiter}': "
+        f"set delimiter: '{shown}' in the mapping"
+    )
 
 
 def csv_line_problem(path: Path, line: int, delimiter: str, n_columns: int) -> str | None:
@@ -205,7 +238,14 @@ def _source(raw_dir: Path, table: str, m: IntakeMapping, mapping: Path | None) -
     else:
         types = _parquet_types(path)
         header = list(types)
-    chosen, ignored, absent = resolve_columns(path, table, header, m.table(table).columns)
+    try:
+        chosen, ignored, absent = resolve_columns(path, table, header, m.table(table).columns)
+    except IntakeError as exc:
+        hint = delimiter_hint(path, m.delimiter) if fmt == "csv" else None
+        if hint is None:
+            raise
+        rest = str(exc).removeprefix(f"{path}: ")
+        raise IntakeError(f"{path}: {hint}; as read, {rest}") from None
     st = Source(table, path, fmt, chosen, ignored, absent, size=path.stat().st_size)
     if types:
         st.native = native_columns(types, st, m, tuple(m.null_values))

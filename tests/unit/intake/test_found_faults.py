@@ -89,3 +89,17 @@ def test_parse_error_dropped_duckdbs_cause(tmp_path: Path, kind: str, cause: str
     assert message.startswith(f"{path}: ")
     assert f"Line: {line}" in message
     assert cause in message
+
+
+@pytest.mark.parametrize("found", [";", "\t", "|"])
+def test_wrong_delimiter_said_all_columns_missing_not_which_delimiter_was_found(
+    tmp_path: Path, found: str
+) -> None:
+    tables = example_tables()
+    write_tables(tables, tmp_path / "raw", "csv")
+    tables["population"].to_csv(tmp_path / "raw" / "population.csv", index=False, sep=found)
+    shown = "\\t" if found == "\t" else found
+    with pytest.raises(IntakeError, match=r"population\.csv: the header is split by") as err:
+        run_intake(tmp_path / "raw", tmp_path / "out", **KW, validate=False)
+    assert f"split by '{shown}', not ','" in str(err.value)
+    assert f"delimiter: '{shown}'" in str(err.value)
