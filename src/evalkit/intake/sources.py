@@ -9,6 +9,7 @@ remembered for the process.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import re
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ __all__ = [
     "find_file",
     "find_sources",
     "native_columns",
+    "near_misses",
     "resolve_columns",
 ]
 
@@ -147,6 +149,35 @@ def csv_line_problem(path: Path, line: int, delimiter: str, n_columns: int) -> s
     return "a quoted field is not closed before the end of the file"
 
 
+def _squash(name: str) -> str:
+    """A column name without case, spaces or separators (``' Person-ID'`` -> ``personid``)."""
+    return re.sub(r"[\s_\-.]+", "", name.strip().lower())
+
+
+def near_misses(missing: list[str], header: list[str]) -> str:
+    """Header names that look like missing contract columns (case, spaces, separators, typos).
+
+    Examples
+    --------
+    >>> print(near_misses(["person_id", "sex", "lsoa"], ["Person_ID", "sex ", "GP_NOTES"]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    did you mean 'Person_ID' for 'person_id', 'sex ' for 'sex'? (rename the column,
+    or map it under columns: in an intake mapping)
+    """
+    pairs = []
+    for c in missing:
+        same = [h for h in header if _squash(h) == _squash(c)]
+        close = same or difflib.get_close_matches(c, header, n=1, cutoff=0.85)
+        if close:
+            pairs.append(f"'{close[0]}' for '{c}'")
+    if not pairs:
+        return ""
+    return (
+        f"did you mean {', '.join(pairs)}? "
+        "(rename the column, or map it under columns: in an intake mapping)"
+    )
+
+
 def resolve_columns(
     path: Path, table: str, header: list[str], renames: Mapping[str, str]
 ) -> tuple[dict[str, str], list[str], list[str]]:
@@ -172,7 +203,9 @@ def resolve_columns(
         named = ", ".join(
             f"'{inverse[c]}' (contract '{c}')" if c in inverse else f"'{c}'" for c in missing
         )
-        raise IntakeError(f"{path}: missing required column(s) {named} [{C.MISSING_COLUMN}]")
+        hints = near_misses([inverse.get(c, c) for c in missing], ignored)
+        hint = f"; {hints}" if hints else ""
+        raise IntakeError(f"{path}: missing required column(s) {named} [{C.MISSING_COLUMN}]{hint}")
     absent = [c for c in contract_cols if c not in have]
     return chosen, ignored, absent
 

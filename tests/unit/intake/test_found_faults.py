@@ -103,3 +103,20 @@ def test_wrong_delimiter_said_all_columns_missing_not_which_delimiter_was_found(
         run_intake(tmp_path / "raw", tmp_path / "out", **KW, validate=False)
     assert f"split by '{shown}', not ','" in str(err.value)
     assert f"delimiter: '{shown}'" in str(err.value)
+
+
+def test_near_miss_column_names_got_no_hint(tmp_path: Path) -> None:
+    tables = example_tables()
+    tables["population"] = tables["population"].rename(
+        columns={"person_id": "Person_ID", "sex": "sex ", "imd_decile": "imd_decle"}
+    )
+    with pytest.raises(IntakeError, match=r"population\.csv: missing required") as err:
+        _run(tmp_path, tables, validate=False)
+    message = str(err.value)
+    for shown, contract in [
+        ("Person_ID", "person_id"),
+        ("sex ", "sex"),
+        ("imd_decle", "imd_decile"),
+    ]:
+        assert f"'{shown}' for '{contract}'" in message
+    assert "'GP_NOTES'" not in message
