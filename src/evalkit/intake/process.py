@@ -15,7 +15,7 @@ For each table, parents first (``population`` -> ``activity``, ``referrals`` -> 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,27 @@ class ProcessedTable:
     rejected: ir.Table
 
 
-def quarantine_message(q: ir.Table, file_name: str, present: list[str]) -> ir.StringValue:
-    """The plain-English message of each quarantined row: file, row, column, value, reason."""
+def quarantine_message(
+    q: ir.Table,
+    file_name: str,
+    present: list[str],
+    recode: Mapping[str, Mapping[str, str]] | None = None,
+) -> ir.StringValue:
+    """The plain-English message of each quarantined row: file, row, column, value, reason.
+
+    Where the mapping recodes the named column, the value the checks saw is shown after the
+    source value (``'9' recoded to 'U'``), or that the mapping does not list the source value.
+    """
     col = q[COLUMN]
     value = ibis.cases(*[(col == c, q[c]) for c in present], else_=ibis.null("string"))
     value_text = ibis.ifelse(value.isnull(), "empty", ibis.literal("'").concat(value, "'"))
+    recoded = [(c, dict(r)) for c, r in (recode or {}).items() if r and c in present]
+    if recoded:
+        value_text = value_text.concat(
+            ibis.cases(
+                *[(col == c, _recode_text(q[c], c, r)) for c, r in recoded], else_=ibis.literal("")
+            )
+        )
     explain = q[REASON].substitute(REASON_TEXT, else_=q[REASON])
     return ibis.literal(f"{file_name} row ").concat(
         q[ROW].cast("string"),
@@ -83,6 +99,19 @@ def quarantine_message(q: ir.Table, file_name: str, present: list[str]) -> ir.St
         " (",
         explain,
         ")",
+    )
+
+
+def _recode_text(source: ir.StringValue, column: str, recode: dict[str, str]) -> ir.StringValue:
+    """`` recoded to 'U'``, or that the mapping's recode of ``column`` does not list the value."""
+    key = source.strip()
+    return ibis.cases(
+        (source.isnull() | (key == ""), ibis.literal("")),
+        (
+            key.isin(list(recode)),
+            ibis.literal(" recoded to '").concat(key.substitute(recode, else_=key), "'"),
+        ),
+        else_=ibis.literal(f" (not listed in the mapping's recode of {column})"),
     )
 
 
@@ -207,10 +236,16 @@ def _counts_by_reason(con: Any, rejected: ir.Table) -> dict[str, int]:
 
 
 def _write_quarantine(
-    con: Any, st: Source, rejected: ir.Table, present: list[str], out_tmp: Path, n: int
+    con: Any,
+    st: Source,
+    rejected: ir.Table,
+    present: list[str],
+    out_tmp: Path,
+    n: int,
+    recode: Mapping[str, Mapping[str, str]],
 ) -> tuple[str, ...]:
     """Write the quarantined rows with their messages; return up to five example messages."""
-    q = rejected.mutate(message=quarantine_message(rejected, st.path.name, present))
+    q = rejected.mutate(message=quarantine_message(rejected, st.path.name, present, recode))
     engine.write_parquet(
         con,
         q.select(ROW, *present, REASON, COLUMN, "message"),
@@ -288,7 +323,7 @@ def process_table(
             f"{st.path}: rows do not reconcile: read {rows_read}, accepted {accepted_n}, "
             f"quarantined {quarantined_n}"
         )
-    examples = _write_quarantine(con, st, rejected, present, out_tmp, quarantined_n)
+    examples = _write_quarantine(con, st, rejected, present, out_tmp, quarantined_n, ctx.recode)
     return TableReport(
         table=table,
         source_file=st.path.name,

@@ -120,3 +120,20 @@ def test_near_miss_column_names_got_no_hint(tmp_path: Path) -> None:
     ]:
         assert f"'{shown}' for '{contract}'" in message
     assert "'GP_NOTES'" not in message
+
+
+def test_recode_error_showed_neither_source_nor_recoded_value(tmp_path: Path) -> None:
+    tables = example_tables()
+    pop = tables["population"]
+    pop["sex"] = pop["sex"].map({"F": "2", "M": "1", "X": "0"})
+    pop.loc[1, "sex"] = "9"  # recoded to U: not a contract code
+    pop.loc[2, "sex"] = "7"  # not in the recode: passes through unchanged, not a code
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("tables:\n  population:\n    recode:\n      sex: {1: M, 2: F, 0: X, 9: U}\n")
+    report = _run(tmp_path, tables, mapping=mapping, validate=False)
+    assert report.tables["population"].quarantined_by_reason == {C.INVALID_CODE: 2}
+    q = pd.read_parquet(tmp_path / "out" / "quarantine" / "population.parquet")
+    assert q["sex"].tolist() == ["9", "7"]  # the source text, unchanged
+    first, second = q["message"]
+    assert "column sex = '9' recoded to 'U': invalid_code" in first
+    assert "column sex = '7' (not listed in the mapping's recode of sex): invalid_code" in second
