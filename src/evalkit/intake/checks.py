@@ -226,13 +226,16 @@ def parse_date(s: ir.StringValue, fmt: str) -> tuple[ir.BooleanValue, ir.DateVal
 def normalise(raw: ir.Table, table: str, present: Sequence[str], ctx: CheckContext) -> ir.Table:
     """Trim every text value, turn empty or null-marker text into null, and apply recodes.
 
+    A null marker (``ctx.null_values``) matches in any case and in every text column.
+
     ``raw`` has ``row_number`` and the present contract columns (already renamed), as text or,
     for ``ctx.native`` columns, typed. The output keeps those columns normalised and the original
     values as ``_r_<column>`` (the quarantine shows what the source held). Only values that start
     or end with white space are trimmed: testing the ends costs a tenth of trimming everything
     (DuckDB's ``TRIM`` with a character set is slow), and trimming is all that matters here.
     """
-    nulls = ("", *ctx.null_values)
+    # Null spellings match whatever their case ("NULL", "null", "Null"), in every column.
+    nulls = ("", *dict.fromkeys(v.lower() for v in ctx.null_values if v))
     cols: dict[str, ir.Value] = {ROW: raw[ROW]}
     for c in present:
         s = raw[c]
@@ -242,7 +245,10 @@ def normalise(raw: ir.Table, table: str, present: Sequence[str], ctx: CheckConte
         # Starts with a byte below "!" (white space, a control character) or ends in white space.
         padded = ibis.or_(s < "!", *[s.endswith(w) for w in WHITESPACE])
         v = ibis.ifelse(padded, s.strip(), s)
-        v = v.nullif("") if nulls == ("",) else ibis.ifelse(v.isin(nulls), ibis.null("string"), v)
+        if nulls == ("",):
+            v = v.nullif("")
+        else:
+            v = ibis.ifelse(v.lower().isin(nulls), ibis.null("string"), v)
         rec = ctx.recode.get(c)
         if rec:
             v = v.substitute(dict(rec), else_=v)

@@ -137,3 +137,25 @@ def test_recode_error_showed_neither_source_nor_recoded_value(tmp_path: Path) ->
     first, second = q["message"]
     assert "column sex = '9' recoded to 'U': invalid_code" in first
     assert "column sex = '7' (not listed in the mapping's recode of sex): invalid_code" in second
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_null_spellings_matched_case_sensitively(tmp_path: Path, fmt: str) -> None:
+    tables = example_tables()
+    pop = tables["population"]
+    pop.loc[0, "lsoa"] = "null"  # a text column: empty, so missing_required
+    pop.loc[1, "registered_to"] = "Null"
+    pop.loc[2, "date_of_death"] = " n/a "
+    tables["measures"].loc[14, "response"] = "null"  # episode r03, whose person is accepted
+    write_tables(tables, tmp_path / "raw", fmt)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text('null_values: ["NULL", "N/A"]\n')
+    report = run_intake(tmp_path / "raw", tmp_path / "out", mapping=mapping, **KW, validate=True)
+    assert report.tables["population"].quarantined_by_reason == {C.MISSING_REQUIRED: 1}
+    q = pd.read_parquet(tmp_path / "out" / "quarantine" / "population.parquet")
+    assert q["column"].tolist() == ["lsoa"]
+    out = pd.read_parquet(tmp_path / "out" / "population.parquet").set_index("person_id")
+    assert out.loc[pop.loc[1, "person_id"], "registered_to"] is None
+    assert out.loc[pop.loc[2, "person_id"], "date_of_death"] is None
+    measures = pd.read_parquet(tmp_path / "out" / "measures.parquet")
+    assert measures["response"].isna().sum() == 1
