@@ -180,6 +180,10 @@ DUPLICATE_RESPONSE = "duplicate_response"
 UNKNOWN_PERSON = "unknown_person"  # person_id well formed but not in population
 UNKNOWN_EPISODE = "unknown_episode"  # episode_id not in referrals
 EVENT_OUTSIDE_REGISTRATION = "event_outside_registration"
+REGISTERED_BEFORE_BIRTH = "registered_before_birth"  # registered_from in a year before birth
+REFERRAL_AFTER_DEATH = "referral_after_death_or_deregistration"
+BORN_AFTER_REFERRAL = "born_after_referral"  # year_of_birth after the referral's year
+ASSESSED_OUTSIDE_EPISODE = "assessed_outside_episode"  # far before referral or after the end
 PARENT_QUARANTINED = "parent_quarantined"  # the row's person or episode was quarantined
 
 REASONS: Final[tuple[str, ...]] = (
@@ -194,6 +198,7 @@ REASONS: Final[tuple[str, ...]] = (
     UNKNOWN_ITEM,
     RESPONSE_OUT_OF_RANGE,
     DATES_OUT_OF_ORDER,
+    REGISTERED_BEFORE_BIRTH,
     ATTENDED_EXCEEDS_OFFERED,
     DUPLICATE_PERSON_ID,
     DUPLICATE_EVENT_ID,
@@ -203,7 +208,15 @@ REASONS: Final[tuple[str, ...]] = (
     UNKNOWN_PERSON,
     UNKNOWN_EPISODE,
     EVENT_OUTSIDE_REGISTRATION,
+    REFERRAL_AFTER_DEATH,
+    BORN_AFTER_REFERRAL,
+    ASSESSED_OUTSIDE_EPISODE,
 )
+
+#: A questionnaire may be dated up to this many days before its episode's referral...
+ASSESSED_BEFORE_REFERRAL_DAYS: Final[int] = 90
+#: ...and up to this many days after its episode's end (a 6-month follow-up is about 183).
+ASSESSED_AFTER_END_DAYS: Final[int] = 365
 
 #: Fault kinds the synthetic county can inject, with the reason intake must give each.
 FAULT_REASONS: Final[dict[str, dict[str, str]]] = {

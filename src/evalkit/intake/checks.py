@@ -13,13 +13,19 @@ Precedence. Each rejected row gets exactly one reason, the first that applies in
 1. Row checks, in the order of :data:`evalkit.contract.REASONS` (``missing_required``,
    ``malformed_person_id``, ``invalid_type``, ``impossible_date``, ``invalid_code``,
    ``out_of_range``, ``unknown_programme``, ``unknown_instrument``, ``unknown_item``,
-   ``response_out_of_range``, ``dates_out_of_order``, ``attended_exceeds_offered``); within one
-   reason, the first column in contract column order is named.
+   ``response_out_of_range``, ``dates_out_of_order``, ``registered_before_birth``,
+   ``attended_exceeds_offered``); within one reason, the first column in contract column order
+   is named.
 2. Duplicates of the primary key, among rows without a reason from 0-1: the first occurrence in
    file order is kept, later ones are ``duplicate_*``.
 3. ``unknown_person`` / ``unknown_episode``: the key is not among the parent's accepted rows.
-4. ``event_outside_registration`` (activity only): the event is before ``registered_from``, after
-   ``registered_to`` or after ``date_of_death`` of its (accepted) person.
+4. Dates against the (accepted) parent row: ``event_outside_registration`` (activity: before
+   ``registered_from``, after ``registered_to`` or after ``date_of_death``);
+   ``referral_after_death_or_deregistration`` and then ``born_after_referral`` (referrals: after
+   the person's ``registered_to`` or ``date_of_death``; in a year before ``year_of_birth``);
+   ``assessed_outside_episode`` (measures: more than
+   :data:`~evalkit.contract.ASSESSED_BEFORE_REFERRAL_DAYS` days before the referral or
+   :data:`~evalkit.contract.ASSESSED_AFTER_END_DAYS` days after the episode's end).
 
 How the work is split (so that a 30-million-row table is read a few times and never sorted):
 :func:`flag_rows` evaluates steps 0, 1, 3 and 4 for every row in one pass and keeps only the rows
@@ -45,6 +51,7 @@ from evalkit.intake.mapping import DATE_DIRECTIVES
 
 __all__ = [
     "COLUMN",
+    "LOOKUP_COLUMNS",
     "PARENT",
     "REASON",
     "REQUIRED",
@@ -362,6 +369,9 @@ def _population_rules(r: _Rules) -> None:
     r.int_range("year_of_birth", C.EARLIEST_DATE.year, r.ctx.extract_end.year)
     r.before("registered_from", "registered_to")
     r.before("registered_from", "date_of_death")
+    if "registered_from" in r.present and "year_of_birth" in r.present:
+        registered = r.val("registered_from").year()
+        r.add(C.REGISTERED_BEFORE_BIRTH, "registered_from", registered < r.val("year_of_birth"))
 
 
 def _activity_rules(r: _Rules) -> None:
@@ -421,8 +431,14 @@ def _row_rules(
     return r.rules
 
 
-#: Registration columns of ``population`` that ``event_outside_registration`` reads.
-_REGISTRATION = ("registered_from", "registered_to", "date_of_death")
+#: Columns of the parent that each child's date checks read (``event_outside_registration``,
+#: ``referral_after_death_or_deregistration``, ``born_after_referral``,
+#: ``assessed_outside_episode``).
+LOOKUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "activity": ("registered_from", "registered_to", "date_of_death"),
+    "referrals": ("registered_to", "date_of_death", "year_of_birth"),
+    "measures": ("referral_date", "end_date"),
+}
 
 
 def parent_lookup(accepted: ir.Table, rejected: ir.Table, key: str, child: str) -> ir.Table:
@@ -437,15 +453,15 @@ def parent_lookup(accepted: ir.Table, rejected: ir.Table, key: str, child: str) 
     key : str
         The key column (``person_id`` or ``episode_id``).
     child : str
-        The child table; for ``activity`` the registration dates come along.
+        The child table: the parent's :data:`LOOKUP_COLUMNS` for it come along.
 
     Returns
     -------
     ibis.Table
         ``_lk_key``, ``_lk_good`` (true: an accepted parent row; false: only quarantined ones)
-        and, for activity, ``_lk_<registration column>``.
+        and ``_lk_<column>`` for each of the child's lookup columns the parent has.
     """
-    dates = [c for c in _REGISTRATION if child == "activity" and c in accepted.columns]
+    dates = [c for c in LOOKUP_COLUMNS.get(child, ()) if c in accepted.columns]
     good = accepted.select(
         _lk_key=accepted[key],
         _lk_good=ibis.literal(True),
@@ -459,7 +475,7 @@ def parent_lookup(accepted: ir.Table, rejected: ir.Table, key: str, child: str) 
     bad = bad_keys.select(
         "_lk_key",
         _lk_good=ibis.literal(False),
-        **{f"_lk_{c}": ibis.null("date") for c in dates},
+        **{f"_lk_{c}": ibis.null(accepted[c].type()) for c in dates},
     )
     return good.union(bad)
 
@@ -542,14 +558,62 @@ def _parent_rules(
     pre_rules = [(C.PARENT_QUARANTINED, key, j._lk_key.notnull() & ~j._lk_good)]
     pre_rules += _row_rules(j, table, present, ctx)
     post_rules = [(unknown, key, j._lk_key.isnull())]
-    if table == "activity":
-        ev = _value(j, table, "event_date")
-        outside = ev < j._lk_registered_from
-        for c in ("registered_to", "date_of_death"):
-            if f"_lk_{c}" in j.columns:
-                outside = outside | (ev > j[f"_lk_{c}"]).fill_null(False)
-        post_rules.append((C.EVENT_OUTSIDE_REGISTRATION, "event_date", outside.fill_null(False)))
+    post_rules += _DATE_LOGIC[table](j, table, present)
     return j, pre_rules, post_rules
+
+
+def _after_any(
+    value: ir.Value, j: ir.Table, columns: Sequence[str], out: ir.BooleanValue
+) -> ir.BooleanValue:
+    """``out``, or ``value`` later than any of the lookup ``columns`` the join has.
+
+    A null lookup value (never deregistered, alive) never counts.
+    """
+    for c in columns:
+        if f"_lk_{c}" in j.columns:
+            out = out | (value > j[f"_lk_{c}"]).fill_null(False)
+    return out
+
+
+def _activity_dates(
+    j: ir.Table, table: str, present: Sequence[str]
+) -> list[tuple[str, str, ir.BooleanValue]]:
+    """``event_outside_registration``: before ``registered_from``, after deregistration or death."""
+    ev = _value(j, table, "event_date")
+    outside = _after_any(ev, j, ("registered_to", "date_of_death"), ev < j._lk_registered_from)
+    return [(C.EVENT_OUTSIDE_REGISTRATION, "event_date", outside.fill_null(False))]
+
+
+def _referral_dates(
+    j: ir.Table, table: str, present: Sequence[str]
+) -> list[tuple[str, str, ir.BooleanValue]]:
+    """A referral after its person's death or deregistration, or before the year of birth."""
+    ref = _value(j, table, "referral_date")
+    after = _after_any(ref, j, ("registered_to", "date_of_death"), ibis.literal(False))
+    rules = [(C.REFERRAL_AFTER_DEATH, "referral_date", after)]
+    if "_lk_year_of_birth" in j.columns:
+        born_after = (j._lk_year_of_birth > ref.year()).fill_null(False)
+        rules.append((C.BORN_AFTER_REFERRAL, "referral_date", born_after))
+    return rules
+
+
+def _measure_dates(
+    j: ir.Table, table: str, present: Sequence[str]
+) -> list[tuple[str, str, ir.BooleanValue]]:
+    """``assessed_outside_episode``: long before the referral or long after the episode's end."""
+    on = _value(j, table, "assessed_on")
+    early = j._lk_referral_date - ibis.interval(days=C.ASSESSED_BEFORE_REFERRAL_DAYS)
+    late = j._lk_end_date + ibis.interval(days=C.ASSESSED_AFTER_END_DAYS)
+    outside = (on < early).fill_null(False) | (on > late).fill_null(False)
+    return [(C.ASSESSED_OUTSIDE_EPISODE, "assessed_on", outside)]
+
+
+#: Each child table's checks of its dates against its parent row (after ``unknown_*``).
+_DATE_LOGIC = {
+    "activity": _activity_dates,
+    "referrals": _referral_dates,
+    "measures": _measure_dates,
+}
 
 
 def _rule_number(rules: list[tuple[str, str, ir.BooleanValue]]) -> ir.IntegerValue:

@@ -40,6 +40,13 @@ REASON_TEXT: dict[str, str] = {
     C.UNKNOWN_PERSON: "person_id not in the population table",
     C.UNKNOWN_EPISODE: "episode_id not in the referrals table",
     C.EVENT_OUTSIDE_REGISTRATION: "event outside the person's registration or after death",
+    C.REGISTERED_BEFORE_BIRTH: "registered_from in a year before year_of_birth",
+    C.REFERRAL_AFTER_DEATH: "referral after the person's date_of_death or registered_to",
+    C.BORN_AFTER_REFERRAL: "the person's year_of_birth is after the referral's year",
+    C.ASSESSED_OUTSIDE_EPISODE: (
+        f"assessed more than {C.ASSESSED_BEFORE_REFERRAL_DAYS} days before the referral or "
+        f"{C.ASSESSED_AFTER_END_DAYS} days after the episode's end"
+    ),
 }
 
 

@@ -159,3 +159,42 @@ def test_null_spellings_matched_case_sensitively(tmp_path: Path, fmt: str) -> No
     assert out.loc[pop.loc[2, "person_id"], "date_of_death"] is None
     measures = pd.read_parquet(tmp_path / "out" / "measures.parquet")
     assert measures["response"].isna().sum() == 1
+
+
+def test_date_logic_across_tables_was_not_checked(tmp_path: Path) -> None:
+    """Referral after death or deregistration, born after referral, registered before birth,
+    questionnaires dated far outside their episode: each quarantined; the edge days accepted."""
+    tables = example_tables()
+    pop, ref, mea = tables["population"], tables["referrals"], tables["measures"]
+    born_late, born_2020 = "00000000000000d1", "00000000000000d2"
+    for pid, yob, reg in [(born_late, "2012", "2010-05-01"), (born_2020, "2020", "2020-03-01")]:
+        row = {**pop.iloc[0].to_dict(), "person_id": pid, "year_of_birth": yob}
+        pop.loc[len(pop)] = {**row, "registered_from": reg}
+    base = ref.iloc[1].to_dict()  # did_not_start: no start or end date
+    for eid, pid, day in [
+        ("r10", pop.loc[2, "person_id"], "2023-02-10"),  # after registered_to 2023-01-31
+        ("r11", pop.loc[3, "person_id"], "2022-12-02"),  # after date_of_death 2022-12-01
+        ("r12", pop.loc[3, "person_id"], "2022-12-01"),  # the day of death: accepted
+        ("r13", born_2020, "2019-11-01"),  # born in 2020
+    ]:
+        ref.loc[len(ref)] = {**base, "episode_id": eid, "person_id": pid, "referral_date": day}
+    m = mea.iloc[0].to_dict()  # episode r01: referred 2022-04-01, ended 2022-07-06
+    for tp, item, day in [
+        ("followup_3m", "1", "2022-01-01"),  # 90 days before the referral: accepted
+        ("followup_6m", "1", "2021-12-31"),  # 91 days before
+        ("followup_6m", "2", "2023-07-07"),  # 366 days after the end
+        ("followup_6m", "3", "2023-07-06"),  # 365 days after: accepted
+    ]:
+        mea.loc[len(mea)] = {**m, "timepoint": tp, "item": item, "assessed_on": day}
+    ons = mea[mea["episode_id"] == "r03"].iloc[0].to_dict()  # an episode with no end yet
+    mea.loc[len(mea)] = {**ons, "timepoint": "followup_6m", "assessed_on": "2024-03-01"}
+    report = _run(tmp_path, tables, validate=True)
+    by_reason = {t: r.quarantined_by_reason for t, r in report.tables.items()}
+    assert by_reason["population"] == {C.REGISTERED_BEFORE_BIRTH: 1}
+    assert by_reason["referrals"] == {C.REFERRAL_AFTER_DEATH: 2, C.BORN_AFTER_REFERRAL: 1}
+    assert by_reason["measures"] == {C.ASSESSED_OUTSIDE_EPISODE: 2}
+    q = pd.read_parquet(tmp_path / "out" / "quarantine" / "referrals.parquet")
+    assert q["episode_id"].tolist() == ["r10", "r11", "r13"]
+    assert set(q["column"]) == {"referral_date"}
+    q = pd.read_parquet(tmp_path / "out" / "quarantine" / "measures.parquet")
+    assert q["assessed_on"].tolist() == ["2021-12-31", "2023-07-07"]

@@ -139,7 +139,12 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
             "year_of_birth",
         ),
         # population: edges that are accepted
-        ("population", _pop(_pid(20), registered_from="1900-01-02"), None, None),
+        (
+            "population",
+            _pop(_pid(20), year_of_birth="1900", registered_from="1900-01-02"),
+            None,
+            None,
+        ),
         ("population", _pop(_pid(21), date_of_death="2024-03-31"), None, None),
         (
             "population",
@@ -340,6 +345,7 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
                 "episode_id": "r03",
                 "instrument": "ons4",
                 "timepoint": "end",
+                "assessed_on": "2023-03-01",  # r03 was referred 2023-01-09
                 "item": "anxiety",
                 "response": "10",
             },
@@ -353,6 +359,7 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
                 "episode_id": "r03",
                 "instrument": "ons4",
                 "timepoint": "end",
+                "assessed_on": "2023-03-01",  # r03 was referred 2023-01-09
                 "item": "happiness",
                 "response": "11",
             },
