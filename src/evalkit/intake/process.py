@@ -40,6 +40,7 @@ from evalkit.intake.checks import (
 )
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping
+from evalkit.intake.masking import example_masks, identifying_masks, nhs_numbers
 from evalkit.intake.report import REASON_TEXT, TableReport
 from evalkit.intake.schemas import accepted_schema
 from evalkit.intake.sources import Source, csv_line_problem, file_sha256
@@ -71,14 +72,18 @@ def quarantine_message(
     file_name: str,
     present: list[str],
     recode: Mapping[str, Mapping[str, str]] | None = None,
+    shown: Mapping[str, ir.StringValue] | None = None,
 ) -> ir.StringValue:
     """The plain-English message of each quarantined row: file, row, column, value, reason.
 
     Where the mapping recodes the named column, the value the checks saw is shown after the
     source value (``'9' recoded to 'U'``), or that the mapping does not list the source value.
+    ``shown`` gives the value to show of each column (masked, :mod:`evalkit.intake.masking`);
+    by default the column itself.
     """
     col = q[COLUMN]
-    value = ibis.cases(*[(col == c, q[c]) for c in present], else_=ibis.null("string"))
+    shown = shown or {c: q[c] for c in present}
+    value = ibis.cases(*[(col == c, shown[c]) for c in present], else_=ibis.null("string"))
     value_text = ibis.ifelse(value.isnull(), "empty", ibis.literal("'").concat(value, "'"))
     recoded = [(c, dict(r)) for c, r in (recode or {}).items() if r and c in present]
     if recoded:
@@ -254,7 +259,11 @@ def _write_quarantine(
     )
     if not n:
         return ()
-    ex = engine.to_pandas(con, q.order_by(ROW).select("message").limit(5), limit=5)
+    first = engine.materialize(con, rejected.order_by(ROW).limit(5), f"examples_{st.table}")
+    masked = identifying_masks(first, present, nhs_numbers(con, first, present))
+    shown = example_masks(masked)
+    message = quarantine_message(first, st.path.name, present, recode, shown)
+    ex = engine.to_pandas(con, first.order_by(ROW).select(message=message), limit=5)
     return tuple(ex["message"].tolist())
 
 

@@ -198,3 +198,30 @@ def test_date_logic_across_tables_was_not_checked(tmp_path: Path) -> None:
     assert set(q["column"]) == {"referral_date"}
     q = pd.read_parquet(tmp_path / "out" / "quarantine" / "measures.parquet")
     assert q["assessed_on"].tolist() == ["2021-12-31", "2023-07-07"]
+
+
+def _identifying_rows(tables: dict[str, pd.DataFrame]) -> None:
+    """Rejected population and referral rows whose named values identify, or are long."""
+    pop, ref = tables["population"], tables["referrals"]
+    row = pop.iloc[0].to_dict()
+    pop.loc[len(pop)] = {**row, "person_id": "943 476 5919"}  # an NHS number as the id
+    pop.loc[len(pop)] = {**row, "person_id": "00000000000000e1", "year_of_birth": "1950-03-12"}
+    pop.loc[len(pop)] = {**row, "person_id": "00000000000000e2", "sex": "gl50 1aa"}  # postcode
+    pop.loc[len(pop)] = {**row, "person_id": "ABC-123"}
+    ref.loc[len(ref)] = {**ref.iloc[0].to_dict(), "episode_id": "r20", "programme": "p" * 60}
+
+
+def test_intake_report_examples_copied_identifying_raw_values(tmp_path: Path) -> None:
+    tables = example_tables()
+    _identifying_rows(tables)
+    report = _run(tmp_path, tables, validate=False)
+    examples = report.tables["population"].examples
+    text = (tmp_path / "out" / "intake_report.json").read_text()
+    for raw in ("943 476 5919", "1950-03-12", "gl50 1aa", "ABC-123", "p" * 25):
+        assert raw not in text
+    assert "column person_id = '<NHS number masked>': malformed_person_id" in examples[0]
+    assert "column year_of_birth = '<date of birth masked>': invalid_type" in examples[1]
+    assert "column sex = '<postcode masked>': invalid_code" in examples[2]
+    assert "column person_id = 'xxx-999': malformed_person_id" in examples[3]
+    (programme,) = report.tables["referrals"].examples
+    assert f"column programme = '{'p' * 24}...': unknown_programme" in programme
