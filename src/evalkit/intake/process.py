@@ -249,11 +249,18 @@ def _write_quarantine(
     n: int,
     recode: Mapping[str, Mapping[str, str]],
 ) -> tuple[str, ...]:
-    """Write the quarantined rows with their messages; return up to five example messages."""
-    q = rejected.mutate(message=quarantine_message(rejected, st.path.name, present, recode))
+    """Write the quarantined rows with their messages; return up to five example messages.
+
+    The rows are the source's text, except identifying values (NHS numbers, postcodes, dates of
+    birth), which are masked in the columns and in the messages alike.
+    """
+    masked = identifying_masks(rejected, present, nhs_numbers(con, rejected, present) if n else [])
+    message = quarantine_message(rejected, st.path.name, present, recode, masked)
     engine.write_parquet(
         con,
-        q.select(ROW, *present, REASON, COLUMN, "message"),
+        rejected.select(
+            ROW, *[masked[c].name(c) for c in present], REASON, COLUMN, message=message
+        ),
         out_tmp / "quarantine" / f"{st.table}.parquet",
         order_by=[ROW],
     )

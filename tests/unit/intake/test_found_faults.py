@@ -225,3 +225,30 @@ def test_intake_report_examples_copied_identifying_raw_values(tmp_path: Path) ->
     assert "column person_id = 'xxx-999': malformed_person_id" in examples[3]
     (programme,) = report.tables["referrals"].examples
     assert f"column programme = '{'p' * 24}...': unknown_programme" in programme
+
+
+def test_quarantine_files_kept_identifying_values_unmasked(tmp_path: Path) -> None:
+    tables = example_tables()
+    _identifying_rows(tables)
+    pop = tables["population"]
+    nhs_in_lsoa = {**pop.iloc[1].to_dict(), "person_id": "00000000000000e3", "sex": "?"}
+    pop.loc[len(pop)] = {**nhs_in_lsoa, "lsoa": "9434765919", "pcn": "9434765918"}
+    _run(tmp_path, tables, validate=False)
+    q = pd.read_parquet(tmp_path / "out" / "quarantine" / "population.parquet")
+    q = q.set_index("row_number")
+    n = len(example_tables()["population"])
+    assert q.loc[n + 1, "person_id"] == "<NHS number masked>"
+    assert q.loc[n + 2, "year_of_birth"] == "<date of birth masked>"
+    assert q.loc[n + 3, "sex"] == "<postcode masked>"
+    assert q.loc[n + 4, "person_id"] == "ABC-123"  # not identifying: unchanged
+    assert q.loc[n + 5, "lsoa"] == "<NHS number masked>"  # any column
+    assert q.loc[n + 5, "pcn"] == "9434765918"  # ten digits, but not a valid NHS number
+    assert q.loc[n + 5, "sex"] == "?"
+    for raw in ("943 476 5919", "1950-03-12", "gl50 1aa", "9434765919"):
+        assert not q.astype(str).apply(lambda col, raw=raw: col.str.contains(raw)).any().any()
+    other = [c for c in q.columns if c not in ("person_id", "year_of_birth", "sex", "lsoa")]
+    source = pop.iloc[n:].reset_index(drop=True)
+    got = q.loc[n + 1 :, [c for c in other if c in source.columns]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        got.fillna(""), source[got.columns].astype(str), check_dtype=False
+    )
