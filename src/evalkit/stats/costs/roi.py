@@ -30,8 +30,16 @@ def money_table(table: pd.DataFrame) -> str:
     return table.to_string(index=False, float_format=lambda v: f"{v:,.4g}")
 
 
+class MoneyResult(Result):
+    """A result whose tidy table is in pounds: :meth:`summary` shows it with :func:`money_table`."""
+
+    def format_tidy(self, table: pd.DataFrame) -> str:
+        """The table in £, thousands separated (:func:`money_table`)."""
+        return money_table(table)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
-class ReturnOnInvestmentResult(Result):
+class ReturnOnInvestmentResult(MoneyResult):
     """Result of :func:`return_on_investment`: NHS saving against programme cost.
 
     Attributes
@@ -133,10 +141,6 @@ class ReturnOnInvestmentResult(Result):
             f"({self.net_ci_low:+.2f} to {self.net_ci_high:+.2f}); "
             f"{self.share_break_even:.0%} of resamples at or above break-even",
         ]
-
-    def format_tidy(self, table: pd.DataFrame) -> str:
-        """The table in £, thousands separated (:func:`money_table`)."""
-        return money_table(table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures (an unbounded limit becomes None, with a note), spec and notes."""

@@ -16,8 +16,7 @@ import pandas as pd
 from evalkit.definitions.wellby import WellbyValues
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
-from evalkit.stats.costs.roi import money_table
-from evalkit.stats.result import Result
+from evalkit.stats.costs.roi import MoneyResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -26,7 +25,7 @@ __all__ = ["WellbyResult", "wellby_valuation"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class WellbyResult(Result):
+class WellbyResult(MoneyResult):
     """Result of :func:`wellby_valuation`: a life-satisfaction change as social value per £1.
 
     Attributes
@@ -116,10 +115,6 @@ class WellbyResult(Result):
             f"Social value per £1: £{self.estimate:.2f} (WELLBY value range £{self.low:.2f} to "
             f"£{self.high:.2f}{ci})",
         ]
-
-    def format_tidy(self, table: pd.DataFrame) -> str:
-        """The table in £, thousands separated (:func:`money_table`)."""
-        return money_table(table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures, spec and notes."""
