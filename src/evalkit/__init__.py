@@ -19,6 +19,7 @@ _LAZY = {
     "did": ("evalkit.stats.did", "did"),
     "stacked_did": ("evalkit.stats.stacked", "stacked_did"),
     "prepost": ("evalkit.stats.prepost", "prepost"),
+    "ipcw": ("evalkit.stats.censoring", "ipcw"),
 }
 
 #: Layers reachable as attributes (``ek.analysis``, ``ek.reporting``), imported on first use.

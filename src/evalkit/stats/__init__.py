@@ -1,14 +1,15 @@
 """Domain-free statistical engines on any DataFrame.
 
 Matching (:func:`match`), difference-in-differences (:func:`did`, and :func:`stacked_did` on
-calendar-time panels), naive pre/post, paired pre/post change on scored questionnaires
-(:func:`prepost`, :func:`score_measures`), rates and rate ratios, E-values, minimum detectable
-effects and cost differences with their bootstrap. Nothing here imports evalkit's domain modules
-(config, contract, synth, intake, cohort, analysis, reporting; an import-linter contract checks
-it): column names and instrument rules are arguments, so academics can use these functions on
-their own data.
+calendar-time panels), censoring weights (:func:`ipcw`), naive pre/post, paired pre/post change
+on scored questionnaires (:func:`prepost`, :func:`score_measures`), rates and rate ratios,
+E-values, minimum detectable effects and cost differences with their bootstrap. Nothing here
+imports evalkit's domain modules (config, contract, synth, intake, cohort, analysis, reporting;
+an import-linter contract checks it): column names and instrument rules are arguments, so
+academics can use these functions on their own data.
 """
 
+from evalkit.stats.censoring import IpcwResult, ipcw
 from evalkit.stats.costs import (
     MatchedDifferenceResult,
     ReturnOnInvestmentResult,
@@ -38,6 +39,7 @@ __all__ = [
     "DidResult",
     "EValueResult",
     "HeterogeneityResult",
+    "IpcwResult",
     "MatchResult",
     "MatchedDifferenceResult",
     "NaiveResult",
@@ -54,6 +56,7 @@ __all__ = [
     "evalue_rr",
     "goal_columns",
     "heterogeneity",
+    "ipcw",
     "match",
     "matched_cost_difference",
     "naive_prepost",

@@ -561,3 +561,35 @@ def quantile_band(
     ax.set_title(title)
     ax.legend(fontsize="small", frameon=False)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Weights (censoring weights: evalkit.stats.censoring)
+# ----------------------------------------------------------------------------------------------
+__all__ += ["weight_histogram"]
+
+
+def weight_histogram(
+    weights: Sequence[float] | pd.Series | np.ndarray,
+    *,
+    bounds: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+    xlabel: str = "Weight",
+    title: str = "Distribution of the censoring weights",
+) -> Axes:
+    """Histogram of weights (log count axis), with 1 and any truncation ``bounds`` marked."""
+    ax = new_axes(ax, (7, 3.4))
+    w = np.asarray(weights, dtype=float)
+    if w.size:
+        ax.hist(w, bins=min(50, max(10, int(np.sqrt(w.size)))), color=PARTICIPANTS, alpha=0.7)
+        ax.set_yscale("log")
+    ax.axvline(1, color="0.3", lw=1, label="weight 1")
+    if bounds is not None:
+        for b in bounds:
+            ax.axvline(b, color=CONTROLS, lw=1.5, ls="--")
+        ax.plot([], [], color=CONTROLS, ls="--", label="truncation bounds")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Rows (log scale)")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return ax
