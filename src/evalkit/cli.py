@@ -87,6 +87,13 @@ def synth(
     pool: Annotated[
         str, typer.Option(help="all, or eligible: only people who could join a programme")
     ] = "all",
+    world: Annotated[
+        str,
+        typer.Option(
+            help="hard (default: referral any day, driven by use up to it; shock; negative "
+            "control) or legacy (the generator before issue #14)"
+        ),
+    ] = "hard",
 ) -> None:
     """Generate the synthetic county (tables of the data contract + synthetic_truth.json)."""
     from evalkit.config import instruments, load_programmes, load_unit_costs
@@ -109,6 +116,7 @@ def synth(
             with_prescriptions=with_prescriptions,
             progress=progress,
             pool=pool,
+            world=world,
         )
     except (ConfigError, ValueError, FileExistsError) as exc:
         _fail(str(exc))

@@ -33,7 +33,7 @@ SETTINGS: Final[tuple[str, ...]] = (
     "outpatient_attendance",
     "ooh_contact",
 )
-OPTIONAL_SETTINGS: Final[tuple[str, ...]] = ("prescription_item",)
+OPTIONAL_SETTINGS: Final[tuple[str, ...]] = ("prescription_item", "elective_admission")
 
 SEXES: Final[tuple[str, ...]] = ("F", "M", "X")
 

@@ -29,6 +29,11 @@ BASE_PER_YEAR = {
     "outpatient_attendance": 1.3,
     "ooh_contact": 0.2,
     "prescription_item": 9.0,
+    # Hard world's negative control: planned (elective) admissions, day cases included. An
+    # assumption informed by HES (about 8 million elective admissions a year in England, some
+    # 0.14 per person-year, concentrated in older people with conditions): about 0.1 per
+    # person-year for adults with long-term conditions (docs/decisions/negative-control.md).
+    "elective_admission": 0.04,
 }
 #: Multiplier per condition present, by setting (order of contract.CONDITIONS:
 #: copd, asthma, chronic_pain, anxiety, depression, diabetes, chd, smi).
@@ -39,6 +44,7 @@ CONDITION_MULT = {
     "outpatient_attendance": (1.5, 1.1, 1.6, 1.1, 1.1, 1.6, 1.8, 1.3),
     "ooh_contact": (1.6, 1.3, 1.4, 1.4, 1.4, 1.2, 1.3, 1.6),
     "prescription_item": (2.5, 1.8, 2.0, 1.5, 1.8, 2.5, 2.5, 2.0),
+    "elective_admission": (1.3, 1.1, 1.5, 1.0, 1.1, 1.3, 1.5, 1.1),
 }
 #: Rate ratio most deprived decile vs least (A&E about doubles: county.md section 6).
 DEPRIVATION_RR = {
@@ -48,6 +54,7 @@ DEPRIVATION_RR = {
     "outpatient_attendance": 1.1,
     "ooh_contact": 1.5,
     "prescription_item": 1.3,
+    "elective_admission": 1.05,
 }
 #: Winter amplitude (peak in January); respiratory conditions add to emergency admissions.
 SEASON_AMPLITUDE = {
@@ -57,6 +64,7 @@ SEASON_AMPLITUDE = {
     "outpatient_attendance": 0.0,
     "ooh_contact": 0.12,
     "prescription_item": 0.03,
+    "elective_admission": 0.04,
 }
 RESPIRATORY_EXTRA_AMPLITUDE = 0.15
 TREND_PER_YEAR = 0.015
@@ -68,6 +76,7 @@ EPISODE_WEIGHT = {
     "outpatient_attendance": 0.8,
     "ooh_contact": 2.5,
     "prescription_item": 0.5,
+    "elective_admission": 0.8,
 }
 NEED_SHARED_SD = 0.55
 NEED_OWN_SD = 0.35
@@ -95,6 +104,8 @@ def _age_multiplier(setting: str, age: np.ndarray) -> np.ndarray:
         return np.exp(0.015 * (a - 40))
     if setting == "ooh_contact":
         return np.exp(0.01 * np.maximum(a - 60, 0)) * (1 + 1.2 * infant)
+    if setting == "elective_admission":
+        return np.exp(0.025 * (a - 40))
     return np.exp(0.03 * (a - 40))  # prescription items
 
 
@@ -154,8 +165,17 @@ def monthly_rates(
     episode: np.ndarray,
     cal: Calendar,
     settings: tuple[str, ...],
+    *,
+    season_amplitude: dict[str, float] | None = None,
+    calendar_mult: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Expected events per full calendar month, shape (n, n_months, n_settings), no exposure."""
+    """Expected events per full calendar month, shape (n, n_months, n_settings), no exposure.
+
+    ``season_amplitude`` replaces :data:`SEASON_AMPLITUDE` for the settings it names and
+    ``calendar_mult`` (n_months, n_settings) multiplies every person's rates (the hard world's
+    shock); both absent in the legacy world.
+    """
+    seasons = {**SEASON_AMPLITUDE, **(season_amplitude or {})}
     starts = cal.month_starts[:-1]
     age = (starts[None, :] - pop.birth[idx][:, None]) / 365.25  # (n, M)
     present = pop.diagnosis[idx][:, :, None] <= starts[None, None, :]  # (n, C, M)
@@ -175,13 +195,13 @@ def monthly_rates(
         rate *= np.exp(np.einsum("ncm,c->nm", present, log_cond))
         rate *= (1 + (DEPRIVATION_RR[s] - 1) * dep)[:, None]
         rate *= need[:, k][:, None]
-        amp = SEASON_AMPLITUDE[s] + (
-            RESPIRATORY_EXTRA_AMPLITUDE * resp if s == "emergency_admission" else 0
-        )
+        amp = seasons[s] + (RESPIRATORY_EXTRA_AMPLITUDE * resp if s == "emergency_admission" else 0)
         amp = np.broadcast_to(np.asarray(amp, dtype=float), (idx.size,))
         rate *= 1 + amp[:, None] * season_wave[None, :]
         rate *= trend[None, :]
         rate *= 1 + EPISODE_WEIGHT[s] * np.minimum(episode, EPISODE_RATE_CAP)
+        if calendar_mult is not None:
+            rate *= calendar_mult[None, :, k]
         out[:, :, k] = rate
     return out
 

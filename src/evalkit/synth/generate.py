@@ -25,11 +25,12 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
-from evalkit.contract import SETTINGS, TABLES
+from evalkit.contract import TABLES
 from evalkit.files import write_json
 from evalkit.jsonsafe import round_floats
 from evalkit.synth import activity as act
-from evalkit.synth.calendar import NONE, Calendar
+from evalkit.synth.calendar import NONE
+from evalkit.synth.daily import draw_daily_referrals
 from evalkit.synth.faults import (
     TablePlan,
     apply_plan,
@@ -54,6 +55,7 @@ from evalkit.synth.tables import (
     write_table,
 )
 from evalkit.synth.truth import TRUTH_FILE, WINDOWS, truth_document
+from evalkit.synth.world import NEGATIVE_CONTROL, SHOCK, WORLDS, make_world
 
 __all__ = [
     "CHUNK",
@@ -63,6 +65,7 @@ __all__ = [
     "STREAMS",
     "TRUTH_FILE",
     "WINDOWS",
+    "WORLDS",
     "SynthResult",
     "generate_county",
 ]
@@ -130,6 +133,7 @@ def generate_county(
     with_prescriptions: bool = False,
     progress: bool = True,
     pool: str = "all",
+    world: str = "hard",
 ) -> SynthResult:
     """Generate a synthetic county into ``out``.
 
@@ -168,6 +172,14 @@ def generate_county(
         full county of the same seed (the random streams are split over the kept people), but
         the population rows of kept people are identical to it. The truth file records
         ``pool`` and ``people_written``.
+    world : {"hard", "legacy"}
+        ``"hard"`` (default): the world not fitted to any estimator
+        (:mod:`~evalkit.synth.world`): daily referral hazards driven by use up to the
+        referral day, the referring contact on the referral day, referrals in study months
+        15..68, a winter peak in every setting, a shock in August 2022 and the negative-control
+        setting ``elective_admission``; its truth follows the contract's event months (the
+        referral day ends month -1). ``"legacy"``: the generator before issue #14, byte for
+        byte (its truth file only gains ``"world"``).
 
     Notes
     -----
@@ -176,13 +188,14 @@ def generate_county(
     """
     t0 = time.perf_counter()
     n_full = _check_arguments(scale, regime, pool, fmt, faults, population, programmes)
+    the_world = make_world(world, with_prescriptions)
     out = Path(out)
     _prepare_out(out)
     slugs = sorted(programmes)
     run = Generation(
-        cal=Calendar(),
+        cal=the_world.cal,
         streams=spawn_streams(seed),
-        settings=(*SETTINGS, "prescription_item") if with_prescriptions else SETTINGS,
+        settings=the_world.settings,
         programmes=programmes,
         slugs=slugs,
         regime=regime,
@@ -194,19 +207,30 @@ def generate_county(
             disable=not progress,
             leave=False,
         ),
+        world=the_world,
     )
     pop, person_ids = _draw_people(run, pool, seed)
     run.bar.total = n_chunks(pop.n) * 2 + 6 + len(slugs)
     run.bar.update(1)
 
     need_all, episode_all, counts = _monthly_counts(run, pop)
-    ref = draw_first_referrals(run, pop, counts, episode_all)
-    parts = draw_participants(
-        run, pop, ref, need_all, episode_all, counts, instrument_defs, unit_costs
-    )
+    if the_world.hard:
+        # Days first: referral reads the use recorded up to each day.
+        county = _event_days(run, pop, counts, [])
+        del counts
+        ref = draw_daily_referrals(run, pop, county, episode_all)
+        parts = draw_participants(
+            run, pop, ref, need_all, episode_all, None, instrument_defs, unit_costs, the_world
+        )
+        chunks = _replace_participant_events(pop, county, parts)
+    else:
+        ref = draw_first_referrals(run, pop, counts, episode_all)
+        parts = draw_participants(
+            run, pop, ref, need_all, episode_all, counts, instrument_defs, unit_costs, the_world
+        )
+        chunks = _event_days(run, pop, counts, parts.events)
+        del counts  # the largest array: freed before the events are joined
     del episode_all
-    chunks = _event_days(run, pop, counts, parts.events)
-    del counts  # the largest array: freed before the events are joined
     events = _join_events(run, pop, chunks)
     run.bar.update(1)
 
@@ -226,6 +250,8 @@ def generate_county(
         cal=run.cal,
         unit_costs=unit_costs,
         programmes=parts.truth,
+        world=world,
+        world_details=_hard_world_details(run) if the_world.hard else None,
     )
     _write_truth_and_faults(out, truth, sidecar)
     run.bar.update(1)
@@ -316,7 +342,16 @@ def _monthly_counts(run: Generation, pop: Population) -> tuple[np.ndarray, np.nd
         idx = np.arange(c * CHUNK, min(n, (c + 1) * CHUNK))
         need_all[idx] = act.person_need(pop, idx, run.rng("need", c), settings)
         episode_all[idx] = act.episodes(pop, idx, cal, run.rng("episodes", c))
-        mu = act.monthly_rates(pop, idx, need_all[idx], episode_all[idx], cal, settings)
+        mu = act.monthly_rates(
+            pop,
+            idx,
+            need_all[idx],
+            episode_all[idx],
+            cal,
+            settings,
+            season_amplitude=run.world.season_extra,
+            calendar_mult=run.world.calendar_multiplier(),
+        )
         mu *= act.registered_fraction(pop, idx, cal)[:, :, None]
         drawn = run.rng("counts", c).poisson(mu)
         if drawn.max(initial=0) >= np.iinfo(np.uint16).max:  # pragma: no cover
@@ -368,6 +403,62 @@ def _event_days(
         ev_setting.append(s_c[order])
         run.bar.update(1)
     return ev_person, ev_day, ev_setting
+
+
+def _replace_participant_events(
+    pop: Population,
+    county: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]],
+    parts: Participants,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Hard world: participants' county-wide events after the referral day give way to their own.
+
+    Events on and before the referral day are kept (they drove referral); the participants' own
+    draw and their referring contacts are added; each chunk is sorted by person, day, setting.
+    """
+    cut = np.full(pop.n, NONE, dtype=np.int64)
+    for persons, days in parts.cut:
+        cut[persons] = days
+    empty32 = np.array([], np.int32)
+    own = parts.events
+    part_p = np.concatenate([ev[0] for ev in own]) if own else empty32
+    part_d = np.concatenate([ev[1] for ev in own]) if own else empty32
+    part_s = np.concatenate([ev[2] for ev in own]) if own else np.array([], np.int8)
+    part_chunk = part_p // CHUNK
+    out: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+    for c, (p, d, s) in enumerate(zip(*county, strict=True)):
+        keep = d <= cut[p]
+        mine = part_chunk == c
+        p_c = np.concatenate([p[keep], part_p[mine]])
+        d_c = np.concatenate([d[keep], part_d[mine]])
+        s_c = np.concatenate([s[keep], part_s[mine]])
+        order = np.lexsort((s_c, d_c, p_c))
+        out[0].append(p_c[order])
+        out[1].append(d_c[order])
+        out[2].append(s_c[order])
+    return out
+
+
+def _hard_world_details(run: Generation) -> dict:
+    """What the truth file says of the hard world: window, shock, negative controls."""
+    cal = run.cal
+    starts = cal.month_starts
+
+    def iso(day: int) -> str:
+        return str(np.datetime64(int(day), "D"))
+
+    return {
+        "referral_months": [cal.referral_first_month, cal.referral_last_month],
+        "referral_first_day": iso(starts[cal.referral_first_month]),
+        "referral_last_day": iso(starts[cal.referral_last_month + 1] - 1),
+        "shock": {
+            "month": SHOCK.month,
+            "first_day": iso(starts[SHOCK.month]),
+            "floor": dict(SHOCK.floor),
+            "recovery_months": SHOCK.recovery_months,
+        },
+        "negative_controls": [NEGATIVE_CONTROL],
+        "referral_hazard": "daily; use on the 90 days before the day",
+    }
 
 
 def _join_events(

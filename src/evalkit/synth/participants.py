@@ -17,13 +17,21 @@ from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
 from evalkit.contract import SETTINGS
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import Calendar, add_months_days
+from evalkit.synth.followup import followup_activity, referring_contacts
 from evalkit.synth.people import Population
-from evalkit.synth.programmes import draw_attendance, effect_multiplier, rereferrals
+from evalkit.synth.programmes import (
+    Attendance,
+    draw_attendance,
+    effect_multiplier,
+    eligible_months,
+    rereferrals,
+)
 from evalkit.synth.questionnaires import Questionnaires, draw_questionnaires
 from evalkit.synth.referral import Referrals
 from evalkit.synth.streams import Generation
 from evalkit.synth.tables import referral_rows
 from evalkit.synth.truth import reach_truth, selection_truth, utilisation_truth
+from evalkit.synth.world import World
 
 __all__ = ["Participants", "draw_participants", "participant_activity"]
 
@@ -104,6 +112,9 @@ class Participants:
     measure_parts: list[Questionnaires] = field(default_factory=list)
     events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     episodes: int = 0  # episode ids handed out so far
+    # Hard world: each participant and referral day (their county-wide events after it are
+    # replaced by their own draw).
+    cut: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def next_episode_ids(self, k: int) -> np.ndarray:
         """The next ``k`` episode ids (``EP0000001``, ...)."""
@@ -121,13 +132,19 @@ def draw_participants(
     counts: np.ndarray,
     instrument_defs: dict[str, InstrumentDefinition],
     unit_costs: UnitCostTable,
+    world: World,
 ) -> Participants:
-    """Every programme's participants, in slug order (``counts`` loses their own months)."""
-    unit_cost = np.array([unit_costs.cost_of(s) for s in run.settings])
+    """Every programme's participants, in slug order.
+
+    Legacy world: ``counts`` loses the participants' months from the referral month on. Hard
+    world: ``counts`` is not used; :attr:`Participants.cut` says whose events to replace.
+    """
+    unit_cost = np.array([unit_costs.cost_of(s) if s in SETTINGS else 0.0 for s in run.settings])
     cost_mask = np.array([s in SETTINGS for s in run.settings])
     acc = Participants()
     for k in range(len(run.slugs)):
-        _programme_participants(
+        step = _hard_participants if world.hard else _programme_participants
+        step(
             run,
             k,
             pop,
@@ -139,6 +156,7 @@ def draw_participants(
             unit_cost,
             cost_mask,
             acc,
+            world,
         )
         run.bar.update(1)
     return acc
@@ -174,6 +192,7 @@ def _programme_participants(
     unit_cost: np.ndarray,
     cost_mask: np.ndarray,
     acc: Participants,
+    world: World,
 ) -> None:
     """Programme ``k``'s first referrals: attendance, activity, questionnaires, truth, rows."""
     slug, cal = run.slugs[k], run.cal
@@ -198,6 +217,72 @@ def _programme_participants(
     counts[persons] = np.where(m_idx[None, :, None] >= ref_month[:, None, None], 0, counts[persons])
     acc.events.append(ev)
     truth = utilisation_truth(lam0, lam1, run.settings, unit_cost, cost_mask)
+    _finish(run, k, pop, ref, persons, ref_day, att, instrument_defs, truth, acc)
+
+
+def _hard_participants(
+    run: Generation,
+    k: int,
+    pop: Population,
+    ref: Referrals,
+    need_all: np.ndarray,
+    episode_all: np.ndarray,
+    counts: np.ndarray | None,
+    instrument_defs: dict[str, InstrumentDefinition],
+    unit_cost: np.ndarray,
+    cost_mask: np.ndarray,
+    acc: Participants,
+    world: World,
+) -> None:
+    """Hard world: as :func:`_programme_participants`, redrawn from the day after referral.
+
+    The referring contact falls on the referral day; the truth covers the contract's event
+    months (the referral day ends month -1) and the negative-control setting.
+    """
+    slug = run.slugs[k]
+    prog = run.programmes[slug]
+    persons, ref_day, ref_month = _first_referrals(ref, k, slug)
+    att = draw_attendance(prog, persons, ref_day, pop, run.cal, run.rng("attendance", k))
+    lam0, lam1, ev = followup_activity(
+        prog,
+        persons,
+        ref_day,
+        att.dose,
+        pop,
+        need_all,
+        episode_all,
+        world,
+        run.rng("participants", k),
+    )
+    acc.events.append(ev)
+    acc.events.append(referring_contacts(persons, ref_day, att.referral_source, run.settings))
+    acc.cut.append((persons, ref_day))
+    truth = utilisation_truth(
+        lam0, lam1, run.settings, unit_cost, cost_mask, outcomes=world.outcome_settings
+    )
+    # Eligible in 3 or more months of the referral window before the referral month: candidate
+    # controls at earlier referral dates before they were referred.
+    before = eligible_months(pop.subset(persons), prog, run.cal)
+    before &= np.arange(run.cal.n_months)[None, :] < ref_month[:, None]
+    truth["eligible_3_months_before_referral"] = int((before.sum(axis=1) >= 3).sum())
+    _finish(run, k, pop, ref, persons, ref_day, att, instrument_defs, truth, acc)
+
+
+def _finish(
+    run: Generation,
+    k: int,
+    pop: Population,
+    ref: Referrals,
+    persons: np.ndarray,
+    ref_day: np.ndarray,
+    att: Attendance,
+    instrument_defs: dict[str, InstrumentDefinition],
+    truth: dict,
+    acc: Participants,
+) -> None:
+    """Reach, questionnaires, selection truth, referral rows and re-referrals of programme k."""
+    slug, cal = run.slugs[k], run.cal
+    prog = run.programmes[slug]
     truth["reach"] = {"imd_quintile": _reach(ref, slug, pop, cal.n_months + 1)}
     episode_ids = acc.next_episode_ids(persons.size)
     last_day = np.minimum(pop.reg_end[persons], cal.month_starts[-1] - 1)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from evalkit.config import Programme
 from evalkit.synth.calendar import Calendar
+from evalkit.synth.world import World
 
 __all__ = ["CHUNK", "STREAMS", "Generation", "n_chunks", "spawn_streams", "stream_rng"]
 
@@ -56,6 +57,7 @@ class Generation:
     regime: str
     n_full: int  # people drawn (the whole county, also when only the pool is written)
     bar: tqdm
+    world: World  # legacy or hard (its calendar is ``cal``, its settings ``settings``)
 
     def rng(self, stream: str, *key: int) -> np.random.Generator:
         """The generator of one named stream (and sub-stream ``key``)."""

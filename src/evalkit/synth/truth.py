@@ -21,6 +21,7 @@ from evalkit.synth.programmes import Attendance
 
 __all__ = [
     "DEFINITIONS",
+    "HARD_DEFINITIONS",
     "TRUTH_FILE",
     "WINDOWS",
     "reach_truth",
@@ -42,6 +43,21 @@ DEFINITIONS = {
     "reach": "expected first-referral rate per eligible person-month by IMD quintile "
     "relative to quintile 5",
 }
+#: The hard world's definitions, where they differ (the data contract's event months).
+HARD_DEFINITIONS = {
+    "utilisation": "sum of expected counts with / without the programme over event months "
+    "0..W-1 of all participants (first referrals); event month m runs from the day after "
+    "(referral date + m calendar months) to (referral date + m + 1 calendar months), "
+    "inclusive, so the referral day ends month -1; person-time outside registration, after "
+    "death or after the data end excluded. The estimand: referral now against not being "
+    "referred now (controls censored at their own referral). A negative-control setting "
+    "has rate ratio exactly 1",
+    "reach": "expected first-referral rate per eligible person-month by IMD quintile "
+    "relative to quintile 5 (daily hazards summed by calendar month)",
+    "eligible_3_months_before_referral": "participants eligible (and registered all month) "
+    "in 3 or more calendar months of the referral window before their referral month: "
+    "candidate controls at earlier referral dates",
+}
 
 
 def _ratio_and_difference(a0: float, a1: float, n_p: int) -> tuple[float, float]:
@@ -56,17 +72,20 @@ def utilisation_truth(
     settings: tuple[str, ...],
     unit_cost: np.ndarray,
     cost_mask: np.ndarray,
+    *,
+    outcomes: tuple[str, ...] = SETTINGS,
 ) -> dict[str, Any]:
     """True rate ratios and differences per participant, per setting and for total cost.
 
     ``lam0`` and ``lam1`` are the expected counts without and with the programme, shape
     (participants, 12 event months, settings); each window ``W`` of :data:`WINDOWS` sums event
-    months 0..W-1.
+    months 0..W-1. Rate ratios are stated for the ``outcomes`` settings (the hard world adds its
+    negative control); total cost sums the settings of ``cost_mask``.
     """
     n_p = lam0.shape[0]
     out: dict[str, dict] = {}
     for k, s in enumerate(settings):
-        if s not in SETTINGS:
+        if s not in outcomes:
             continue
         out[s] = {"rate_ratio": {}, "difference_per_person": {}}
         for w in WINDOWS:
@@ -166,9 +185,19 @@ def truth_document(
     cal: Calendar,
     unit_costs: UnitCostTable,
     programmes: dict[str, dict],
+    world: str = "legacy",
+    world_details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole truth file: how the county was drawn, what the truth means, each programme's."""
-    return {
+    """The whole truth file: how the county was drawn, what the truth means, each programme's.
+
+    ``world_details`` (hard world) adds the referral window, the shock and the negative
+    controls under ``"hard_world"``.
+    """
+    definitions = dict(DEFINITIONS)
+    if world == "hard":
+        definitions.update(HARD_DEFINITIONS)
+    doc = {
+        "world": world,
         "seed": seed,
         "regime": regime,
         "scale": scale,
@@ -179,6 +208,9 @@ def truth_document(
         "study_start": str(cal.start),
         "study_end": str(cal.end),
         "unit_costs": {"table": unit_costs.name, "price_year": unit_costs.price_year},
-        "definitions": dict(DEFINITIONS),
+        "definitions": definitions,
         "programmes": programmes,
     }
+    if world_details is not None:
+        doc["hard_world"] = world_details
+    return doc
