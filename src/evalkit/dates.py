@@ -52,11 +52,18 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 __all__ = [
+    "EVENT_MONTH_CONVENTIONS",
     "add_months",
     "add_months_datetime64",
     "add_months_days",
     "add_months_expr",
     "add_months_series",
+    "event_month_of_days",
+    "event_month_start",
+    "event_month_start_days",
+    "event_month_start_expr",
+    "iso_week_monday",
+    "iso_week_monday_series",
     "month_index",
     "month_index_datetime64",
     "month_index_expr",
@@ -191,3 +198,98 @@ def add_months_expr(date: ir.DateValue, months: int | ir.IntegerValue) -> ir.Dat
 def month_index_expr(date: ir.DateValue) -> ir.IntegerValue:
     """Month index ``year * 12 + month - 1`` of an Ibis date expression."""
     return date.year() * 12 + date.month() - 1
+
+
+# --------------------------------------------------------------------------------------------
+# Event months (the data contract's "Time") and ISO weeks
+# --------------------------------------------------------------------------------------------
+#: How event month 0 relates to the index date. ``"day_after"`` (the contract): month ``m``
+#: runs from the day after ``index + m months`` to ``index + m + 1 months``, both inclusive, so
+#: the index date ends month -1. ``"index"`` (the earlier design): month ``m`` runs from
+#: ``index + m months`` (inclusive) to ``index + m + 1 months`` (exclusive).
+EVENT_MONTH_CONVENTIONS: tuple[str, ...] = ("day_after", "index")
+
+
+def _shift(convention: str) -> int:
+    if convention not in EVENT_MONTH_CONVENTIONS:
+        raise ValueError(
+            f"event_months must be one of {EVENT_MONTH_CONVENTIONS}, got {convention!r}"
+        )
+    return 1 if convention == "day_after" else 0
+
+
+def event_month_start(index: dt.date, m: int, convention: str = "day_after") -> dt.date:
+    """First day (inclusive) of event month ``m`` of an index date.
+
+    Month ``m`` ends the day before month ``m + 1`` starts.
+
+    >>> event_month_start(dt.date(2022, 3, 15), 0)
+    datetime.date(2022, 3, 16)
+    >>> event_month_start(dt.date(2022, 3, 15), -1)
+    datetime.date(2022, 2, 16)
+    >>> event_month_start(dt.date(2024, 1, 31), 1)  # 29 February + 1 day
+    datetime.date(2024, 3, 1)
+    >>> event_month_start(dt.date(2022, 3, 15), 0, "index")
+    datetime.date(2022, 3, 15)
+    """
+    return add_months(index, m) + dt.timedelta(days=_shift(convention))
+
+
+def event_month_start_days(
+    index_days: np.ndarray, m: int | np.ndarray, convention: str = "day_after"
+) -> np.ndarray:
+    """:func:`event_month_start` on int day numbers (days since 1970-01-01); int64 out.
+
+    >>> event_month_start_days(np.array([18658]), 1)  # 2021-01-31: month 1 starts 2021-03-01
+    array([18687])
+    """
+    return add_months_days(index_days, m) + _shift(convention)
+
+
+def event_month_of_days(
+    event_days: np.ndarray, index_days: np.ndarray, convention: str = "day_after"
+) -> np.ndarray:
+    """Event month (int64) of each event day relative to its index day (broadcast).
+
+    The calendar-month difference, one less when the event falls before that month's start.
+
+    >>> idx = np.array(["2022-03-15"] * 3, "datetime64[D]").astype(np.int64)
+    >>> ev = np.array(["2022-03-15", "2022-03-16", "2022-04-15"], "datetime64[D]")
+    >>> event_month_of_days(ev.astype(np.int64), idx).tolist()
+    [-1, 0, 0]
+    """
+    e = np.asarray(event_days).astype(np.int64)
+    i = np.asarray(index_days).astype(np.int64)
+    m0 = month_index_datetime64(e.astype("datetime64[D]")) - month_index_datetime64(
+        i.astype("datetime64[D]")
+    )
+    return np.where(e < event_month_start_days(i, m0, convention), m0 - 1, m0)
+
+
+def event_month_start_expr(
+    date: ir.DateValue, m: int | ir.IntegerValue, convention: str = "day_after"
+) -> ir.IntegerValue:
+    """First day of event month ``m`` as an Ibis epoch-day integer (:func:`event_month_start`)."""
+    return add_months_expr(date, m).epoch_days() + _shift(convention)
+
+
+def iso_week_monday(d: dt.date) -> dt.date:
+    """Monday of the ISO week (Monday to Sunday) that contains ``d``.
+
+    >>> iso_week_monday(dt.date(2024, 2, 29))  # a Thursday
+    datetime.date(2024, 2, 26)
+    """
+    return d - dt.timedelta(days=d.weekday())
+
+
+def iso_week_monday_series(s: pd.Series) -> pd.Series:
+    """Monday of each date's ISO week, for a datetime Series (``datetime64[s]`` out).
+
+    >>> iso_week_monday_series(pd.Series(pd.to_datetime(["2023-01-01"]))).dt.date.tolist()
+    [datetime.date(2022, 12, 26)]
+    """
+    d = s.to_numpy(dtype="datetime64[D]")
+    # 1970-01-01 was a Thursday: day number + 3 is 0 on Mondays (mod 7).
+    days = d.astype(np.int64)
+    monday = (days - (days + 3) % 7).astype("datetime64[D]")
+    return pd.Series(monday.astype("datetime64[s]"), index=s.index)

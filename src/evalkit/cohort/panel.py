@@ -1,18 +1,27 @@
 """Person-month outcome panels: counts, costs and person-time at risk per event month.
 
-Event month ``m`` of a row runs from ``index + m`` calendar months (inclusive) to ``index +
-m + 1`` calendar months (exclusive), the data contract's "Time": for an index of 15 March, month
-0 is 15 March to 14 April, month -1 is 15 February to 14 March. Month boundaries clamp the day to
-the month's length (index 31 January: month 0 ends on 27/28 February, month 1 starts on 28/29
-February). Counts and person-time use the same boundary expression, so they always agree.
+Event months follow the cohort's ``spec["event_months"]`` (:mod:`evalkit.dates`):
+
+- ``"day_after"`` (the data contract's "Time"): month ``m`` runs from the day after ``index +
+  m`` calendar months to ``index + m + 1`` calendar months, both inclusive, so the index date
+  ends month -1 (index 15 March: month -1 is 16 February to 15 March, month 0 is 16 March to 15
+  April) and the referring consultation on the index day is baseline;
+- ``"index"`` (the earlier design): month ``m`` runs from ``index + m`` months (inclusive) to
+  ``index + m + 1`` months (exclusive); month 0 starts on the index date.
+
+Month boundaries clamp the day to the month's length (31 January + 1 month = 28/29 February).
+Counts and person-time use the same boundary expression, so they always agree.
 
 Matched controls inherit the index date of the participant in their matched set
-(docs/design/methods.md, as OpenSAFELY does): a control indexed on the 1st of March matched to a
-participant referred on 15 March is followed from 15 March.
+(docs/design/methods.md, as OpenSAFELY does), and with it the participant's ``index_month`` and
+``index_week``. A control referred to the programme later carries ``censor_month``, the event
+month holding its own referral; the exposure is left uncensored here (the analysis layer
+censors, so that the uncensored sensitivity analysis can reuse the panel).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import ibis
@@ -21,7 +30,13 @@ import pandas as pd
 
 from evalkit.cohort.result import Cohort
 from evalkit.cohort.tables import CohortError, Tables, open_tables
-from evalkit.dates import add_months, add_months_expr, month_index_expr
+from evalkit.dates import (
+    add_months,
+    event_month_of_days,
+    event_month_start_expr,
+    iso_week_monday_series,
+    month_index_expr,
+)
 
 __all__ = ["EVENT_MONTHS", "build_panel", "naive_panel"]
 
@@ -60,7 +75,12 @@ def build_panel(
     pd.DataFrame
         One row per (matched row, event month), sorted by ``unit`` then ``event_month``:
         ``unit`` (= ``row_id``), ``person_id``, ``subclass``, ``referred``, ``weight``,
-        ``index_date`` (inherited by controls), ``event_month``, ``post`` (1 when
+        ``index_date`` (inherited by controls), ``index_month`` (``"YYYY-MM"``) and
+        ``index_week`` (its ISO week's Monday, ``"YYYY-MM-DD"``) of that index date,
+        ``censor_month`` (nullable Int16: for a control, the event month holding its own
+        referral to the programme, 0 when that is on or before the inherited index date, NA
+        when never referred within the panel's months; NA for participants),
+        ``event_month``, ``post`` (1 when
         ``event_month >= 0``), one count per setting (``gp_appointment``, ...), ``total_cost``
         (counts x unit costs, at the unit-cost table's price year) and ``exposure`` (share of
         the event month registered, alive and inside the activity extract, 0 to 1). Months with
@@ -86,8 +106,12 @@ def build_panel(
         tables = store.tables
     else:
         tables = open_tables(cohort.data_dir, con)
-    counts_exposure = _engine_panel(tables, units, settings, lo, hi, cohort)
-    panel = units.merge(counts_exposure, on="unit", how="right", validate="one_to_many")
+    convention = cohort.spec.get("event_months", "index")
+    units = _add_index_labels(units, convention, hi)
+    counts_exposure = _engine_panel(tables, units, settings, lo, hi, cohort, convention)
+    panel = units.drop(columns="own_referral_date").merge(
+        counts_exposure, on="unit", how="right", validate="one_to_many"
+    )
     costs = np.array([cohort.unit_costs.cost_of(s) for s in settings])
     panel["total_cost"] = panel[settings].to_numpy(dtype=np.float64) @ costs
     panel["post"] = (panel["event_month"] >= 0).astype(np.int8)
@@ -98,6 +122,9 @@ def build_panel(
         "referred",
         "weight",
         "index_date",
+        "index_month",
+        "index_week",
+        "censor_month",
         "event_month",
         "post",
         *settings,
@@ -106,10 +133,23 @@ def build_panel(
     ]
     panel = panel[cols].sort_values(["unit", "event_month"], ignore_index=True)
     n_zero = int((panel["exposure"] == 0).sum())
-    notes.append(
-        f"{len(units)} rows x {hi - lo + 1} event months ({lo} to {hi}); event month m runs "
-        "from index + m calendar months to index + m + 1 months."
-    )
+    if convention == "day_after":
+        rule = (
+            "event month m runs from the day after index + m calendar months to index + m + 1 "
+            "months inclusive (the index day ends month -1)."
+        )
+    else:
+        rule = "event month m runs from index + m calendar months to index + m + 1 months."
+    notes.append(f"{len(units)} rows x {hi - lo + 1} event months ({lo} to {hi}); {rule}")
+    ctrl = units["referred"] == 0
+    n_cens = int(units.loc[ctrl, "censor_month"].notna().sum())
+    if ctrl.any():
+        n_zero_cens = int((units.loc[ctrl, "censor_month"] == 0).sum())
+        notes.append(
+            f"{n_cens} of {int(ctrl.sum())} control units are referred to the programme within "
+            f"the panel's months (censor_month set; {n_zero_cens} on or before the inherited "
+            "index date, censor_month 0); exposure is left uncensored here."
+        )
     notes.append(
         f"{n_zero} person-months have zero exposure (before registration, after death or "
         "deregistration, or outside the activity extract); they are kept with exposure 0."
@@ -124,6 +164,8 @@ def build_panel(
         "settings": list(settings),
         "unit_costs": cohort.unit_costs.name,
         "matched": matched is not None,
+        "event_months": convention,
+        "control_units_censored": n_cens,
         "placebo_shift_months": cohort.spec.get("placebo_shift_months", 0),
     }
     panel.attrs["notes"] = tuple(notes)
@@ -153,6 +195,7 @@ def _participant_units(cohort: Cohort) -> pd.DataFrame:
             "referred": np.ones(len(p), dtype=np.int8),
             "weight": np.ones(len(p)),
             "index_date": p["index_date"].to_numpy(),
+            "own_referral_date": np.full(len(p), np.datetime64("NaT"), dtype="datetime64[s]"),
         }
     )
 
@@ -211,12 +254,51 @@ def _matched_units(cohort: Cohort, matched: pd.DataFrame, notes: list[str]) -> p
             "referred": referred,
             "weight": m["weight"].to_numpy(dtype=np.float64),
             "index_date": index_date,
+            "own_referral_date": _own_referral(cand, referred),
         }
     )
 
 
+def _own_referral(cand: pd.DataFrame, referred: np.ndarray) -> np.ndarray:
+    """Controls' own referral dates (NaT for participants and for cohorts without the column)."""
+    if "own_referral_date" not in cand.columns:
+        return np.full(len(cand), np.datetime64("NaT"), dtype="datetime64[s]")
+    own = cand["own_referral_date"].to_numpy(dtype="datetime64[s]").copy()
+    own[referred == 1] = np.datetime64("NaT")
+    return own
+
+
+def _add_index_labels(units: pd.DataFrame, convention: str, hi: int) -> pd.DataFrame:
+    """Add ``index_month``, ``index_week`` (of the unit's index date) and ``censor_month``."""
+    out = units.copy()
+    idx = pd.Series(pd.to_datetime(out["index_date"]).to_numpy(dtype="datetime64[s]"))
+    out["index_month"] = idx.dt.strftime("%Y-%m").to_numpy()
+    out["index_week"] = iso_week_monday_series(idx).dt.strftime("%Y-%m-%d").to_numpy()
+    own = out["own_referral_date"].to_numpy(dtype="datetime64[D]")
+    has = ~np.isnat(own)
+    idx_d = idx.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    m = np.zeros(len(out), dtype=np.int64)
+    if has.any():
+        m[has] = event_month_of_days(own[has].astype(np.int64), idx_d[has], convention)
+    # On or before the inherited index date: censored from month 0.
+    m = np.maximum(m, 0)
+    keep = has & (m <= hi)
+    censor = pd.array(np.where(keep, m, 0), dtype="Int16")
+    censor[~keep] = pd.NA
+    out["censor_month"] = censor
+    for c in ("index_month", "index_week"):
+        out[c] = out[c].astype("category")
+    return out
+
+
 def _engine_panel(
-    tables: Tables, units: pd.DataFrame, settings: list[str], lo: int, hi: int, cohort: Cohort
+    tables: Tables,
+    units: pd.DataFrame,
+    settings: list[str],
+    lo: int,
+    hi: int,
+    cohort: Cohort,
+    convention: str,
 ) -> pd.DataFrame:
     """Compute counts per setting and exposure per (unit, event month) in the engine.
 
@@ -233,8 +315,8 @@ def _engine_panel(
     # Person-time at risk.
     grid = u.cross_join(mt)
     grid = grid.mutate(
-        _a=add_months_expr(grid.index_date, grid.event_month),
-        _b=add_months_expr(grid.index_date, grid.event_month + 1),
+        _a=event_month_start_expr(grid.index_date, grid.event_month, convention),
+        _b=event_month_start_expr(grid.index_date, grid.event_month + 1, convention),
     )
     g = grid.join(
         pop.select("person_id", "registered_from", "registered_to", "date_of_death"), "person_id"
@@ -247,7 +329,7 @@ def _engine_panel(
         data_end,
     )
     at_risk_to = last.epoch_days() + 1  # exclusive
-    a, b = g._a.epoch_days(), g._b.epoch_days()
+    a, b = g._a, g._b
     days = ibis.greatest(ibis.least(b, at_risk_to) - ibis.greatest(a, at_risk_from), 0)
     expo = g.select("unit", "event_month", exposure=days.cast("float64") / (b - a))
 
@@ -255,6 +337,7 @@ def _engine_panel(
     store = cohort.event_store
     first = add_months(pd.Timestamp(units["index_date"].min()).date(), lo)
     last_excl = add_months(pd.Timestamp(units["index_date"].max()).date(), hi + 1)
+    last_excl += dt.timedelta(days=1)  # month hi may end on index + hi + 1 months
     if (
         store is not None
         and store.tables.con is tables.con
@@ -282,8 +365,9 @@ def _engine_panel(
     # that month's boundary (the same boundary expression as the person-time above).
     m0 = month_index_expr(j.event_date) - month_index_expr(j.index_date)
     j = j.mutate(_m0=m0).filter(m0 >= lo, m0 <= hi + 1)
+    start_m0 = event_month_start_expr(j.index_date, j._m0, convention)
     j = j.mutate(
-        event_month=(j.event_date < add_months_expr(j.index_date, j._m0)).ifelse(j._m0 - 1, j._m0)
+        event_month=(j.event_date.epoch_days() < start_m0).ifelse(j._m0 - 1, j._m0)
     ).filter(lambda t: (t.event_month >= lo) & (t.event_month <= hi))
     counts = j.group_by("unit", "event_month").aggregate(
         **{s: (j.setting_code == i).ifelse(1, 0).sum() for i, s in enumerate(settings)}

@@ -1,10 +1,15 @@
 """Prior utilisation at index: events per setting in the 12 and 3 calendar months before it.
 
-A row's prior-``w`` count is its events in ``[index - w months, index)`` (event months ``-w``
-.. ``-1`` of the data contract's "Time"). Participants' exact index dates use a date-range join
-(:func:`prior_counts_exact`, cheap for a few thousand rows); candidate rows, indexed on the 1st
-of a month, use whole calendar months (:func:`prior_counts_monthly`): activity is counted once
-per person and calendar month and the windows are differences of cumulative sums.
+A row's prior-``w`` count is its events in event months ``-w`` .. ``-1`` of the data contract's
+"Time": with the contract's event months (``"day_after"``) that is ``(index - w months,
+index]``, the index day included (the referring consultation is baseline); with the earlier
+convention (``"index"``) ``[index - w months, index)``.
+
+:func:`prior_counts_days` counts any (person, date) rows exactly to the day, in numpy, from the
+events brought over once (person key, day number, setting code): it is what the cohort uses for
+every row. :func:`prior_counts_exact` (a date-range join in the engine) and
+:func:`prior_counts_monthly` (whole calendar months, for rows indexed on the 1st) are the
+earlier implementations, kept as independent checks.
 """
 
 from __future__ import annotations
@@ -16,9 +21,20 @@ import numpy as np
 import pandas as pd
 
 from evalkit.cohort.tables import MAX_CANDIDATE_ROWS, Tables
-from evalkit.dates import add_months_expr, month_index_expr, month_index_series
+from evalkit.dates import (
+    add_months_expr,
+    event_month_start_days,
+    month_index_expr,
+    month_index_series,
+)
 
-__all__ = ["PRIOR_WINDOWS", "prior_counts_exact", "prior_counts_monthly"]
+__all__ = [
+    "PRIOR_WINDOWS",
+    "count_before",
+    "prior_counts_days",
+    "prior_counts_exact",
+    "prior_counts_monthly",
+]
 
 #: Prior-utilisation windows (months before index) measured as covariates (docs/design/methods.md).
 PRIOR_WINDOWS: tuple[int, int] = (12, 3)
@@ -128,3 +144,154 @@ def prior_counts_monthly(
         out[:, i] = c[pk, t] - c[pk, t - w12]
         out[:, k + i] = c[pk, t] - c[pk, t - w3]
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Exact to the day, in numpy
+# --------------------------------------------------------------------------------------------
+#: Largest dense (people x settings x distinct days) block :func:`count_before` builds at once.
+_DENSE_CELLS = 20_000_000
+
+
+def prior_counts_days(
+    ev_key: np.ndarray,
+    ev_day: np.ndarray,
+    ev_code: np.ndarray,
+    row_key: np.ndarray,
+    row_day: np.ndarray,
+    n_settings: int,
+    convention: str = "day_after",
+) -> np.ndarray:
+    """Prior-12 and prior-3 counts per setting for (person, index day) rows, exact to the day.
+
+    Parameters
+    ----------
+    ev_key, ev_day, ev_code : np.ndarray
+        Events: person key (any integer), day number (days since 1970-01-01) and setting code
+        (``0 .. n_settings - 1``).
+    row_key, row_day : np.ndarray
+        The rows: person key and index day number.
+    n_settings : int
+        Number of setting codes.
+    convention : str
+        ``"day_after"`` (window ``(index - w months, index]``) or ``"index"`` (``[index - w
+        months, index)``); :data:`evalkit.dates.EVENT_MONTH_CONVENTIONS`.
+
+    Returns
+    -------
+    np.ndarray
+        int32, one row per row: all settings' 12-month counts, then the 3-month counts (the
+        layout of :func:`prior_counts_exact`).
+    """
+    w12, w3 = PRIOR_WINDOWS
+    row_day = np.asarray(row_day, dtype=np.int64)
+    # Window [lo, hi) in day numbers: event months -w .. -1 of the row's index.
+    hi = event_month_start_days(row_day, 0, convention)
+    q = np.stack(
+        [
+            hi,
+            event_month_start_days(row_day, -w12, convention),
+            event_month_start_days(row_day, -w3, convention),
+        ],
+        axis=1,
+    )
+    c = count_before(ev_key, ev_day, ev_code, row_key, q, n_settings)
+    out = np.empty((len(row_day), 2 * n_settings), dtype=np.int32)
+    out[:, :n_settings] = c[:, 0, :] - c[:, 1, :]
+    out[:, n_settings:] = c[:, 0, :] - c[:, 2, :]
+    return out
+
+
+def count_before(
+    ev_key: np.ndarray,
+    ev_day: np.ndarray,
+    ev_code: np.ndarray,
+    row_key: np.ndarray,
+    q_day: np.ndarray,
+    n_codes: int,
+) -> np.ndarray:
+    """Per row and query day, each code's events of the row's person dated before that day.
+
+    ``q_day`` is ``(n_rows, n_queries)``; the result is int32 ``(n_rows, n_queries, n_codes)``.
+    Two exact methods, chosen by cost: when the rows share few distinct query days (weekly or
+    monthly risk sets), events are binned between consecutive distinct query days and
+    cumulated over a dense (person, code, bin) block, chunked over people; otherwise each
+    query is a ``searchsorted`` in the sorted (person, code, day) event keys.
+    """
+    q_day = np.asarray(q_day, dtype=np.int64)
+    n_rows, n_q = q_day.shape
+    out = np.zeros((n_rows, n_q, n_codes), dtype=np.int32)
+    if n_rows == 0 or len(ev_key) == 0:
+        return out
+    people, row_p = np.unique(np.asarray(row_key), return_inverse=True)
+    pos = np.searchsorted(people, ev_key)
+    pos = np.minimum(pos, len(people) - 1)
+    keep = people[pos] == ev_key
+    ev_p = pos[keep].astype(np.int64)
+    ev_d = np.asarray(ev_day, dtype=np.int64)[keep]
+    ev_c = np.asarray(ev_code, dtype=np.int64)[keep]
+    if len(ev_p) == 0:
+        return out
+    days = np.unique(q_day)
+    dense_cost = len(people) * n_codes * (len(days) + 1)
+    search_cost = n_rows * n_q * n_codes * max(1, int(np.log2(len(ev_p) + 1)))
+    if dense_cost <= 4 * search_cost:
+        _count_dense(ev_p, ev_d, ev_c, row_p, q_day, days, len(people), n_codes, out)
+    else:
+        _count_search(ev_p, ev_d, ev_c, row_p, q_day, n_codes, out)
+    return out
+
+
+def _count_dense(
+    ev_p: np.ndarray,
+    ev_d: np.ndarray,
+    ev_c: np.ndarray,
+    row_p: np.ndarray,
+    q_day: np.ndarray,
+    days: np.ndarray,
+    n_people: int,
+    n_codes: int,
+    out: np.ndarray,
+) -> None:
+    # An event is before days[j] exactly when fewer than j + 1 query days are <= its day.
+    ev_b = np.searchsorted(days, ev_d, side="right")
+    row_j = np.searchsorted(days, q_day)  # days[row_j] == q_day
+    n_bins = len(days) + 1
+    chunk = max(1, _DENSE_CELLS // (n_codes * n_bins))
+    ev_order = np.argsort(ev_p, kind="stable")
+    ev_sorted = ev_p[ev_order]
+    row_order = np.argsort(row_p, kind="stable")
+    row_sorted = row_p[row_order]
+    for p0 in range(0, n_people, chunk):
+        p1 = min(n_people, p0 + chunk)
+        e = ev_order[np.searchsorted(ev_sorted, p0) : np.searchsorted(ev_sorted, p1)]
+        r = row_order[np.searchsorted(row_sorted, p0) : np.searchsorted(row_sorted, p1)]
+        if len(r) == 0:
+            continue
+        flat = ((ev_p[e] - p0) * n_codes + ev_c[e]) * n_bins + ev_b[e]
+        hist = np.bincount(flat, minlength=(p1 - p0) * n_codes * n_bins)
+        cum = np.cumsum(hist.reshape(p1 - p0, n_codes, n_bins), axis=2, dtype=np.int32)
+        # cum[p, c, j] counts bins 0 .. j, i.e. events before days[j].
+        pr = row_p[r] - p0
+        for k in range(q_day.shape[1]):
+            out[r, k, :] = cum[pr, :, row_j[r, k]]
+
+
+def _count_search(
+    ev_p: np.ndarray,
+    ev_d: np.ndarray,
+    ev_c: np.ndarray,
+    row_p: np.ndarray,
+    q_day: np.ndarray,
+    n_codes: int,
+    out: np.ndarray,
+) -> None:
+    d0 = int(ev_d.min())
+    span = int(ev_d.max()) - d0 + 1
+    keys = np.sort((ev_p * n_codes + ev_c) * span + (ev_d - d0))
+    q = np.clip(q_day - d0, 0, span)
+    for c in range(n_codes):
+        base = (row_p.astype(np.int64) * n_codes + c) * span
+        first = np.searchsorted(keys, base)  # the (person, code) block starts here
+        for k in range(q_day.shape[1]):
+            out[:, k, c] = np.searchsorted(keys, base + q[:, k]) - first

@@ -54,14 +54,19 @@ class Cohort:
         One row per eligible participant, sorted by ``index_date`` then ``person_id``:
         ``person_id``, ``row_id`` (their row in ``candidates``), ``episode_id`` (first
         referral), ``index_date`` (= referral date), ``index_month`` (``"YYYY-MM"``),
-        ``started`` (the first referral has a start date), ``completed`` (its
-        ``discharge_reason`` is ``completed``; for per-protocol), ``n_referrals`` (in the
-        referral period).
+        ``index_week`` (Monday of its ISO week, ``"YYYY-MM-DD"``), ``started`` (the first
+        referral has a start date), ``completed`` (its ``discharge_reason`` is ``completed``;
+        for per-protocol), ``n_referrals`` (in the referral period), ``full_history_24m`` and
+        ``full_followup_12m`` (complete windows; :meth:`window_coverage`).
     candidates : pd.DataFrame
         The stacked rows for matching, one per (person, index date), index equal to ``row_id``
         (0, 1, ... : participant rows first, then candidate rows, each by index date and
-        person): ``row_id``, ``person_id``, ``index_date``, ``index_month``, ``referred``
-        (1 participant, 0 candidate control), ``age``, ``sex``, ``imd_decile``,
+        person): ``row_id``, ``person_id``, ``index_date`` (the participant's referral date;
+        a candidate's Monday of the week, or 1st of the month with ``risk_set="month"``),
+        ``index_month``, ``index_week`` (categories), ``referred`` (1 participant, 0
+        candidate control), ``own_referral_date`` (a candidate's first referral to the
+        programme after its index date, NaT if none; for censoring only, never for choosing;
+        NaT for participants), ``age``, ``sex``, ``imd_decile``,
         ``imd_quintile``, ``ethnicity_group``, ``cond_<condition>`` for every contract
         condition, ``n_conditions``, ``prior12_<setting>`` and ``prior3_<setting>`` for every
         programme setting.
@@ -108,7 +113,7 @@ class Cohort:
 
     @property
     def n_candidate_rows(self) -> int:
-        """Candidate control rows (person-months), participants' rows not counted."""
+        """Candidate control rows (person-weeks or person-months), participants not counted."""
         return int((self.candidates["referred"] == 0).sum())
 
     @property
@@ -148,6 +153,28 @@ class Cohort:
                     raise KeyError(f"covariate '{g}' is not a column of the candidates table")
                 out.append(g)
         return out
+
+    def covariates_at(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The candidates' covariate columns for (person, date) rows, measured at those dates.
+
+        For re-measuring matched controls at the exact index date they inherit from their
+        participant (balance, outcome-model covariates): demographics at the date, conditions
+        diagnosed by it, prior use to the day (:func:`evalkit.cohort.at_dates.covariates_at`).
+        Same index as ``rows``.
+        """
+        from evalkit.cohort.at_dates import covariates_at
+
+        return covariates_at(self, rows)
+
+    def window_coverage(self) -> pd.DataFrame:
+        """Participants with complete windows: ``window``, ``complete``, ``incomplete``.
+
+        Rows ``history_24m`` (observed from event month -24), ``followup_12m`` (through month
+        11) and ``both``. Incomplete windows stay in the analysis (exposure 0 outside the data).
+        """
+        from evalkit.cohort.coverage import coverage_table
+
+        return coverage_table(self.participants)
 
     # ---------------------------------------------------------------- views
     def tidy(self) -> pd.DataFrame:

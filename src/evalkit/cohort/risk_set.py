@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from evalkit.cohort.at_dates import fetch_events
+from evalkit.cohort.coverage import WINDOW_FLAGS, coverage_note, window_flags
 from evalkit.cohort.eligibility import available_conditions, covariates_at_index, eligibility_checks
 from evalkit.cohort.participants import (
     attach_row_ids,
@@ -55,11 +58,7 @@ from evalkit.cohort.participants import (
     participant_notes,
     referral_blocks,
 )
-from evalkit.cohort.prior_utilisation import (
-    PRIOR_WINDOWS,
-    prior_counts_exact,
-    prior_counts_monthly,
-)
+from evalkit.cohort.prior_utilisation import PRIOR_WINDOWS, prior_counts_days
 from evalkit.cohort.result import Cohort, EventStore
 from evalkit.cohort.tables import (
     MAX_CANDIDATE_ROWS,
@@ -71,11 +70,19 @@ from evalkit.cohort.tables import (
 )
 from evalkit.config import Programme, UnitCostTable
 from evalkit.contract import CONDITIONS
-from evalkit.dates import add_months, add_months_series
+from evalkit.dates import (
+    EVENT_MONTH_CONVENTIONS,
+    add_months,
+    add_months_series,
+    event_month_start_days,
+    iso_week_monday,
+    iso_week_monday_series,
+)
 
 # Cohort, EventStore and PRIOR_WINDOWS are defined next door and re-exported from here too.
 __all__ = [
     "PRIOR_WINDOWS",
+    "RISK_SETS",
     "STORE_MONTHS",
     "Cohort",
     "EventStore",
@@ -85,6 +92,24 @@ __all__ = [
 
 #: Event months the cohort's event store covers (the default panel, -24 .. 11).
 STORE_MONTHS: tuple[int, int] = (-24, 11)
+
+#: Risk-set designs: candidate rows per ISO week (default) or per calendar month (earlier).
+RISK_SETS: tuple[str, ...] = ("week", "month")
+
+
+@dataclass(frozen=True)
+class Design:
+    """The cohort's design options (kept in ``spec``): risk sets and event-month convention."""
+
+    risk_set: str = "week"
+    event_months: str = "day_after"
+
+
+def add_index_week(parts: pd.DataFrame) -> pd.DataFrame:
+    """Add ``index_week``: the Monday of the index date's ISO week, as ISO date text."""
+    out = parts.copy()
+    out["index_week"] = iso_week_monday_series(out["index_date"]).dt.strftime("%Y-%m-%d")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,6 +123,8 @@ def build_cohort(
     con: Any = None,
     referral_period: tuple[dt.date | None, dt.date | None] | None = None,
     data_period: tuple[dt.date, dt.date] | None = None,
+    risk_set: str = "week",
+    event_months: str = "day_after",
 ) -> Cohort:
     """Participants, their index dates and the stacked risk set of candidate controls.
 
@@ -116,6 +143,15 @@ def build_cohort(
         in the table. Referrals outside it still stop a person being a control after them.
     data_period : (date, date), optional
         First and last day the activity extract covers; default its first and last event date.
+    risk_set : {"week", "month"}
+        ``"week"`` (default): one candidate row per person and ISO week (Monday to Sunday)
+        holding a participant's index date, indexed on the Monday, for people eligible and not
+        yet referred on it. ``"month"``: the earlier design, indexed on the 1st of each index
+        month, for people not referred before the next month.
+    event_months : {"day_after", "index"}
+        ``"day_after"`` (default, the data contract): the index day ends month -1 and prior
+        windows are ``(index - w months, index]``. ``"index"``: month 0 starts on the index date
+        and prior windows are ``[index - w months, index)`` (the earlier design).
 
     Returns
     -------
@@ -126,7 +162,16 @@ def build_cohort(
     CohortError
         A table or column is missing, the programme has no referrals, or no referred person is
         eligible at index.
+    ValueError
+        ``risk_set`` or ``event_months`` is not one of its values.
     """
+    if risk_set not in RISK_SETS:
+        raise ValueError(f"risk_set must be one of {RISK_SETS}, got {risk_set!r}")
+    if event_months not in EVENT_MONTH_CONVENTIONS:
+        raise ValueError(
+            f"event_months must be one of {EVENT_MONTH_CONVENTIONS}, got {event_months!r}"
+        )
+    design = Design(risk_set, event_months)
     missing = [s for s in programme.outcomes.settings if s not in unit_costs.costs]
     if missing:
         raise CohortError(f"no unit cost for setting(s) {missing}")
@@ -150,9 +195,14 @@ def build_cohort(
     notes += participant_notes(programme, first, excluded, history, period)
 
     blocks = referral_blocks(tables, programme)
-    candidates, store = _risk_set(tables, participants, blocks, programme, start, history)
+    participants = add_index_week(participants)
+    candidates, store = _risk_set(tables, participants, blocks, programme, start, history, design)
     participants = attach_row_ids(participants, candidates)
-    notes += _candidate_notes(tables, programme, candidates, start, end, data_period is None)
+    participants = window_flags(tables, participants, start, end, event_months)
+    notes += _candidate_notes(
+        tables, programme, candidates, start, end, data_period is None, design
+    )
+    notes.append(coverage_note(participants))
 
     spec = {
         "data_dir": str(data_dir),
@@ -163,7 +213,9 @@ def build_cohort(
         "prior_windows_months": list(PRIOR_WINDOWS),
         "referral_period": [p.isoformat() if p else None for p in period],
         "data_period": [start.isoformat(), end.isoformat()],
-        "candidate_index_day": 1,
+        "candidate_index_day": 1 if risk_set == "month" else "Monday",
+        "risk_set": risk_set,
+        "event_months": event_months,
         "unit_costs": unit_costs.name,
         "placebo_shift_months": 0,
     }
@@ -228,11 +280,15 @@ def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -
             f"no participant has {shift_months + history} months of history for the placebo"
         )
     parts["index_month"] = parts["index_date"].dt.strftime("%Y-%m")
-    parts = parts.drop(columns="row_id").sort_values(["index_date", "person_id"])
+    parts = add_index_week(parts)
+    parts = parts.drop(columns=["row_id", *WINDOW_FLAGS], errors="ignore")
+    parts = parts.sort_values(["index_date", "person_id"])
     blocks_extra = parts[["person_id", "index_date"]].rename(columns={"index_date": "block_date"})
     blocks = referral_blocks(tables, prog, extra=blocks_extra)
-    candidates, store = _risk_set(tables, parts, blocks, prog, cohort.data_start, history)
+    design = Design(cohort.spec.get("risk_set", "month"), cohort.spec.get("event_months", "index"))
+    candidates, store = _risk_set(tables, parts, blocks, prog, cohort.data_start, history, design)
     parts = attach_row_ids(parts, candidates)
+    parts = window_flags(tables, parts, cohort.data_start, cohort.data_end, design.event_months)
     lacking = count_lacking_condition(candidates, prog)
     notes = [
         f"Placebo index dates: each participant's referral date minus {shift_months} calendar "
@@ -247,7 +303,9 @@ def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -
             f"{lacking} placebo participant(s) had none of the required conditions yet at the "
             "placebo date (kept; candidates must have one)."
         )
-    notes += _candidate_notes(tables, prog, candidates, cohort.data_start, cohort.data_end, False)
+    notes += _candidate_notes(
+        tables, prog, candidates, cohort.data_start, cohort.data_end, False, design
+    )
     spec = dict(cohort.spec, placebo_shift_months=shift_months)
     return Cohort(
         participants=parts.reset_index(drop=True),
@@ -267,14 +325,26 @@ def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -
 # --------------------------------------------------------------------------------------------
 # Risk set
 # --------------------------------------------------------------------------------------------
-def _month_table(index_dates: pd.Series) -> pd.DataFrame:
-    months = sorted({(d.year, d.month) for d in index_dates})
-    first = [dt.date(y, m, 1) for y, m in months]
+def _index_table(index_dates: pd.Series, risk_set: str) -> pd.DataFrame:
+    """Candidate index dates: the 1st of each index month or the Monday of each index week.
+
+    ``free_from`` is the first day on which a referral no longer stops the person being a
+    candidate on that date: the 1st of the next month (month design), the day after the
+    Monday (week design: referred on or before the Monday is not a candidate).
+    """
+    if risk_set == "month":
+        months = sorted({(d.year, d.month) for d in index_dates})
+        first = [dt.date(y, m, 1) for y, m in months]
+        free = [add_months(d, 1) for d in first]
+    else:
+        first = sorted({iso_week_monday(d.date()) for d in index_dates})
+        free = [d + dt.timedelta(days=1) for d in first]
     return pd.DataFrame(
         {
             "index_date": first,
-            "next_month": [add_months(d, 1) for d in first],
+            "free_from": free,
             "index_month": [d.strftime("%Y-%m") for d in first],
+            "index_week": [iso_week_monday(d).isoformat() for d in first],
         }
     )
 
@@ -286,13 +356,14 @@ def _risk_set(
     programme: Programme,
     start: dt.date,
     history: int,
+    design: Design,
 ) -> tuple[pd.DataFrame, EventStore]:
-    """Participant rows plus candidate rows per index month, with covariates at index."""
+    """Participant rows plus candidate rows per index month or week, with covariates at index."""
     pop = tables.population
     settings = list(programme.outcomes.settings)
     conds = available_conditions(pop)
 
-    months = _month_table(participants["index_date"])
+    months = _index_table(participants["index_date"], design.risk_set)
     scratch: list[str] = []
     try:
         return _risk_set_inner(
@@ -306,6 +377,7 @@ def _risk_set(
             settings,
             conds,
             scratch,
+            design,
         )
     finally:
         tables.drop(*scratch)
@@ -322,10 +394,18 @@ def _risk_set_inner(
     settings: list[str],
     conds: list[str],
     scratch: list[str],
+    design: Design,
 ) -> tuple[pd.DataFrame, EventStore]:
     pop, act = tables.population, tables.activity
     name, mt = tables.upload(
-        months, "months", {"index_date": "date", "next_month": "date", "index_month": "string"}
+        months,
+        "months",
+        {
+            "index_date": "date",
+            "free_from": "date",
+            "index_month": "string",
+            "index_week": "string",
+        },
     )
     scratch.append(name)
     if not isinstance(blocks, ir.Table):
@@ -336,7 +416,12 @@ def _risk_set_inner(
     name, parts = tables.upload(
         participants,
         "participants",
-        {"person_id": "string", "index_date": "date", "index_month": "string"},
+        {
+            "person_id": "string",
+            "index_date": "date",
+            "index_month": "string",
+            "index_week": "string",
+        },
     )
     scratch.append(name)
 
@@ -358,17 +443,24 @@ def _risk_set_inner(
     )
     pool = tables.materialize(pool, "pool", [])  # kept: the cohort's event store
 
-    # 2. Candidate rows: the pool x the index months, eligible on the 1st, not yet referred.
+    # 2. Candidate rows: the pool x the index dates (1st of the month or Monday of the week),
+    # eligible on that date and not referred before ``free_from``. The first referral, which
+    # is then after the index date, is kept for censoring only.
     grid = pool.filter(pool._maybe).cross_join(mt)
     checks = eligibility_checks(
         grid, grid.index_date, programme, data_start=start, history_months=history
     )
     grid = grid.filter(*checks.values())
     grid = grid.left_join(blocks, grid.person_id == blocks.person_id)
-    grid = grid.filter(grid.block_date.isnull() | (grid.block_date >= grid.next_month))
-    cand = grid.select("pk", "index_date", "index_month", referred=ibis.literal(0, "int8"))
+    grid = grid.filter(grid.block_date.isnull() | (grid.block_date >= grid.free_from))
+    keys = ("pk", "index_date", "index_month", "index_week")
+    cand = grid.select(*keys, own_referral_date=grid.block_date, referred=ibis.literal(0, "int8"))
     pj = parts.join(pool.select("person_id", "pk"), "person_id")
-    prow = pj.select("pk", "index_date", "index_month", referred=ibis.literal(1, "int8"))
+    prow = pj.select(
+        *keys,
+        own_referral_date=ibis.null("date"),
+        referred=ibis.literal(1, "int8"),
+    )
     stacked = prow.union(cand)
     stacked = stacked.mutate(
         row_id=ibis.row_number().over(
@@ -377,20 +469,32 @@ def _risk_set_inner(
     )
     j = stacked.join(pool, "pk")
     cov = covariates_at_index(j, j.index_date, conds)
-    rows = j.select("row_id", "pk", "person_id", "index_date", "index_month", "referred", **cov)
+    rows = j.select(
+        "row_id",
+        "pk",
+        "person_id",
+        "index_date",
+        "index_month",
+        "index_week",
+        "referred",
+        "own_referral_date",
+        **cov,
+    )
     df = tables.fetch(rows.order_by("row_id"), limit=MAX_CANDIDATE_ROWS)
     df["row_id"] = df["row_id"].astype(np.int64)
     df.index = pd.RangeIndex(len(df))
     if not (df["row_id"].to_numpy() == np.arange(len(df))).all():
         raise CohortError("internal error: row ids are not 0..n-1 in order")
     df["index_date"] = to_date_series(df["index_date"])
+    df["own_referral_date"] = to_date_series(df["own_referral_date"])
 
     # 3. Activity of the pool, read once, with integer keys: the prior windows and the default
     # panel's reach (kept with the cohort, so build_panel does not rescan the activity file).
     first_index = min(first_month, df["index_date"].min().date())
     last_index = df["index_date"].max().date()
     lo = add_months(first_index, -max(PRIOR_WINDOWS[0], -STORE_MONTHS[0]))
-    hi = add_months(last_index, STORE_MONTHS[1] + 1)
+    # + 1 day: with the contract's event months, month 11 ends on index + 12 months.
+    hi = add_months(last_index, STORE_MONTHS[1] + 1) + dt.timedelta(days=1)
     ev = act.filter(act.event_date >= lo, act.event_date < hi, act.setting.isin(settings)).join(
         pool.select("person_id", "pk"), "person_id"
     )
@@ -398,19 +502,36 @@ def _risk_set_inner(
     ev = tables.materialize(ev, "events", [])  # kept: the cohort's event store
     store = EventStore(tables, pool, ev, tuple(settings), lo, hi)
 
-    prior = np.zeros((len(df), 2 * len(settings)), dtype=np.int32)
-    is_p = df["referred"].to_numpy() == 1
-    prior[is_p] = prior_counts_exact(tables, ev, df.loc[is_p], settings, scratch)
-    prior[~is_p] = prior_counts_monthly(
-        tables, ev.filter(ev.event_date < last_index), df.loc[~is_p], settings
-    )
-    names = [f"prior{w}_{s}" for w in PRIOR_WINDOWS for s in settings]
-    df = pd.concat(
-        [df.drop(columns="pk"), pd.DataFrame(prior, columns=names, index=df.index)], axis=1
-    )
-    for c in ("sex", "ethnicity_group", "index_month"):
+    prior = _prior_columns(tables, ev, df, settings, design)
+    df = pd.concat([df.drop(columns="pk"), prior], axis=1)
+    for c in ("sex", "ethnicity_group", "index_month", "index_week"):
         df[c] = df[c].astype("category")
     return df, store
+
+
+def _prior_columns(
+    tables: Tables, ev: ir.Table, df: pd.DataFrame, settings: list[str], design: Design
+) -> pd.DataFrame:
+    """Prior counts for every row, exact to the day (:func:`prior_counts_days`).
+
+    The events of the risk set's people are brought over once (integer key, day number,
+    setting code), whatever the rows' index dates.
+    """
+    row_day = df["index_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    lo_day = int(event_month_start_days(row_day.min(), -PRIOR_WINDOWS[0], "index"))
+    hi_day = int(row_day.max()) + 2
+    evs = fetch_events(tables, ev, lo_day, hi_day)
+    prior = prior_counts_days(
+        evs["pk"],
+        evs["day"],
+        evs["code"],
+        df["pk"].to_numpy(dtype=np.int64),
+        row_day,
+        len(settings),
+        design.event_months,
+    )
+    names = [f"prior{w}_{s}" for w in PRIOR_WINDOWS for s in settings]
+    return pd.DataFrame(prior, columns=names, index=df.index)
 
 
 def _setting_code(setting: ir.StringValue, settings: Sequence[str]) -> ir.IntegerValue:
@@ -425,15 +546,39 @@ def _candidate_notes(
     start: dt.date,
     end: dt.date,
     inferred: bool,
+    design: Design,
 ) -> list[str]:
     c = candidates[candidates["referred"] == 0]
-    per_month = candidates.groupby("index_month", observed=True)["referred"].agg(["sum", "size"])
+    unit = "index_month" if design.risk_set == "month" else "index_week"
+    per_month = candidates.groupby(unit, observed=True)["referred"].agg(["sum", "size"])
     empty = per_month.index[(per_month["size"] - per_month["sum"]) == 0].astype(str).tolist()
+    later = int(c["own_referral_date"].notna().sum())
+    if design.risk_set == "month":
+        rule = (
+            f"over {len(per_month)} index months; a candidate's index date is the 1st of the "
+            "month, and people referred to the programme before the end of that month are not "
+            "candidates (a person is a control before their own referral, never after)."
+        )
+    else:
+        rule = (
+            f"over {len(per_month)} index weeks; a candidate's index date is the Monday of an "
+            "ISO week holding a participant's referral, and people referred to the programme on or "
+            "before that Monday are not candidates; people referred later (that week or "
+            "after) stay candidates, with their own referral date kept for censoring only."
+        )
+    months_rule = (
+        "Event months: the index day ends month -1 (contacts on it are baseline), month 0 "
+        "starts the day after; prior-use windows are (index - 12 months, index] and (index - 3 "
+        "months, index]."
+        if design.event_months == "day_after"
+        else "Event months: month 0 starts on the index date; prior-use windows are [index - "
+        "12 months, index) and [index - 3 months, index)."
+    )
     notes = [
-        f"Risk set: {len(c)} candidate control rows ({c['person_id'].nunique()} people) over "
-        f"{len(per_month)} index months; a candidate's index date is the 1st of the month, and "
-        "people referred to the programme before the end of that month are not candidates "
-        "(a person is a control before their own referral, never after).",
+        f"Risk set: {len(c)} candidate control rows ({c['person_id'].nunique()} people) {rule}",
+        f"{later} candidate rows belong to people referred to the programme after the row's "
+        "index date (own_referral_date; used for censoring, never for choosing).",
+        months_rule,
         f"Activity extract {start} to {end}"
         + (" (first and last event date in the activity table)" if inferred else " (given)")
         + "; person-time outside it is not at risk.",
@@ -442,5 +587,6 @@ def _candidate_notes(
     if missing:
         notes.append(f"Conditions not in the extract, recorded as 0: {', '.join(missing)}.")
     if empty:
-        notes.append(f"Index months with no candidate controls: {', '.join(empty)}.")
+        what = "months" if design.risk_set == "month" else "weeks"
+        notes.append(f"Index {what} with no candidate controls: {', '.join(empty)}.")
     return notes

@@ -192,9 +192,15 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _write(tmp_path_factory.mktemp("small"), people, events, referrals)
 
 
+#: The earlier design, kept as options (the simulation bench compares it with the new one):
+#: monthly risk sets indexed on the 1st, month 0 starting on the index date. The tests in this
+#: file pin it; tests/unit/cohort/test_exact_dates.py tests the default design.
+OLD = {"risk_set": "month", "event_months": "index"}
+
+
 @pytest.fixture(scope="module")
 def cohort(small: Path, mindsong: config.Programme, costs: config.UnitCostTable):
-    return build_cohort(small, mindsong, unit_costs=costs, data_period=PERIOD)
+    return build_cohort(small, mindsong, unit_costs=costs, data_period=PERIOD, **OLD)
 
 
 def _cand(cohort, pid: str, month: str, referred: int = 0) -> pd.DataFrame:
@@ -339,8 +345,12 @@ def test_panel_exposure_death_mid_month(cohort) -> None:
 def test_panel_exposure_before_registration_and_extract(small, mindsong, costs) -> None:
     # With the extract starting 1 Jan 2021, P1's month -11 ([15 Apr 2021, 15 May 2021)) is
     # fully observed, month -15 ([15 Dec 2020, 15 Jan 2021)) has 14 of 31 days.
-    c = build_cohort(small, mindsong, unit_costs=costs, data_period=(D(2019, 1, 1), D(2025, 3, 31)))
-    c2 = build_cohort(small, mindsong, unit_costs=costs, data_period=(D(2021, 1, 1), PERIOD[1]))
+    c = build_cohort(
+        small, mindsong, unit_costs=costs, data_period=(D(2019, 1, 1), D(2025, 3, 31)), **OLD
+    )
+    c2 = build_cohort(
+        small, mindsong, unit_costs=costs, data_period=(D(2021, 1, 1), PERIOD[1]), **OLD
+    )
     p = naive_panel(c2).query("person_id == 'p1'").set_index("event_month")
     assert p.loc[-11, "exposure"] == 1.0
     assert p.loc[-15, "exposure"] == pytest.approx(14 / 31)
@@ -403,7 +413,9 @@ def test_placebo_cohort_leaves_out_short_history(small, mindsong, costs) -> None
     # With the extract starting 1 Oct 2019, P1 (index 15 Mar 2022) has 29.5 months of history,
     # fewer than 18 + 12 = 30 (it needs 15 Sep 2019): left out; the cohort itself still has it
     # (12 needed). P6 (index 20 Jun 2022) needs 20 Dec 2019: kept.
-    c = build_cohort(small, mindsong, unit_costs=costs, data_period=(D(2019, 10, 1), PERIOD[1]))
+    c = build_cohort(
+        small, mindsong, unit_costs=costs, data_period=(D(2019, 10, 1), PERIOD[1]), **OLD
+    )
     pc = placebo_cohort(c)
     assert "p1" in set(c.participants.person_id)
     assert "p1" not in set(pc.participants.person_id)
@@ -431,7 +443,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_panel_counts_reconcile_with_raw_activity(county: Path, mindsong, costs) -> None:
-    c = build_cohort(county, mindsong, unit_costs=costs)
+    c = build_cohort(county, mindsong, unit_costs=costs, **OLD)
     panel = naive_panel(c)
     n_months = 36
     assert len(panel) == c.n_participants * n_months
