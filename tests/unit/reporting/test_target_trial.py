@@ -1,0 +1,205 @@
+"""The target-trial design in the report: estimand text, censoring and short-window tables."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from evalkit.reporting.disclosure import DisclosureRule
+from evalkit.reporting.target_trial import (
+    DESIGNS,
+    MIN_CENSORED_FOR_MODEL,
+    censoring_model_table,
+    censoring_summary,
+    censoring_weights_table,
+    estimand_sentence,
+    panel_window_flags,
+    published_share,
+    window_coverage,
+    window_coverage_table,
+)
+
+RULE = DisclosureRule()
+
+
+# ---------------------------------------------------------------------- estimand
+def test_estimand_sentence_target_trial_names_censoring_and_weights() -> None:
+    text = estimand_sentence("target_trial")
+    assert "not referred on that date" in text
+    assert "followed only until their own referral" in text and "weights" in text
+    assert estimand_sentence(None) == text
+
+
+def test_estimand_sentence_legacy_says_later_referral_is_not_censored() -> None:
+    assert "which may include a later referral" in estimand_sentence("legacy")
+    assert set(DESIGNS) == {"target_trial", "legacy"}
+
+
+def test_estimand_sentence_unknown_design_raises() -> None:
+    with pytest.raises(ValueError, match="unknown design"):
+        estimand_sentence("pooled")
+
+
+# ---------------------------------------------------------------------- shares
+@pytest.mark.parametrize(
+    ("num", "den", "expected"),
+    [
+        (47, 1003, 45 / 1005),  # both rounded first: 45 / 1005, not 47 / 1003
+        (0, 1003, 0.0),  # a true zero stays 0
+        (3, 1003, None),  # numerator suppressed
+        (7, 7, None),  # edge: both suppressed
+        (8, 12, 1.0),  # 10 / 10: rounding can make a share 1
+        (10, 0, None),  # no denominator
+        (None, 100, None),
+    ],
+)
+def test_published_share_case_table(num, den, expected) -> None:
+    got = published_share(num, den, RULE)
+    if expected is None:
+        assert got is None
+    else:
+        assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_published_share_cannot_undo_rounding() -> None:
+    # Every numerator that rounds to the same published count gives the same share.
+    shares = {published_share(n, 1003, RULE) for n in (43, 44, 45, 46, 47)}
+    assert len(shares) == 1
+
+
+# ---------------------------------------------------------------------- censoring
+def test_censoring_summary_controls_counts_and_derives_share_from_them() -> None:
+    row = censoring_summary(1003, 47, (0.8, 1.6), n_at_risk=998, rule=RULE)
+    assert row["n_controls"] == 1005 and row["n_censored"] == 45 and row["n_at_risk"] == 1000
+    assert row["share_censored"] == pytest.approx(45 / 1005, rel=1e-6)
+    assert (row["truncated_below"], row["truncated_above"]) == (0.8, 1.6)
+    assert "suppressed" not in row
+
+
+def test_censoring_summary_small_censored_count_suppressed_with_its_share() -> None:
+    row = censoring_summary(400, 5, (0.9, 1.2), rule=RULE)
+    assert row["n_censored"] is None and row["share_censored"] is None
+    assert row["truncated_below"] is None and row["truncated_above"] is None
+    assert row["suppressed"] == ["n_censored", "share_censored"]
+
+
+def test_censoring_summary_no_censoring_gives_zero_share() -> None:
+    row = censoring_summary(400, 0, None, rule=RULE)
+    assert row["n_censored"] == 0 and row["share_censored"] == 0.0
+    assert row["truncated_below"] is None
+
+
+def _distribution() -> pd.DataFrame:
+    stats = ("min", "p1", "p25", "median", "p75", "p99", "max", "mean")
+    return pd.DataFrame(
+        [
+            {"weights": "before truncation", **dict.fromkeys(stats, 1.0), "max": 9.0},
+            {"weights": "used", **dict.fromkeys(stats, 1.0), "max": 1.5},
+        ]
+    )
+
+
+def test_censoring_weights_table_published_from_enough_censored_controls() -> None:
+    table = censoring_weights_table(_distribution(), MIN_CENSORED_FOR_MODEL)
+    assert table["weights"].tolist() == ["before truncation", "used"]
+    assert table["max"].tolist() == [9.0, 1.5]
+
+
+def test_censoring_weights_table_too_few_censored_has_no_rows_same_columns() -> None:
+    table = censoring_weights_table(_distribution(), MIN_CENSORED_FOR_MODEL - 1)
+    assert table.empty and list(table.columns) == list(_distribution().columns)
+
+
+def _coefficients() -> pd.DataFrame:
+    terms = ["time[0]", "time[1]", "age", "prior3_total_log"]
+    return pd.DataFrame(
+        {
+            "model": ["denominator"] * 4,
+            "term": terms,
+            "estimate": [-5.0, -5.1, 0.01, 0.4],
+            "std_error": [0.2, 0.2, 0.005, 0.1],
+            "ci_low": [-5.4, -5.5, 0.0, 0.2],
+            "ci_high": [-4.6, -4.7, 0.02, 0.6],
+            "p_value": [0.0, 0.0, 0.04, 0.0001],
+        }
+    )
+
+
+def test_censoring_model_table_drops_month_indicators_keeps_covariates() -> None:
+    table = censoring_model_table(_coefficients(), 50)
+    assert table["term"].tolist() == ["age", "prior3_total_log"]
+
+
+def test_censoring_model_table_drops_spline_of_time_and_intercept() -> None:
+    coef = _coefficients()
+    coef["term"] = ["intercept", "time", "time_rcs1", "age"]
+    assert censoring_model_table(coef, 50)["term"].tolist() == ["age"]
+
+
+def test_censoring_model_table_too_few_censored_has_no_rows() -> None:
+    assert censoring_model_table(_coefficients(), 3).empty
+
+
+# ---------------------------------------------------------------------- short windows
+def _panel() -> pd.DataFrame:
+    """Three units over months -24, -23, 10, 11: full; short history; short follow-up."""
+    rows = []
+    exposure = {
+        1: {-24: 1.0, -23: 1.0, 10: 1.0, 11: 1.0},  # participant, complete
+        2: {-24: 0.4, -23: 1.0, 10: 1.0, 11: 1.0},  # control registered during month -24
+        3: {-24: 1.0, -23: 1.0, 10: 1.0, 11: 0.0},  # control whose data end in month 10
+    }
+    for unit, months in exposure.items():
+        for m, e in months.items():
+            rows.append({"unit": unit, "referred": int(unit == 1), "event_month": m, "exposure": e})
+    return pd.DataFrame(rows)
+
+
+def test_panel_window_flags_read_the_first_and_last_month() -> None:
+    flags = panel_window_flags(_panel()).set_index("unit")
+    assert flags["full_history_24m"].tolist() == [True, False, True]
+    assert flags["full_followup_12m"].tolist() == [True, True, False]
+    assert flags["referred"].tolist() == [1, 0, 0]
+
+
+def test_panel_window_flags_missing_month_row_is_not_observed() -> None:
+    p = _panel()
+    flags = panel_window_flags(p[~((p["unit"] == 1) & (p["event_month"] == 11))])
+    assert not flags.set_index("unit").at[1, "full_followup_12m"]
+
+
+def test_window_coverage_participants_from_cohort_controls_from_panel() -> None:
+    participants = pd.DataFrame(
+        {
+            "window": ["history_24m", "followup_12m", "both"],
+            "complete": [90, 80, 75],
+            "incomplete": [10, 20, 25],
+        }
+    )
+    cov = window_coverage(participants, _panel())
+    ctrl = cov[cov["group"] == "matched controls"].set_index("window")
+    assert ctrl.loc["history_24m"].tolist() == ["matched controls", 1, 1]
+    assert ctrl.loc["followup_12m", "incomplete"] == 1 and ctrl.loc["both", "incomplete"] == 2
+    assert cov[cov["group"] == "participants"]["complete"].tolist() == [90, 80, 75]
+
+
+def test_window_coverage_table_controls_counts_and_shares_from_published_counts() -> None:
+    coverage = pd.DataFrame(
+        {
+            "group": ["participants", "participants", "matched controls"],
+            "window": ["history_24m", "followup_12m", "history_24m"],
+            "complete": [156, 203, 477],
+            "incomplete": [47, 0, 3],
+        }
+    )
+    table = window_coverage_table(coverage, RULE)
+    assert table["n_complete"].tolist() == [155, 205, 475]
+    assert table.at[0, "n_incomplete"] == 45 and table.at[1, "n_incomplete"] == 0
+    assert pd.isna(table.at[2, "n_incomplete"])  # 3 people: suppressed
+    # Shares over the published total of the row (203 -> 205 people), never the raw counts.
+    assert table.at[0, "share_incomplete"] == pytest.approx(45 / 205, rel=1e-6)
+    assert table.at[1, "share_incomplete"] == 0.0
+    assert math.isnan(table.at[2, "share_incomplete"])
+    assert table["group"].tolist() == ["participants", "participants", "matched controls"]
