@@ -1,18 +1,25 @@
 """County-scale checks of the utilisation analysis (marker ``slow``, not in make test).
 
-Two synthetic counties (660,000 people, seed 42, Parquet) are generated once per session, with
-each programme's configured rate ratio for emergency admissions and GP appointments set to
-``COUNTY_RATE_RATIO`` (0.55; see "Stronger effects" below): the ``observables`` regime
-(referral depends only on what the analysis matches on) and the ``realistic`` regime (referral
-also follows unobserved transient health episodes). The analysis reads the raw Parquet
-directly: the generator writes the processed tables' columns and types, and the clean county (no
-faults) passes intake unchanged, so intake's minutes are not spent twice here.
+Two synthetic counties (660,000 people, seed 42, Parquet, the ``hard`` world: referral days
+anywhere in the month, driven by use up to the referral day, re-referrals and later referral of
+eligible people, a winter peak and a one-off shock, short history or follow-up for some) are
+generated once per session, with each programme's configured rate ratio for emergency
+admissions and GP appointments set to ``COUNTY_RATE_RATIO`` (0.55; see "Stronger effects"
+below): the ``observables`` regime (referral depends only on what the analysis matches on) and
+the ``realistic`` regime (referral also follows unobserved transient health episodes). Each
+programme is analysed with the report's design, the target trial (``DESIGN``: weekly risk sets,
+covariates at the exact index date, controls censored at their own referral with IPCW,
+index-month x event-month effects), against the truth for that estimand. The analysis reads
+the raw Parquet directly: the generator writes the processed tables' columns and types, and the
+clean county (no faults) passes intake unchanged, so intake's minutes are not spent twice here.
 
 What is checked:
 
 - observables: for each programme, the matched DiD rate ratio for emergency admissions and GP
   appointments at 3, 6 and 12 months lies within 3 standard errors (log scale) of the true rate
-  ratio in ``synthetic_truth.json``;
+  ratio in ``synthetic_truth.json`` (issue #14 asks for 6 and 12; 3 is kept from 0.3.0); the
+  negative-control setting (``elective_admission``, true rate ratio exactly 1) likewise, where
+  the cohort counts it;
 - realistic: the naive pre/post estimate for emergency admissions is more than 2 of its own
   standard errors from the truth (regression to the mean) at 6 and 12 months; at 3 months it is
   printed and recorded, not asserted (below); the matched DiD's residual bias is printed and
@@ -52,25 +59,39 @@ Run: ``PYTHONPATH=src python -m pytest -m slow tests/slow/test_county_utilisatio
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pydantic
 import pytest
 from scipy.stats import norm
 
 from evalkit import config
 from evalkit.analysis import load_study
-from evalkit.analysis.utilisation import MatchedCohort, matched_cohort, utilisation
+from evalkit.analysis.utilisation import (
+    MatchedCohort,
+    UtilisationResult,
+    matched_cohort,
+    utilisation,
+)
 from evalkit.cohort import placebo_cohort
+from evalkit.config import Programme
 from evalkit.synth import generate_county
 
 pytestmark = pytest.mark.slow
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 SETTINGS = ("emergency_admission", "gp_appointment")
+#: Negative-control settings (true rate ratio exactly 1), checked where the cohort counts them.
+NEGATIVE_CONTROLS = ("elective_admission",)
+#: The synthetic world and the analysis design checked (issue #14).
+WORLD = "hard"
+DESIGN = "target_trial"
 WINDOWS = (3, 6, 12)
 #: Windows at which the naive bias for emergency admissions must exceed 2 SE (module docstring).
 NAIVE_ASSERT_WINDOWS = (6, 12)
@@ -92,18 +113,29 @@ def county_programmes() -> dict:
     return out
 
 
-def generate(out: Path, regime: str) -> Path:
-    """Generate the county these tests use (stronger effects, seed 42, Parquet)."""
+def _takes(fn: Callable[..., object], name: str) -> bool:
+    """Whether ``fn`` takes the keyword ``name`` (the issue's APIs, while they land)."""
+    return name in inspect.signature(fn).parameters
+
+
+def generate(out: Path, regime: str, *, population: int | None = None, pool: str = "all") -> Path:
+    """Generate the county these tests use (stronger effects, seed 42, Parquet, hard world).
+
+    ``population`` and ``pool`` only to try the helpers on a small county.
+    """
     generate_county(
         out,
         programmes=county_programmes(),
         instrument_defs=config.instruments(),
         unit_costs=config.load_unit_costs(),
         scale="county",
+        population=population,
         seed=SEED,
         regime=regime,
         fmt="parquet",
         progress=False,
+        pool=pool,
+        **({"world": WORLD} if _takes(generate_county, "world") else {}),
     )
     return out
 
@@ -114,6 +146,7 @@ def _county(regime: str, factory: pytest.TempPathFactory) -> Path:
         out = Path(given)
         meta = json.loads((out / "synthetic_truth.json").read_text())
         assert (meta["regime"], meta["scale"], meta["seed"]) == (regime, "county", SEED), meta
+        assert meta.get("world") == WORLD, f"{out} holds world {meta.get('world')!r}, not {WORLD}"
         for p in PROGRAMMES:
             rr = meta["programmes"][p]["selection"]["effects"]["rate_ratio"]
             assert all(rr[s] == COUNTY_RATE_RATIO for s in SETTINGS), (p, rr)
@@ -133,11 +166,36 @@ def county_realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _county("realistic", tmp_path_factory)
 
 
-def _matched(county: Path) -> dict[str, tuple[MatchedCohort, object]]:
+def design_kw() -> dict[str, str]:
+    """``design=DESIGN`` where ``matched_cohort`` takes it (its default otherwise)."""
+    return {"design": DESIGN} if _takes(matched_cohort, "design") else {}
+
+
+def study_programme(county: Path, slug: str) -> Programme:
+    """The programme config, with the negative controls the county's activity has as settings."""
+    import duckdb
+
+    prog = config.load_programmes()[slug]
+    path = county / "activity.parquet"
+    have = {s for (s,) in duckdb.sql(f"select distinct setting from '{path}'").fetchall()}
+    extra = [s for s in NEGATIVE_CONTROLS if s in have and s not in prog.outcomes.settings]
+    if not extra:
+        return prog
+    d = prog.model_dump()
+    d["outcomes"]["settings"] = [*d["outcomes"]["settings"], *extra]
+    try:
+        return type(prog).model_validate(d)
+    except pydantic.ValidationError:  # the config does not take it as an outcome (yet)
+        return prog
+
+
+def _matched(
+    county: Path, programmes: tuple[str, ...] = PROGRAMMES
+) -> dict[str, tuple[MatchedCohort, object]]:
     out = {}
-    for p in PROGRAMMES:
-        study = load_study(p, county)
-        out[p] = (matched_cohort(study), study)
+    for p in programmes:
+        study = load_study(study_programme(county, p), county)
+        out[p] = (matched_cohort(study, **design_kw()), study)
     return out
 
 
@@ -155,7 +213,18 @@ def matched_realistic(county_realistic: Path) -> dict:
 
 def _true_rr(county: Path, programme: str, setting: str, window: int) -> float:
     truth = json.loads((county / "synthetic_truth.json").read_text())
-    return float(truth["programmes"][programme]["utilisation"][setting]["rate_ratio"][str(window)])
+    util = truth["programmes"][programme]["utilisation"]
+    if setting not in util and setting in NEGATIVE_CONTROLS:
+        return 1.0  # the negative control's truth, by construction
+    return float(util[setting]["rate_ratio"][str(window)])
+
+
+def within_3se(res: UtilisationResult, true_rr: float) -> tuple[bool, float]:
+    """Whether the matched Poisson DiD is within 3 SE (log scale) of ``true_rr``, and its z."""
+    p = res.poisson
+    assert p is not None, res.notes
+    z = (np.log(p.estimate) - np.log(true_rr)) / p.std_error
+    return bool(abs(z) < 3), float(z)
 
 
 @pytest.mark.parametrize("window", WINDOWS)
@@ -169,13 +238,29 @@ def test_matched_did_observables_regime_within_3se_of_truth(
     assert res.poisson is not None, res.notes
     true_rr = _true_rr(county_observables, programme, setting, window)
     assert true_rr <= MAX_TRUE_RR, f"truth {true_rr:.4f} above {MAX_TRUE_RR}: strengthen the effect"
-    truth = np.log(true_rr)
-    est, se = np.log(res.poisson.estimate), res.poisson.std_error
+    ok, z = within_3se(res, true_rr)
     print(
         f"\nobservables {programme} {setting} {window}m: RR {res.poisson.estimate:.4f} "
-        f"(SE log {se:.4f}), truth {np.exp(truth):.4f}, z {(est - truth) / se:+.2f}"
+        f"(SE log {res.poisson.std_error:.4f}), truth {true_rr:.4f}, z {z:+.2f}"
     )
-    assert abs(est - truth) < 3 * se, res.summary()
+    assert ok, res.summary()
+
+
+@pytest.mark.parametrize("window", (6, 12))
+@pytest.mark.parametrize("setting", NEGATIVE_CONTROLS)
+@pytest.mark.parametrize("programme", PROGRAMMES)
+def test_negative_control_observables_regime_within_3se_of_one(
+    matched_observables, county_observables, programme, setting, window
+) -> None:
+    mc, _ = matched_observables[programme]
+    if setting not in mc.panel:
+        pytest.skip(f"the cohort does not count {setting} (the county or the config lacks it)")
+    res = utilisation(mc, setting, window)
+    true_rr = _true_rr(county_observables, programme, setting, window)
+    assert true_rr == 1.0, true_rr
+    ok, z = within_3se(res, true_rr)
+    print(f"\nobservables {programme} {setting} {window}m (negative control): z {z:+.2f}")
+    assert ok, res.summary()
 
 
 @pytest.mark.parametrize("window", WINDOWS)
@@ -239,7 +324,7 @@ def test_placebo_index_dates_realistic_regime_cis_include_one(
 ) -> None:
     mc, study = matched_realistic[programme]
     placebo = placebo_cohort(mc.cohort, 18)
-    pmc = matched_cohort(study, cohort=placebo)
+    pmc = matched_cohort(study, cohort=placebo, **design_kw())
     failures = []
     z = float(norm.ppf(1 - PLACEBO_FAMILY_ALPHA / (2 * PLACEBO_FAMILY_SIZE)))
     for window in (3, 6):
