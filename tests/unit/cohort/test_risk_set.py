@@ -12,13 +12,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from evalkit import config
 from evalkit.cohort import CohortError, build_cohort, build_panel, naive_panel, placebo_cohort
-from evalkit.contract import CONDITIONS
+
+from .tables import person as _person
+from .tables import write_tables as _write
 
 D = dt.date
 PERIOD = (D(2019, 4, 1), D(2025, 3, 31))
@@ -33,95 +33,6 @@ def mindsong() -> config.Programme:
 @pytest.fixture(scope="module")
 def costs() -> config.UnitCostTable:
     return config.load_unit_costs()
-
-
-def _person(pid: str, **kw: object) -> dict:
-    row = {
-        "person_id": pid,
-        "year_of_birth": 1960,
-        "sex": "F",
-        "ethnicity": "A",
-        "lsoa": "E01000001",
-        "imd_decile": 3,
-        "district": "Stroud",
-        "pcn": "U00001",
-        "registered_from": D(2010, 1, 1),
-        "registered_to": None,
-        "date_of_death": None,
-        **{c: None for c in CONDITIONS},
-    }
-    row["copd"] = D(2015, 1, 1)
-    row.update(kw)
-    return row
-
-
-def _write(tmp: Path, people: list[dict], events: list[tuple], referrals: list[tuple]) -> Path:
-    """Write processed tables with DATE columns (pyarrow date32), as intake does."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    pop_schema = pa.schema(
-        [
-            ("person_id", pa.string()),
-            ("year_of_birth", pa.int32()),
-            ("sex", pa.string()),
-            ("ethnicity", pa.string()),
-            ("lsoa", pa.string()),
-            ("imd_decile", pa.int32()),
-            ("district", pa.string()),
-            ("pcn", pa.string()),
-            ("registered_from", pa.date32()),
-            ("registered_to", pa.date32()),
-            ("date_of_death", pa.date32()),
-            *[(c, pa.date32()) for c in CONDITIONS],
-        ]
-    )
-    pq.write_table(pa.Table.from_pylist(people, schema=pop_schema), tmp / "population.parquet")
-    act = [
-        {"event_id": f"e{i}", "person_id": p, "event_date": d, "setting": s, "bed_days": None}
-        for i, (p, d, s) in enumerate(events)
-    ]
-    schema = pa.schema(
-        [
-            ("event_id", pa.string()),
-            ("person_id", pa.string()),
-            ("event_date", pa.date32()),
-            ("setting", pa.string()),
-            ("bed_days", pa.int32()),
-        ]
-    )
-    pq.write_table(pa.Table.from_pylist(act, schema=schema), tmp / "activity.parquet")
-    refs = [
-        {
-            "episode_id": f"ep{i}",
-            "person_id": p,
-            "programme": prog,
-            "provider": "Mindsong Community Choirs",
-            "referral_date": d,
-            "referral_source": "gp",
-            "start_date": d + dt.timedelta(days=20),
-            "end_date": None,
-            "sessions_offered": 12,
-            "sessions_attended": 10,
-            "discharge_reason": reason,
-        }
-        for i, (p, d, prog, reason) in enumerate(referrals)
-    ]
-    ref_schema = pa.schema(
-        [
-            ("episode_id", pa.string()),
-            ("person_id", pa.string()),
-            ("programme", pa.string()),
-            ("provider", pa.string()),
-            ("referral_date", pa.date32()),
-            ("referral_source", pa.string()),
-            ("start_date", pa.date32()),
-            ("end_date", pa.date32()),
-            ("sessions_offered", pa.int32()),
-            ("sessions_attended", pa.int32()),
-            ("discharge_reason", pa.string()),
-        ]
-    )
-    pq.write_table(pa.Table.from_pylist(refs, schema=ref_schema), tmp / "referrals.parquet")
-    return tmp
 
 
 @pytest.fixture(scope="module")
@@ -424,24 +335,6 @@ def test_placebo_cohort_leaves_out_short_history(small, mindsong, costs) -> None
 
 
 # --------------------------------------------------------------------------- county
-@pytest.fixture(scope="module")
-def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evalkit.synth import generate_county
-
-    out = tmp_path_factory.mktemp("county20k") / "raw"
-    generate_county(
-        out,
-        programmes=config.load_programmes(),
-        instrument_defs=config.instruments(),
-        unit_costs=config.load_unit_costs(),
-        population=20_000,
-        seed=7,
-        fmt="parquet",
-        progress=False,
-    )
-    return out
-
-
 def test_panel_counts_reconcile_with_raw_activity(county: Path, mindsong, costs) -> None:
     c = build_cohort(county, mindsong, unit_costs=costs, **OLD)
     panel = naive_panel(c)
