@@ -97,11 +97,16 @@ def daily_relative_hazard(
     sex and, realistic regime, episodes); ``day_month`` the calendar month of each day.
     """
     syn = prog.synthetic
-    lp = person_month_lp[:, day_month]
-    lp += syn.prior_util_log_rr * np.log1p(use_90d)
-    lp += syn.admission_log_rr * np.minimum(admissions_90d, 2)
-    ok = eligible[:, day_month]
-    return np.where(ok, np.exp(np.where(ok, lp, 0.0)), 0.0)
+    # exp(a + b + c) as a product of looked-up factors: no exponential per person-day.
+    month_factor = np.where(eligible, np.exp(np.where(eligible, person_month_lp, 0.0)), 0.0)
+    use_factor = np.exp(
+        syn.prior_util_log_rr * np.log1p(np.arange(int(use_90d.max(initial=0)) + 1))
+    )
+    adm_factor = np.exp(syn.admission_log_rr * np.arange(3))
+    rel = month_factor[:, day_month]
+    rel *= use_factor[use_90d]
+    rel *= adm_factor[np.minimum(admissions_90d, 2)]
+    return rel
 
 
 def _blocks(people: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -185,18 +190,33 @@ def draw_daily_referrals(
         full_elig=full_elig,
         rows={s: np.flatnonzero(full_elig[s].any(axis=1)) for s in run.slugs},
     )
-    # Pass 1: the calibration of c.
-    total = np.zeros(len(run.slugs))
-    biggest = np.zeros(len(run.slugs))
-    for _, k, _, rel in win.all_hazards():
-        total[k] += rel.sum()
-        biggest[k] = max(biggest[k], float(rel.max(initial=0)))
+    # Pass 1: the calibration of c. The relative hazards that might reach the cap are kept,
+    # judged by a first guess of c from each programme's first block.
+    n = len(run.slugs)
     years = (m1 - m0 + 1) / 12
-    scale = {}
-    for k, slug in enumerate(run.slugs):
-        per_100k = run.programmes[slug].synthetic.referrals_per_year_per_100k
-        target = per_100k * run.n_full / 1e5 * years
-        scale[slug] = _calibrate(win, k, target, total[k], biggest[k])
+    target = [
+        run.programmes[s].synthetic.referrals_per_year_per_100k * run.n_full / 1e5 * years
+        for s in run.slugs
+    ]
+    lengths = cal.month_lengths
+    elig_days = [float((full_elig[s] * lengths[None, :]).sum()) for s in run.slugs]
+    total, biggest = np.zeros(n), np.zeros(n)
+    low = np.full(n, np.nan)  # relative hazards above this are kept
+    kept: list[list[np.ndarray]] = [[] for _ in range(n)]
+    for _, k, who, rel in win.all_hazards():
+        block_total = float(rel.sum())
+        if np.isnan(low[k]) and block_total > 0:
+            block_days = float((full_elig[run.slugs[k]][who] * lengths[None, :]).sum())
+            guess = target[k] / (block_total * elig_days[k] / block_days)
+            low[k] = DAILY_HAZARD_CAP / (64 * guess)
+        total[k] += block_total
+        biggest[k] = max(biggest[k], float(rel.max(initial=0)))
+        if not np.isnan(low[k]):
+            kept[k].append(rel[rel > low[k]])
+    scale = {
+        slug: _calibrate(win, k, target[k], total[k], biggest[k], kept[k], low[k])
+        for k, slug in enumerate(run.slugs)
+    }
     # Pass 2: the draw (first day whose cumulative hazard exceeds a unit exponential).
     first_day_of = {s: np.full(pop.n, NONE, dtype=np.int64) for s in run.slugs}
     hazards = {s: np.zeros((win.rows[s].size, cal.n_months)) for s in run.slugs}
@@ -213,15 +233,29 @@ def draw_daily_referrals(
     return _first_referrals(run, full_elig, win.rows, first_day_of, scale, hazards)
 
 
-def _calibrate(win: _Window, k: int, target: float, total: float, biggest: float) -> float:
-    """The scale ``c`` with sum(min(c x rel, cap)) = target over all eligible person-days."""
+def _calibrate(
+    win: _Window,
+    k: int,
+    target: float,
+    total: float,
+    biggest: float,
+    kept: list[np.ndarray],
+    kept_above: float,
+) -> float:
+    """The scale ``c`` with sum(min(c x rel, cap)) = target over all eligible person-days.
+
+    ``kept`` holds every relative hazard above ``kept_above``; when the cap binds, only those
+    that could reach it (with ``c`` up to 16 times ``target / total``) matter. If ``kept`` does
+    not hold them all, they are computed again.
+    """
     c0 = target / total if total > 0 else 0.0
     if c0 * biggest <= DAILY_HAZARD_CAP:
         return float(c0)
-    # The cap binds: keep the relative hazards that could reach it with c up to 16 x c0.
     low = DAILY_HAZARD_CAP / (16 * c0)
-    kept = [rel[rel > low] for _, kk, _, rel in win.all_hazards() if kk == k]
+    if not low >= kept_above:  # the first guess of c was too low (or never made)
+        kept = [rel[rel > low] for _, kk, _, rel in win.all_hazards() if kk == k]
     big = np.concatenate(kept)
+    big = big[big > low]
 
     def capped_sum(x: float) -> float:
         over = big[x * big > DAILY_HAZARD_CAP]
