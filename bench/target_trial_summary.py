@@ -297,7 +297,10 @@ def write_report(reps: pd.DataFrame, path: Path, meta: dict[str, Any]) -> pd.Dat
     checks = acceptance_checks(valid_rows(reps)) if len(reps) else pd.DataFrame()
     lines += ["## Acceptance checks (hard world; valid rows only)", ""]
     if checks.empty:
-        lines += ["No valid rows yet: the checks are not evaluated on pre-issue code.", ""]
+        lines += [
+            "No valid rows (the design's new API on a county of the named world): not evaluated.",
+            "",
+        ]
     else:
         shown = checks.assign(passed=checks["passed"].map(lambda x: "-" if x is None else x))
         lines += [*_markdown(shown), ""]
