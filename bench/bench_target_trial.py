@@ -208,12 +208,16 @@ def referred_within(panel: pd.DataFrame, referrals: pd.DataFrame, months: int) -
 def censoring_metric(r: Replication) -> dict[str, float]:
     """Share of controls the design censored (its own figure) and the design-free share."""
     mc = r.matched
+    whole = getattr(mc, "panel_uncensored", None)  # the target trial's panel before censoring
     own = getattr(mc, "controls_censored_share", None)
     if own is None:
         own = getattr(censoring_result(mc), "censored_share", None)
     return {
         "controls_censored_share": _num(own),
-        "controls_referred_12m_share": referred_within(mc.panel, r.study.referrals, 12),
+        "controls_censored_rows_share": _num(getattr(mc, "controls_censored_rows_share", None)),
+        "controls_referred_12m_share": referred_within(
+            mc.panel if whole is None else whole, r.study.referrals, 12
+        ),
     }
 
 
@@ -316,21 +320,21 @@ def study_programme(data_dir: Path) -> Any:
 
 
 def fit_design(study: Any, design: str, caps: dict[str, bool]) -> Any:
-    """The design's matched cohort, through the new API where it exists."""
+    """The design's matched cohort: the report's own path where ``design=`` exists.
+
+    With ``matched_cohort(design=)`` the cohort is the one it builds for the design
+    (``cohort_for(study, design)``); before it, the cohort is built here (with the design's
+    options where ``build_cohort`` takes them), not taken from the study's cache, so that each
+    design's seconds include its own cohort.
+    """
     from evalkit.analysis.utilisation import matched_cohort
     from evalkit.cohort import build_cohort
 
-    options = COHORT_OPTIONS[design] if caps["risk_set"] else {}
-    # Built here for both designs (not the study's cached cohort), so each design's seconds
-    # include its own cohort.
-    kw: dict[str, Any] = {
-        "cohort": build_cohort(
-            study.data_dir, study.programme, unit_costs=study.unit_costs, **options
-        )
-    }
     if caps["design"]:
-        kw["design"] = design
-    return matched_cohort(study, **kw)
+        return matched_cohort(study, design=design)
+    options = COHORT_OPTIONS[design] if caps["risk_set"] else {}
+    cohort = build_cohort(study.data_dir, study.programme, unit_costs=study.unit_costs, **options)
+    return matched_cohort(study, cohort=cohort)
 
 
 def design_rows(r: Replication, base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -352,7 +356,7 @@ def design_rows(r: Replication, base: dict[str, Any]) -> list[dict[str, Any]]:
                 "window": window,
                 "truth": truth,
                 "truth_source": source,
-                "estimand": getattr(res, "estimand", None) or "",
+                "estimand": getattr(res, "estimand", None) or getattr(r.matched, "estimand", ""),
                 **extra,
             }
             for fn in CELL_METRICS.values():

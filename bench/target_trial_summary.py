@@ -233,6 +233,7 @@ def diagnostics(reps: pd.DataFrame) -> pd.DataFrame:
                 "matched share (median)": med("matched_share"),
                 "matched share (min)": ext("matched_share", np.min),
                 "controls censored (median)": med("controls_censored_share"),
+                "control rows censored (median)": med("controls_censored_rows_share"),
                 "controls referred within 12 m (median)": med("controls_referred_12m_share"),
                 "IPCW raw min": ext("ipcw_raw_min", np.min),
                 "IPCW raw max": ext("ipcw_raw_max", np.max),
