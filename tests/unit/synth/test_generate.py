@@ -20,6 +20,7 @@ from evalkit.nhs_number import is_valid_nhs_number, nhs_check_digit
 from evalkit.synth import generate_county
 from evalkit.synth.calendar import add_months_days, to_days
 from evalkit.synth.ids import synthetic_nhs_numbers
+from evalkit.synth.world import NEGATIVE_CONTROL
 
 
 def _read(raw: Path, table: str) -> pd.DataFrame:
@@ -88,9 +89,10 @@ def test_synth_writes_contract_tables_with_contract_columns(demo_county: Path) -
         assert list(df.columns) == expected, table
         assert len(df) > 0
     truth = json.loads((demo_county / "synthetic_truth.json").read_text())
+    assert truth["world"] == "hard"  # the default
     for slug in ("mindsong", "cyp", "chronic_pain"):
         prog = truth["programmes"][slug]
-        assert set(prog["utilisation"]) == {*SETTINGS, "total_cost"}
+        assert set(prog["utilisation"]) == {*SETTINGS, NEGATIVE_CONTROL, "total_cost"}
         for setting in prog["utilisation"].values():
             assert set(setting["rate_ratio"]) == {"3", "6", "12"}
             assert set(setting["difference_per_person"]) == {"3", "6", "12"}
@@ -119,11 +121,20 @@ def test_synth_activity_lies_inside_registration(demo_county: Path) -> None:
     assert bad == 0
 
 
-def test_synth_referral_dates_fall_in_months_25_to_60(demo_county: Path) -> None:
+def test_synth_referral_dates_fall_in_the_referral_window(demo_county: Path) -> None:
+    """Hard world: first referrals in study months 16 to 69 (July 2020 to December 2024)."""
     ref = _read(demo_county, "referrals")
     first = ref.sort_values("referral_date").groupby(["person_id", "programme"]).head(1)
-    assert first["referral_date"].min() >= pd.Timestamp("2021-04-01").date()
-    assert first["referral_date"].max() <= pd.Timestamp("2024-03-31").date()
+    window = json.loads((demo_county / "synthetic_truth.json").read_text())["hard_world"]
+    assert (window["referral_first_day"], window["referral_last_day"]) == (
+        "2020-07-01",
+        "2024-12-31",
+    )
+    assert first["referral_date"].min() >= pd.Timestamp("2020-07-01").date()
+    assert first["referral_date"].max() <= pd.Timestamp("2024-12-31").date()
+    # Both ends of the window are used: short histories and short follow-up.
+    assert first["referral_date"].min() < pd.Timestamp("2021-04-01").date()
+    assert first["referral_date"].max() > pd.Timestamp("2024-03-31").date()
     started = ref.dropna(subset=["start_date"])
     assert (started["start_date"] >= started["referral_date"]).all()
     assert (ref["sessions_attended"] <= ref["sessions_offered"]).all()
@@ -383,23 +394,26 @@ def test_synth_eligible_pool_keeps_exactly_the_people_ever_eligible(
     assert set(_read(red, "activity")["person_id"].unique()) <= set(pop_red["person_id"])
 
 
+@pytest.mark.parametrize(("world", "years"), [("legacy", 3.0), ("hard", 4.5)])
 @pytest.mark.parametrize("pool", ["all", "eligible"])
 def test_synth_referral_calibration_targets_whole_population_volume(
-    tmp_path: Path, pool: str
+    tmp_path: Path, pool: str, world: str, years: float
 ) -> None:
-    """Expected referrals = volume per 100,000 x whole population x 3 years, in either pool.
+    """Expected referrals = volume per 100,000 x whole population x years, in either pool.
 
     This is what keeps participants per eligible person the same in a reduced county: the
-    hazard scale is calibrated to the full county's volume, over the same eligible pool.
+    hazard scale is calibrated to the full county's volume, over the same eligible pool (3
+    years of referral months in the legacy world, 4.5 in the hard world; daily hazards there).
     """
     progs = {"mindsong": config.load_programmes()["mindsong"]}
     out = _generate(
-        tmp_path / pool, programmes=progs, population=6000, seed=3, fmt="parquet", pool=pool
-    )
+        tmp_path / pool, programmes=progs, population=6000, seed=3, fmt="parquet", pool=pool,
+        world=world,
+    )  # fmt: skip
     sel = json.loads((out / "synthetic_truth.json").read_text())["programmes"]["mindsong"][
         "selection"
     ]
-    target = progs["mindsong"].synthetic.referrals_per_year_per_100k * 6000 / 1e5 * 3
+    target = progs["mindsong"].synthetic.referrals_per_year_per_100k * 6000 / 1e5 * years
     # Rounded to 6 significant digits in the truth file.
     assert sel["expected_referrals"] == pytest.approx(target, rel=2e-6)
 
@@ -407,3 +421,9 @@ def test_synth_referral_calibration_targets_whole_population_volume(
 def test_synth_pool_unknown_value_raises(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="pool must be"):
         _generate(tmp_path / "x", population=2000, pool="some")
+
+
+def test_synth_world_unknown_value_raises_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="world must be one of"):
+        _generate(tmp_path / "x", population=2000, world="easy")
+    assert not (tmp_path / "x").exists()
