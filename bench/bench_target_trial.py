@@ -154,8 +154,9 @@ class Replication:
     def true_rate_ratio(self, setting: str, window: int) -> tuple[float, str]:
         """The truth's rate ratio and where it came from (a negative control's is 1)."""
         util = self.truth["programmes"][PROGRAMME]["utilisation"]
-        if setting in util:
-            return float(util[setting]["rate_ratio"][str(window)]), "synthetic_truth"
+        rr = util.get(setting, {}).get("rate_ratio", {}).get(str(window))
+        if rr is not None:
+            return float(rr), "synthetic_truth"
         if setting in NEGATIVE_CONTROLS:
             return 1.0, "negative_control"
         return math.nan, "missing"

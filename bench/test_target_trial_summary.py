@@ -192,3 +192,87 @@ def test_done_keys_refuses_rows_of_other_code(tmp_path: Path) -> None:
     pd.DataFrame([{**row, "population": 5}]).to_csv(out, index=False)
     with pytest.raises(SystemExit, match="population"):
         harness.done_keys(out, old)
+
+
+def _replication(**matched) -> harness.Replication:
+    """A Replication over stand-ins (the metrics read attributes only)."""
+    from types import SimpleNamespace as NS
+
+    truth = {
+        "programmes": {
+            harness.PROGRAMME: {
+                "utilisation": {
+                    "emergency_admission": {
+                        "rate_ratio": {"6": 0.8},
+                        "difference_per_person": {"6": -0.05},
+                    }
+                }
+            }
+        }
+    }
+    cohort = NS(n_participants=200, n_candidate_rows=5000)
+    mc = NS(cohort=cohort, n_participants=190, n_controls=560, **matched)
+    res = NS(linear=NS(estimate=-0.01, std_error=0.004))
+    return harness.Replication(
+        "hard", "observables", 0, 1, "target_trial", truth, None, mc,
+        {("emergency_admission", 6): res, ("elective_admission", 6): res},
+    )  # fmt: skip
+
+
+def test_true_rate_ratio_reads_truth_and_negative_control_is_one() -> None:
+    r = _replication()
+    assert r.true_rate_ratio("emergency_admission", 6) == (0.8, "synthetic_truth")
+    assert r.true_rate_ratio("elective_admission", 6) == (1.0, "negative_control")
+    assert math.isnan(r.true_rate_ratio("gp_appointment", 6)[0])
+
+
+def test_cohort_and_linear_metrics_equal_hand_values() -> None:
+    r = _replication()
+    m = harness.cohort_metric(r)
+    assert m["matched_share"] == pytest.approx(190 / 200)
+    assert (m["participants"], m["matched"], m["control_units"]) == (200, 190, 560)
+    lin = harness.linear_metric(r, "emergency_admission", 6)
+    assert lin == pytest.approx(
+        {"diff_estimate": -0.06, "diff_std_error": 0.024, "diff_truth": -0.05}
+    )
+    assert harness.linear_metric(r, "elective_admission", 6)["diff_truth"] == 0.0
+
+
+def test_ipcw_metric_reads_the_censoring_distribution_and_is_nan_without_one() -> None:
+    from types import SimpleNamespace as NS
+
+    raw = {"min": 0.5, "p1": 0.6, "median": 1.0, "p99": 2.5, "max": 4.0, "mean": 1.02}
+    used = {**raw, "min": 0.6, "max": 2.5}
+    cens = NS(distribution=raw, distribution_used=used, n_truncated=7)
+    m = harness.ipcw_metric(_replication(censoring=cens))
+    assert (m["ipcw_raw_max"], m["ipcw_max"], m["ipcw_min"]) == (4.0, 2.5, 0.6)
+    assert m["ipcw_truncated_rows"] == 7
+    none = harness.ipcw_metric(_replication())
+    assert all(math.isnan(v) for v in none.values())
+
+
+def test_design_rows_one_row_per_cell_and_method_with_metric_columns() -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace as NS
+
+    panel = pd.DataFrame(
+        {"unit": [1], "person_id": ["a"], "referred": [0], "index_date": ["2022-01-03"]}
+    )
+    r = _replication(panel=panel, spec={})
+    pois = NS(estimate=0.9, std_error=0.1, ci_low=0.74, ci_high=1.1)
+    naive = NS(rate_ratio=0.7, log_rr_std_error=0.08, rr_ci_low=0.6, rr_ci_high=0.82)
+    res = NS(poisson=pois, naive=naive, linear=NS(estimate=0.0, std_error=0.1))
+    r = replace(
+        r,
+        study=NS(referrals=pd.DataFrame({"person_id": ["a"], "referral_date": ["2022-03-01"]})),
+        results={("emergency_admission", w): res for w in harness.WINDOWS},
+        settings=("emergency_admission",),
+    )
+    rows = pd.DataFrame(harness.design_rows(r, {"world": "hard"}))
+    assert len(rows) == 2 * len(harness.WINDOWS)
+    did = rows[(rows["method"] == "matched_did") & (rows["window"] == 6)].iloc[0]
+    nv = rows[(rows["method"] == "naive_prepost") & (rows["window"] == 6)].iloc[0]
+    assert (did["estimate"], did["std_error"], did["truth"]) == (0.9, 0.1, 0.8)
+    assert (nv["estimate"], nv["std_error"], nv["ci_high"]) == (0.7, 0.08, 0.82)
+    assert did["controls_referred_12m_share"] == 1.0  # the one control is referred 2 months on
+    assert did["matched_share"] == pytest.approx(0.95)
