@@ -43,7 +43,7 @@ from evalkit.analysis.utilisation import (
     utilisation_table,
 )
 from evalkit.config import project_root
-from evalkit.jsonsafe import round_floats
+from evalkit.jsonsafe import json_safe, round_floats
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
 from evalkit.reporting.disclosure import (
@@ -67,6 +67,12 @@ from evalkit.reporting.tables import (
     strip_notes,
     view_table,
     wellbeing_table,
+)
+from evalkit.reporting.target_trial import (
+    censoring_report,
+    window_coverage,
+    window_coverage_table,
+    with_published_share,
 )
 from evalkit.stats import plots
 
@@ -202,6 +208,17 @@ class ReportBuilder:
         self.figures["overlap"] = figs.overlap_figure(
             self.tables["overlap"], analysis=matched_cohort, plot=m.plot_overlap
         )
+        censoring, censoring_tables = censoring_report(mc, rule)
+        self.parts["censoring"] = round_floats(censoring)
+        self.tables.update(censoring_tables)
+        uncensored = getattr(mc, "panel_uncensored", None)
+        coverage = window_coverage(
+            mc.cohort.window_coverage(), mc.panel if uncensored is None else uncensored
+        )
+        self.tables["window_coverage"] = window_coverage_table(coverage, rule)
+        self.parts["window_coverage"] = round_floats(
+            json_safe(self.tables["window_coverage"].to_dict(orient="records"))
+        )
         self._finish("matched_cohort")
 
     @_section
@@ -216,8 +233,9 @@ class ReportBuilder:
         fits = utilisation_all(mc)
         self.say("minimum detectable effects")
         mdes = mde_utilisation_all(mc, fits)
+        share = self.parts["censoring"]["share_censored"]
         self._raw["utilisation"] = [
-            {k: v for k, v in e.items() if k != "mde_sentence"}
+            with_published_share({k: v for k, v in e.items() if k != "mde_sentence"}, share)
             for e in add_mde(utilisation_table(fits).to_dict(orient="records"), mdes)
         ]
         util = pd.DataFrame(round_floats(control_entries(self._raw["utilisation"], self.rule)))
@@ -456,6 +474,10 @@ class ReportBuilder:
     def _so_far(self) -> ProgrammeReport:
         """The sections run so far as report content (their results.json parts only)."""
         return ProgrammeReport(self.programme, self.parts, self.tables, self.figures)
+
+    def estimand(self) -> Html:
+        """What the healthcare-use analysis compares (after :meth:`run_matched_cohort`)."""
+        return self._so_far().estimand()
 
     def reach_summary(self) -> Html:
         """The reach-by-deprivation sentence (after :meth:`run_reach`)."""

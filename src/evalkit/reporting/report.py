@@ -26,6 +26,7 @@ from evalkit.reporting.html import Html, render
 from evalkit.reporting.pipeline import quiet
 from evalkit.reporting.results import write_table
 from evalkit.reporting.tables import view_table
+from evalkit.reporting.target_trial import design_context, estimand_context
 
 __all__ = ["ProgrammeReport", "build_report", "missing_figure", "write_report"]
 
@@ -93,6 +94,10 @@ class ProgrammeReport:
             powered_for=self.powered_for(),
         )
 
+    def estimand(self) -> Html:
+        """What the healthcare-use analysis compares, and the share of controls censored."""
+        return render("estimand.html.j2", **estimand_context(self.results))
+
     def reach_sentence(self) -> str:
         """Reach of the most against the least deprived fifth, in words."""
         return findings.reach_sentence(self.results)
@@ -148,6 +153,10 @@ class ProgrammeReport:
             parameters=json.dumps(r["parameters"], indent=1, sort_keys=True, default=str),
             disclosure=r["disclosure"],
         )
+
+    def appendix_design(self) -> Html:
+        """Methods appendix, design part: the estimand, matching and censoring settings used."""
+        return render("appendix_design.html.j2", **design_context(self.results))
 
     def appendix_software(self) -> Html:
         """Methods appendix, software part: evalkit and package versions."""

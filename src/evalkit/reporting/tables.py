@@ -31,6 +31,7 @@ from evalkit.config import instruments
 from evalkit.reporting.checker import PEOPLE_PHRASE
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 from evalkit.reporting.html import Html, qualified_name, render
+from evalkit.reporting.target_trial import window_coverage
 
 #: Covariates that are not 0/1 indicators (their balance rows rest on every person).
 CONTINUOUS_COVARIATES = ("distance", "age", "imd_decile", "prior12_", "prior3_")
@@ -340,6 +341,69 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "columns": ["analysis", "estimate", "ci_low", "ci_high", "note"],
         "caption": "Sensitivity analyses for emergency admissions at 6 months (rate ratios; "
         "E-value row: the strength of confounding needed to explain the estimate away).",
+    },
+    "censoring": {
+        "analysis": matched_cohort,
+        "source": "censoring",
+        "columns": [
+            "n_controls",
+            "n_censored",
+            "share_censored",
+            "n_at_risk",
+            "truncated_below",
+            "truncated_above",
+        ],
+        "counts": ("n_controls", "n_censored", "n_at_risk"),
+        "digits": 3,
+        "labels": {
+            "n_controls": "matched controls",
+            "n_censored": "referred later (censored)",
+            "share_censored": "share censored",
+            "n_at_risk": "in the censoring model",
+            "truncated_below": "weights truncated below at",
+            "truncated_above": "weights truncated above at",
+        },
+        "caption": "Matched controls referred to the programme after their index date: they "
+        "are followed only until their own referral, and the controls still followed are "
+        "weighted by the inverse probability of not having been referred so far (the share is "
+        "computed from the rounded counts).",
+    },
+    "censoring_weights": {
+        "analysis": matched_cohort,
+        "source": "censoring_weights",
+        "columns": ["weights", "min", "p1", "p25", "median", "p75", "p99", "max", "mean"],
+        "digits": 3,
+        "labels": {"p1": "1st percentile", "p99": "99th percentile", "p25": "25th", "p75": "75th"},
+        "caption": "Censoring weights of the matched controls' follow-up months: distribution "
+        "before truncation and as used (stabilised weights average about 1). Not shown when "
+        "fewer than 10 matched controls were censored.",
+    },
+    "censoring_model": {
+        "analysis": matched_cohort,
+        "source": "censoring_model",
+        "columns": ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value"],
+        "digits": 3,
+        "labels": {"estimate": "log-odds", "std_error": "SE"},
+        "caption": "Censoring model: log-odds of being referred to the programme in a month, "
+        "among matched controls not yet referred (pooled logistic regression over control "
+        "months; the month effects are not shown). Not shown when fewer than 10 matched "
+        "controls were censored.",
+    },
+    "window_coverage": {
+        "analysis": window_coverage,
+        "source": "window_coverage",
+        "columns": ["group", "window", "n_complete", "n_incomplete", "share_incomplete"],
+        "counts": ("n_complete", "n_incomplete"),
+        "digits": 3,
+        "labels": {
+            "n_complete": "complete",
+            "n_incomplete": "shorter",
+            "share_incomplete": "share shorter",
+        },
+        "caption": "People with less than 24 months of data before their index date "
+        "(history_24m) or less than 12 months after it (followup_12m): they stay in the "
+        "analysis, and months outside their data are not counted. Participants: everyone "
+        "referred; matched controls: a person at one index date.",
     },
     "matching": {
         "analysis": matched_cohort,

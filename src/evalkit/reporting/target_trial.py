@@ -12,7 +12,6 @@ cannot undo the rounding of the count it rests on.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -21,21 +20,26 @@ from evalkit.cohort.coverage import FOLLOWUP_MONTHS, HISTORY_MONTHS, coverage_ta
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule
 
 __all__ = [
-    "DESIGNS",
+    "ESTIMAND_TEXT",
     "MIN_CENSORED_FOR_MODEL",
+    "censored_sentence",
     "censoring_model_table",
+    "censoring_report",
     "censoring_summary",
     "censoring_weights_table",
+    "design_context",
+    "estimand_context",
     "estimand_sentence",
     "panel_window_flags",
     "published_share",
     "window_coverage",
     "window_coverage_table",
+    "with_published_share",
 ]
 
 #: The estimand of each design, in words a commissioner can quote (``design`` of the matched
 #: cohort's spec). ``target_trial`` is the report's; ``legacy`` is the design before it.
-DESIGNS: dict[str, str] = {
+ESTIMAND_TEXT: dict[str, str] = {
     "target_trial": (
         "People referred to the programme on a given date are compared with similar people who "
         "were eligible but not referred on that date; each referral date is treated as the start "
@@ -58,6 +62,9 @@ MIN_CENSORED_FOR_MODEL = 10
 #: Terms of the censoring model's baseline hazard (:func:`evalkit.stats.ipcw`'s time terms:
 #: one indicator per month, or an intercept and a restricted cubic spline of time).
 _BASELINE_HAZARD_TERM = r"intercept|time|time_rcs\d+|time\[.*\]"
+#: Columns of the weights' distribution and of the model table when there is no censoring model.
+_DISTRIBUTION = ("min", "p1", "p25", "median", "p75", "p99", "max", "mean")
+_MODEL_COLUMNS = ("model", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value")
 
 
 def estimand_sentence(design: str | None) -> str:
@@ -70,9 +77,9 @@ def estimand_sentence(design: str | None) -> str:
     >>> estimand_sentence("legacy").endswith("include a later referral).")
     True
     """
-    if design is not None and design not in DESIGNS:
-        raise ValueError(f"unknown design {design!r}: one of {', '.join(DESIGNS)}")
-    return DESIGNS[design or "target_trial"]
+    if design is not None and design not in ESTIMAND_TEXT:
+        raise ValueError(f"unknown design {design!r}: one of {', '.join(ESTIMAND_TEXT)}")
+    return ESTIMAND_TEXT[design or "target_trial"]
 
 
 def published_share(
@@ -171,6 +178,159 @@ def censoring_model_table(coefficients: pd.DataFrame, n_censored: int) -> pd.Dat
     return out
 
 
+def censored_sentence(design: str, share: float | None) -> str:
+    """The report's share of matched controls censored, in words (empty for the legacy design).
+
+    ``share`` is the published share (:func:`published_share`); None when its count is
+    suppressed.
+
+    Examples
+    --------
+    >>> censored_sentence("target_trial", 0.0447761)  # doctest: +NORMALIZE_WHITESPACE
+    'About 4.5% of the matched comparison people were referred to the programme later and
+    were followed only until their own referral.'
+    >>> censored_sentence("legacy", 0.05)
+    ''
+    """
+    if design != "target_trial":
+        return ""
+    if share is None:
+        return (
+            "Very few of the matched comparison people were referred to the programme later "
+            "(too few to show how many); they were followed only until their own referral."
+        )
+    if share == 0:
+        return "None of the matched comparison people was referred to the programme later."
+    pct = f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+    return (
+        f"About {pct} of the matched comparison people were referred to the programme later "
+        "and were followed only until their own referral."
+    )
+
+
+def censoring_report(
+    mc: Any, rule: DisclosureRule = DEFAULT_RULE
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """The censoring part of ``results.json`` and its tables, disclosure-controlled.
+
+    ``mc`` is a :class:`~evalkit.analysis.utilisation.MatchedCohort`: its ``design``,
+    ``estimand``, ``censor_counts`` (matched control units and those censored) and
+    ``censoring`` (the :class:`~evalkit.stats.censoring.IpcwResult`, None for the legacy
+    design). Returns the part (design, estimand in its short form and in plain English, the
+    :func:`censoring_summary` row, the weights' distribution, the censoring model's covariate
+    terms and its spec) and the tables ``censoring``, ``censoring_weights`` and
+    ``censoring_model``.
+    """
+    counts = dict(getattr(mc, "censor_counts", {}) or {})
+    n_controls = int(counts.get("n_controls", mc.n_controls))
+    n_censored = int(counts.get("n_censored", 0))
+    res = getattr(mc, "censoring", None)
+    summary = censoring_summary(
+        n_controls,
+        n_censored,
+        res.truncation if res is not None else None,
+        n_at_risk=res.n_units if res is not None else None,
+        rule=rule,
+    )
+    if res is not None:
+        weights = censoring_weights_table(res.distribution_table(), n_censored)
+        model = censoring_model_table(res.tidy(), n_censored)
+        spec = {k: v for k, v in res.spec.items() if k not in ("unit", "time", "censored")}
+    else:
+        weights = pd.DataFrame(columns=["weights", *_DISTRIBUTION])
+        model = pd.DataFrame(columns=_MODEL_COLUMNS)
+        spec = {}
+    design = str(getattr(mc, "design", "legacy"))
+    part = {
+        "design": design,
+        "estimand": str(getattr(mc, "estimand", "")),
+        "estimand_text": estimand_sentence(design),
+        **summary,
+        "weights": weights.to_dict(orient="records"),
+        "model": model.to_dict(orient="records"),
+        "model_spec": spec,
+    }
+    tables = {
+        "censoring": pd.DataFrame([summary], dtype=object),
+        "censoring_weights": weights,
+        "censoring_model": model,
+    }
+    return part, tables
+
+
+def with_published_share(entry: dict[str, Any], share: float | None) -> dict[str, Any]:
+    """A ``utilisation`` entry whose ``controls_censored_share`` is the published one.
+
+    The analysis computes the share from the raw counts; beside the rounded ``n_controls`` it
+    would give the exact count censored away, so every ``matched_did`` entry carries the share
+    from the published counts instead (:func:`censoring_summary`), and an entry without
+    controls (the naive figure) carries None.
+
+    Examples
+    --------
+    >>> with_published_share({"method": "matched_did", "controls_censored_share": 0.0468594},
+    ...                      0.0447761)["controls_censored_share"]
+    0.0447761
+    """
+    if "controls_censored_share" not in entry and entry.get("method") != "matched_did":
+        return entry
+    out = dict(entry)
+    out["controls_censored_share"] = share if entry.get("method") == "matched_did" else None
+    return out
+
+
+def estimand_context(results: dict[str, Any]) -> dict[str, str]:
+    """The estimand paragraph's words (``estimand.html.j2``) from the results' censoring part."""
+    part = results.get("censoring") or {}
+    design = part.get("design", "target_trial")
+    return {
+        "sentence": part.get("estimand_text") or estimand_sentence(design),
+        "censored": censored_sentence(design, part.get("share_censored")),
+    }
+
+
+def _words(items: list[str]) -> str:
+    names = [str(i).replace("_", " ") for i in items]
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def design_context(results: dict[str, Any]) -> dict[str, Any]:
+    """The design appendix's words (``appendix_design.html.j2``), from what the analysis used.
+
+    Everything comes from ``results.json``: the matching spec (``parameters.matching``) and the
+    censoring part's model spec, so the appendix cannot say more than the code did.
+    """
+    part = results.get("censoring") or {}
+    matching = (results.get("parameters") or {}).get("matching") or {}
+    spec = part.get("model_spec") or {}
+    context: dict[str, Any] = {
+        **estimand_context(results),
+        "estimand": part.get("estimand", ""),
+        "exact": _words(list(matching.get("exact", []))) or "nothing",
+        "ratio": matching.get("ratio", ""),
+        "caliper": matching.get("caliper", ""),
+        "model_spec": spec,
+    }
+    if spec:
+        covs = [c for c in spec.get("covariates", [])]
+        trunc = spec.get("truncate")
+        numerator = spec.get("numerator") or []
+        context.update(
+            covariates=_words(covs),
+            time_terms="one indicator per month"
+            if spec.get("time_terms") == "indicators"
+            else "a restricted cubic spline",
+            truncation=(
+                f"truncated at the {trunc[0]:.0%} and {trunc[1]:.0%} quantiles of the weights"
+                if trunc
+                else "not truncated"
+            ),
+        )
+        if spec.get("stabilised") and numerator:
+            context["stabilised_by"] = f"the month and {_words(numerator)}"
+    return context
+
+
 def panel_window_flags(panel: pd.DataFrame) -> pd.DataFrame:
     """Per unit of a matched panel: complete 24-month history and 12-month follow-up (bool).
 
@@ -222,19 +382,23 @@ def window_coverage_table(
 ) -> pd.DataFrame:
     """:func:`window_coverage` controlled: counts suppressed or rounded, shares from them.
 
-    Columns ``group``, ``window``, ``n_complete``, ``n_incomplete`` and ``share_incomplete``
-    (the published incomplete count over the published total of the row, so the share cannot
-    undo the rounding; NaN where either is suppressed).
+    Columns ``group``, ``window``, ``n_complete``, ``n_incomplete``, ``share_incomplete`` (the
+    published incomplete count over the published total of the row, so the share cannot undo
+    the rounding) and ``suppressed`` (the row's suppressed fields, or None); a suppressed value
+    is None (shown as ``*``).
     """
-    complete = coverage["complete"].astype(int).tolist()
-    incomplete = coverage["incomplete"].astype(int).tolist()
-    share = [published_share(i, c + i, rule) for c, i in zip(complete, incomplete, strict=True)]
-    return pd.DataFrame(
-        {
-            "group": coverage["group"].to_numpy(),
-            "window": coverage["window"].to_numpy(),
-            "n_complete": pd.array([rule.count(v) for v in complete], dtype="Int64"),
-            "n_incomplete": pd.array([rule.count(v) for v in incomplete], dtype="Int64"),
-            "share_incomplete": [math.nan if s is None else s for s in share],
+    rows = []
+    cols = ["group", "window", "complete", "incomplete"]
+    for group, window, complete, incomplete in coverage[cols].itertuples(index=False):
+        row: dict[str, Any] = {
+            "group": group,
+            "window": window,
+            "n_complete": rule.count(int(complete)),
+            "n_incomplete": rule.count(int(incomplete)),
+            "share_incomplete": published_share(
+                int(incomplete), int(complete) + int(incomplete), rule
+            ),
         }
-    )
+        row["suppressed"] = [k for k, v in row.items() if v is None] or None
+        rows.append(row)
+    return pd.DataFrame(rows, dtype=object)

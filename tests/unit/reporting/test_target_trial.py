@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import math
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit.reporting.checker import PEOPLE_PHRASE
 from evalkit.reporting.disclosure import DisclosureRule
+from evalkit.reporting.html import render
+from evalkit.reporting.tables import view_table
 from evalkit.reporting.target_trial import (
-    DESIGNS,
+    ESTIMAND_TEXT,
     MIN_CENSORED_FOR_MODEL,
+    censored_sentence,
     censoring_model_table,
+    censoring_report,
     censoring_summary,
     censoring_weights_table,
+    design_context,
+    estimand_context,
     estimand_sentence,
     panel_window_flags,
     published_share,
     window_coverage,
     window_coverage_table,
+    with_published_share,
 )
+from evalkit.stats.censoring import ipcw
 
 RULE = DisclosureRule()
 
@@ -34,7 +44,7 @@ def test_estimand_sentence_target_trial_names_censoring_and_weights() -> None:
 
 def test_estimand_sentence_legacy_says_later_referral_is_not_censored() -> None:
     assert "which may include a later referral" in estimand_sentence("legacy")
-    assert set(DESIGNS) == {"target_trial", "legacy"}
+    assert set(ESTIMAND_TEXT) == {"target_trial", "legacy"}
 
 
 def test_estimand_sentence_unknown_design_raises() -> None:
@@ -201,5 +211,144 @@ def test_window_coverage_table_controls_counts_and_shares_from_published_counts(
     # Shares over the published total of the row (203 -> 205 people), never the raw counts.
     assert table.at[0, "share_incomplete"] == pytest.approx(45 / 205, rel=1e-6)
     assert table.at[1, "share_incomplete"] == 0.0
-    assert math.isnan(table.at[2, "share_incomplete"])
+    assert table.at[2, "share_incomplete"] is None
+    assert table.at[2, "suppressed"] == ["n_incomplete", "share_incomplete"]
+    assert table.at[0, "suppressed"] is None
     assert table["group"].tolist() == ["participants", "participants", "matched controls"]
+
+
+# ---------------------------------------------------------------------- censoring part
+def _ipcw_result(n_units: int = 60, seed: int = 3):
+    """A small censoring model: units over months 0..3, censored at random by a covariate."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_units):
+        x = float(rng.normal())
+        for t in range(4):
+            c = int(rng.random() < 0.08 + 0.05 * (x > 0))
+            rows.append({"unit": u, "t": t, "x": x, "c": c})
+            if c:
+                break
+    return ipcw(pd.DataFrame(rows), "unit", "t", "c", ["x"])
+
+
+def _cohort(res, n_controls: int, n_censored: int, design: str = "target_trial"):
+    return SimpleNamespace(
+        design=design,
+        estimand="referral now vs not now, controls censored at own referral (IPCW)",
+        censoring=res,
+        censor_counts={"n_controls": n_controls, "n_censored": n_censored},
+        n_controls=n_controls,
+    )
+
+
+def test_censoring_report_controls_counts_and_keeps_model_covariates() -> None:
+    res = _ipcw_result()
+    part, tables = censoring_report(_cohort(res, 303, res.n_censored_units), RULE)
+    assert part["design"] == "target_trial" and part["estimand"].startswith("referral now")
+    assert part["estimand_text"] == estimand_sentence("target_trial")
+    assert part["n_controls"] == 305 and part["n_censored"] == RULE.count(res.n_censored_units)
+    assert part["share_censored"] == published_share(res.n_censored_units, 303, RULE)
+    assert part["n_at_risk"] == RULE.count(res.n_units)
+    assert part["truncated_below"] == pytest.approx(res.truncation[0])
+    assert [r["weights"] for r in part["weights"]] == ["before truncation", "used"]
+    assert {r["term"] for r in part["model"]} == {"x"}  # month indicators left out
+    assert "unit" not in part["model_spec"] and part["model_spec"]["stabilised"] is True
+    assert set(tables) == {"censoring", "censoring_weights", "censoring_model"}
+    assert tables["censoring"].iloc[0]["n_controls"] == 305
+
+
+def test_censoring_report_few_censored_withholds_weights_and_model() -> None:
+    res = _ipcw_result()
+    part, tables = censoring_report(_cohort(res, 300, 6), RULE)
+    assert part["n_censored"] is None and part["share_censored"] is None
+    assert part["weights"] == [] and part["model"] == []
+    assert tables["censoring_weights"].empty and tables["censoring_model"].empty
+    assert part["suppressed"] == ["n_censored", "share_censored"]
+
+
+def test_censoring_report_legacy_design_has_no_model() -> None:
+    part, tables = censoring_report(_cohort(None, 300, 0, design="legacy"), RULE)
+    assert part["n_censored"] == 0 and part["model_spec"] == {} and part["weights"] == []
+    assert tables["censoring_model"].empty and "term" in tables["censoring_model"]
+    assert part["estimand_text"] == estimand_sentence("legacy")
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"method": "matched_did", "controls_censored_share": 0.0468594}, 0.0447761),
+        ({"method": "matched_did"}, 0.0447761),  # added where the analysis had none
+        ({"method": "naive_prepost", "controls_censored_share": 0.0468594}, None),
+    ],
+)
+def test_with_published_share_replaces_the_raw_share(entry, expected) -> None:
+    assert with_published_share(entry, 0.0447761)["controls_censored_share"] == expected
+
+
+def test_with_published_share_leaves_naive_entry_without_the_key_alone() -> None:
+    assert with_published_share({"method": "naive_prepost"}, 0.1) == {"method": "naive_prepost"}
+
+
+# ---------------------------------------------------------------------- words and HTML
+def test_censored_sentence_cases() -> None:
+    assert censored_sentence("target_trial", 0.0447761).startswith("About 4.5% of the matched")
+    assert censored_sentence("target_trial", 0.25).startswith("About 25% of")
+    assert censored_sentence("target_trial", 0.0).startswith("None of the matched")
+    assert "too few to show" in censored_sentence("target_trial", None)
+    assert censored_sentence("legacy", 0.3) == ""
+
+
+def test_estimand_paragraph_renders_the_estimand_and_the_share() -> None:
+    res = _ipcw_result()
+    part, _ = censoring_report(_cohort(res, 303, 47), RULE)
+    html = render("estimand.html.j2", **estimand_context({"censoring": part})).body
+    assert "What is compared." in html and "not referred on that date" in html
+    assert "About 15% of the matched comparison people" in html  # 45 / 305, rounded counts
+    assert not PEOPLE_PHRASE.search(html)  # no count of people in the text
+
+
+def test_design_appendix_says_what_the_analysis_used() -> None:
+    res = _ipcw_result()
+    part, _ = censoring_report(_cohort(res, 303, 47), RULE)
+    results = {
+        "censoring": part,
+        "parameters": {"matching": {"exact": ["sex", "index_week"], "ratio": 3, "caliper": 0.2}},
+    }
+    html = render("appendix_design.html.j2", **design_context(results)).body
+    assert "exact on sex and index week" in html and "up to 3 controls" in html
+    assert "pooled logistic hazard" in html and "on x and the month" in html
+    assert "truncated at the 1% and 99% quantiles" in html
+    assert "stabilised by a model of the month alone" in html
+    legacy = {"censoring": censoring_report(_cohort(None, 300, 0, "legacy"), RULE)[0]}
+    assert (
+        "not censored in this design"
+        in render("appendix_design.html.j2", **design_context(legacy)).body
+    )
+
+
+@pytest.mark.parametrize("name", ["censoring", "censoring_weights", "censoring_model"])
+def test_censoring_views_name_matched_cohort_and_mark_counts(name: str) -> None:
+    res = _ipcw_result()
+    _, tables = censoring_report(_cohort(res, 303, 6), RULE)
+    html = view_table(name, tables).body
+    assert 'data-analysis="evalkit.analysis.utilisation.matched_cohort"' in html
+    assert f'data-table="{name}"' in html
+    if name == "censoring":  # the suppressed count shows as *
+        assert '<td class="ek-count num">*</td>' in html
+        assert '<td class="ek-count num">305</td>' in html
+
+
+def test_window_coverage_view_names_its_function_and_stars_suppressed() -> None:
+    coverage = pd.DataFrame(
+        {
+            "group": ["participants", "matched controls"],
+            "window": ["history_24m", "history_24m"],
+            "complete": [156, 477],
+            "incomplete": [47, 3],
+        }
+    )
+    html = view_table("window_coverage", {"window_coverage": window_coverage_table(coverage)}).body
+    assert 'data-analysis="evalkit.reporting.target_trial.window_coverage"' in html
+    assert html.count('<td class="ek-count num">*</td>') == 1
+    assert '<td class="ek-count num">45</td>' in html
