@@ -70,6 +70,7 @@ from evalkit.reporting.tables import (
 )
 from evalkit.reporting.target_trial import (
     censoring_report,
+    published_notes,
     window_coverage,
     window_coverage_table,
     with_published_share,
@@ -286,9 +287,10 @@ class ReportBuilder:
         mc = self._matched()
         self.say("sensitivity analyses")
         sens = sensitivity(self.study, mc)
-        self.parts["sensitivity"] = round_floats(
-            control_entries(sens.to_dict(orient="records"), self.rule)
+        rows = published_notes(
+            sens.to_dict(orient="records"), self.parts["censoring"]["share_censored"]
         )
+        self.parts["sensitivity"] = round_floats(control_entries(rows, self.rule))
         self.tables["sensitivity"] = pd.DataFrame(self.parts["sensitivity"])
         self._finish("sensitivity")
 

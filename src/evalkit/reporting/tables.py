@@ -339,8 +339,11 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "analysis": sensitivity,
         "source": "sensitivity",
         "columns": ["analysis", "estimate", "ci_low", "ci_high", "note"],
-        "caption": "Sensitivity analyses for emergency admissions at 6 months (rate ratios; "
-        "E-value row: the strength of confounding needed to explain the estimate away).",
+        "caption": "Sensitivity analyses for emergency admissions at 6 months (rate ratios). "
+        "Controls not censored: controls referred later are followed on (the comparison is "
+        "then with usual care, which may include a later referral); month-0 washout: the first "
+        "month after referral is left out; E-value row: the strength of confounding needed to "
+        "explain the estimate away.",
     },
     "censoring": {
         "analysis": matched_cohort,

@@ -12,6 +12,7 @@ cannot undo the rounding of the count it rests on.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -31,7 +32,9 @@ __all__ = [
     "estimand_context",
     "estimand_sentence",
     "panel_window_flags",
+    "published_notes",
     "published_share",
+    "share_phrase",
     "window_coverage",
     "window_coverage_table",
     "with_published_share",
@@ -201,10 +204,9 @@ def censored_sentence(design: str, share: float | None) -> str:
         )
     if share == 0:
         return "None of the matched comparison people was referred to the programme later."
-    pct = f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
     return (
-        f"About {pct} of the matched comparison people were referred to the programme later "
-        "and were followed only until their own referral."
+        f"About {share_phrase(share)} of the matched comparison people were referred to the "
+        "programme later and were followed only until their own referral."
     )
 
 
@@ -329,6 +331,45 @@ def design_context(results: dict[str, Any]) -> dict[str, Any]:
         if spec.get("stabilised") and numerator:
             context["stabilised_by"] = f"the month and {_words(numerator)}"
     return context
+
+
+#: A share of matched controls quoted in a note ("11.5% of matched controls ...").
+_SHARE_IN_NOTE = re.compile(r"\b\d+(?:\.\d+)?% of (the )?matched controls")
+
+
+def share_phrase(share: float | None) -> str:
+    """A published share of matched controls as a phrase ("4.5%", or "very few" when suppressed).
+
+    Examples
+    --------
+    >>> share_phrase(0.0447761), share_phrase(0.25), share_phrase(None)
+    ('4.5%', '25%', 'very few (too few to show)')
+    """
+    if share is None:
+        return "very few (too few to show)"
+    return f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+
+
+def published_notes(rows: list[dict[str, Any]], share: float | None) -> list[dict[str, Any]]:
+    """Sensitivity rows whose notes quote the share of controls censored as published.
+
+    The analysis writes the share from the raw counts into the note of "controls not censored";
+    beside the rounded count of matched controls that would give the exact number censored
+    (or a suppressed one), so the published note quotes the share from the rounded counts.
+
+    Examples
+    --------
+    >>> published_notes([{"note": "11.7% of matched controls were referred"}], 0.115)
+    [{'note': '12% of matched controls were referred'}]
+    """
+    out = []
+    for row in rows:
+        note = row.get("note")
+        if isinstance(note, str) and _SHARE_IN_NOTE.search(note):
+            note = _SHARE_IN_NOTE.sub(f"{share_phrase(share)} of matched controls", note)
+            row = {**row, "note": note}
+        out.append(row)
+    return out
 
 
 def panel_window_flags(panel: pd.DataFrame) -> pd.DataFrame:

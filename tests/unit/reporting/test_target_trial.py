@@ -24,6 +24,7 @@ from evalkit.reporting.target_trial import (
     estimand_context,
     estimand_sentence,
     panel_window_flags,
+    published_notes,
     published_share,
     window_coverage,
     window_coverage_table,
@@ -352,3 +353,21 @@ def test_window_coverage_view_names_its_function_and_stars_suppressed() -> None:
     assert 'data-analysis="evalkit.reporting.target_trial.window_coverage"' in html
     assert html.count('<td class="ek-count num">*</td>') == 1
     assert '<td class="ek-count num">45</td>' in html
+
+
+def test_published_notes_quote_the_published_share_not_the_raw_one() -> None:
+    rows = [
+        {"analysis": "main analysis", "note": ""},
+        {
+            "analysis": "controls not censored (against usual care, which may include later "
+            "referral)",
+            "note": "0.6% of matched controls were referred during follow-up; here they are "
+            "followed on, with matching weights only",
+        },
+    ]
+    out = published_notes(rows, None)  # 3 of 480: suppressed
+    assert out[0] == rows[0]
+    assert out[1]["note"].startswith("very few (too few to show) of matched controls were")
+    assert "0.6%" not in out[1]["note"]
+    assert published_notes(rows, 0.0447761)[1]["note"].startswith("4.5% of matched controls")
+    assert rows[1]["note"].startswith("0.6%")  # the input is not changed
