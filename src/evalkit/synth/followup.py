@@ -20,7 +20,14 @@ from evalkit.synth.people import Population
 from evalkit.synth.programmes import effect_multiplier
 from evalkit.synth.world import REFERRING_CONTACT, World
 
-__all__ = ["FOLLOW_MONTHS", "event_month_starts", "followup_activity", "referring_contacts"]
+__all__ = [
+    "FOLLOW_MONTHS",
+    "draw_piece_events",
+    "event_month_starts",
+    "followup_activity",
+    "referring_contacts",
+    "registered_days",
+]
 
 #: Event months the truth sums (windows up to 12 months).
 FOLLOW_MONTHS = 12
@@ -67,7 +74,9 @@ def followup_activity(
     effect = effect_multiplier(prog, settings, dose)  # (n, 48, S)
     starts, lengths = cal.month_starts, cal.month_lengths
     end_excl = int(starts[-1])
-    ev_p, ev_d, ev_s = [], [], []
+    ev_p: list[np.ndarray] = []
+    ev_d: list[np.ndarray] = []
+    ev_s: list[np.ndarray] = []
     for j in range(n_p):
         p, r = int(persons[j]), int(ref_day[j])
         bounds = event_month_starts(r, cal.n_months)
@@ -77,23 +86,46 @@ def followup_activity(
         lo, hi = cuts[:-1], cuts[1:]
         cal_m = np.searchsorted(starts, lo, side="right") - 1
         t = np.searchsorted(bounds, lo, side="right") - 1  # event month of each piece, >= 0
-        reg_lo = np.maximum(lo, pop.reg_from[p])
-        reg_hi = np.minimum(hi, pop.reg_end[p] + 1)
-        ndays = np.clip(reg_hi - reg_lo, 0, None)
+        reg_lo, ndays = registered_days(lo, hi, int(pop.reg_from[p]), int(pop.reg_end[p]))
         mu0 = rates[j, cal_m, :] / lengths[cal_m][:, None] * ndays[:, None]
         mu1 = mu0 * effect[j, np.minimum(t, effect.shape[1] - 1), :]
         in_follow = t < FOLLOW_MONTHS
         np.add.at(lam0[j], t[in_follow], mu0[in_follow])
         np.add.at(lam1[j], t[in_follow], mu1[in_follow])
-        drawn = rng.poisson(mu1)
-        piece, s = np.nonzero(drawn)
-        reps = drawn[piece, s]
-        piece, s = np.repeat(piece, reps), np.repeat(s, reps)
-        day = reg_lo[piece] + np.floor(rng.random(piece.size) * ndays[piece]).astype(np.int64)
-        ev_p.append(np.full(piece.size, p, dtype=np.int32))
-        ev_d.append(day.astype(np.int32))
-        ev_s.append(s.astype(np.int8))
+        piece_events = draw_piece_events(mu1, reg_lo, ndays, p, rng)
+        for acc, ev in zip((ev_p, ev_d, ev_s), piece_events, strict=True):
+            acc.append(ev)
     return lam0, lam1, (np.concatenate(ev_p), np.concatenate(ev_d), np.concatenate(ev_s))
+
+
+def registered_days(
+    lo: np.ndarray, hi: np.ndarray, reg_from: int, reg_end: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """First registered day and registered days of each piece ``[lo, hi)`` of one person."""
+    reg_lo = np.maximum(lo, reg_from)
+    reg_hi = np.minimum(hi, reg_end + 1)
+    return reg_lo, np.clip(reg_hi - reg_lo, 0, None)
+
+
+def draw_piece_events(
+    mu: np.ndarray, reg_lo: np.ndarray, ndays: np.ndarray, person: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Poisson counts of each piece and setting (``mu``: pieces x settings), on uniform days.
+
+    Returns the events' person, day and setting code.
+    """
+    drawn = rng.poisson(mu)
+    piece, s = np.nonzero(drawn)
+    reps = drawn[piece, s]
+    piece = np.repeat(piece, reps)
+    s = np.repeat(s, reps)
+    u = rng.random(piece.size)
+    day = reg_lo[piece] + np.floor(u * ndays[piece]).astype(np.int64)
+    return (
+        np.full(piece.size, person, dtype=np.int32),
+        day.astype(np.int32),
+        s.astype(np.int8),
+    )
 
 
 def referring_contacts(

@@ -17,7 +17,12 @@ from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
 from evalkit.contract import SETTINGS
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import Calendar, add_months_days
-from evalkit.synth.followup import followup_activity, referring_contacts
+from evalkit.synth.followup import (
+    draw_piece_events,
+    followup_activity,
+    referring_contacts,
+    registered_days,
+)
 from evalkit.synth.people import Population
 from evalkit.synth.programmes import (
     Attendance,
@@ -81,25 +86,16 @@ def participant_activity(
         lo, hi = cuts[:-1], cuts[1:]
         cal_m = np.searchsorted(starts, lo, side="right") - 1
         t = np.searchsorted(bounds_event, lo, side="right") - 1  # -1 before referral
-        reg_lo = np.maximum(lo, pop.reg_from[p])
-        reg_hi = np.minimum(hi, pop.reg_end[p] + 1)
-        ndays = np.clip(reg_hi - reg_lo, 0, None)
+        reg_lo, ndays = registered_days(lo, hi, int(pop.reg_from[p]), int(pop.reg_end[p]))
         mu0 = rates[j, cal_m, :] / lengths[cal_m][:, None] * ndays[:, None]
         mult = np.where((t >= 0)[:, None], effect[j, np.clip(t, 0, 47), :], 1.0)
         mu1 = mu0 * mult
         in_follow = (t >= 0) & (t < 12)
         np.add.at(lam0[j], t[in_follow], mu0[in_follow])
         np.add.at(lam1[j], t[in_follow], mu1[in_follow])
-        drawn = rng.poisson(mu1)
-        piece, s = np.nonzero(drawn)
-        reps = drawn[piece, s]
-        piece = np.repeat(piece, reps)
-        s = np.repeat(s, reps)
-        u = rng.random(piece.size)
-        day = reg_lo[piece] + np.floor(u * ndays[piece]).astype(np.int64)
-        ev_p.append(np.full(piece.size, p, dtype=np.int32))
-        ev_d.append(day.astype(np.int32))
-        ev_s.append(s.astype(np.int8))
+        piece_events = draw_piece_events(mu1, reg_lo, ndays, int(p), rng)
+        for acc, ev in zip((ev_p, ev_d, ev_s), piece_events, strict=True):
+            acc.append(ev)
     return lam0, lam1, (np.concatenate(ev_p), np.concatenate(ev_d), np.concatenate(ev_s))
 
 
