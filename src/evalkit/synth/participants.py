@@ -17,6 +17,7 @@ from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
 from evalkit.contract import SETTINGS
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import Calendar, add_months_days
+from evalkit.synth.daily import DAILY_HAZARD_CAP
 from evalkit.synth.followup import (
     draw_piece_events,
     followup_activity,
@@ -262,6 +263,17 @@ def _hard_participants(
     before &= np.arange(run.cal.n_months)[None, :] < ref_month[:, None]
     truth["eligible_3_months_before_referral"] = int((before.sum(axis=1) >= 3).sum())
     _finish(run, k, pop, ref, persons, ref_day, att, instrument_defs, truth, acc)
+    sel = truth["selection"]
+    # The hard world's hazard is daily: its scale and terms say so.
+    sel["referral_hazard_scale_per_day"] = sel.pop("referral_hazard_scale_per_month")
+    log_rr = sel["log_rate_ratios"]
+    log_rr["log1p_recent_use_90d"] = log_rr.pop("log1p_recent_use_3m")
+    log_rr["recent_admissions_90d_capped_at_2"] = log_rr.pop("recent_admissions_3m_capped_at_2")
+    sel["hazard"] = (
+        "daily, on eligible days of the referral window; use and admissions on the 90 days "
+        "before the day; episode term: mean intensity of the day's calendar month and the "
+        f"month before, capped at 3; daily probability capped at {DAILY_HAZARD_CAP}"
+    )
 
 
 def _finish(

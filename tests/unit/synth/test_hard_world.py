@@ -22,7 +22,9 @@ from evalkit.contract import OPTIONAL_SETTINGS
 from evalkit.synth import activity as act
 from evalkit.synth.calendar import to_days
 from evalkit.synth.daily import (
+    DAILY_HAZARD_CAP,
     RECENT_DAYS,
+    _calibrate,
     daily_relative_hazard,
     episode_term,
     recent_use,
@@ -163,6 +165,36 @@ def test_daily_hazard_follows_use_and_admissions_in_the_90_days() -> None:
     not_eligible = np.array([[True, False, True]])
     rel = daily_relative_hazard(prog, lp, np.array([1, 1, 1, 2]), not_eligible, use, adm)
     assert rel[0, :3].tolist() == [0.0, 0.0, 0.0] and rel[0, 3] > 0
+
+
+class _FakeWindow:
+    """Stands in for the referral window: yields the relative hazards in two blocks."""
+
+    def __init__(self, rel: np.ndarray) -> None:
+        self.rel = rel
+
+    def all_hazards(self):
+        half = self.rel.size // 2
+        yield 0, 0, None, self.rel[:half]
+        yield 0, 1, None, np.ones(5)  # another programme: ignored
+        yield 1, 0, None, self.rel[half:]
+
+
+def test_calibration_meets_the_volume_exactly_when_the_cap_binds() -> None:
+    rel = np.random.default_rng(4).lognormal(0, 2, size=200_000)
+    total, biggest = float(rel.sum()), float(rel.max())
+    target = 3 * DAILY_HAZARD_CAP * total / biggest  # c = target / total would exceed the cap
+    c0 = target / total
+    above = DAILY_HAZARD_CAP / (64 * c0)
+    c = _calibrate(None, 0, target, total, biggest, [rel[rel > above]], above)
+    assert c > c0
+    assert np.minimum(c * rel, DAILY_HAZARD_CAP).sum() == pytest.approx(target, rel=1e-9)
+    # A first guess too high kept too little: the hazards are read again, same answer.
+    again = _calibrate(_FakeWindow(rel), 0, target, total, biggest, [], biggest)
+    assert again == pytest.approx(c, rel=1e-12)
+    # Without the cap binding, c is the plain ratio.
+    small = 0.5 * DAILY_HAZARD_CAP * total / biggest
+    assert _calibrate(None, 0, small, total, biggest, [], np.nan) == small / total
 
 
 def test_episode_term_is_mean_of_this_and_previous_month_capped() -> None:
