@@ -87,6 +87,7 @@ def world_summary(out: Path) -> dict[str, Any]:
             "distinct_days": len(set(dom)),
         },
         "same_day_referring_contact": int(same_day),
+        "same_day_referring_contact_share": round(same_day / max(len(dom), 1), 6),
         "follow_up_under_12_months": sum(_months(d, end) < 12 for d in dates),
         "history_under_24_months": sum(_months(start, d) < 24 for d in dates),
         "monthly_totals": by_month,
