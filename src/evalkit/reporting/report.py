@@ -88,6 +88,7 @@ class ProgrammeReport:
             plan_notice=self.plan_notice(),
             programme=self.programme,
             matching=self.results["matching"],
+            target_trial=(self.results.get("censoring") or {}).get("design") == "target_trial",
             reach_sentence=findings.reach_sentence(self.results),
             headlines=items,
             regression_to_mean=findings.regression_to_mean(self.results),

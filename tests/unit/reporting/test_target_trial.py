@@ -371,3 +371,26 @@ def test_published_notes_quote_the_published_share_not_the_raw_one() -> None:
     assert "0.6%" not in out[1]["note"]
     assert published_notes(rows, 0.0447761)[1]["note"].startswith("4.5% of matched controls")
     assert rows[1]["note"].startswith("0.6%")  # the input is not changed
+
+
+@pytest.mark.parametrize(
+    ("target_trial", "phrase"),
+    [
+        (True, "eligible but not referred on the same date"),
+        (False, "who were not referred (matched on"),
+    ],
+)
+def test_summary_first_screen_names_the_design(target_trial: bool, phrase: str) -> None:
+    html = render(
+        "summary.html.j2",
+        plan_notice="",
+        programme=SimpleNamespace(description="A programme."),
+        matching={"n_participants": 100, "n_matched": 95, "n_controls": 285},
+        reach_sentence="",
+        headlines=[],
+        regression_to_mean="",
+        powered_for="",
+        target_trial=target_trial,
+    ).body
+    assert phrase in html
+    assert ("followed only until their own referral" in html) is target_trial
