@@ -11,6 +11,11 @@ monthly activity counts; each programme's referrals, at most one programme per p
 and truth (:mod:`~evalkit.synth.participants`, :mod:`~evalkit.synth.truth`); every event's day;
 the contract tables and their writing (:mod:`~evalkit.synth.tables`), with faults
 (:mod:`~evalkit.synth.faults`) if asked for.
+
+That is the legacy world's order. The hard world (the default, :mod:`~evalkit.synth.world`)
+dates every counted event first, draws referral from a daily hazard of the use dated up to each
+day (:mod:`~evalkit.synth.daily`), then redraws participants' events from the day after their
+referral (:mod:`~evalkit.synth.followup`) and adds the referring contacts.
 """
 
 from __future__ import annotations
