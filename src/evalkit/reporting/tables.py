@@ -384,7 +384,16 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
     "censoring_model": {
         "analysis": matched_cohort,
         "source": "censoring_model",
-        "columns": ["model", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value"],
+        "columns": [
+            "model",
+            "term",
+            "estimate",
+            "std_error",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "note",
+        ],
         "digits": 3,
         "labels": {"estimate": "log-odds", "std_error": "SE"},
         "caption": "Censoring model: log-odds of being referred to the programme in a month, "

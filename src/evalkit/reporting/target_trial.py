@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalkit.cohort.coverage import FOLLOWUP_MONTHS, HISTORY_MONTHS, coverage_table
@@ -22,6 +23,7 @@ from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule
 
 __all__ = [
     "ESTIMAND_TEXT",
+    "MAX_LOG_ODDS_SE",
     "MIN_CENSORED_FOR_MODEL",
     "censored_sentence",
     "censoring_model_table",
@@ -62,12 +64,24 @@ ESTIMAND_TEXT: dict[str, str] = {
 #: distribution to be published (a model estimate rests on at least 10 events, after ACRO's
 #: threshold of 10; docs/design/methods.md section 5).
 MIN_CENSORED_FOR_MODEL = 10
+#: Largest standard error of a censoring-model log-odds shown; above it the term is separated
+#: (a group with almost no referrals) and its numbers mean nothing.
+MAX_LOG_ODDS_SE = 10.0
 #: Terms of the censoring model's baseline hazard (:func:`evalkit.stats.ipcw`'s time terms:
 #: one indicator per month, or an intercept and a restricted cubic spline of time).
 _BASELINE_HAZARD_TERM = r"intercept|time|time_rcs\d+|time\[.*\]"
 #: Columns of the weights' distribution and of the model table when there is no censoring model.
 _DISTRIBUTION = ("min", "p1", "p25", "median", "p75", "p99", "max", "mean")
-_MODEL_COLUMNS = ("model", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value")
+_MODEL_COLUMNS = (
+    "model",
+    "term",
+    "estimate",
+    "std_error",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "note",
+)
 
 
 def estimand_sentence(design: str | None) -> str:
@@ -171,13 +185,20 @@ def censoring_model_table(coefficients: pd.DataFrame, n_censored: int) -> pd.Dat
 
     ``coefficients`` is :meth:`evalkit.stats.censoring.IpcwResult.tidy`. The baseline hazard's
     terms are left out (one indicator per month, or an intercept and a spline of time: they say
-    nothing a reader can use). Not published below :data:`MIN_CENSORED_FOR_MODEL` censored
-    controls.
+    nothing a reader can use). A term whose standard error exceeds :data:`MAX_LOG_ODDS_SE` is a
+    group with (almost) no referrals among the controls, whose log-odds run off towards minus
+    infinity (separation): its numbers are blanked and its ``note`` says so, rather than print a
+    meaningless -19 with a CI of thousands. Not published below :data:`MIN_CENSORED_FOR_MODEL`
+    censored controls.
     """
     keep = ~coefficients["term"].astype(str).str.fullmatch(_BASELINE_HAZARD_TERM)
     out = coefficients.loc[keep].reset_index(drop=True)
     if n_censored < MIN_CENSORED_FOR_MODEL:
-        return out.iloc[0:0].copy()
+        return out.iloc[0:0].assign(note=pd.Series(dtype=object))
+    separated = out["std_error"].astype(float) > MAX_LOG_ODDS_SE
+    numbers = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
+    out.loc[separated, numbers] = float("nan")
+    out["note"] = np.where(separated, "not estimable: (almost) no referrals in this group", "")
     return out
 
 

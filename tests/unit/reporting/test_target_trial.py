@@ -149,6 +149,15 @@ def test_censoring_model_table_drops_spline_of_time_and_intercept() -> None:
     assert censoring_model_table(coef, 50)["term"].tolist() == ["age"]
 
 
+def test_censoring_model_table_blanks_a_separated_term_with_a_note() -> None:
+    coef = _coefficients()
+    coef.loc[3, ["estimate", "std_error", "ci_low", "ci_high"]] = [-18.9, 38044.3, -7e4, 7e4]
+    table = censoring_model_table(coef, 50).set_index("term")
+    assert table.loc["prior3_total_log", ["estimate", "ci_low", "p_value"]].isna().all()
+    assert table.loc["prior3_total_log", "note"].startswith("not estimable")
+    assert table.loc["age", "estimate"] == 0.01 and table.loc["age", "note"] == ""
+
+
 def test_censoring_model_table_too_few_censored_has_no_rows() -> None:
     assert censoring_model_table(_coefficients(), 3).empty
 
@@ -254,6 +263,7 @@ def test_censoring_report_controls_counts_and_keeps_model_covariates() -> None:
     assert part["truncated_below"] == pytest.approx(res.truncation[0])
     assert [r["weights"] for r in part["weights"]] == ["before truncation", "used"]
     assert {r["term"] for r in part["model"]} == {"x"}  # month indicators left out
+    assert part["model"][0]["note"] == ""
     assert "unit" not in part["model_spec"] and part["model_spec"]["stabilised"] is True
     assert set(tables) == {"censoring", "censoring_weights", "censoring_model"}
     assert tables["censoring"].iloc[0]["n_controls"] == 305
