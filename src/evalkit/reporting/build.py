@@ -218,7 +218,10 @@ class ReportBuilder:
         )
         self.tables["window_coverage"] = window_coverage_table(coverage, rule)
         self.parts["window_coverage"] = round_floats(
-            json_safe(self.tables["window_coverage"].to_dict(orient="records"))
+            [
+                {k: v for k, v in row.items() if v is not None or k != "suppressed"}
+                for row in json_safe(self.tables["window_coverage"].to_dict(orient="records"))
+            ]
         )
         self._finish("matched_cohort")
 
