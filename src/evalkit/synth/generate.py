@@ -221,7 +221,7 @@ def generate_county(
     need_all, episode_all, counts = _monthly_counts(run, pop)
     if the_world.hard:
         # Days first: referral reads the use recorded up to each day.
-        county = _event_days(run, pop, counts, [])
+        county = _event_days(run, pop, counts, [], sort=False)
         del counts
         ref = draw_daily_referrals(run, pop, county, episode_all)
         parts = draw_participants(
@@ -372,11 +372,14 @@ def _event_days(
     pop: Population,
     counts: np.ndarray,
     part_events: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    sort: bool = True,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """A day for every counted event, chunk by chunk, with the participants' own events added.
 
     Returns per chunk the persons, days and settings, sorted by person, day, then setting (an
-    extract sorted by patient).
+    extract sorted by patient); with ``sort=False`` (the hard world, which sorts once the
+    participants' events are in) by person only.
     """
     n = pop.n
     empty32 = np.array([], np.int32)
@@ -402,7 +405,7 @@ def _event_days(
         d_c = np.concatenate([(lo + np.floor(u * (hi - lo + 1))).astype(np.int32), part_d[mine]])
         s_c = np.concatenate([s.astype(np.int8), part_s[mine]])
         # An extract sorted by patient, then date, then setting.
-        order = np.lexsort((s_c, d_c, p_c))
+        order = np.lexsort((s_c, d_c, p_c)) if sort else slice(None)
         ev_person.append(p_c[order])
         ev_day.append(d_c[order])
         ev_setting.append(s_c[order])
