@@ -11,6 +11,7 @@ control's index date describes it (docs/design/methods.md, section 1). The cohor
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ibis
@@ -18,15 +19,26 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from evalkit.cohort.eligibility import available_conditions, covariates_at_index
+from evalkit.cohort.eligibility import (
+    available_conditions,
+    covariates_at_index,
+    ethnicity_group_expr,
+)
 from evalkit.cohort.prior_utilisation import PRIOR_WINDOWS, prior_counts_days
 from evalkit.cohort.tables import MAX_CANDIDATE_ROWS, CohortError, Tables, open_tables
+from evalkit.contract import CONDITIONS, imd_quintile
 from evalkit.dates import event_month_start_days
 
 if TYPE_CHECKING:
     from evalkit.cohort.result import Cohort
 
-__all__ = ["covariates_at", "fetch_events"]
+__all__ = [
+    "PeopleArrays",
+    "covariates_at",
+    "covariates_from_attributes",
+    "fetch_events",
+    "people_attributes",
+]
 
 
 def fetch_events(tables: Tables, ev: ir.Table, lo_day: int, hi_day: int) -> dict[str, np.ndarray]:
@@ -48,6 +60,104 @@ def fetch_events(tables: Tables, ev: ir.Table, lo_day: int, hi_day: int) -> dict
         "day": df["day"].to_numpy(dtype=np.int32),
         "code": df["code"].to_numpy(dtype=np.int8),
     }
+
+
+@dataclass(frozen=True)
+class PeopleArrays:
+    """Per-person covariate ingredients as arrays indexed by the person key ``pk``.
+
+    ``cond_day`` holds each available condition's diagnosis day number (a far-future sentinel
+    when none); ``sex`` and ``ethnicity_group`` are codes into their ``*_categories``.
+    """
+
+    person_id: pd.Series
+    year_of_birth: np.ndarray
+    sex: np.ndarray
+    sex_categories: pd.Index
+    imd_decile: np.ndarray
+    imd_quintile: np.ndarray
+    ethnicity_group: np.ndarray
+    ethnicity_categories: pd.Index
+    cond_day: dict[str, np.ndarray]
+
+
+#: Day number used for "never diagnosed".
+_NEVER = np.iinfo(np.int64).max
+
+
+def people_attributes(tables: Tables, pool: ir.Table, conditions: list[str]) -> PeopleArrays:
+    """What the covariates at any date are made of, per person of the pool (by ``pk``).
+
+    Year of birth, sex, IMD decile and quintile, ethnicity group (the expressions of
+    :func:`~evalkit.cohort.eligibility.covariates_at_index`) and the diagnosis day of each
+    available condition. Array position ``pk`` is the person with that key.
+    """
+    sel = pool.select(
+        "pk",
+        "person_id",
+        year_of_birth=pool.year_of_birth.cast("int32"),
+        sex=pool.sex,
+        imd_decile=pool.imd_decile.cast("int8"),
+        imd_quintile=imd_quintile(pool.imd_decile).cast("int8"),
+        ethnicity_group=ethnicity_group_expr(pool.ethnicity),
+        **{f"day_{c}": pool[c].epoch_days().cast("int32") for c in conditions},
+    )
+    df = tables.fetch(sel, limit=MAX_CANDIDATE_ROWS)
+    pk = df["pk"].to_numpy(np.int64)
+    n = int(pk.max(initial=0)) + 1
+    pos = np.zeros(n, dtype=np.int64)
+    pos[pk] = np.arange(len(df))
+    d = df.take(pos).reset_index(drop=True)
+    sex = d["sex"].astype("category")
+    eth = d["ethnicity_group"].astype("category")
+
+    def days(col: str) -> np.ndarray:
+        v = pd.array(d[col], dtype="Int64")
+        return np.asarray(v.fillna(_NEVER), dtype=np.int64)
+
+    return PeopleArrays(
+        person_id=d["person_id"],
+        year_of_birth=d["year_of_birth"].to_numpy(np.int64),
+        sex=sex.cat.codes.to_numpy(),
+        sex_categories=sex.cat.categories,
+        imd_decile=d["imd_decile"].to_numpy(np.int8),
+        imd_quintile=d["imd_quintile"].to_numpy(np.int8),
+        ethnicity_group=eth.cat.codes.to_numpy(),
+        ethnicity_categories=eth.cat.categories,
+        cond_day={c: days(f"day_{c}") for c in conditions},
+    )
+
+
+def covariates_from_attributes(
+    attrs: PeopleArrays, pk: np.ndarray, day: np.ndarray
+) -> pd.DataFrame:
+    """``person_id`` and the covariates at index of rows (person key, index day number).
+
+    The numpy twin of :func:`~evalkit.cohort.eligibility.covariates_at_index`, for the millions
+    of candidate rows (same columns, types and rules: age = the date's year - year of birth; a
+    condition counts when diagnosed on or before the date). The tests check the two agree.
+    """
+    year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    out: dict[str, object] = {
+        "person_id": attrs.person_id.take(pk).reset_index(drop=True),
+        "age": (year - attrs.year_of_birth[pk]).astype(np.int16),
+        "sex": pd.Categorical.from_codes(attrs.sex[pk], categories=attrs.sex_categories),
+        "imd_decile": attrs.imd_decile[pk],
+        "imd_quintile": attrs.imd_quintile[pk],
+        "ethnicity_group": pd.Categorical.from_codes(
+            attrs.ethnicity_group[pk], categories=attrs.ethnicity_categories
+        ),
+    }
+    total = np.zeros(len(pk), dtype=np.int8)
+    for c in CONDITIONS:
+        if c in attrs.cond_day:
+            flag = (attrs.cond_day[c][pk] <= day).astype(np.int8)
+        else:
+            flag = np.zeros(len(pk), dtype=np.int8)
+        out[f"cond_{c}"] = flag
+        total += flag
+    out["n_conditions"] = total
+    return pd.DataFrame(out)
 
 
 def covariates_at(cohort: Cohort, rows: pd.DataFrame) -> pd.DataFrame:

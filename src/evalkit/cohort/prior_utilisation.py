@@ -33,6 +33,7 @@ __all__ = [
     "count_before",
     "prior_counts_days",
     "prior_counts_exact",
+    "prior_counts_grid",
     "prior_counts_monthly",
 ]
 
@@ -185,20 +186,92 @@ def prior_counts_days(
     """
     w12, w3 = PRIOR_WINDOWS
     row_day = np.asarray(row_day, dtype=np.int64)
-    # Window [lo, hi) in day numbers: event months -w .. -1 of the row's index.
-    hi = event_month_start_days(row_day, 0, convention)
-    q = np.stack(
+    # Window [lo, hi) in day numbers: event months -w .. -1 of the row's index (computed once
+    # per distinct index day: the rows share few).
+    days, inv = np.unique(row_day, return_inverse=True)
+    bounds = np.stack(
         [
-            hi,
-            event_month_start_days(row_day, -w12, convention),
-            event_month_start_days(row_day, -w3, convention),
+            event_month_start_days(days, 0, convention),
+            event_month_start_days(days, -w12, convention),
+            event_month_start_days(days, -w3, convention),
         ],
         axis=1,
     )
-    c = count_before(ev_key, ev_day, ev_code, row_key, q, n_settings)
+    c = count_before(ev_key, ev_day, ev_code, row_key, bounds[inv.ravel()], n_settings)
     out = np.empty((len(row_day), 2 * n_settings), dtype=np.int32)
     out[:, :n_settings] = c[:, 0, :] - c[:, 1, :]
     out[:, n_settings:] = c[:, 0, :] - c[:, 2, :]
+    return out
+
+
+def prior_counts_grid(
+    ev_key: np.ndarray,
+    ev_day: np.ndarray,
+    ev_code: np.ndarray,
+    row_key: np.ndarray,
+    row_ti: np.ndarray,
+    grid_days: np.ndarray,
+    n_settings: int,
+    convention: str = "day_after",
+) -> np.ndarray:
+    """:func:`prior_counts_days` for rows on a grid of shared index days (the risk sets).
+
+    Row ``i`` is indexed on ``grid_days[row_ti[i]]`` (``grid_days`` ascending: the Mondays of
+    the index weeks, or the 1st of the index months). The windows slide forward with the
+    grid, so an event falls in the windows of a contiguous run of grid days: it adds 1 at the
+    run's start and -1 after its end, and a cumulative sum over the grid gives every (person,
+    grid day, setting) count at once (chunked over people). Same result as
+    :func:`prior_counts_days`, checked by the tests.
+    """
+    w12, w3 = PRIOR_WINDOWS
+    grid_days = np.asarray(grid_days, dtype=np.int64)
+    row_ti = np.asarray(row_ti, dtype=np.int64)
+    out = np.zeros((len(row_ti), 2 * n_settings), dtype=np.int32)
+    if len(row_ti) == 0 or len(ev_key) == 0:
+        return out
+    if np.any(np.diff(grid_days) <= 0):
+        raise ValueError("grid_days must be strictly increasing")
+    people, row_p = _compact(np.asarray(row_key, dtype=np.int64))
+    ev_key = np.asarray(ev_key, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(people, ev_key), len(people) - 1)
+    keep = people[pos] == ev_key
+    ev_p, ev_d = pos[keep], np.asarray(ev_day, dtype=np.int64)[keep]
+    ev_c = np.asarray(ev_code, dtype=np.int64)[keep]
+    n_t, n_p, k = len(grid_days), len(people), n_settings
+    # Rows by grid day (the risk sets come that way): each block of grid days is a contiguous
+    # slice of rows, and the count table is laid out (grid day, person, setting) to match.
+    order = None
+    if np.any(np.diff(row_ti) < 0):
+        order = np.argsort(row_ti, kind="stable")
+        row_ti, row_p = row_ti[order], row_p[order]
+    hi = event_month_start_days(grid_days, 0, convention)  # windows are [lo, hi)
+    block = max(1, _DENSE_CELLS // (n_p * k))
+    res = np.empty((len(row_ti), 2 * k), dtype=np.int32)
+    for col, w in ((0, w12), (k, w3)):
+        lo = event_month_start_days(grid_days, -w, convention)
+        first = np.searchsorted(hi, ev_d, side="right")  # first grid day with hi > day
+        last = np.searchsorted(lo, ev_d, side="right")  # one past the last with lo <= day
+        run = first < last
+        cell = ev_p[run] * k + ev_c[run]
+        # +1 where an event's run of grid days starts, -1 after it ends.
+        steps = np.concatenate([first[run], last[run]])
+        sign = np.concatenate([np.ones(run.sum(), np.int32), -np.ones(run.sum(), np.int32)])
+        cells = np.concatenate([cell, cell])
+        carry = np.zeros(n_p * k, dtype=np.int32)
+        for t0 in range(0, n_t, block):
+            t1 = min(n_t, t0 + block)
+            m = (steps >= t0) & (steps < t1)
+            cum = np.zeros((t1 - t0, n_p * k), dtype=np.int32)
+            cum[0] = carry
+            np.add.at(cum.reshape(-1), (steps[m] - t0) * (n_p * k) + cells[m], sign[m])
+            np.cumsum(cum, axis=0, out=cum)
+            carry = cum[-1].copy()
+            r0, r1 = np.searchsorted(row_ti, t0), np.searchsorted(row_ti, t1)
+            at = (row_ti[r0:r1] - t0) * n_p + row_p[r0:r1]
+            res[r0:r1, col : col + k] = cum.reshape(-1, k)[at]
+    if order is None:
+        return res
+    out[order] = res
     return out
 
 
@@ -223,23 +296,42 @@ def count_before(
     out = np.zeros((n_rows, n_q, n_codes), dtype=np.int32)
     if n_rows == 0 or len(ev_key) == 0:
         return out
-    people, row_p = np.unique(np.asarray(row_key), return_inverse=True)
-    pos = np.searchsorted(people, ev_key)
-    pos = np.minimum(pos, len(people) - 1)
+    people, row_p = _compact(np.asarray(row_key, dtype=np.int64))
+    ev_key = np.asarray(ev_key, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(people, ev_key), len(people) - 1)
     keep = people[pos] == ev_key
-    ev_p = pos[keep].astype(np.int64)
+    ev_p = pos[keep]
     ev_d = np.asarray(ev_day, dtype=np.int64)[keep]
     ev_c = np.asarray(ev_code, dtype=np.int64)[keep]
     if len(ev_p) == 0:
         return out
-    days = np.unique(q_day)
+    days, q_j = _compact(q_day.ravel())
+    q_j = q_j.reshape(n_rows, n_q)
     dense_cost = len(people) * n_codes * (len(days) + 1)
     search_cost = n_rows * n_q * n_codes * max(1, int(np.log2(len(ev_p) + 1)))
     if dense_cost <= 4 * search_cost:
-        _count_dense(ev_p, ev_d, ev_c, row_p, q_day, days, len(people), n_codes, out)
+        _count_dense(ev_p, ev_d, ev_c, row_p, q_j, days, len(people), n_codes, out)
     else:
         _count_search(ev_p, ev_d, ev_c, row_p, q_day, n_codes, out)
     return out
+
+
+def _compact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's position among them.
+
+    ``np.unique(..., return_inverse=True)`` without the sort, for integers in a short range
+    (person keys, day numbers).
+    """
+    if len(values) == 0:
+        return values, values.astype(np.int64)
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 4 * len(values) + 1_000_000:
+        uniq, inv = np.unique(values, return_inverse=True)
+        return uniq, inv.ravel().astype(np.int64)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[values - lo] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present) + lo, rank[values - lo]
 
 
 def _count_dense(
@@ -247,34 +339,42 @@ def _count_dense(
     ev_d: np.ndarray,
     ev_c: np.ndarray,
     row_p: np.ndarray,
-    q_day: np.ndarray,
+    q_j: np.ndarray,
     days: np.ndarray,
     n_people: int,
     n_codes: int,
     out: np.ndarray,
 ) -> None:
+    """Dense method of :func:`count_before`; ``q_j`` are positions of the query days in ``days``."""
     # An event is before days[j] exactly when fewer than j + 1 query days are <= its day.
     ev_b = np.searchsorted(days, ev_d, side="right")
-    row_j = np.searchsorted(days, q_day)  # days[row_j] == q_day
     n_bins = len(days) + 1
+    n_q = q_j.shape[1]
     chunk = max(1, _DENSE_CELLS // (n_codes * n_bins))
     ev_order = np.argsort(ev_p, kind="stable")
     ev_sorted = ev_p[ev_order]
     row_order = np.argsort(row_p, kind="stable")
     row_sorted = row_p[row_order]
+    q_sorted = q_j[row_order]
+    res = np.empty((len(row_p), n_q, n_codes), dtype=np.int32)
+    codes = np.arange(n_codes)
     for p0 in range(0, n_people, chunk):
         p1 = min(n_people, p0 + chunk)
         e = ev_order[np.searchsorted(ev_sorted, p0) : np.searchsorted(ev_sorted, p1)]
-        r = row_order[np.searchsorted(row_sorted, p0) : np.searchsorted(row_sorted, p1)]
-        if len(r) == 0:
+        r0, r1 = np.searchsorted(row_sorted, p0), np.searchsorted(row_sorted, p1)
+        if r0 == r1:
             continue
-        flat = ((ev_p[e] - p0) * n_codes + ev_c[e]) * n_bins + ev_b[e]
-        hist = np.bincount(flat, minlength=(p1 - p0) * n_codes * n_bins)
-        cum = np.cumsum(hist.reshape(p1 - p0, n_codes, n_bins), axis=2, dtype=np.int32)
-        # cum[p, c, j] counts bins 0 .. j, i.e. events before days[j].
-        pr = row_p[r] - p0
-        for k in range(q_day.shape[1]):
-            out[r, k, :] = cum[pr, :, row_j[r, k]]
+        # Layout (person, bin, code): a row's counts for one query day are contiguous.
+        flat = ((ev_p[e] - p0) * n_bins + ev_b[e]) * n_codes + ev_c[e]
+        hist = np.bincount(flat, minlength=(p1 - p0) * n_bins * n_codes)
+        cum = np.cumsum(hist.reshape(p1 - p0, n_bins, n_codes), axis=1, dtype=np.int32)
+        cum = cum.reshape(-1)
+        # cum[p, j, c] counts bins 0 .. j, i.e. events before days[j].
+        base = (row_sorted[r0:r1] - p0) * n_bins
+        for k in range(n_q):
+            idx = ((base + q_sorted[r0:r1, k]) * n_codes)[:, None] + codes
+            res[r0:r1, k, :] = cum[idx]
+    out[row_order] = res
 
 
 def _count_search(

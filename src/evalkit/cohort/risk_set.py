@@ -46,9 +46,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from evalkit.cohort.at_dates import fetch_events
+from evalkit.cohort.at_dates import (
+    PeopleArrays,
+    covariates_from_attributes,
+    fetch_events,
+    people_attributes,
+)
 from evalkit.cohort.coverage import WINDOW_FLAGS, coverage_note, window_flags
-from evalkit.cohort.eligibility import available_conditions, covariates_at_index, eligibility_checks
+from evalkit.cohort.eligibility import available_conditions, eligibility_checks
 from evalkit.cohort.participants import (
     attach_row_ids,
     check_participants,
@@ -58,7 +63,11 @@ from evalkit.cohort.participants import (
     participant_notes,
     referral_blocks,
 )
-from evalkit.cohort.prior_utilisation import PRIOR_WINDOWS, prior_counts_days
+from evalkit.cohort.prior_utilisation import (
+    PRIOR_WINDOWS,
+    prior_counts_days,
+    prior_counts_grid,
+)
 from evalkit.cohort.result import Cohort, EventStore
 from evalkit.cohort.tables import (
     MAX_CANDIDATE_ROWS,
@@ -66,7 +75,6 @@ from evalkit.cohort.tables import (
     Tables,
     activity_period,
     open_tables,
-    to_date_series,
 )
 from evalkit.config import Programme, UnitCostTable
 from evalkit.contract import CONDITIONS
@@ -397,15 +405,9 @@ def _risk_set_inner(
     design: Design,
 ) -> tuple[pd.DataFrame, EventStore]:
     pop, act = tables.population, tables.activity
+    months = months.assign(ti=np.arange(len(months), dtype=np.int32))
     name, mt = tables.upload(
-        months,
-        "months",
-        {
-            "index_date": "date",
-            "free_from": "date",
-            "index_month": "string",
-            "index_week": "string",
-        },
+        months, "months", {"index_date": "date", "free_from": "date", "ti": "int32"}
     )
     scratch.append(name)
     if not isinstance(blocks, ir.Table):
@@ -453,40 +455,21 @@ def _risk_set_inner(
     grid = grid.filter(*checks.values())
     grid = grid.left_join(blocks, grid.person_id == blocks.person_id)
     grid = grid.filter(grid.block_date.isnull() | (grid.block_date >= grid.free_from))
-    keys = ("pk", "index_date", "index_month", "index_week")
-    cand = grid.select(*keys, own_referral_date=grid.block_date, referred=ibis.literal(0, "int8"))
+    # Only narrow integer columns come back (person key, day numbers); the covariates are
+    # gathered from the pool's per-person attributes in numpy (:func:`people_attributes`),
+    # which keeps the transfer of millions of rows of strings out of the build.
+    cand = grid.select(
+        pk=grid.pk.cast("int32"),
+        ti=grid.ti.cast("int32"),
+        own=grid.block_date.epoch_days().cast("int32"),
+    ).order_by(["ti", "pk"])
     pj = parts.join(pool.select("person_id", "pk"), "person_id")
-    prow = pj.select(
-        *keys,
-        own_referral_date=ibis.null("date"),
-        referred=ibis.literal(1, "int8"),
-    )
-    stacked = prow.union(cand)
-    stacked = stacked.mutate(
-        row_id=ibis.row_number().over(
-            order_by=[ibis.desc(stacked.referred), stacked.index_date, stacked.pk]
-        )
-    )
-    j = stacked.join(pool, "pk")
-    cov = covariates_at_index(j, j.index_date, conds)
-    rows = j.select(
-        "row_id",
-        "pk",
-        "person_id",
-        "index_date",
-        "index_month",
-        "index_week",
-        "referred",
-        "own_referral_date",
-        **cov,
-    )
-    df = tables.fetch(rows.order_by("row_id"), limit=MAX_CANDIDATE_ROWS)
-    df["row_id"] = df["row_id"].astype(np.int64)
-    df.index = pd.RangeIndex(len(df))
-    if not (df["row_id"].to_numpy() == np.arange(len(df))).all():
-        raise CohortError("internal error: row ids are not 0..n-1 in order")
-    df["index_date"] = to_date_series(df["index_date"])
-    df["own_referral_date"] = to_date_series(df["own_referral_date"])
+    prow = pj.select(pk=pj.pk.cast("int32"), day=pj.index_date.epoch_days().cast("int32"))
+    c_rows = tables.fetch(cand, limit=MAX_CANDIDATE_ROWS)
+    p_rows = tables.fetch(prow.order_by(["day", "pk"]), limit=MAX_CANDIDATE_ROWS)
+    attrs = people_attributes(tables, pool, conds)
+    week_days = months["index_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    df = _stack_rows(p_rows, c_rows, week_days, attrs)
 
     # 3. Activity of the pool, read once, with integer keys: the prior windows and the default
     # panel's reach (kept with the cohort, so build_panel does not rescan the activity file).
@@ -502,35 +485,101 @@ def _risk_set_inner(
     ev = tables.materialize(ev, "events", [])  # kept: the cohort's event store
     store = EventStore(tables, pool, ev, tuple(settings), lo, hi)
 
-    prior = _prior_columns(tables, ev, df, settings, design)
+    prior = _prior_columns(tables, ev, df, week_days, settings, design)
     df = pd.concat([df.drop(columns="pk"), prior], axis=1)
-    for c in ("sex", "ethnicity_group", "index_month", "index_week"):
-        df[c] = df[c].astype("category")
     return df, store
 
 
-def _prior_columns(
-    tables: Tables, ev: ir.Table, df: pd.DataFrame, settings: list[str], design: Design
+def _stack_rows(
+    p_rows: pd.DataFrame, c_rows: pd.DataFrame, index_days: np.ndarray, attrs: PeopleArrays
 ) -> pd.DataFrame:
-    """Prior counts for every row, exact to the day (:func:`prior_counts_days`).
+    """Participant rows then candidate rows, each by index date and person, with covariates.
+
+    ``p_rows`` holds ``pk`` and ``day`` (day number), sorted by day then pk; ``c_rows`` holds
+    ``pk``, ``ti`` (position in ``index_days``) and ``own`` (the first referral's day number,
+    null if none), sorted by ti then pk; ``attrs`` is :func:`people_attributes`.
+    """
+    n_p = len(p_rows)
+    ti = c_rows["ti"].to_numpy(np.int64)
+    pk = np.concatenate([p_rows["pk"].to_numpy(np.int64), c_rows["pk"].to_numpy(np.int64)])
+    day = np.concatenate([p_rows["day"].to_numpy(np.int64), index_days[ti]])
+    own = np.concatenate(
+        [
+            np.full(n_p, np.datetime64("NaT"), dtype="datetime64[D]"),
+            _days_to_dates(c_rows["own"]),
+        ]
+    )
+    referred = np.zeros(len(pk), dtype=np.int8)
+    referred[:n_p] = 1
+    # Month and week labels per distinct day: the participants' days, then the index table's.
+    p_days, p_inv = np.unique(p_rows["day"].to_numpy(np.int64), return_inverse=True)
+    label_days = np.concatenate([p_days, index_days])
+    which = np.concatenate([p_inv.ravel(), len(p_days) + ti])
+    u = pd.Series(label_days.astype("datetime64[D]").astype("datetime64[s]"))
+    months = u.dt.strftime("%Y-%m").to_numpy()
+    weeks = iso_week_monday_series(u).dt.strftime("%Y-%m-%d").to_numpy()
+    df = pd.DataFrame(
+        {
+            "row_id": np.arange(len(pk), dtype=np.int64),
+            "pk": pk,
+            "index_date": day.astype("datetime64[D]").astype("datetime64[s]"),
+            "index_month": _categories(months, which),
+            "index_week": _categories(weeks, which),
+            "referred": referred,
+            "own_referral_date": own.astype("datetime64[s]"),
+        }
+    )
+    cov = covariates_from_attributes(attrs, pk, day)
+    df = pd.concat([df, cov], axis=1)
+    first = ["row_id", "pk", "person_id"]
+    return df[[*first, *[c for c in df.columns if c not in first]]]
+
+
+def _categories(labels: np.ndarray, inv: np.ndarray) -> pd.Categorical:
+    """Categorical of ``labels[inv]`` without building the long array of strings."""
+    cats, codes = np.unique(labels, return_inverse=True)
+    return pd.Categorical.from_codes(codes[inv], categories=cats)
+
+
+def _days_to_dates(s: pd.Series) -> np.ndarray:
+    """Nullable day numbers as ``datetime64[D]`` (NaT for null)."""
+    v = pd.array(s, dtype="Int64")
+    out = np.full(len(v), np.datetime64("NaT"), dtype="datetime64[D]")
+    ok = ~v.isna()
+    out[ok] = v[ok].to_numpy(np.int64).astype("datetime64[D]")
+    return out
+
+
+def _prior_columns(
+    tables: Tables,
+    ev: ir.Table,
+    df: pd.DataFrame,
+    grid_days: np.ndarray,
+    settings: list[str],
+    design: Design,
+) -> pd.DataFrame:
+    """Prior counts for every row, exact to the day.
 
     The events of the risk set's people are brought over once (integer key, day number,
-    setting code), whatever the rows' index dates.
+    setting code). Candidate rows sit on the grid of index dates (:func:`prior_counts_grid`);
+    participants' rows, on any day, are counted by :func:`prior_counts_days`.
     """
     row_day = df["index_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     lo_day = int(event_month_start_days(row_day.min(), -PRIOR_WINDOWS[0], "index"))
     hi_day = int(row_day.max()) + 2
     evs = fetch_events(tables, ev, lo_day, hi_day)
-    prior = prior_counts_days(
-        evs["pk"],
-        evs["day"],
-        evs["code"],
-        df["pk"].to_numpy(dtype=np.int64),
-        row_day,
-        len(settings),
-        design.event_months,
-    )
+    pk = df["pk"].to_numpy(dtype=np.int64)
+    k = len(settings)
+    prior = np.empty((len(df), 2 * k), dtype=np.int32)
+    is_p = df["referred"].to_numpy() == 1
+    args = (evs["pk"], evs["day"], evs["code"])
+    prior[is_p] = prior_counts_days(*args, pk[is_p], row_day[is_p], k, design.event_months)
+    ti = np.searchsorted(grid_days, row_day[~is_p])
+    prior[~is_p] = prior_counts_grid(*args, pk[~is_p], ti, grid_days, k, design.event_months)
     names = [f"prior{w}_{s}" for w in PRIOR_WINDOWS for s in settings]
+    # Narrow: 12 months of one setting's contacts fit int16 (checked, else int32).
+    if len(prior) and int(prior.max()) <= np.iinfo(np.int16).max:
+        prior = prior.astype(np.int16)
     return pd.DataFrame(prior, columns=names, index=df.index)
 
 
