@@ -326,3 +326,52 @@ def test_followup_truth_sums_daily_rates_over_each_event_month() -> None:
     np.testing.assert_array_equal(lam1[:, :, nc], lam0[:, :, nc])
     gp = world.settings.index("gp_appointment")
     assert (lam1[0, :, gp] < lam0[0, :, gp]).all()
+
+
+# --- the summary's numbers, computed another way ---------------------------------------------
+def test_world_summary_agrees_with_pandas(hard_counties: dict) -> None:
+    folder, s = hard_counties["realistic"]
+    ref = pd.read_parquet(folder / "referrals.parquet")
+    act_df = pd.read_parquet(folder / "activity.parquet")
+    first = ref.sort_values(["referral_date", "episode_id"]).groupby(["person_id", "programme"])
+    first = first.head(1)
+    assert sum(s["participants"].values()) == len(first)
+    assert s["rereferrals"] == len(ref) - len(first)
+    assert s["events"] == act_df["setting"].value_counts().sort_index().to_dict()
+    dates = pd.to_datetime(first["referral_date"])
+    assert s["follow_up_under_12_months"] == int(
+        (dates + pd.DateOffset(months=12) > "2025-03-31").sum()
+    )
+    assert s["history_under_24_months"] == int(
+        (dates - pd.DateOffset(months=24) < "2019-04-01").sum()
+    )
+    gp = act_df[act_df["setting"] == "gp_appointment"]
+    aug22 = pd.to_datetime(gp["event_date"]).dt.strftime("%Y-%m").eq("2022-08").sum()
+    assert s["monthly_totals"]["gp_appointment"]["2022-08"] == aug22
+
+
+def test_participants_own_events_replace_theirs_after_the_referral_day() -> None:
+    from types import SimpleNamespace
+
+    from evalkit.synth.generate import _replace_participant_events
+    from evalkit.synth.participants import Participants
+
+    # Person 1 is referred on day 10: their county events on days 11 and 12 go, 9 and 10 stay.
+    county = (
+        [np.array([0, 1, 1, 1, 1], np.int32)],
+        [np.array([11, 12, 9, 11, 10], np.int32)],
+        [np.array([0, 0, 1, 0, 2], np.int8)],
+    )
+    parts = Participants()
+    parts.cut.append((np.array([1]), np.array([10])))
+    parts.events.append(
+        (np.array([1, 1], np.int32), np.array([15, 10], np.int32), np.array([3, 0], np.int8))
+    )
+    p, d, s = (x[0] for x in _replace_participant_events(SimpleNamespace(n=2), county, parts))
+    assert list(zip(p.tolist(), d.tolist(), s.tolist(), strict=True)) == [
+        (0, 11, 0),
+        (1, 9, 1),
+        (1, 10, 0),
+        (1, 10, 2),
+        (1, 15, 3),
+    ]
