@@ -135,7 +135,9 @@ class Matching(StrictModel):
     caliper: float | None = Field(0.2, gt=0)
     distance: Literal["logit", "propensity"] = "logit"
     replace: bool = False
-    exact: list[str] = ["sex", "index_month"]
+    #: Exact strata: sex and the risk set (ISO week of the index date; "index_month" with the
+    #: monthly risk sets of the earlier design).
+    exact: list[str] = ["sex", "index_week"]
     covariates: list[str] = [
         "age",
         "imd_decile",
