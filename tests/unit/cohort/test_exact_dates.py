@@ -87,7 +87,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
         person("ps", registered_from=D(2023, 1, 10)),
     ]
     events = [
-        ("pa", D(2022, 3, 16), "gp_appointment"),  # index day: month -1, prior 3 and 12
+        ("pa", D(2022, 3, 16), "outpatient_attendance"),  # index day: month -1, prior 3, 12
         ("pa", D(2022, 3, 17), "gp_appointment"),  # month 0
         ("pa", D(2021, 12, 16), "gp_appointment"),  # = index - 3 months: prior 12 only
         ("pa", D(2021, 12, 17), "ae_attendance"),  # month -3: prior 3 and 12
@@ -207,14 +207,17 @@ def test_month_risk_set_option_drops_people_referred_later_in_month(small, minds
 # --------------------------------------------------------------------------- covariates
 def test_prior_counts_include_index_day(cohort) -> None:
     row = _rows(cohort, "pa", 1).iloc[0]
-    # prior 3 = (16 Dec 2021, 16 Mar 2022]: GP 16 Mar (index day) = 1; A&E 17 Dec = 1.
-    assert row.prior3_gp_appointment == 1
+    # prior 3 = (16 Dec 2021, 16 Mar 2022]: outpatient 16 Mar (index day) = 1; GP 16 Dec is
+    # out; A&E 17 Dec = 1.
+    assert row.prior3_outpatient_attendance == 1
+    assert row.prior3_gp_appointment == 0
     assert row.prior3_ae_attendance == 1
-    # prior 12 = (16 Mar 2021, 16 Mar 2022]: GP 16 Dec 2021 and 16 Mar 2022 = 2 (16 Mar 2021
-    # is out); EA 17 Mar 2021 = 1; A&E 17 Dec = 1.
-    assert row.prior12_gp_appointment == 2
+    # prior 12 = (16 Mar 2021, 16 Mar 2022]: GP 16 Dec 2021 = 1 (16 Mar 2021 is out); EA 17
+    # Mar 2021 = 1; A&E 17 Dec = 1; outpatient 1.
+    assert row.prior12_gp_appointment == 1
     assert row.prior12_emergency_admission == 1
     assert row.prior12_ae_attendance == 1
+    assert row.prior12_outpatient_attendance == 1
 
 
 def test_prior_counts_29_february_window(cohort) -> None:
@@ -229,8 +232,11 @@ def test_prior_counts_29_february_window(cohort) -> None:
 def test_index_option_prior_counts_exclude_index_day(small, mindsong, costs) -> None:
     old = build_cohort(small, mindsong, unit_costs=costs, data_period=PERIOD, event_months="index")
     row = _rows(old, "pa", 1).iloc[0]
-    # prior 3 = [16 Dec 2021, 16 Mar 2022): GP 16 Dec 2021 = 1 (not the index day); A&E 1.
+    # prior 3 = [16 Dec 2021, 16 Mar 2022): GP 16 Dec 2021 = 1; the index-day outpatient
+    # attendance is follow-up (month 0), not prior.
     assert row.prior3_gp_appointment == 1
+    assert row.prior3_outpatient_attendance == 0
+    assert row.prior12_outpatient_attendance == 0
     assert row.prior12_gp_appointment == 2  # 16 Mar 2021 and 16 Dec 2021
     assert row.prior12_emergency_admission == 1
 
@@ -256,7 +262,8 @@ def test_covariates_at_measures_control_at_inherited_date(cohort) -> None:
 # --------------------------------------------------------------------------- panels
 def test_panel_event_months_day_after(cohort) -> None:
     panel = naive_panel(cohort).set_index(["person_id", "event_month"])
-    assert panel.loc[("pa", -1), "gp_appointment"] == 1  # the index-day contact is baseline
+    assert panel.loc[("pa", -1), "outpatient_attendance"] == 1  # index-day contact: baseline
+    assert panel.loc[("pa", 0), "outpatient_attendance"] == 0
     assert panel.loc[("pa", 0), "gp_appointment"] == 1  # 17 Mar
     assert panel.loc[("pa", -12), "emergency_admission"] == 1  # 17 Mar 2021
     assert panel.loc[("pa", -13), "gp_appointment"] == 1  # 16 Mar 2021
