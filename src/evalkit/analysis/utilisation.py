@@ -26,7 +26,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.analysis.censoring import (
+    ANALYSIS_WEIGHT,
+    DESIGNS,
+    ESTIMANDS,
+    UNCENSORED_ESTIMAND,
+    censor_panel,
+    censoring_covariates,
+    cohort_options,
+    index_covariates,
+    rate_ratio_not_estimable,
+)
 from evalkit.analysis.study import Study
+from evalkit.analysis.utilisation_result import UtilisationResult
 from evalkit.cohort import (
     PRIOR_WINDOWS,
     Cohort,
@@ -35,13 +47,12 @@ from evalkit.cohort import (
     naive_panel,
     placebo_cohort,
 )
-from evalkit.definitions.labels import setting_label
 from evalkit.jsonsafe import json_safe
-from evalkit.stats import plots
+from evalkit.stats.censoring import IpcwResult
 from evalkit.stats.did import DidResult, did
 from evalkit.stats.evalue import evalue
 from evalkit.stats.matching import MatchResult, match
-from evalkit.stats.naive import NaiveResult, naive_prepost
+from evalkit.stats.naive import naive_prepost
 from evalkit.stats.result import Result
 
 BASELINE = (-12, -1)
@@ -57,7 +68,16 @@ MIN_EVENTS = 5
 
 @dataclass(frozen=True, repr=False)
 class MatchedCohort(Result):
-    """A programme's matched cohort: the risk set, the match and the person-month panels."""
+    """A programme's matched cohort: the risk set, the match and the person-month panels.
+
+    With the target-trial design (``spec["design"]``) ``panel`` holds the observed rows only
+    (controls' rows from their own referral on are left out), ``weight`` is still the matching
+    weight, ``analysis_weight`` the outcome model's (matching x censoring weight, see
+    :attr:`weight_column`), and ``stack_time`` is index month x event month;
+    ``panel_uncensored`` is the whole panel with the matching weights (the sensitivity analysis
+    "controls not censored"), ``censoring`` the censoring model and weights, and
+    ``index_covariates`` every unit's covariates at its (inherited) index date.
+    """
 
     analysis = "matched_cohort"
 
@@ -67,6 +87,45 @@ class MatchedCohort(Result):
     naive: pd.DataFrame  # participants alone
     spec: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    censoring: IpcwResult | None = None
+    panel_uncensored: pd.DataFrame | None = None
+    index_covariates: pd.DataFrame | None = None
+    censor_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def design(self) -> str:
+        """``"target_trial"`` or ``"legacy"``."""
+        return str(self.spec.get("design", "legacy"))
+
+    @property
+    def estimand(self) -> str:
+        """What the matched DiD on this cohort estimates, in words."""
+        return str(self.spec.get("estimand", ESTIMANDS[self.design]))
+
+    @property
+    def time_column(self) -> str:
+        """The DiD's time effects: ``stack_time`` (target trial) or ``event_month`` (legacy)."""
+        return "stack_time" if "stack_time" in self.panel else "event_month"
+
+    @property
+    def weight_column(self) -> str:
+        """The outcome model's weights: ``analysis_weight`` (matching x censoring) or ``weight``.
+
+        ``weight`` is the matching weight, constant within a unit, in both designs.
+        """
+        return ANALYSIS_WEIGHT if ANALYSIS_WEIGHT in self.panel else "weight"
+
+    @property
+    def controls_censored_share(self) -> float:
+        """Share of matched control units censored at their own referral (0 when none are)."""
+        n = self.censor_counts.get("n_controls", 0)
+        return self.censor_counts.get("n_censored", 0) / n if n else 0.0
+
+    @property
+    def controls_censored_rows_share(self) -> float:
+        """Share of the controls' follow-up person-months left out by censoring."""
+        n = self.censor_counts.get("n_control_rows", 0)
+        return self.censor_counts.get("n_censored_rows", 0) / n if n else 0.0
 
     @property
     def n_participants(self) -> int:
@@ -88,6 +147,10 @@ class MatchedCohort(Result):
                     "n_matched": self.n_participants,
                     "n_controls": self.n_controls,
                     "n_candidate_rows": self.cohort.n_candidate_rows,
+                    "design": self.design,
+                    "estimand": self.estimand,
+                    "controls_censored_share": self.controls_censored_share,
+                    "controls_censored_rows_share": self.controls_censored_rows_share,
                 }
             ]
         )
@@ -99,7 +162,10 @@ class MatchedCohort(Result):
                 f"Matched cohort for {self.cohort.programme.slug}: "
                 f"{self.n_participants} participants matched to {self.n_controls} controls "
                 f"(of {self.cohort.n_participants} participants, "
-                f"{self.cohort.n_candidate_rows:,} candidate person-months)",
+                f"{self.cohort.n_candidate_rows:,} candidate rows)",
+                f"Design: {self.design}; estimand: {self.estimand}",
+                f"Controls censored at their own referral: {self.controls_censored_share:.1%} "
+                f"of units, {self.controls_censored_rows_share:.1%} of follow-up person-months",
                 *[f"  note: {n}" for n in self.notes],
             ]
         )
@@ -112,17 +178,33 @@ class MatchedCohort(Result):
                 **self.tidy().iloc[0].to_dict(),
                 "spec": self.spec,
                 "match": self.match.to_dict(),
+                "censoring": None if self.censoring is None else self.censoring.to_dict(),
+                "censor_counts": dict(self.censor_counts),
                 "notes": list(self.notes),
             }
         )
 
 
-def cohort_for(study: Study) -> Cohort:
-    """The study's cohort (built once and cached on the study)."""
+def cohort_for(study: Study, design: str = "target_trial") -> Cohort:
+    """The study's cohort for ``design`` (built once per design and cached on the study).
+
+    Where the cohort layer does not take a design's options (an older evalkit), the cohort is
+    built with its defaults.
+    """
+    _check_design(design)
     cache = study.__dict__.setdefault("_cache", {})
-    if "cohort" not in cache:
-        cache["cohort"] = build_cohort(study.data_dir, study.programme, unit_costs=study.unit_costs)
-    return cache["cohort"]
+    key = "cohort" if design == "target_trial" else f"cohort:{design}"
+    if key not in cache:
+        options = cohort_options(design, build_cohort)
+        cache[key] = build_cohort(
+            study.data_dir, study.programme, unit_costs=study.unit_costs, **options
+        )
+    return cache[key]
+
+
+def _check_design(design: str) -> None:
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {DESIGNS}, not {design!r}")
 
 
 def matched_cohort(
@@ -135,22 +217,34 @@ def matched_cohort(
     distance: str | None = None,
     replace_controls: bool | None = None,
     cohort: Cohort | None = None,
+    design: str = "target_trial",
 ) -> MatchedCohort:
     """Match participants to risk-set controls and build the person-month panels.
 
     Defaults come from the programme's ``matching`` config (ratio 3, caliper 0.2 SD of the logit,
-    exact on sex and index month). A candidate row (person and month) is used at most once, but
-    a person may be a control in several months' risk sets, as incidence-density sampling
-    requires; the DiD then clusters by person, since matched sets can share a person
+    exact on sex and the index date's risk set). A candidate row (person and index date) is used
+    at most once, but a person may be a control in several risk sets, as incidence-density
+    sampling requires; the DiD then clusters by person, since matched sets can share a person
     (``one_control_per_person: true`` in the config restores one control row per person and
     clustering by matched set). ``spec["cluster"]`` records which.
+
+    ``design="target_trial"`` (default; docs/decisions/censoring.md): matched controls'
+    covariates are re-measured at the index date they inherit (balance and covariate
+    adjustment use them, where the cohort layer offers ``Cohort.covariates_at``); controls are
+    censored at their own referral with inverse-probability-of-censoring weights
+    (:func:`evalkit.analysis.censoring.censor_panel`); the DiD's time effects are index month
+    x event month. ``design="legacy"``: the design before it (the cohort built with monthly
+    risk sets and month 0 from the index date, no censoring, pooled event-month effects).
     """
+    _check_design(design)
     m_cfg = study.programme.matching
-    cohort = cohort or cohort_for(study)
+    cohort = cohort or cohort_for(study, design)
     spec = {
+        "design": design,
+        "estimand": ESTIMANDS[design],
         "ratio": int(ratio or m_cfg.ratio),
         "caliper": m_cfg.caliper if caliper == "config" else caliper,
-        "exact": list(exact if exact is not None else m_cfg.exact),
+        "exact": _exact_for(list(exact if exact is not None else m_cfg.exact), cohort),
         "covariates": list(covariates if covariates is not None else m_cfg.covariates),
         "distance": distance or m_cfg.distance,
         "replace": m_cfg.replace if replace_controls is None else replace_controls,
@@ -158,14 +252,58 @@ def matched_cohort(
         "seed": m_cfg.seed,
         **control_rule(m_cfg.one_control_per_person),
     }
-    m = _match_log_counts(cohort.candidates, cohort.covariate_columns(spec["covariates"]), spec)
+    cov_cols = cohort.covariate_columns(spec["covariates"])
+    m = _match_log_counts(cohort.candidates, cov_cols, spec)
     spec["propensity_terms"] = m.spec.get("propensity_terms", "as given")
     matched = m.matched.copy()
     matched["row_id"] = matched.index
     panel = build_panel(cohort, matched)
     naive = naive_panel(cohort)
     notes = [*m.notes, *panel.attrs.get("notes", ())]
-    return MatchedCohort(cohort, m, panel, naive, spec, tuple(notes))
+    if design == "legacy":
+        spec["time_effects"] = "event month (pooled across index months)"
+        return MatchedCohort(cohort, m, panel, naive, spec, tuple(notes))
+    index_cov, m = index_covariates(cohort, m, panel, [*cov_cols, "sex"], notes)
+    cens = censor_panel(panel, censoring_covariates(index_cov, LOG_COUNT_PREFIXES), cohort.settings)
+    spec["time_effects"] = "index month x event month (stacked: one set per sub-experiment)"
+    spec["censoring"] = cens.ipcw.spec
+    notes.append(
+        f"Target trial: {cens.n_censored:,} of {cens.n_controls:,} matched control units "
+        f"({cens.share:.1%}) were referred to the programme during follow-up and are censored "
+        f"at their own referral ({cens.n_censored_rows:,} of {cens.n_control_rows:,} follow-up "
+        "person-months left out); the rest are weighted by the inverse probability of staying "
+        "unreferred (stabilised, truncated at the 1st and 99th percentiles)."
+    )
+    counts = {
+        "n_controls": cens.n_controls,
+        "n_censored": cens.n_censored,
+        "n_control_rows": cens.n_control_rows,
+        "n_censored_rows": cens.n_censored_rows,
+    }
+    return MatchedCohort(
+        cohort,
+        m,
+        cens.panel,
+        naive,
+        spec,
+        tuple(notes),
+        censoring=cens.ipcw,
+        panel_uncensored=cens.uncensored,
+        index_covariates=index_cov,
+        censor_counts=counts,
+    )
+
+
+def _exact_for(exact: list[str], cohort: Cohort) -> list[str]:
+    """Exact-matching columns the cohort has: the risk set's week falls back to its month.
+
+    A cohort with monthly risk sets (the legacy design) has no weekly strata to match on.
+    """
+    if "index_week" in exact and "index_week" not in cohort.candidates:
+        return ["index_month" if c == "index_week" else c for c in exact]
+    if cohort.spec.get("risk_set") == "month":
+        return ["index_month" if c == "index_week" else c for c in exact]
+    return exact
 
 
 def control_rule(one_control_per_person: bool) -> dict[str, str | None]:
@@ -237,9 +375,15 @@ def with_index_covariates(mc: MatchedCohort, columns: list[str]) -> MatchedCohor
     """The matched cohort with index covariates (from the candidates) joined onto its panels.
 
     For covariate-adjusted DiD: a covariate fixed at index enters the outcome model as
-    covariate x post (on its own it is absorbed by the unit effect).
+    covariate x post (on its own it is absorbed by the unit effect). Matched controls take
+    their values at the index date they inherit where the matched cohort holds them
+    (``index_covariates``, the target-trial design).
     """
     cov = mc.cohort.candidates[columns]
+    held = mc.index_covariates
+    if held is not None and set(columns) <= set(held.columns):
+        cov = cov.copy()
+        cov.loc[held.index, columns] = held[columns].to_numpy()
     panel = mc.panel.drop(columns=[c for c in columns if c in mc.panel], errors="ignore")
     naive = mc.naive.drop(columns=[c for c in columns if c in mc.naive], errors="ignore")
     panel = panel.join(cov, on="unit")
@@ -247,135 +391,15 @@ def with_index_covariates(mc: MatchedCohort, columns: list[str]) -> MatchedCohor
     return replace(mc, panel=panel, naive=naive)
 
 
-def window_rows(panel: pd.DataFrame, months: int) -> pd.DataFrame:
+def window_rows(panel: pd.DataFrame, months: int, *, washout_months: int = 0) -> pd.DataFrame:
     """Rows of a person-month panel in the baseline or the first ``months`` of follow-up.
 
-    Rows with no person-time at risk (after death or deregistration) are left out.
+    Rows with no person-time at risk (after death or deregistration) are left out, and so are
+    the first ``washout_months`` months of follow-up (a washout: 1 drops month 0).
     """
     em = panel["event_month"]
-    keep = ((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= 0) & (em < months))
+    keep = ((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= washout_months) & (em < months))
     return panel[keep & (panel["exposure"] > 0)]
-
-
-@dataclass(frozen=True, repr=False)
-class UtilisationResult(Result):
-    """Matched DiD (rate ratio and per-person difference) and the naive figure, one outcome."""
-
-    analysis = "utilisation"
-
-    setting: str
-    window_months: int
-    poisson: DidResult | None
-    linear: DidResult
-    naive: NaiveResult
-    n_participants: int
-    n_controls: int
-    notes: tuple[str, ...] = ()
-
-    def tidy(self) -> pd.DataFrame:
-        """Rows in the ``utilisation`` shape of results.json."""
-        return pd.DataFrame(self.entries())
-
-    def entries(self) -> list[dict[str, Any]]:
-        """The results.json ``utilisation`` entries for this setting and window."""
-        base = {
-            "setting": self.setting,
-            "window_months": self.window_months,
-            "n_participants": self.n_participants,
-            "n_controls": self.n_controls,
-        }
-        out = []
-        if self.poisson is not None:
-            out.append(
-                {
-                    **base,
-                    "method": "matched_did",
-                    "scale": "rate_ratio",
-                    "estimate": self.poisson.estimate,
-                    "ci_low": self.poisson.ci_low,
-                    "ci_high": self.poisson.ci_high,
-                    "std_error": self.poisson.std_error,
-                    "p_value": self.poisson.p_value,
-                }
-            )
-        w = self.window_months
-        out.append(
-            {
-                **base,
-                "method": "matched_did",
-                "scale": "difference_per_person",
-                "estimate": self.linear.estimate * w,
-                "ci_low": self.linear.ci_low * w,
-                "ci_high": self.linear.ci_high * w,
-                "std_error": self.linear.std_error * w,
-                "p_value": self.linear.p_value,
-            }
-        )
-        nb = {**base, "method": "naive_prepost", "n_controls": 0}
-        if self.poisson is not None:
-            out.append(
-                {
-                    **nb,
-                    "scale": "rate_ratio",
-                    "estimate": self.naive.rate_ratio,
-                    "ci_low": self.naive.rr_ci_low,
-                    "ci_high": self.naive.rr_ci_high,
-                    "std_error": self.naive.log_rr_std_error,
-                    "p_value": None,
-                }
-            )
-        out.append(
-            {
-                **nb,
-                "scale": "difference_per_person",
-                "estimate": self.naive.difference_per_person,
-                "ci_low": self.naive.diff_ci_low,
-                "ci_high": self.naive.diff_ci_high,
-                "std_error": self.naive.diff_std_error,
-                "p_value": None,
-            }
-        )
-        return out
-
-    def summary(self) -> str:
-        """Matched DiD beside the naive figure."""
-        lines = [
-            f"{self.setting}, {self.window_months} months after referral vs 12 before "
-            f"({self.n_participants} participants, {self.n_controls} matched controls)"
-        ]
-        for e in self.entries():
-            lines.append(
-                f"  {e['method']:<14} {e['scale']:<22} {e['estimate']:.4g} "
-                f"(95% CI {e['ci_low']:.4g} to {e['ci_high']:.4g})"
-            )
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe: setting, window, counts, the results.json entries and the notes."""
-        return json_safe(
-            {
-                "analysis": self.analysis,
-                "setting": self.setting,
-                "window_months": self.window_months,
-                "n_participants": self.n_participants,
-                "n_controls": self.n_controls,
-                "entries": self.entries(),
-                "notes": list(self.notes),
-            }
-        )
-
-    def plot_comparison(self, ax: Any = None, *, table: pd.DataFrame | None = None) -> Any:
-        """Matched DiD beside the naive before/after rate ratio, with 95% CIs.
-
-        Drawn by :func:`evalkit.stats.plots.comparison`, the function the report uses for all
-        windows of a setting at once (on the disclosure-controlled table).
-        """
-        rows = self.tidy() if table is None else table
-        return plots.comparison(
-            rows[rows["scale"] == "rate_ratio"],
-            label=setting_label(self.setting, capital=True),
-            ax=ax,
-        )
 
 
 def utilisation(
@@ -385,21 +409,25 @@ def utilisation(
     *,
     covariates: list[str] | None = None,
     cluster: str | None = None,
+    washout_months: int = 0,
 ) -> UtilisationResult:
     """Matched DiD for one setting and window, with the naive pre/post figure beside it.
 
     The rate ratio is a fixed-effects Poisson DiD with person-time as exposure (not fitted for
     ``total_cost``, which is money, not a count); the absolute change is the linear DiD, per
     person-month, times the window (events per participant over the window). Both weight by
-    the matching weights and cluster by ``cluster`` (default the matched cohort's
-    ``spec["cluster"]``: by person, as matched sets may share a control person).
+    :attr:`MatchedCohort.weight_column` (matching x censoring weight in the target trial),
+    cluster by ``cluster`` (default ``spec["cluster"]``: by person, as matched sets may share
+    a control person) and take time effects from :attr:`MatchedCohort.time_column` (index
+    month x event month in the target trial, event month in the legacy design).
+    ``washout_months`` leaves the first months of follow-up out (the month-0 washout: 1).
     """
     cluster = cluster or _cluster(mc)
-    p = window_rows(mc.panel, months)
+    p = window_rows(mc.panel, months, washout_months=washout_months)
     common = dict(
         outcome=setting,
         unit="unit",
-        time="event_month",
+        time=mc.time_column,
         treated="referred",
         post="post",
         cluster=cluster,
@@ -408,20 +436,14 @@ def utilisation(
     pois = None
     notes: list[str] = []
     if setting != "total_cost":
-        treated = p[p["referred"] == 1]
-        events = treated.groupby("post")[setting].sum()
-        fewest = int(min(events.get(0, 0), events.get(1, 0)))
-        if fewest < MIN_EVENTS:
-            notes.append(
-                f"{setting}: participants had {fewest} event(s) in the "
-                f"{'baseline' if events.get(0, 0) <= events.get(1, 0) else 'follow-up'} period, "
-                f"fewer than {MIN_EVENTS}: a rate ratio is not estimable at this size."
-            )
+        why = rate_ratio_not_estimable(p, setting, mc.time_column, MIN_EVENTS)
+        if why:
+            notes.append(f"{setting}: {why}: a rate ratio is not estimable at this size.")
         else:
-            pois = did(p, **common, exposure="exposure", model="poisson", weights="weight")
-    lin = did(p, **common, model="linear", weights="weight")
+            pois = did(p, **common, exposure="exposure", model="poisson", weights=mc.weight_column)
+    lin = did(p, **common, model="linear", weights=mc.weight_column)
     nv = naive_prepost(
-        window_rows(mc.naive, months),
+        window_rows(mc.naive, months, washout_months=washout_months),
         setting,
         "unit",
         "post",
@@ -429,7 +451,16 @@ def utilisation(
         window_months=months,
     )
     return UtilisationResult(
-        setting, months, pois, lin, nv, mc.n_participants, mc.n_controls, tuple(notes)
+        setting,
+        months,
+        pois,
+        lin,
+        nv,
+        mc.n_participants,
+        mc.n_controls,
+        tuple(notes),
+        estimand=mc.estimand,
+        controls_censored_share=mc.controls_censored_share,
     )
 
 
@@ -454,7 +485,12 @@ def utilisation_table(results: list[UtilisationResult]) -> pd.DataFrame:
 
 
 def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> DidResult:
-    """Event-month coefficients (-24..11, reference -1) with the joint pre-trend test."""
+    """Event-month coefficients (-24..11, reference -1) with the joint pre-trend test.
+
+    On the matched cohort's panel and weights (observed rows and censoring weights in the
+    target trial); the per-month coefficients need event-month time effects, so they are
+    pooled across index months here (the headline DiD stacks them).
+    """
     p = mc.panel[mc.panel["exposure"] > 0]
     kw = {"exposure": "exposure"} if model == "poisson" else {}
     return did(
@@ -467,7 +503,7 @@ def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> D
         cluster=_cluster(mc),
         model=model,
         event_study=True,
-        weights="weight",
+        weights=mc.weight_column,
         **kw,
     )
 
@@ -491,10 +527,82 @@ SENSITIVITY_BATTERY: dict[str, Any] = {
             "covariates": ["prior12_<setting>", "prior3_<setting>"],
             "entered_as": "covariate x post",
         },
+        {
+            "analysis": "controls_not_censored",
+            "estimand": UNCENSORED_ESTIMAND,
+            "run": "target-trial design: controls followed after their own referral, "
+            "matching weights only",
+        },
+        {"analysis": "washout", "months": 1, "drops": "event month 0 from follow-up"},
         {"analysis": "placebo_index", "shift_months": 18, "windows_months": [3, 6]},
         {"analysis": "evalue", "of": "main rate ratio"},
     ],
 }
+
+
+def without_censoring(mc: MatchedCohort) -> MatchedCohort:
+    """The target-trial cohort with its controls not censored (matching weights only).
+
+    The sensitivity analysis "controls not censored": the same matched sets, index-month x
+    event-month time effects, and every control followed through its own referral.
+    """
+    if mc.panel_uncensored is None:
+        return mc
+    spec = {**mc.spec, "estimand": UNCENSORED_ESTIMAND}
+    return replace(
+        mc,
+        panel=mc.panel_uncensored,
+        spec=spec,
+        censoring=None,
+        panel_uncensored=None,
+        censor_counts={},
+    )
+
+
+def _battery_row(label: str, res: DidResult | None, note: str = "") -> dict[str, Any]:
+    """One row of the sensitivity table (NaN estimates and n 0 when not estimated)."""
+    if res is None:
+        return {
+            "analysis": label,
+            "estimate": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "n": 0,
+            "note": note,
+        }
+    return {
+        "analysis": label,
+        "estimate": res.estimate,
+        "ci_low": res.ci_low,
+        "ci_high": res.ci_high,
+        "n": res.n,
+        "note": note,
+    }
+
+
+def _design_rows(mc: MatchedCohort, setting: str, months: int) -> list[dict[str, Any]]:
+    """The battery's rows on the design: controls not censored (target trial) and the washout."""
+    rows = []
+    if mc.panel_uncensored is not None:
+        rows.append(
+            _battery_row(
+                "controls not censored (against usual care, which may include later referral)",
+                utilisation(without_censoring(mc), setting, months).poisson,
+                f"{mc.controls_censored_share:.1%} of matched controls were referred during "
+                "follow-up; here they are followed on, with matching weights only",
+            )
+        )
+    wash = int(_battery("washout")["months"])
+    rows.append(
+        _battery_row(
+            "month-0 washout",
+            utilisation(mc, setting, months, washout_months=wash).poisson,
+            f"event months 0 to {wash - 1} left out of follow-up"
+            if wash > 1
+            else "event month 0 left out of follow-up",
+        )
+    )
+    return rows
 
 
 def _battery(name: str) -> dict[str, Any]:
@@ -512,42 +620,24 @@ def sensitivity(
 
     Caliper and ratio variations, per-protocol (completers and their matched controls),
     the other clustering (by matched set when the main analysis clusters by person), covariate
-    adjustment (prior utilisation x post), placebo index dates 18 months earlier (3 and 6
-    months), and the E-value of the main rate ratio.
+    adjustment (prior utilisation x post), controls not censored at their own referral (the
+    target trial's comparison with usual care, which may include later referral, with the
+    share of controls censored in the note), a month-0 washout (event month 0 left out of
+    follow-up), placebo index dates 18 months earlier (3 and 6 months), and the E-value of
+    the main rate ratio.
     """
     rows: list[dict[str, Any]] = []
 
     def add(label: str, res: DidResult | None, note: str = "") -> None:
-        if res is None:
-            rows.append(
-                {
-                    "analysis": label,
-                    "estimate": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "n": 0,
-                    "note": note,
-                }
-            )
-            return
-        rows.append(
-            {
-                "analysis": label,
-                "estimate": res.estimate,
-                "ci_low": res.ci_low,
-                "ci_high": res.ci_high,
-                "n": res.n,
-                "note": note,
-            }
-        )
+        rows.append(_battery_row(label, res, note))
 
     main = utilisation(mc, setting, months)
     add("main analysis", main.poisson)
     for cal in _battery("caliper")["values"]:
-        alt = matched_cohort(study, caliper=cal, cohort=mc.cohort)
+        alt = matched_cohort(study, caliper=cal, cohort=mc.cohort, design=mc.design)
         add(f"caliper {cal} SD", utilisation(alt, setting, months).poisson)
     for k in _battery("ratio")["values"]:
-        alt = matched_cohort(study, ratio=k, cohort=mc.cohort)
+        alt = matched_cohort(study, ratio=k, cohort=mc.cohort, design=mc.design)
         add(f"ratio {k}:1", utilisation(alt, setting, months).poisson)
     completers = set(mc.cohort.participants.loc[mc.cohort.participants["completed"], "row_id"])
     sets = mc.panel.loc[(mc.panel["referred"] == 1) & mc.panel["unit"].isin(completers), "subclass"]
@@ -569,10 +659,11 @@ def sensitivity(
         utilisation(adjusted, setting, months, covariates=prior).poisson,
         f"{' and '.join(prior)} entered as covariate x post",
     )
+    rows += _design_rows(mc, setting, months)
     try:
         shift = _battery("placebo_index")["shift_months"]
         placebo = placebo_cohort(mc.cohort, shift)
-        pmc = matched_cohort(study, cohort=placebo)
+        pmc = matched_cohort(study, cohort=placebo, design=mc.design)
         for w in _battery("placebo_index")["windows_months"]:
             add(
                 f"placebo index 18 months earlier, {w} months",

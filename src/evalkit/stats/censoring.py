@@ -38,6 +38,7 @@ written here on statsmodels' GLM and tested against a hand computation.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -322,7 +323,13 @@ def _fit_hazard(
     ]
     xf = xf[keep]
     model = sm.GLM(y[fit_rows], xf.to_numpy(dtype=float), family=sm.families.Binomial())
-    res = model.fit(maxiter=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # IRLS with a pseudo-inverse per step: the same fit as the default least squares, about
+        # twice as fast on the tall, narrow design of a pooled hazard.
+        res = model.fit(maxiter=100, wls_method="pinv")
+    for message in dict.fromkeys(str(w.message).strip() for w in caught):
+        notes.append(f"{label.capitalize()} censoring model: {message}")
     if not res.converged:  # pragma: no cover - a well-posed hazard model converges
         notes.append(f"The {label} censoring model did not converge in 100 iterations.")
     hazard[fit_rows] = res.predict(xf.to_numpy(dtype=float))
