@@ -335,7 +335,9 @@ def fit_design(study: Any, design: str, caps: dict[str, bool]) -> Any:
         return matched_cohort(study, design=design)
     options = COHORT_OPTIONS[design] if caps["risk_set"] else {}
     cohort = build_cohort(study.data_dir, study.programme, unit_costs=study.unit_costs, **options)
-    return matched_cohort(study, cohort=cohort)
+    # Monthly risk sets are matched within their month (the config's default may be the week).
+    exact = ["sex", "index_month"] if design == "legacy" else None
+    return matched_cohort(study, cohort=cohort, exact=exact)
 
 
 def design_rows(r: Replication, base: dict[str, Any]) -> list[dict[str, Any]]:

@@ -180,7 +180,9 @@ def _fmt(x: Any, spec: str = ".4f") -> str:
         return "pass" if x else "FAIL"
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
-    return format(x, spec) if isinstance(x, float | np.floating) else str(x)
+    if isinstance(x, float | np.floating):
+        return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 1 else format(x, spec)
+    return str(x)
 
 
 def _markdown(df: pd.DataFrame) -> list[str]:
