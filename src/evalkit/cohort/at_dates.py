@@ -130,8 +130,10 @@ def people_attributes(tables: Tables, pool: ir.Table, conditions: list[str]) -> 
 
 def covariates_from_attributes(
     attrs: PeopleArrays, pk: np.ndarray, day: np.ndarray
-) -> pd.DataFrame:
+) -> dict[str, object]:
     """``person_id`` and the covariates at index of rows (person key, index day number).
+
+    Returns the columns in order, as arrays (a dict, so the caller builds one table).
 
     The numpy twin of :func:`~evalkit.cohort.eligibility.covariates_at_index`, for the millions
     of candidate rows (same columns, types and rules: age = the date's year - year of birth; a
@@ -139,7 +141,7 @@ def covariates_from_attributes(
     """
     year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     out: dict[str, object] = {
-        "person_id": attrs.person_id.take(pk).reset_index(drop=True),
+        "person_id": attrs.person_id.take(pk).to_numpy(),
         "age": (year - attrs.year_of_birth[pk]).astype(np.int16),
         "sex": pd.Categorical.from_codes(attrs.sex[pk], categories=attrs.sex_categories),
         "imd_decile": attrs.imd_decile[pk],
@@ -157,7 +159,7 @@ def covariates_from_attributes(
         out[f"cond_{c}"] = flag
         total += flag
     out["n_conditions"] = total
-    return pd.DataFrame(out)
+    return out
 
 
 def covariates_at(cohort: Cohort, rows: pd.DataFrame) -> pd.DataFrame:

@@ -247,6 +247,10 @@ def prior_counts_grid(
     hi = event_month_start_days(grid_days, 0, convention)  # windows are [lo, hi)
     block = max(1, _DENSE_CELLS // (n_p * k))
     res = np.empty((len(row_ti), 2 * k), dtype=np.int32)
+    # A running count never exceeds a (person, setting)'s number of events: int16 when that
+    # fits (half the memory traffic), else int32.
+    most = int(np.bincount(ev_p * k + ev_c).max(initial=0))
+    acc = np.int16 if most <= np.iinfo(np.int16).max else np.int32
     for col, w in ((0, w12), (k, w3)):
         lo = event_month_start_days(grid_days, -w, convention)
         first = np.searchsorted(hi, ev_d, side="right")  # first grid day with hi > day
@@ -255,13 +259,13 @@ def prior_counts_grid(
         cell = ev_p[run] * k + ev_c[run]
         # +1 where an event's run of grid days starts, -1 after it ends.
         steps = np.concatenate([first[run], last[run]])
-        sign = np.concatenate([np.ones(run.sum(), np.int32), -np.ones(run.sum(), np.int32)])
+        sign = np.concatenate([np.ones(run.sum(), acc), -np.ones(run.sum(), acc)])
         cells = np.concatenate([cell, cell])
-        carry = np.zeros(n_p * k, dtype=np.int32)
+        carry = np.zeros(n_p * k, dtype=acc)
         for t0 in range(0, n_t, block):
             t1 = min(n_t, t0 + block)
             m = (steps >= t0) & (steps < t1)
-            cum = np.zeros((t1 - t0, n_p * k), dtype=np.int32)
+            cum = np.zeros((t1 - t0, n_p * k), dtype=acc)
             cum[0] = carry
             np.add.at(cum.reshape(-1), (steps[m] - t0) * (n_p * k) + cells[m], sign[m])
             np.cumsum(cum, axis=0, out=cum)

@@ -469,12 +469,13 @@ def _risk_set_inner(
     p_rows = tables.fetch(prow.order_by(["day", "pk"]), limit=MAX_CANDIDATE_ROWS)
     attrs = people_attributes(tables, pool, conds)
     week_days = months["index_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-    df = _stack_rows(p_rows, c_rows, week_days, attrs)
+    cols = _stack_rows(p_rows, c_rows, week_days, attrs)
 
     # 3. Activity of the pool, read once, with integer keys: the prior windows and the default
     # panel's reach (kept with the cohort, so build_panel does not rescan the activity file).
-    first_index = min(first_month, df["index_date"].min().date())
-    last_index = df["index_date"].max().date()
+    row_day = cols["index_date"].astype("datetime64[D]").astype(np.int64)
+    first_index = min(first_month, _day_to_date(row_day.min()))
+    last_index = _day_to_date(row_day.max())
     lo = add_months(first_index, -max(PRIOR_WINDOWS[0], -STORE_MONTHS[0]))
     # + 1 day: with the contract's event months, month 11 ends on index + 12 months.
     hi = add_months(last_index, STORE_MONTHS[1] + 1) + dt.timedelta(days=1)
@@ -485,15 +486,24 @@ def _risk_set_inner(
     ev = tables.materialize(ev, "events", [])  # kept: the cohort's event store
     store = EventStore(tables, pool, ev, tuple(settings), lo, hi)
 
-    prior = _prior_columns(tables, ev, df, week_days, settings, design)
-    df = pd.concat([df.drop(columns="pk"), prior], axis=1)
-    return df, store
+    pk = cols.pop("pk")
+    cols.update(
+        _prior_columns(tables, ev, pk, row_day, cols["referred"], week_days, settings, design)
+    )
+    return pd.DataFrame(cols), store
+
+
+def _day_to_date(day: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
 
 
 def _stack_rows(
     p_rows: pd.DataFrame, c_rows: pd.DataFrame, index_days: np.ndarray, attrs: PeopleArrays
-) -> pd.DataFrame:
-    """Participant rows then candidate rows, each by index date and person, with covariates.
+) -> dict[str, Any]:
+    """Columns of the participant rows then the candidate rows (each by index date and person).
+
+    The candidates' columns in order up to the covariates, plus ``pk``; one DataFrame is built
+    from them at the end, so the table of millions of rows is copied once.
 
     ``p_rows`` holds ``pk`` and ``day`` (day number), sorted by day then pk; ``c_rows`` holds
     ``pk``, ``ti`` (position in ``index_days``) and ``own`` (the first referral's day number,
@@ -518,21 +528,18 @@ def _stack_rows(
     u = pd.Series(label_days.astype("datetime64[D]").astype("datetime64[s]"))
     months = u.dt.strftime("%Y-%m").to_numpy()
     weeks = iso_week_monday_series(u).dt.strftime("%Y-%m-%d").to_numpy()
-    df = pd.DataFrame(
-        {
-            "row_id": np.arange(len(pk), dtype=np.int64),
-            "pk": pk,
-            "index_date": day.astype("datetime64[D]").astype("datetime64[s]"),
-            "index_month": _categories(months, which),
-            "index_week": _categories(weeks, which),
-            "referred": referred,
-            "own_referral_date": own.astype("datetime64[s]"),
-        }
-    )
     cov = covariates_from_attributes(attrs, pk, day)
-    df = pd.concat([df, cov], axis=1)
-    first = ["row_id", "pk", "person_id"]
-    return df[[*first, *[c for c in df.columns if c not in first]]]
+    return {
+        "row_id": np.arange(len(pk), dtype=np.int64),
+        "pk": pk,
+        "person_id": cov.pop("person_id"),
+        "index_date": day.astype("datetime64[D]").astype("datetime64[s]"),
+        "index_month": _categories(months, which),
+        "index_week": _categories(weeks, which),
+        "referred": referred,
+        "own_referral_date": own.astype("datetime64[s]"),
+        **cov,
+    }
 
 
 def _categories(labels: np.ndarray, inv: np.ndarray) -> pd.Categorical:
@@ -553,25 +560,25 @@ def _days_to_dates(s: pd.Series) -> np.ndarray:
 def _prior_columns(
     tables: Tables,
     ev: ir.Table,
-    df: pd.DataFrame,
+    pk: np.ndarray,
+    row_day: np.ndarray,
+    referred: np.ndarray,
     grid_days: np.ndarray,
     settings: list[str],
     design: Design,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Prior counts for every row, exact to the day.
 
     The events of the risk set's people are brought over once (integer key, day number,
     setting code). Candidate rows sit on the grid of index dates (:func:`prior_counts_grid`);
     participants' rows, on any day, are counted by :func:`prior_counts_days`.
     """
-    row_day = df["index_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     lo_day = int(event_month_start_days(row_day.min(), -PRIOR_WINDOWS[0], "index"))
     hi_day = int(row_day.max()) + 2
     evs = fetch_events(tables, ev, lo_day, hi_day)
-    pk = df["pk"].to_numpy(dtype=np.int64)
     k = len(settings)
-    prior = np.empty((len(df), 2 * k), dtype=np.int32)
-    is_p = df["referred"].to_numpy() == 1
+    prior = np.empty((len(pk), 2 * k), dtype=np.int32)
+    is_p = referred == 1
     args = (evs["pk"], evs["day"], evs["code"])
     prior[is_p] = prior_counts_days(*args, pk[is_p], row_day[is_p], k, design.event_months)
     ti = np.searchsorted(grid_days, row_day[~is_p])
@@ -580,7 +587,7 @@ def _prior_columns(
     # Narrow: 12 months of one setting's contacts fit int16 (checked, else int32).
     if len(prior) and int(prior.max()) <= np.iinfo(np.int16).max:
         prior = prior.astype(np.int16)
-    return pd.DataFrame(prior, columns=names, index=df.index)
+    return {n: np.ascontiguousarray(prior[:, i]) for i, n in enumerate(names)}
 
 
 def _setting_code(setting: ir.StringValue, settings: Sequence[str]) -> ir.IntegerValue:
