@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 from evalkit.analysis import utilisation
+from evalkit.analysis.censoring import ESTIMANDS, RECENT_USE, censor_panel
 from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
 from evalkit.files import write_json
 from evalkit.jsonsafe import json_safe
@@ -40,8 +42,12 @@ __all__ = [
     "sensitivity_battery",
 ]
 
-#: Version of the plan's layout; bump when its keys change meaning.
-PLAN_VERSION = 1
+#: Version of the plan's layout; bump when its keys change meaning (2: the target trial's
+#: design, censoring and stacked time effects under ``estimation``).
+PLAN_VERSION = 2
+#: The design the report runs (:func:`evalkit.analysis.utilisation.matched_cohort`'s default).
+DESIGN: str = inspect.signature(utilisation.matched_cohort).parameters["design"].default
+_CENSORING_TRUNCATE = inspect.signature(censor_panel).parameters["truncate"].default
 
 
 def sensitivity_battery() -> dict[str, Any]:
@@ -114,18 +120,29 @@ def resolved_plan(
         },
         "estimation": {
             "estimand": "ATT, intention to treat from the referral date",
+            "design": DESIGN,
+            "design_estimand": ESTIMANDS[DESIGN],
+            "event_months": "month -1 ends on the index date; month 0 starts the day after",
+            "time_effects": "index month x event month (stacked)",
+            "censoring": {
+                "at": "a matched control's own referral to the programme",
+                "weights": "stabilised inverse-probability-of-censoring weights: pooled "
+                "logistic hazard of referral per control month on the index covariates and "
+                f"log1p of the last {RECENT_USE} months' use; numerator: the month alone",
+                "truncate": list(_CENSORING_TRUNCATE),
+            },
             "baseline_months": baseline,
             "windows_months": list(prog.outcomes.windows_months),
             "rate_ratio": {
                 "model": "poisson",
-                "fixed_effects": ["unit", "event_month"],
+                "fixed_effects": ["unit", "stack_time"],
                 "exposure": "exposure",
                 "weights": "weight",
                 "cluster": rule["cluster"],
             },
             "difference_per_person": {
                 "model": "linear",
-                "fixed_effects": ["unit", "event_month"],
+                "fixed_effects": ["unit", "stack_time"],
                 "weights": "weight",
                 "cluster": rule["cluster"],
             },

@@ -132,3 +132,21 @@ def test_flatten_nested_and_dotted_names() -> None:
         "e.f": None,
         "g": {},
     }
+
+
+def test_resolved_plan_names_the_target_trial_design_and_its_censoring() -> None:
+    est = resolved_plan("mindsong")["estimation"]
+    assert est["design"] == "target_trial"
+    assert est["design_estimand"].startswith("referral now vs not now")
+    assert est["censoring"]["truncate"] == [0.01, 0.99]
+    assert est["rate_ratio"]["fixed_effects"] == ["unit", "stack_time"]
+    assert est["difference_per_person"]["fixed_effects"] == ["unit", "stack_time"]
+
+
+def test_plan_status_design_changed_after_locking_lists_deviation(tmp_path: Path) -> None:
+    lock_plan("mindsong", tmp_path, today="2024-05-01")
+    used = {"estimation.design": "legacy", "estimation.censoring.truncate": [0.01, 0.99]}
+    status = plan_status("mindsong", used, tmp_path)
+    assert status["deviations"] == [
+        {"option": "estimation.design", "locked": "target_trial", "used": "legacy"}
+    ]
