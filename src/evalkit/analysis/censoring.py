@@ -204,18 +204,6 @@ class Censored:
         """Share of control follow-up person-months dropped by censoring."""
         return self.n_censored_rows / self.n_control_rows if self.n_control_rows else float("nan")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Counts, shares and the censoring model's dict."""
-        return {
-            "n_controls": self.n_controls,
-            "n_censored": self.n_censored,
-            "controls_censored_share": self.share,
-            "n_control_rows": self.n_control_rows,
-            "n_censored_rows": self.n_censored_rows,
-            "control_rows_censored_share": self.rows_share,
-            "ipcw": self.ipcw.to_dict(),
-        }
-
 
 def censor_panel(
     panel: pd.DataFrame,
