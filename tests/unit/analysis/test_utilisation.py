@@ -45,11 +45,13 @@ from evalkit.analysis.censoring import (
     stack_time,
 )
 from evalkit.analysis.utilisation import (
+    event_study,
     matched_cohort,
     sensitivity,
     utilisation,
     utilisation_table,
     window_rows,
+    with_index_covariates,
     without_censoring,
 )
 from evalkit.stats import did, ipcw
@@ -429,3 +431,31 @@ def test_results_carry_estimand_and_censored_share(matched) -> None:
     assert mc.to_dict()["censoring"]["n_censored_units"] == mc.censor_counts["n_censored"]
     unc = utilisation(without_censoring(mc), "emergency_admission", 6)
     assert unc.estimand == UNCENSORED_ESTIMAND and unc.controls_censored_share == 0.0
+
+
+def test_matched_controls_remeasured_at_inherited_index_date(matched) -> None:
+    """Balance after matching and covariate adjustment read the controls' covariates at the
+    participant's date they inherit, not at their own risk-set Monday."""
+    mc = matched["mindsong"]
+    units = mc.panel_uncensored.drop_duplicates("unit").set_index("unit")
+    ctrl = units.index[units["referred"] == 0]
+    again = mc.cohort.covariates_at(units.loc[ctrl, ["person_id", "index_date"]])
+    col = "prior3_gp_appointment"
+    np.testing.assert_array_equal(mc.index_covariates.loc[ctrl, col], again[col])
+    np.testing.assert_array_equal(mc.match.data.loc[ctrl, col], again[col])
+    own = mc.cohort.candidates.loc[ctrl, col].to_numpy()
+    assert (own != again[col].to_numpy()).any()  # the dates differ, so some counts do
+    adjusted = with_index_covariates(mc, [col])
+    got = adjusted.panel.drop_duplicates("unit").set_index("unit").loc[ctrl, col]
+    np.testing.assert_array_equal(got, again[col])
+    # The balance table's matched-control mean is the weighted mean of the re-measured values.
+    w = mc.match.matched.loc[ctrl, "weight"]
+    bal = mc.match.balance().loc[col, "mean_control_after"]
+    assert bal == pytest.approx(float(np.average(again[col], weights=w)))
+
+
+def test_event_study_uses_the_target_trial_weights(matched) -> None:
+    mc = matched["mindsong"]
+    es = event_study(mc, "gp_appointment")
+    assert es.spec["weights"] == "analysis_weight" and es.spec["time"] == "event_month"
+    assert es.event_study is not None and len(es.event_study) > 0
