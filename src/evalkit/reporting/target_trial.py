@@ -30,6 +30,7 @@ __all__ = [
     "censoring_report",
     "censoring_summary",
     "censoring_weights_table",
+    "covariate_words",
     "design_context",
     "estimand_context",
     "estimand_sentence",
@@ -312,6 +313,50 @@ def estimand_context(results: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def covariate_words(covariates: list[str]) -> str:
+    """The censoring model's covariates in words, grouped as a reader thinks of them.
+
+    Examples
+    --------
+    >>> covariate_words(["age", "imd_decile", "cond_copd", "cond_asthma", "sex",
+    ...                  "log1p_prior12_gp_appointment", "log1p_prior3_gp_appointment",
+    ...                  "log1p_use_3m"])  # doctest: +NORMALIZE_WHITESPACE
+    'age, IMD decile, sex, long-term conditions (COPD and asthma), use of each setting in the
+    12 and 3 months before the index date (log of 1 + count) and use of all settings in the 3
+    months before each month (log of 1 + count)'
+    """
+    acronyms = {"copd": "COPD", "chd": "CHD", "smi": "SMI"}
+    conditions = [
+        acronyms.get(c.removeprefix("cond_"), c.removeprefix("cond_"))
+        for c in covariates
+        if c.startswith("cond_")
+    ]
+    prior = sorted(
+        {c.split("_")[1].removeprefix("prior") for c in covariates if c.startswith("log1p_prior")},
+        key=lambda w: -int(w) if w.isdigit() else 0,
+    )
+    named = {"imd_decile": "IMD decile", "ethnicity_group": "ethnicity group"}
+    out = [
+        named.get(c, c.replace("_", " "))
+        for c in covariates
+        if not c.startswith(("cond_", "log1p_prior", "log1p_use_"))
+    ]
+    if conditions:
+        out.append(f"long-term conditions ({_words(conditions)})")
+    if prior:
+        out.append(
+            f"use of each setting in the {_words(prior)} months before the index date "
+            "(log of 1 + count)"
+        )
+    for c in covariates:
+        if c.startswith("log1p_use_"):
+            months = c.removeprefix("log1p_use_").removesuffix("m")
+            out.append(
+                f"use of all settings in the {months} months before each month (log of 1 + count)"
+            )
+    return _words(out)
+
+
 def _words(items: list[str]) -> str:
     names = [str(i).replace("_", " ") for i in items]
     return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
@@ -335,11 +380,10 @@ def design_context(results: dict[str, Any]) -> dict[str, Any]:
         "model_spec": spec,
     }
     if spec:
-        covs = [c for c in spec.get("covariates", [])]
         trunc = spec.get("truncate")
         numerator = spec.get("numerator") or []
         context.update(
-            covariates=_words(covs),
+            covariates=covariate_words(list(spec.get("covariates", []))),
             time_terms="one indicator per month"
             if spec.get("time_terms") == "indicators"
             else "a restricted cubic spline",
