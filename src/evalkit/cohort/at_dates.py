@@ -141,7 +141,7 @@ def covariates_from_attributes(
     """
     year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     out: dict[str, object] = {
-        "person_id": attrs.person_id.take(pk).to_numpy(),
+        "person_id": attrs.person_id.take(pk).reset_index(drop=True),
         "age": (year - attrs.year_of_birth[pk]).astype(np.int16),
         "sex": pd.Categorical.from_codes(attrs.sex[pk], categories=attrs.sex_categories),
         "imd_decile": attrs.imd_decile[pk],

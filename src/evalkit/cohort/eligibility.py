@@ -95,6 +95,7 @@ def eligibility_checks(
     *,
     data_start: dt.date,
     history_months: int,
+    history_from: ir.DateValue | None = None,
 ) -> dict[str, ir.BooleanValue]:
     """Boolean expressions, one per rule, for "eligible on ``date``" (True = passes).
 
@@ -110,6 +111,10 @@ def eligibility_checks(
         First day covered by the activity extract.
     history_months : int
         Calendar months of observed registration needed before ``date``.
+    history_from : ibis date expression, optional
+        ``date - history_months`` months, when the caller has it as a column already (the
+        risk set's index table: one value per index date instead of one per row); default
+        computed here.
 
     Returns
     -------
@@ -133,7 +138,8 @@ def eligibility_checks(
         "not_registered_at_index": (pop.registered_from <= date)
         & (pop.registered_to.isnull() | (pop.registered_to >= date)),
         "died_before_index": pop.date_of_death.isnull() | (pop.date_of_death >= date),
-        "short_registration_history": observed_from <= add_months_expr(date, -history_months),
+        "short_registration_history": observed_from
+        <= (history_from if history_from is not None else add_months_expr(date, -history_months)),
     }
 
 

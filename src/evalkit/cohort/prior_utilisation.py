@@ -251,23 +251,26 @@ def prior_counts_grid(
     # fits (half the memory traffic), else int32.
     most = int(np.bincount(ev_p * k + ev_c).max(initial=0))
     acc = np.int16 if most <= np.iinfo(np.int16).max else np.int32
+    buf = np.empty((min(block, n_t), n_p * k), dtype=acc)
     for col, w in ((0, w12), (k, w3)):
         lo = event_month_start_days(grid_days, -w, convention)
         first = np.searchsorted(hi, ev_d, side="right")  # first grid day with hi > day
         last = np.searchsorted(lo, ev_d, side="right")  # one past the last with lo <= day
         run = first < last
-        cell = ev_p[run] * k + ev_c[run]
+        cell = (ev_p[run] * k + ev_c[run]).astype(np.int32)
         # +1 where an event's run of grid days starts, -1 after it ends.
-        steps = np.concatenate([first[run], last[run]])
+        steps = np.concatenate([first[run], last[run]]).astype(np.int32)
         sign = np.concatenate([np.ones(run.sum(), acc), -np.ones(run.sum(), acc)])
         cells = np.concatenate([cell, cell])
         carry = np.zeros(n_p * k, dtype=acc)
         for t0 in range(0, n_t, block):
             t1 = min(n_t, t0 + block)
             m = (steps >= t0) & (steps < t1)
-            cum = np.zeros((t1 - t0, n_p * k), dtype=acc)
+            cum = buf[: t1 - t0]  # one buffer for every block: no fresh pages per block
+            cum[1:] = 0
             cum[0] = carry
-            np.add.at(cum.reshape(-1), (steps[m] - t0) * (n_p * k) + cells[m], sign[m])
+            flat = (steps[m] - t0).astype(np.int64) * (n_p * k) + cells[m]
+            np.add.at(cum.reshape(-1), flat, sign[m])
             np.cumsum(cum, axis=0, out=cum)
             carry = cum[-1].copy()
             r0, r1 = np.searchsorted(row_ti, t0), np.searchsorted(row_ti, t1)

@@ -405,9 +405,14 @@ def _risk_set_inner(
     design: Design,
 ) -> tuple[pd.DataFrame, EventStore]:
     pop, act = tables.population, tables.activity
-    months = months.assign(ti=np.arange(len(months), dtype=np.int32))
+    months = months.assign(
+        ti=np.arange(len(months), dtype=np.int32),
+        history_from=[add_months(d, -history) for d in months["index_date"]],
+    )
     name, mt = tables.upload(
-        months, "months", {"index_date": "date", "free_from": "date", "ti": "int32"}
+        months,
+        "months",
+        {"index_date": "date", "free_from": "date", "history_from": "date", "ti": "int32"},
     )
     scratch.append(name)
     if not isinstance(blocks, ir.Table):
@@ -448,12 +453,23 @@ def _risk_set_inner(
     # 2. Candidate rows: the pool x the index dates (1st of the month or Monday of the week),
     # eligible on that date and not referred before ``free_from``. The first referral, which
     # is then after the index date, is kept for censoring only.
-    grid = pool.filter(pool._maybe).cross_join(mt)
+    # The person-level columns the rules read, and the first referral, joined before the cross
+    # join so that it carries as few and as narrow columns as possible.
+    need = ["pk", "year_of_birth", "registered_from", "registered_to", "date_of_death", *req]
+    people = pool.filter(pool._maybe).select(*need, "person_id")
+    people = people.left_join(blocks, people.person_id == blocks.person_id).select(
+        *need, "block_date"
+    )
+    grid = people.cross_join(mt)
     checks = eligibility_checks(
-        grid, grid.index_date, programme, data_start=start, history_months=history
+        grid,
+        grid.index_date,
+        programme,
+        data_start=start,
+        history_months=history,
+        history_from=grid.history_from,
     )
     grid = grid.filter(*checks.values())
-    grid = grid.left_join(blocks, grid.person_id == blocks.person_id)
     grid = grid.filter(grid.block_date.isnull() | (grid.block_date >= grid.free_from))
     # Only narrow integer columns come back (person key, day numbers); the covariates are
     # gathered from the pool's per-person attributes in numpy (:func:`people_attributes`),
@@ -462,10 +478,14 @@ def _risk_set_inner(
         pk=grid.pk.cast("int32"),
         ti=grid.ti.cast("int32"),
         own=grid.block_date.epoch_days().cast("int32"),
-    ).order_by(["ti", "pk"])
+    )
     pj = parts.join(pool.select("person_id", "pk"), "person_id")
     prow = pj.select(pk=pj.pk.cast("int32"), day=pj.index_date.epoch_days().cast("int32"))
     c_rows = tables.fetch(cand, limit=MAX_CANDIDATE_ROWS)
+    # By index date, then person (numpy sorts the integer key faster than the engine here).
+    n_pk = int(c_rows["pk"].max()) + 1 if len(c_rows) else 1
+    key = c_rows["ti"].to_numpy(np.int64) * n_pk + c_rows["pk"].to_numpy(np.int64)
+    c_rows = c_rows.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
     p_rows = tables.fetch(prow.order_by(["day", "pk"]), limit=MAX_CANDIDATE_ROWS)
     attrs = people_attributes(tables, pool, conds)
     week_days = months["index_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
