@@ -325,9 +325,9 @@ def _fit_hazard(
     model = sm.GLM(y[fit_rows], xf.to_numpy(dtype=float), family=sm.families.Binomial())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        # IRLS with a pseudo-inverse per step: the same fit as the default least squares, about
+        # IRLS solving each step by QR: the same fit as the default (SVD least squares), about
         # twice as fast on the tall, narrow design of a pooled hazard.
-        res = model.fit(maxiter=100, wls_method="pinv")
+        res = model.fit(maxiter=100, wls_method="qr")
     for message in dict.fromkeys(str(w.message).strip() for w in caught):
         notes.append(f"{label.capitalize()} censoring model: {message}")
     if not res.converged:  # pragma: no cover - a well-posed hazard model converges
