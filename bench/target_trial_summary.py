@@ -305,7 +305,10 @@ def write_report(reps: pd.DataFrame, path: Path, meta: dict[str, Any]) -> pd.Dat
             "",
         ]
     else:
-        shown = checks.assign(passed=checks["passed"].map(lambda x: "-" if x is None else x))
+        shown = checks.assign(
+            passed=checks["passed"].map(lambda x: "-" if x is None else x),
+            asserted=checks["asserted"].map({True: "yes", False: "no"}),
+        )
         lines += [*_markdown(shown), ""]
         lines += [
             "`asserted`: checked by the slow test at 1,000 replications (target trial); the legacy "
