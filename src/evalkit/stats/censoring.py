@@ -51,20 +51,12 @@ from scipy import stats
 
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
-from evalkit.stats.result import Result, format_table
+from evalkit.stats.result import ESTIMATE_COLUMNS, Result, format_table
 
 __all__ = ["COEFFICIENT_COLUMNS", "DISTRIBUTION_STATS", "IpcwResult", "ipcw"]
 
 #: Columns of :meth:`IpcwResult.tidy` (the censoring models' coefficients).
-COEFFICIENT_COLUMNS: tuple[str, ...] = (
-    "model",
-    "term",
-    "estimate",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "p_value",
-)
+COEFFICIENT_COLUMNS: tuple[str, ...] = ("model", "term", *ESTIMATE_COLUMNS)
 #: The statistics of the weights' distribution, in order.
 DISTRIBUTION_STATS: tuple[str, ...] = ("min", "p1", "p25", "median", "p75", "p99", "max", "mean")
 #: Knots of the restricted cubic spline of time, as quantiles of the time values (Harrell's
