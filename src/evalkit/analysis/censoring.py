@@ -134,7 +134,8 @@ def rate_ratio_not_estimable(p: pd.DataFrame, setting: str, time: str, min_event
     if time == "event_month":
         return ""
     by_cell = p.groupby([time, "referred"], observed=True)[setting].sum().unstack(fill_value=0)
-    shared = by_cell.index[(by_cell.get(0, 0) > 0).to_numpy()]
+    controls = by_cell[0] if 0 in by_cell else pd.Series(0, index=by_cell.index)
+    shared = by_cell.index[(controls > 0).to_numpy()]
     in_shared = treated[treated[time].isin(shared)].groupby("post")[setting].sum()
     fewest = int(min(in_shared.get(0, 0), in_shared.get(1, 0)))
     if fewest < min_events:

@@ -41,6 +41,7 @@ from evalkit.analysis.censoring import (
     UNCENSORED_ESTIMAND,
     censor_panel,
     censoring_rows,
+    rate_ratio_not_estimable,
     recent_use,
     stack_time,
 )
@@ -459,3 +460,28 @@ def test_event_study_uses_the_target_trial_weights(matched) -> None:
     es = event_study(mc, "gp_appointment")
     assert es.spec["weights"] == "analysis_weight" and es.spec["time"] == "event_month"
     assert es.event_study is not None and len(es.event_study) > 0
+
+
+def test_rate_ratio_not_estimable_when_participant_events_share_no_control_months() -> None:
+    panel = _toy_panel()
+    panel["stack_time"] = stack_time(panel)
+    panel["ea"] = 0
+    # Participants: 5 events before and 5 after; controls: events in other months only.
+    treated = panel["referred"] == 1
+    panel.loc[treated & panel["event_month"].isin([-3, -2, -1]), "ea"] = 1
+    panel.loc[treated & panel["event_month"].isin([0, 1, 2]), "ea"] = 1
+    panel.loc[(panel["unit"] == 1) & (panel["event_month"] == -1), "ea"] = 0
+    assert panel.loc[treated].groupby("post")["ea"].sum().tolist() == [5, 6]
+    ctrl_other = (panel["unit"] == 12) & (panel["event_month"] == -1)
+    panel.loc[ctrl_other | ((panel["unit"] == 22) & (panel["event_month"] == -3)), "ea"] = 1
+    why = rate_ratio_not_estimable(panel, "ea", "stack_time", 5)
+    assert why.startswith("0 of the participants' follow-up events")
+    # Pooled event months do not need it; nor do stacked ones once controls share the months.
+    assert rate_ratio_not_estimable(panel, "ea", "event_month", 5) == ""
+    panel.loc[(panel["referred"] == 0) & (panel["event_month"] >= -3), "ea"] = 1
+    assert rate_ratio_not_estimable(panel, "ea", "stack_time", 5) == ""
+    # Too few participant events at all comes first.
+    few = panel.assign(ea=panel["ea"].where(~(treated & (panel["post"] == 1)), 0))
+    assert "participants had 0 event(s) in the follow-up" in rate_ratio_not_estimable(
+        few, "ea", "stack_time", 5
+    )
