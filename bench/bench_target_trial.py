@@ -401,9 +401,6 @@ def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
         truth = _generate(tmp, world, regime, seed, caps)
         t_gen = time.perf_counter() - t0
         study = load_study(study_programme(tmp), tmp)
-        settings = tuple(
-            s for s in (*OUTCOMES, *NEGATIVE_CONTROLS) if s in study.programme.outcomes.settings
-        )
         base = {
             "world": world,
             "regime": regime,
@@ -420,6 +417,8 @@ def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
         for design in DESIGNS:
             t1 = time.perf_counter()
             mc = fit_design(study, design, caps)
+            # The settings the panel counts (a negative control only where the cohort has it).
+            settings = tuple(s for s in (*OUTCOMES, *NEGATIVE_CONTROLS) if s in mc.panel)
             results = {(s, w): utilisation(mc, s, w) for s in settings for w in WINDOWS}
             secs = time.perf_counter() - t1
             r = Replication(
