@@ -11,13 +11,14 @@ from evalkit.cohort.eligibility import EXCLUSION_REASONS
 from evalkit.cohort.panel import EVENT_MONTHS, build_panel, naive_panel
 from evalkit.cohort.prior_utilisation import PRIOR_WINDOWS
 from evalkit.cohort.result import Cohort
-from evalkit.cohort.risk_set import build_cohort, placebo_cohort
+from evalkit.cohort.risk_set import RISK_SETS, build_cohort, placebo_cohort
 from evalkit.cohort.tables import CohortError
 
 __all__ = [
     "EVENT_MONTHS",
     "EXCLUSION_REASONS",
     "PRIOR_WINDOWS",
+    "RISK_SETS",
     "Cohort",
     "CohortError",
     "build_cohort",

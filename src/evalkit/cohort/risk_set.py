@@ -3,33 +3,47 @@
 The design is docs/design/methods.md, section 1.
 
 :func:`build_cohort` returns a :class:`Cohort`: one row per participant and the stacked
-candidate rows that :func:`evalkit.match` matches on. All heavy work (eligibility over the
-county, prior utilisation over ~25 million activity rows) runs in the engine as Ibis
-expressions; only the participants and the candidate rows (a few million at most, narrow integer
-columns) come back into pandas.
+candidate rows that :func:`evalkit.match` matches on. The work over the county (eligibility of
+the pool on every index date, the ~25 million activity rows) runs in the engine as Ibis
+expressions; only narrow integer columns of the candidate rows (a few million at most) and the
+risk set's events (person key, day number, setting code) come back, and numpy turns them into
+the covariates.
 
 Index dates
 -----------
 - A participant's index date is their first referral to the programme in the referral period
-  (later referrals are part of their exposure).
-- Candidate controls are stacked per calendar month in which at least one participant was
-  referred. A candidate row's index date is the **1st of that month**: the person must be
-  eligible on it (see :mod:`evalkit.cohort.eligibility`) and must not have been referred to
-  the programme **before the first day of the next month**. So a person is a candidate in the
-  months before their own referral, never in the month of it or after it, whatever day of the
-  month the matched participant was referred on (matched controls inherit that day).
-- Covariates are measured at each row's own index date: the participant's referral date, the
-  1st of the month for a candidate. Prior utilisation counts events in ``[index - 12 months,
-  index)`` and ``[index - 3 months, index)`` (calendar months, event months -12..-1 and -3..-1
-  of the data contract's "Time").
+  (later referrals are part of their exposure). Each referral date opens a trial: a person
+  eligible and not yet referred on it may be a control (docs/design/methods.md, section 1).
+- ``risk_set="week"`` (default): candidate controls are stacked per ISO week (Monday to
+  Sunday) holding at least one participant's index date. A candidate row's index date is the
+  **Monday**; the person must be eligible on it and **not referred to the programme on or
+  before it**. People referred later (in that week or after) stay candidates: their first
+  referral after the row's date is ``own_referral_date``, for censoring only, never for
+  choosing. ``index_week`` (the Monday, ISO text) sits beside ``index_month``.
+- ``risk_set="month"`` (the earlier design, kept for comparison): per calendar month with a
+  referral, index date the **1st**, and people referred before the next month are not
+  candidates.
+- Matched controls inherit their participant's exact index date; ``Cohort.covariates_at``
+  re-measures them there.
+
+Covariates
+----------
+Measured at each row's own index date: the participant's referral date, the Monday (or the 1st)
+for a candidate; prior use exact to the day. With ``event_months="day_after"`` (default, the
+data contract) the prior-``w`` window is ``(index - w months, index]``, the index day included
+(the referring consultation is baseline); with ``"index"``, ``[index - w months, index)``.
+Demographics and conditions are gathered in numpy from per-person arrays, and prior counts
+are computed in numpy from the risk set's events brought over once as integers: only narrow
+integer columns of the (millions of) candidate rows leave the engine.
 
 Modules
 -------
 This module builds the cohort (:func:`build_cohort`, :func:`placebo_cohort`) and its stacked
 candidate rows; :mod:`~evalkit.cohort.participants` finds the participants and their index
 dates, :mod:`~evalkit.cohort.eligibility` holds the rules and the covariates at index,
-:mod:`~evalkit.cohort.prior_utilisation` counts the prior windows (whole calendar months for
-candidate rows, one pass over the activity of the people in the risk set) and
+:mod:`~evalkit.cohort.prior_utilisation` counts the prior windows (exact to the day, one pass
+over the activity of the people in the risk set), :mod:`~evalkit.cohort.at_dates` measures
+covariates at any dates, :mod:`~evalkit.cohort.coverage` flags short windows and
 :mod:`~evalkit.cohort.result` holds the :class:`Cohort` it returns.
 """
 
