@@ -119,6 +119,28 @@ def capabilities() -> dict[str, bool]:
     }
 
 
+#: evalkit subpackages whose code decides a replication's numbers (fingerprinted per row).
+ESTIMATE_CODE = ("synth", "cohort", "stats", "analysis")
+
+
+def code_fingerprint() -> str:
+    """SHA-256 (12 hex digits) of the evalkit modules that decide the estimates.
+
+    Recorded on every row, and a file is resumed only by the same code: a study of 1,000
+    replications must not mix generator or estimator versions (it would average them).
+    """
+    import hashlib
+
+    import evalkit
+
+    root = Path(evalkit.__file__).resolve().parent
+    h = hashlib.sha256()
+    for sub in ESTIMATE_CODE:
+        for f in sorted((root / sub).rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def design_impl(caps: dict[str, bool]) -> str:
     """What fitting a design runs: ``"issue14"``, ``"partial"`` or ``"pre-issue"``.
 
@@ -424,7 +446,11 @@ def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
             r = Replication(
                 world, regime, rep, seed, design, truth, study, mc, results, settings, secs
             )
-            impl = {"design_impl": design_impl(caps), "design_seconds": secs}
+            impl = {
+                "design_impl": design_impl(caps),
+                "code": code_fingerprint(),
+                "design_seconds": secs,
+            }
             rows += design_rows(r, {**base, **impl})
         total = time.perf_counter() - t0
         for row in rows:
@@ -439,7 +465,9 @@ def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------
 
 
-def done_keys(out: Path, caps: dict[str, bool]) -> set[tuple[str, str, int]]:
+def done_keys(
+    out: Path, caps: dict[str, bool], *, allow_code_change: bool = False
+) -> set[tuple[str, str, int]]:
     """(world, regime, rep) already in ``out``; refuse a file of another design or code."""
     if not out.exists():
         return set()
@@ -454,6 +482,14 @@ def done_keys(out: Path, caps: dict[str, bool]) -> set[tuple[str, str, int]]:
         raise SystemExit(
             f"{out} holds rows of {sorted(have)} code and this code runs {impl!r}: give another "
             "--out (pilot rows on pre-issue code must not be mixed in)"
+        )
+    code = code_fingerprint()
+    have = set(prev["code"].dropna().unique()) if "code" in prev else set()
+    if have - {code} and not allow_code_change:
+        raise SystemExit(
+            f"{out} holds rows of evalkit code {sorted(have)} and this is {code}: the code that "
+            "decides the estimates changed; give another --out, or --allow-code-change if the "
+            "change cannot move a number (say so in the report)"
         )
     if caps["world"] and (prev["world_generated"] != prev["world"]).any():
         raise SystemExit(f"{out} holds counties generated before --world existed: another --out")
@@ -492,9 +528,11 @@ def run(
     max_minutes: float | None,
     worlds: tuple[str, ...] = ("hard",),
     regimes: tuple[str, ...] = REGIMES,
+    *,
+    allow_code_change: bool = False,
 ) -> pd.DataFrame:
     """Run (or resume) the study; rows are appended to ``out`` as replications finish."""
-    done = done_keys(out, capabilities())
+    done = done_keys(out, capabilities(), allow_code_change=allow_code_change)
     # Interleaved, so a time-limited run has about as many replications of each.
     todo = [
         (w, g, r) for r in range(reps) for w in worlds for g in regimes if (w, g, r) not in done
@@ -535,12 +573,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=REPS_FILE)
     ap.add_argument("--report", type=Path, default=REPORT_FILE)
     ap.add_argument("--summary-only", action="store_true", help="summarise the file, run none")
+    ap.add_argument(
+        "--allow-code-change",
+        action="store_true",
+        help="resume a file written by other evalkit code (synth, cohort, stats, analysis)",
+    )
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     if a.summary_only:
         reps, wall = pd.read_csv(a.out), math.nan
     else:
-        reps = run(a.reps, a.workers, a.out, a.max_minutes, tuple(a.worlds), tuple(a.regimes))
+        reps = run(
+            a.reps,
+            a.workers,
+            a.out,
+            a.max_minutes,
+            tuple(a.worlds),
+            tuple(a.regimes),
+            allow_code_change=a.allow_code_change,
+        )
         wall = (time.perf_counter() - t0) / 60
     reps = reps[reps["rep"] < a.reps]
     meta = {

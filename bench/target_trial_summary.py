@@ -253,6 +253,7 @@ def _header(reps: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     achieved = per.groupby(["world", "regime"])["rep"].nunique()
     impl = sorted(reps["design_impl"].unique()) if len(reps) else []
     worlds = sorted(reps["world_generated"].astype(str).unique()) if len(reps) else []
+    codes = sorted(reps["code"].dropna().unique()) if "code" in reps else []
     lines = [
         "# Simulation study: target-trial matched DiD against the legacy design (issue #14)",
         "",
@@ -266,7 +267,8 @@ def _header(reps: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
         + f" (requested {meta['reps_requested']} per world and regime).",
         f"- Code that ran: design `{', '.join(impl)}`; counties of world `{', '.join(worlds)}` "
         "(`pre-issue` = the generator and designs before issue #14's APIs: a pilot that times the "
-        "pipeline, whose figures are not the study's).",
+        "pipeline, whose figures are not the study's); fingerprint of the evalkit code that "
+        f"decides the estimates: `{', '.join(codes) or 'not recorded'}`.",
         "- Log rate-ratio scale; truth = the replication's own `synthetic_truth.json` (a negative "
         "control's is 1); MCSE = Monte Carlo SE (Morris et al. 2019). TT = target trial.",
     ]

@@ -276,3 +276,33 @@ def test_design_rows_one_row_per_cell_and_method_with_metric_columns() -> None:
     assert (nv["estimate"], nv["std_error"], nv["ci_high"]) == (0.7, 0.08, 0.82)
     assert did["controls_referred_12m_share"] == 1.0  # the one control is referred 2 months on
     assert did["matched_share"] == pytest.approx(0.95)
+
+
+def test_done_keys_refuses_rows_of_other_estimating_code(tmp_path: Path) -> None:
+    out = tmp_path / "reps.csv"
+    caps = {"world": True, "risk_set": True, "design": True}
+    row = {
+        "programme": harness.PROGRAMME,
+        "population": harness.POPULATION,
+        "pool": harness.POOL,
+        "world": "hard",
+        "regime": "realistic",
+        "rep": 4,
+        "design": "target_trial",
+        "design_impl": "issue14",
+        "world_generated": "hard",
+        "code": harness.code_fingerprint(),
+    }
+    pd.DataFrame([row]).to_csv(out, index=False)
+    assert harness.done_keys(out, caps) == {("hard", "realistic", 4)}
+    pd.DataFrame([{**row, "code": "0123456789ab"}]).to_csv(out, index=False)
+    with pytest.raises(SystemExit, match="code that decides the estimates changed"):
+        harness.done_keys(out, caps)
+    assert harness.done_keys(out, caps, allow_code_change=True) == {("hard", "realistic", 4)}
+
+
+def test_code_fingerprint_is_stable_hex() -> None:
+    fp = harness.code_fingerprint()
+    assert fp == harness.code_fingerprint()
+    assert len(fp) == 12
+    int(fp, 16)
