@@ -39,6 +39,7 @@ from evalkit.definitions.labels import setting_label
 from evalkit.files import swap_folder, write_text
 from evalkit.reporting.checker import CheckResult, check_outputs
 from evalkit.reporting.html import render
+from evalkit.reporting.target_trial import censored_share
 
 NOTEBOOK = "notebooks/report.ipynb"
 #: PYTHONHASHSEED of the report kernel (and of nbval's, via the Makefile): reproducible bytes.
@@ -284,6 +285,7 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         ("Participants (referred)", m.get("n_participants"), True),
         ("Participants matched", m.get("n_matched"), True),
         ("Matched controls", m.get("n_controls"), True),
+        ("Matched controls referred later (followed until then)", censored_share(results), False),
     ]
     for setting in COMPARED_SETTINGS:
         label = f"{setting_label(setting, capital=True)}, 6 months"

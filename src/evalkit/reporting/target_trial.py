@@ -26,6 +26,7 @@ __all__ = [
     "MAX_LOG_ODDS_SE",
     "MIN_CENSORED_FOR_MODEL",
     "censored_sentence",
+    "censored_share",
     "censoring_model_table",
     "censoring_report",
     "censoring_summary",
@@ -280,6 +281,26 @@ def censoring_report(
         "censoring_model": model,
     }
     return part, tables
+
+
+def censored_share(results: dict[str, Any]) -> str:
+    """The share of matched controls censored for the comparison page ("11%", or why not).
+
+    Examples
+    --------
+    >>> censored_share({"censoring": {"design": "target_trial", "share_censored": 0.1075}})
+    '11%'
+    >>> censored_share({"censoring": {"design": "legacy", "share_censored": 0.0}})
+    'not censored (earlier design)'
+    >>> censored_share({})
+    '–'
+    """
+    part = results.get("censoring")
+    if not part:
+        return "–"
+    if part.get("design") != "target_trial":
+        return "not censored (earlier design)"
+    return share_phrase(part.get("share_censored"))
 
 
 def with_published_share(entry: dict[str, Any], share: float | None) -> dict[str, Any]:

@@ -407,3 +407,14 @@ def test_summary_first_screen_names_the_design(target_trial: bool, phrase: str) 
     ).body
     assert phrase in html
     assert ("followed only until their own referral" in html) is target_trial
+
+
+def test_comparison_page_row_shows_the_published_share_or_why_not() -> None:
+    from evalkit.reporting.pipeline import comparison_rows
+
+    results = {"censoring": {"design": "target_trial", "share_censored": 0.213333}}
+    rows = {label: value for label, value, _ in comparison_rows(results)}
+    assert rows["Matched controls referred later (followed until then)"] == "21%"
+    legacy = {"censoring": {"design": "legacy", "share_censored": 0.0}}
+    rows = {label: value for label, value, _ in comparison_rows(legacy)}
+    assert rows["Matched controls referred later (followed until then)"].startswith("not censored")
