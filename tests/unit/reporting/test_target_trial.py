@@ -418,3 +418,18 @@ def test_comparison_page_row_shows_the_published_share_or_why_not() -> None:
     legacy = {"censoring": {"design": "legacy", "share_censored": 0.0}}
     rows = {label: value for label, value, _ in comparison_rows(legacy)}
     assert rows["Matched controls referred later (followed until then)"].startswith("not censored")
+
+
+def test_every_new_view_shows_all_its_columns() -> None:
+    from evalkit.reporting.tables import TABLE_VIEWS
+
+    res = _ipcw_result()
+    _, tables = censoring_report(_cohort(res, 303, 47), RULE)
+    coverage = pd.DataFrame(
+        {"group": ["participants"], "window": ["both"], "complete": [80], "incomplete": [20]}
+    )
+    tables["window_coverage"] = window_coverage_table(coverage, RULE)
+    for name in ("censoring", "censoring_weights", "censoring_model", "window_coverage"):
+        spec = TABLE_VIEWS[name]
+        missing = set(spec["columns"]) - set(tables[spec["source"]].columns)
+        assert not missing, (name, missing)
