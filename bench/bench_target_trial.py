@@ -15,18 +15,18 @@ On that one county both designs are fitted:
   month, month 0 starting on the index date, no censoring, pooled event-month effects).
 
 For emergency admissions, GP appointments and the negative-control setting ``elective_admission``
-(when the county has it) at 6 and 12 months it records the matched Poisson DiD log rate ratio, its
-SE and CI, and the naive pre/post, with the replication's own truth (``synthetic_truth.json``),
-one CSV row per (design, setting, window, method), appended to ``results/target_trial_reps.csv``
-as each replication finishes. The summary (``target_trial_summary.py``) writes
-``results/target_trial.md``: bias, RMSE, empirical SD against mean SE and coverage, each with its
-Monte Carlo SE, and the issue's acceptance checks.
+(where the design's panel counts it) at 6 and 12 months it records the matched Poisson DiD log
+rate ratio, its SE and CI, and the naive pre/post, with the replication's own truth
+(``synthetic_truth.json``), one CSV row per (design, setting, window, method), appended to
+``results/target_trial_reps.csv`` as each replication finishes. The summary
+(``target_trial_summary.py``) writes ``results/target_trial.md``: bias, RMSE, empirical SD against
+mean SE and coverage, each with its Monte Carlo SE, and the issue's acceptance checks.
 
 The new APIs are detected (``inspect.signature``) and today's code is used where they are
 missing: ``generate_county(world=)``, ``build_cohort(risk_set=, event_months=)`` and
-``matched_cohort(design=)``.
-Each row records what ran (``world_generated``, ``design_impl``), a file never mixes the two, and
-the acceptance checks count only rows where the design and the world are the issue's.
+``matched_cohort(design=)``. Each row records what ran (``world_generated``, ``design_impl`` and
+``code``, a fingerprint of the estimating modules), a file is resumed only by the same, and the
+acceptance checks count only rows where the design and the world are the issue's.
 
 Add a metric here
 -----------------
@@ -38,7 +38,7 @@ the window; columns added to that cell's rows, both methods)::
     def my_metric(r: Replication) -> dict[str, float]:
         return {"my_share": float((r.matched.panel["weight"] > 1).mean())}
 
-    METRICS["my_metric"] = my_metric
+    METRICS["my_metric"] = my_metric   # at module level: the workers import this module
 
 ``Replication`` holds the county's truth, the open study (its directory still exists while metrics
 run), the matched cohort and every ``UtilisationResult`` of the design. Old rows lack a new column
