@@ -56,8 +56,8 @@ ESTIMAND_TEXT: dict[str, str] = {
         "what difference does being referred now make, compared with not being referred now?"
     ),
     "legacy": (
-        "People referred to the programme are compared with similar people who had not been "
-        "referred by the start of the same calendar month, and comparison people are followed "
+        "People referred to the programme are compared with similar people who were not "
+        "referred in the same calendar month, and comparison people are followed "
         "whether or not they were referred later (the comparison is with usual care, which may "
         "include a later referral)."
     ),
