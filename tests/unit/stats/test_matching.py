@@ -438,3 +438,49 @@ def test_match_separating_covariate_does_not_break_the_caliper() -> None:
     assert res.propensity_params["x2"] == pytest.approx(1.0, abs=0.25)
     assert res.caliper_width is not None and res.caliper_width < 5
     assert abs(res.balance().loc["x2", "smd_after"]) < 0.1
+
+
+def test_available_until_keeps_a_control_from_treated_rows_at_or_after_its_time() -> None:
+    """A candidate treated later in the period serves only the treated rows before that moment."""
+    df = pd.DataFrame(
+        {
+            "treat": [1, 1, 0, 0],
+            "d": [0.50, 0.52, 0.51, 0.90],
+            "t": [3.0, 6.0, np.nan, np.nan],
+            "until": [np.nan, np.nan, 5.0, np.nan],
+        },
+        index=[10, 11, 20, 21],
+    )
+    free = match(df, "treat", [], distance="d", caliper=None)
+    # Without the constraint the later treated row (d=0.52, processed first) takes row 20.
+    assert set(free.pairs.loc[free.pairs["treated"] == 11, "control"]) == {20}
+    m = match(df, "treat", [], distance="d", caliper=None, time="t", available_until="until")
+    pairs = dict(zip(m.pairs["treated"], m.pairs["control"], strict=True))
+    assert pairs == {11: 21, 10: 20}  # row 20 (until 5) cannot serve time 6, only time 3
+    shuffled = match(
+        df.iloc[[3, 1, 0, 2]],
+        "treat",
+        [],
+        distance="d",
+        caliper=None,
+        time="t",
+        available_until="until",
+    )
+    assert shuffled.pairs.equals(m.pairs)
+    with pytest.raises(ValueError, match="together"):
+        match(df, "treat", [], distance="d", time="t")
+
+
+def test_available_until_reads_datetimes_and_equal_times_exclude() -> None:
+    df = pd.DataFrame(
+        {
+            "treat": [1, 0, 0],
+            "d": [0.5, 0.5, 0.7],
+            "t": pd.to_datetime(["2022-03-16", None, None]),
+            "until": pd.to_datetime([None, "2022-03-16", None]),
+        }
+    )
+    m = match(df, "treat", [], distance="d", caliper=None, time="t", available_until="until")
+    assert m.pairs["control"].tolist() == [
+        2
+    ]  # referred on the treated row's own date: not a control

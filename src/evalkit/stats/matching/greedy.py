@@ -7,7 +7,9 @@ The rules (the public docstring of :func:`evalkit.stats.matching.match` and
   caliper (``abs(d_c - d_t) <= width`` in floating point), do not share its ``unit``, have not
   already been matched to it, and are still available: without replacement a control row is used
   at most once; with ``unit`` a unit supplies at most one control row overall (with replacement
-  that one row may be reused).
+  that one row may be reused).  With ``available_until`` a control row may serve only treated
+  rows whose ``time`` is earlier than its own ``available_until`` (a risk set's candidate who
+  becomes treated later in the period can serve the treated rows before that moment only).
 * ``ratio`` rounds: in round ``j`` every treated row, in the given order, takes its nearest
   eligible control.  The eligible pool only shrinks, so a treated row that finds no control in a
   round finds none later either.
@@ -40,7 +42,7 @@ REASONS = {
     "no_control_within_caliper": "no control in its stratum lies within the caliper",
     "controls_used": (
         "every control within the caliper was already used by another participant "
-        "(or belongs to the participant's own unit)"
+        "(or belongs to the participant's own unit, or was no longer available at its time)"
     ),
 }
 
@@ -376,6 +378,8 @@ def greedy_match(
     caliper_width: float | None,
     replace: bool,
     unit: np.ndarray | None = None,
+    time: np.ndarray | None = None,
+    available_until: np.ndarray | None = None,
 ) -> GreedyResult:
     """Match treated rows to controls greedily, k rounds, as the module docstring states.
 
@@ -400,6 +404,10 @@ def greedy_match(
     unit : np.ndarray or None
         Integer unit code per row; rows of one unit supply at most one control row, and a
         treated row never takes a control of its own unit.
+    time, available_until : np.ndarray or None
+        Float per row, given together: a control row may serve a treated row only when the
+        treated row's ``time`` is strictly less than the control row's ``available_until``
+        (``inf`` for a control that is always available).
 
     Returns
     -------
@@ -432,6 +440,9 @@ def greedy_match(
     pairs_r: list[int] = []
     cunit = pool.unit
     width = caliper_width
+    until = None
+    if available_until is not None and time is not None:
+        until = np.asarray(available_until, dtype=np.float64)[pool.rows]
 
     # Round rnd: every treated row still active, in the given order, takes its nearest eligible
     # control; a row that finds none is retired (the pool only shrinks).
@@ -442,10 +453,14 @@ def greedy_match(
             dt = d[t]
             ut = unit[t] if unit is not None else None
             mine = matched_by[t]
+            tt = float(time[t]) if until is not None else 0.0
 
-            # Available positions this row may still not take: its own unit's, its own matches.
-            def excluded(pos: int, ut=ut, mine=mine) -> bool:
+            # Available positions this row may still not take: its own unit's, its own
+            # matches, and controls no longer available at its time.
+            def excluded(pos: int, ut=ut, mine=mine, tt=tt) -> bool:
                 if cunit is not None and cunit[pos] == ut:
+                    return True
+                if until is not None and until[pos] <= tt:
                     return True
                 return bool(mine) and pos in mine
 

@@ -421,6 +421,45 @@ def _outcome_notes(
     return notes
 
 
+def _as_float_time(col: pd.Series, name: str) -> np.ndarray:
+    """A numeric or datetime column as float (days for datetimes); missing values as inf."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        v = col.to_numpy(dtype="datetime64[ns]")
+        out = (v.astype("datetime64[D]").astype(np.int64)).astype(np.float64)
+        out[np.isnat(v)] = np.inf
+        return out
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.to_numpy(dtype=np.float64, na_value=np.inf)
+    raise ValueError(f"column {name!r} must be numeric or datetime, got dtype {col.dtype}")
+
+
+def _availability(
+    data: pd.DataFrame, treated: np.ndarray, time: str | None, available_until: str | None
+) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
+    """The ``time`` / ``available_until`` arrays of :func:`match` (both or neither)."""
+    if (time is None) != (available_until is None):
+        raise ValueError("give time and available_until together (or neither)")
+    if time is None or available_until is None:
+        return None, None, []
+    for c in (time, available_until):
+        if c not in data.columns:
+            raise ValueError(f"column {c!r} is not in data")
+    t = _as_float_time(data[time], time)
+    if np.isinf(t[treated]).any():
+        raise ValueError(f"missing values in {time!r} for treated rows")
+    until = _as_float_time(data[available_until], available_until)
+    limited = int(np.isfinite(until[~treated]).sum())
+    notes = (
+        [
+            f"A control row served only treated rows whose '{time}' is before its "
+            f"'{available_until}' ({limited:,} control rows have one)."
+        ]
+        if limited
+        else []
+    )
+    return t, until, notes
+
+
 def match(
     data: pd.DataFrame,
     treatment: str,
@@ -432,6 +471,8 @@ def match(
     distance: str = "logit",
     unit: str | None = None,
     *,
+    time: str | None = None,
+    available_until: str | None = None,
     m_order: Literal["largest", "smallest", "random", "data"] = "largest",
     propensity_sample: Literal["auto"] | int | None = "auto",
     sample_controls_above: int = 100_000,
@@ -475,6 +516,12 @@ def match(
         Column identifying units that own several rows (a person on several risk-set months).
         A unit supplies at most one control row overall (with replacement, that row may be
         reused), and a treated row never takes a control of its own unit.
+    time, available_until : str, optional
+        Given together: a control row may serve a treated row only when the treated row's
+        ``time`` is strictly earlier than the control row's ``available_until`` (numeric or
+        datetime columns; a missing ``available_until`` means always available). For risk sets
+        coarser than a day: a candidate who is treated later in the same period can be a control
+        for the treated rows before that moment, never for those on or after it.
     m_order : {"largest", "smallest", "random", "data"}, default "largest"
         Order of treated rows within a round: descending distance (MatchIt's default for a
         propensity score), ascending, random (seeded, from label order) or input order (the
@@ -563,6 +610,7 @@ def match(
     strata = _strata(data, exact) if exact else np.zeros(n, dtype=np.int64)
     unit_codes = pd.factorize(data[unit])[0].astype(np.int64) if unit is not None else None
     t_rows = np.flatnonzero(treated)
+    t_arr, until_arr, until_notes = _availability(data, treated, time, available_until)
     g = greedy_match(
         d,
         treated,
@@ -573,6 +621,8 @@ def match(
         caliper_width=width,
         replace=replace,
         unit=unit_codes,
+        time=t_arr,
+        available_until=until_arr,
     )
     _check_any_matched(g)
 
@@ -591,6 +641,8 @@ def match(
         "replace": bool(replace),
         "distance": distance,
         "unit": unit,
+        "time": time,
+        "available_until": available_until,
         "m_order": m_order,
         "propensity_sample": propensity_sample,
         "propensity_fit": dist.fit_kind,
@@ -598,7 +650,12 @@ def match(
         "sample_controls_above": int(sample_controls_above),
         "seed": int(seed),
     }
-    notes = [*dist.notes, *caliper_notes, *_outcome_notes(unmatched, g, n_t, ratio, unit)]
+    notes = [
+        *dist.notes,
+        *caliper_notes,
+        *until_notes,
+        *_outcome_notes(unmatched, g, n_t, ratio, unit),
+    ]
     return MatchResult(
         matched=_matched_frame(data, treatment, rows, sub_of, weight, d, replace),
         unmatched=unmatched,
