@@ -1,4 +1,4 @@
-"""Simulation harness: the target-trial matched DiD against the legacy design (issue #14).
+"""Simulation harness: the target-trial matched DiD against the legacy design.
 
 Each replication (seed ``BASE_SEED + rep``; the generator splits one seed into independent named
 streams, ``evalkit.synth.streams``) generates one reduced-scale county per (world, regime): the
@@ -11,7 +11,7 @@ On that one county both designs are fitted:
 - ``target_trial``: ``matched_cohort(study, design="target_trial")`` on a cohort with weekly risk
   sets and event month 0 starting the day after the index date; controls censored at their own
   referral with IPCW; index-month x event-month effects;
-- ``legacy``: the design before issue #14 (risk sets by month, covariates at the 1st of the
+- ``legacy``: the design before the target trial (risk sets by month, covariates at the 1st of the
   month, month 0 starting on the index date, no censoring, pooled event-month effects).
 
 For emergency admissions, GP appointments and the negative-control setting ``elective_admission``
@@ -20,13 +20,14 @@ rate ratio, its SE and CI, and the naive pre/post, with the replication's own tr
 (``synthetic_truth.json``), one CSV row per (design, setting, window, method), appended to
 ``results/target_trial_reps.csv`` as each replication finishes. The summary
 (``target_trial_summary.py``) writes ``results/target_trial.md``: bias, RMSE, empirical SD against
-mean SE and coverage, each with its Monte Carlo SE, and the issue's acceptance checks.
+mean SE and coverage, each with its Monte Carlo SE, and the acceptance checks.
 
 The new APIs are detected (``inspect.signature``) and today's code is used where they are
 missing: ``generate_county(world=)``, ``build_cohort(risk_set=, event_months=)`` and
 ``matched_cohort(design=)``. Each row records what ran (``world_generated``, ``design_impl`` and
 ``code``, a fingerprint of the estimating modules), a file is resumed only by the same, and the
-acceptance checks count only rows where the design and the world are the issue's.
+acceptance checks count only rows of the current code (``design_impl`` ``current``) on a county
+of the world named.
 
 Add a metric here
 -----------------
@@ -99,12 +100,12 @@ FILE_IDENTITY = ("programme", "population", "pool")
 
 
 # --------------------------------------------------------------------------------------------
-# What the code offers (the issue's APIs land while this harness is in use)
+# What the code offers (the target-trial APIs, detected so that older code still runs)
 # --------------------------------------------------------------------------------------------
 
 
 def capabilities() -> dict[str, bool]:
-    """Which of the issue's APIs the installed evalkit has."""
+    """Which of the target-trial APIs the installed evalkit has."""
     from evalkit.analysis.utilisation import matched_cohort
     from evalkit.cohort import build_cohort
     from evalkit.synth import generate_county
@@ -142,14 +143,14 @@ def code_fingerprint() -> str:
 
 
 def design_impl(caps: dict[str, bool]) -> str:
-    """What fitting a design runs: ``"issue14"``, ``"partial"`` or ``"pre-issue"``.
+    """What fitting a design runs: ``"current"``, ``"partial"`` or ``"older"``.
 
-    ``issue14``: ``matched_cohort(design=)`` on a cohort built with the design's options;
-    ``partial``: one of the two is missing; ``pre-issue``: today's code, which is the legacy
+    ``current``: ``matched_cohort(design=)`` on a cohort built with the design's options;
+    ``partial``: one of the two is missing; ``older``: code without either, which is the legacy
     design (for ``target_trial`` a stand-in that only times the pipeline).
     """
     have = caps["design"] + caps["risk_set"]
-    return {2: "issue14", 1: "partial", 0: "pre-issue"}[have]
+    return {2: "current", 1: "partial", 0: "older"}[have]
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,7 +432,7 @@ def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
             "programme": PROGRAMME,
             "population": POPULATION,
             "pool": POOL,
-            "world_generated": truth.get("world", "pre-issue"),
+            "world_generated": truth.get("world", "unrecorded"),
             "people_written": truth.get("people_written", math.nan),
             "generate_seconds": t_gen,
         }
@@ -481,7 +482,7 @@ def done_keys(
     if have != {impl}:
         raise SystemExit(
             f"{out} holds rows of {sorted(have)} code and this code runs {impl!r}: give another "
-            "--out (pilot rows on pre-issue code must not be mixed in)"
+            "--out (rows of older code must not be mixed in)"
         )
     code = code_fingerprint()
     have = set(prev["code"].dropna().unique()) if "code" in prev else set()
@@ -610,19 +611,19 @@ def main(argv: list[str] | None = None) -> None:
 
 @pytest.mark.slow
 def test_target_trial_acceptance_checks_pass_at_1000_replications() -> None:
-    """The issue's acceptance checks on the replications file (run the script first).
+    """The acceptance checks on the replications file (run the script first).
 
     Hard observables, target trial: coverage 93-97% and |bias| <= max(2.576 MCSE, 0.01) for
     emergency admissions and GP appointments at 6 and 12 months; hard realistic: naive |bias|
     above the DiD's by more than 2.576 MCSE. Asserted only with 1,000 replications per regime
-    of the issue's code (``design_impl`` and ``world_generated``); otherwise skipped, saying how
+    of the current code (``design_impl`` and ``world_generated``); otherwise skipped, saying how
     many there are.
     """
     reps = pd.read_csv(REPS_FILE) if REPS_FILE.exists() else pd.DataFrame()
     counts = summary.valid_replications(reps)
     if min(counts.values(), default=0) < summary.FULL_REPS:
         pytest.skip(
-            f"{counts or 'no'} valid replications (hard world, target trial, issue's code) "
+            f"{counts or 'no'} valid replications (hard world, target trial, current code) "
             f"in {REPS_FILE.name}, not {summary.FULL_REPS} per regime: run the script"
         )
     checks = summary.acceptance_checks(summary.valid_rows(reps)[lambda d: d["rep"] < 1000])

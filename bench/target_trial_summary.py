@@ -5,7 +5,7 @@ Plain means over replications, hand-written; the Monte Carlo SEs follow Morris, 
 RMSE by the delta method on the MSE (``sd(err^2) / sqrt(R) / (2 RMSE)``). ``err`` is the log
 estimate minus the log of the replication's own true rate ratio.
 
-The issue's acceptance checks (hard world; asserted for the target trial, reported for legacy):
+The acceptance checks (hard world; asserted for the target trial, reported for legacy):
 
 - observables: 95% CI coverage in 93-97% and ``|bias| <= max(2.576 MCSE, 0.01)`` for emergency
   admissions and GP appointments at 6 and 12 months (``coverage``, ``bias``);
@@ -29,7 +29,7 @@ FULL_REPS = 1000
 COVERAGE_BAND = (0.93, 0.97)
 #: |bias| within this many Monte Carlo SEs (the 99% Monte Carlo level) ...
 BIAS_MCSE_LIMIT = 2.576
-#: ... or within this many log units, whichever is larger (the issue's floor).
+#: ... or within this many log units, whichever is larger (the acceptance floor).
 BIAS_FLOOR = 0.01
 GROUP = ["world", "regime", "design", "setting", "window", "method"]
 CHECKED_SETTINGS = ("emergency_admission", "gp_appointment")
@@ -92,10 +92,10 @@ def summarise(reps: pd.DataFrame) -> pd.DataFrame:
 
 
 def valid_rows(reps: pd.DataFrame) -> pd.DataFrame:
-    """Rows from the issue's code: the design's new API and a county of the named world."""
+    """Rows of the current code (the design API) on a county of the named world."""
     if reps.empty:
         return reps
-    return reps[(reps["design_impl"] == "issue14") & (reps["world_generated"] == reps["world"])]
+    return reps[(reps["design_impl"] == "current") & (reps["world_generated"] == reps["world"])]
 
 
 def valid_replications(reps: pd.DataFrame, world: str = "hard") -> dict[str, int]:
@@ -125,7 +125,7 @@ def _check(name: str, cell: dict[str, Any], value: float, mcse: float, limit: st
 
 
 def acceptance_checks(reps: pd.DataFrame, world: str = "hard") -> pd.DataFrame:
-    """The issue's checks (module docstring), one row each; ``asserted`` for the target trial."""
+    """The acceptance checks (module docstring), one row each; ``asserted`` for the target trial."""
     if reps.empty:
         return pd.DataFrame()
     table = summarise(reps).set_index(GROUP)
@@ -255,7 +255,7 @@ def _header(reps: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     worlds = sorted(reps["world_generated"].astype(str).unique()) if len(reps) else []
     codes = sorted(reps["code"].dropna().unique()) if "code" in reps else []
     lines = [
-        "# Simulation study: target-trial matched DiD against the legacy design (issue #14)",
+        "# Simulation study: target-trial matched DiD against the legacy design",
         "",
         f"Written by `{meta['command']}` on {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC.",
         "",
@@ -266,8 +266,9 @@ def _header(reps: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
         + (", ".join(f"{w} {g} {n}" for (w, g), n in achieved.items()) or "none")
         + f" (requested {meta['reps_requested']} per world and regime).",
         f"- Code that ran: design `{', '.join(impl)}`; counties of world `{', '.join(worlds)}` "
-        "(`pre-issue` = the generator and designs before issue #14's APIs: a pilot that times the "
-        "pipeline, whose figures are not the study's); fingerprint of the evalkit code that "
+        "(`older` = code without the target-trial APIs, `unrecorded` = a county without a world: "
+        "a pilot that times the pipeline, whose figures are not the study's); fingerprint of the "
+        "evalkit code that "
         f"decides the estimates: `{', '.join(codes) or 'not recorded'}`.",
         "- Log rate-ratio scale; truth = the replication's own `synthetic_truth.json` (a negative "
         "control's is 1); MCSE = Monte Carlo SE (Morris et al. 2019). TT = target trial.",
@@ -291,7 +292,7 @@ def write_report(reps: pd.DataFrame, path: Path, meta: dict[str, Any]) -> pd.Dat
     counts = valid_replications(reps)
     if min(counts.values(), default=0) < FULL_REPS:
         lines += [
-            f"**Incomplete:** valid replications (hard world, target trial, the issue's code): "
+            f"**Incomplete:** valid replications (hard world, target trial, current code): "
             f"{counts or 'none'}; the acceptance checks apply at {FULL_REPS} per regime. "
             "Resume with `PYTHONPATH=src python bench/bench_target_trial.py --reps 1000`.",
             "",

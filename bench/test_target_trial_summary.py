@@ -28,7 +28,7 @@ def _rows(errs: np.ndarray, se: float, *, method: str = "matched_did", **key) ->
         "design": "target_trial",
         "setting": "emergency_admission",
         "window": 6,
-        "design_impl": "issue14",
+        "design_impl": "current",
         "world_generated": "hard",
         **key,
     }
@@ -135,10 +135,10 @@ def test_acceptance_checks_coverage_fails_when_ses_too_small() -> None:
     assert not cov["passed"].any(), cov
 
 
-def test_valid_rows_keep_only_issue_code_in_the_named_world() -> None:
+def test_valid_rows_keep_only_current_code_in_the_named_world() -> None:
     a = _rows(np.zeros(3), 0.1)
-    b = _rows(np.zeros(2), 0.1, design_impl="pre-issue", regime="realistic")
-    c = _rows(np.zeros(2), 0.1, world_generated="pre-issue", regime="realistic")
+    b = _rows(np.zeros(2), 0.1, design_impl="older", regime="realistic")
+    c = _rows(np.zeros(2), 0.1, world_generated="unrecorded", regime="realistic")
     reps = pd.concat([a, b, c])
     assert len(summary.valid_rows(reps)) == 3
     assert summary.valid_replications(reps) == {"observables": 3}
@@ -166,9 +166,9 @@ def test_referred_within_counts_control_units_referred_in_window() -> None:
 
 def test_design_impl_names_the_code_that_ran() -> None:
     caps = {"world": True, "risk_set": True, "design": True}
-    assert harness.design_impl(caps) == "issue14"
+    assert harness.design_impl(caps) == "current"
     assert harness.design_impl({**caps, "risk_set": False}) == "partial"
-    assert harness.design_impl({**caps, "risk_set": False, "design": False}) == "pre-issue"
+    assert harness.design_impl({**caps, "risk_set": False, "design": False}) == "older"
 
 
 def test_done_keys_refuses_rows_of_other_code(tmp_path: Path) -> None:
@@ -181,8 +181,8 @@ def test_done_keys_refuses_rows_of_other_code(tmp_path: Path) -> None:
         "regime": "observables",
         "rep": 0,
         "design": "target_trial",
-        "design_impl": "pre-issue",
-        "world_generated": "pre-issue",
+        "design_impl": "older",
+        "world_generated": "unrecorded",
     }
     pd.DataFrame([row]).to_csv(out, index=False)
     old = {"world": False, "risk_set": False, "design": False}
@@ -289,7 +289,7 @@ def test_done_keys_refuses_rows_of_other_estimating_code(tmp_path: Path) -> None
         "regime": "realistic",
         "rep": 4,
         "design": "target_trial",
-        "design_impl": "issue14",
+        "design_impl": "current",
         "world_generated": "hard",
         "code": harness.code_fingerprint(),
     }

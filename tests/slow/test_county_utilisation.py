@@ -17,9 +17,9 @@ What is checked:
 
 - observables: for each programme, the matched DiD rate ratio for emergency admissions and GP
   appointments at 3, 6 and 12 months lies within 3 standard errors (log scale) of the true rate
-  ratio in ``synthetic_truth.json`` (issue #14 asks for 6 and 12; 3 is kept from 0.3.0); the
-  negative-control setting (``elective_admission``, true rate ratio exactly 1) likewise, where
-  the cohort counts it;
+  ratio in ``synthetic_truth.json`` (the target-trial release asks for 6 and 12; 3 is kept from
+  0.3.0); the negative-control setting (``elective_admission``, true rate ratio exactly 1)
+  likewise, where the cohort counts it;
 - realistic: the naive pre/post estimate for emergency admissions is more than 2 of its own
   standard errors from the truth (regression to the mean) at 6 and 12 months; at 3 months it is
   printed and recorded, not asserted (below); the matched DiD's residual bias is printed and
@@ -89,7 +89,7 @@ PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 SETTINGS = ("emergency_admission", "gp_appointment")
 #: Negative-control settings (true rate ratio exactly 1), checked where the cohort counts them.
 NEGATIVE_CONTROLS = ("elective_admission",)
-#: The synthetic world and the analysis design checked (issue #14).
+#: The synthetic world and the analysis design checked.
 WORLD = "hard"
 DESIGN = "target_trial"
 WINDOWS = (3, 6, 12)
@@ -114,7 +114,7 @@ def county_programmes() -> dict:
 
 
 def _takes(fn: Callable[..., object], name: str) -> bool:
-    """Whether ``fn`` takes the keyword ``name`` (the issue's APIs, while they land)."""
+    """Whether ``fn`` takes the keyword ``name`` (the target-trial APIs, detected)."""
     return name in inspect.signature(fn).parameters
 
 
