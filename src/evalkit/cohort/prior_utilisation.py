@@ -213,6 +213,7 @@ def prior_counts_grid(
     grid_days: np.ndarray,
     n_settings: int,
     convention: str = "day_after",
+    dtype: type = np.int32,
 ) -> np.ndarray:
     """:func:`prior_counts_days` for rows on a grid of shared index days (the risk sets).
 
@@ -221,12 +222,13 @@ def prior_counts_grid(
     grid, so an event falls in the windows of a contiguous run of grid days: it adds 1 at the
     run's start and -1 after its end, and a cumulative sum over the grid gives every (person,
     grid day, setting) count at once (chunked over people). Same result as
-    :func:`prior_counts_days`, checked by the tests.
+    :func:`prior_counts_days`, checked by the tests. ``dtype`` is the result's integer type
+    (int16 halves the memory of millions of rows; the caller checks the counts fit).
     """
     w12, w3 = PRIOR_WINDOWS
     grid_days = np.asarray(grid_days, dtype=np.int64)
     row_ti = np.asarray(row_ti, dtype=np.int64)
-    out = np.zeros((len(row_ti), 2 * n_settings), dtype=np.int32)
+    out = np.zeros((len(row_ti), 2 * n_settings), dtype=dtype)
     if len(row_ti) == 0 or len(ev_key) == 0:
         return out
     if np.any(np.diff(grid_days) <= 0):
@@ -246,7 +248,7 @@ def prior_counts_grid(
         row_ti, row_p = row_ti[order], row_p[order]
     hi = event_month_start_days(grid_days, 0, convention)  # windows are [lo, hi)
     block = max(1, _DENSE_CELLS // (n_p * k))
-    res = np.empty((len(row_ti), 2 * k), dtype=np.int32)
+    res = np.empty((len(row_ti), 2 * k), dtype=dtype)
     # A running count never exceeds a (person, setting)'s number of events: int16 when that
     # fits (half the memory traffic), else int32.
     most = int(np.bincount(ev_p * k + ev_c).max(initial=0))

@@ -611,17 +611,21 @@ def _prior_columns(
     hi_day = int(row_day.max()) + 2
     evs = fetch_events(tables, ev, lo_day, hi_day)
     k = len(settings)
-    prior = np.empty((len(pk), 2 * k), dtype=np.int32)
+    # Narrow: a count never exceeds a (person, setting)'s events in the extract, so int16
+    # when every one has fewer than 32,768 (always, in practice), else int32.
+    cells = evs["pk"].astype(np.int64) * k + evs["code"]
+    fits = len(cells) == 0 or int(np.bincount(cells).max()) <= np.iinfo(np.int16).max
+    dtype = np.int16 if fits else np.int32
+    prior = np.empty((len(pk), 2 * k), dtype=dtype)
     is_p = referred == 1
     args = (evs["pk"], evs["day"], evs["code"])
     prior[is_p] = prior_counts_days(*args, pk[is_p], row_day[is_p], k, design.event_months)
     ti = np.searchsorted(grid_days, row_day[~is_p])
-    prior[~is_p] = prior_counts_grid(*args, pk[~is_p], ti, grid_days, k, design.event_months)
+    prior[~is_p] = prior_counts_grid(
+        *args, pk[~is_p], ti, grid_days, k, design.event_months, dtype=dtype
+    )
     names = [f"prior{w}_{s}" for w in PRIOR_WINDOWS for s in settings]
-    # Narrow: 12 months of one setting's contacts fit int16 (checked, else int32).
-    if len(prior) and int(prior.max()) <= np.iinfo(np.int16).max:
-        prior = prior.astype(np.int16)
-    return {n: np.ascontiguousarray(prior[:, i]) for i, n in enumerate(names)}
+    return {n: prior[:, i] for i, n in enumerate(names)}
 
 
 def _setting_code(setting: ir.StringValue, settings: Sequence[str]) -> ir.IntegerValue:
