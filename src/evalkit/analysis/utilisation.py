@@ -250,6 +250,11 @@ def matched_cohort(
         "replace": m_cfg.replace if replace_controls is None else replace_controls,
         "sample_controls_above": m_cfg.sample_controls_above,
         "seed": m_cfg.seed,
+        "available_until": (
+            "own_referral_date"
+            if design == "target_trial" and "own_referral_date" in cohort.candidates
+            else None
+        ),
         **control_rule(m_cfg.one_control_per_person),
     }
     cov_cols = cohort.covariate_columns(spec["covariates"])
@@ -339,6 +344,10 @@ def _match_log_counts(cand: pd.DataFrame, covariates: list[str], spec: dict) -> 
         sample_controls_above=spec["sample_controls_above"],
         seed=spec["seed"],
     )
+    if spec.get("available_until"):
+        # Target trial: a candidate referred later in its week's risk set is a control only for
+        # the participants referred before it (not yet referred on their index date).
+        common.update(time="index_date", available_until=spec["available_until"])
     if not counts or spec["distance"] not in ("logit", "propensity"):
         return match(cand, covariates=covariates, distance=spec["distance"], **common)
     logged = {f"log1p_{c}": np.log1p(cand[c].to_numpy(dtype=np.float64)) for c in counts}

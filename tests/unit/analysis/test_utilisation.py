@@ -181,7 +181,8 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
 def test_matched_cohort_propensity_on_log_counts_balance_on_raw_counts(matched) -> None:
     """Prior-use counts enter the propensity model as log1p; balance reports the raw counts.
 
-    The matched sets are those of ``match`` called directly with the log1p covariates.
+    The matched sets are those of ``match`` called directly with the log1p covariates (and,
+    in the target trial, each candidate available only before its own referral).
     """
     from evalkit.stats.matching import match
 
@@ -206,7 +207,10 @@ def test_matched_cohort_propensity_on_log_counts_balance_on_raw_counts(matched) 
         unit=mc.spec["unit"],
         seed=mc.spec["seed"],
         sample_controls_above=mc.spec["sample_controls_above"],
+        time="index_date",
+        available_until=mc.spec["available_until"],
     )
+    assert mc.spec["available_until"] == "own_referral_date"
     assert direct.matched.index.equals(mc.match.matched.index)
     np.testing.assert_array_equal(direct.matched["weight"], mc.match.matched["weight"])
 
@@ -485,3 +489,19 @@ def test_rate_ratio_not_estimable_when_participant_events_share_no_control_month
     assert "participants had 0 event(s) in the follow-up" in rate_ratio_not_estimable(
         few, "ea", "stack_time", 5
     )
+
+
+def test_no_matched_control_was_referred_on_or_before_its_participants_date(matched) -> None:
+    """Target trial: a control is not yet referred on the index date it inherits.
+
+    With weekly risk sets a candidate indexed on the Monday may be referred later that week; it
+    can then serve only the participants referred before it (``match(available_until=)``), so no
+    matched control is censored at month 0 for a referral before its inherited date.
+    """
+    for prog, mc in matched.items():
+        pairs = mc.match.pairs
+        cand = mc.cohort.candidates
+        t_date = cand["index_date"].to_numpy()[pairs["treated"].to_numpy()]
+        own = cand["own_referral_date"].to_numpy()[pairs["control"].to_numpy()]
+        referred = ~np.isnat(own)
+        assert not (own[referred] <= t_date[referred]).any(), prog
