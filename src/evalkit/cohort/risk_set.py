@@ -611,11 +611,9 @@ def _prior_columns(
     hi_day = int(row_day.max()) + 2
     evs = fetch_events(tables, ev, lo_day, hi_day)
     k = len(settings)
-    # Narrow: a count never exceeds a (person, setting)'s events in the extract, so int16
-    # when every one has fewer than 32,768 (always, in practice), else int32.
-    cells = evs["pk"].astype(np.int64) * k + evs["code"]
-    fits = len(cells) == 0 or int(np.bincount(cells).max()) <= np.iinfo(np.int16).max
-    dtype = np.int16 if fits else np.int32
+    # int32, as before: int16 would halve these columns, but numpy turns int16 into float32
+    # in ufuncs (np.log1p of a count), a silent loss of precision for every consumer.
+    dtype = np.int32
     prior = np.empty((len(pk), 2 * k), dtype=dtype)
     is_p = referred == 1
     args = (evs["pk"], evs["day"], evs["code"])
