@@ -117,6 +117,8 @@ def resolved_plan(
             "seed": m.seed,
             **rule,
             "propensity_terms": "log1p of prior-utilisation counts",
+            # Target trial: a candidate serves only participants referred before its own referral.
+            "available_until": "own_referral_date" if DESIGN == "target_trial" else None,
         },
         "estimation": {
             "estimand": "ATT, intention to treat from the referral date",

@@ -135,7 +135,9 @@ def test_flatten_nested_and_dotted_names() -> None:
 
 
 def test_resolved_plan_names_the_target_trial_design_and_its_censoring() -> None:
-    est = resolved_plan("mindsong")["estimation"]
+    plan = resolved_plan("mindsong")
+    est = plan["estimation"]
+    assert plan["matching"]["available_until"] == "own_referral_date"
     assert est["design"] == "target_trial"
     assert est["design_estimand"].startswith("referral now vs not now")
     assert est["censoring"]["truncate"] == [0.01, 0.99]
