@@ -398,6 +398,7 @@ def design_context(results: dict[str, Any]) -> dict[str, Any]:
         "exact": _words(list(matching.get("exact", []))) or "nothing",
         "ratio": matching.get("ratio", ""),
         "caliper": matching.get("caliper", ""),
+        "available_until": bool(matching.get("available_until")),
         "model_spec": spec,
     }
     if spec:

@@ -324,11 +324,19 @@ def test_design_appendix_says_what_the_analysis_used() -> None:
     part, _ = censoring_report(_cohort(res, 303, 47), RULE)
     results = {
         "censoring": part,
-        "parameters": {"matching": {"exact": ["sex", "index_week"], "ratio": 3, "caliper": 0.2}},
+        "parameters": {
+            "matching": {
+                "exact": ["sex", "index_week"],
+                "ratio": 3,
+                "caliper": 0.2,
+                "available_until": "own_referral_date",
+            }
+        },
     }
     html = render("appendix_design.html.j2", **design_context(results)).body
     assert "exact on sex and index week" in html
     assert "controls to each participant up to 3:1" in html
+    assert "serves only participants referred before its own referral" in html
     assert not PEOPLE_PHRASE.search(html)  # the checker would flag "3 controls"
     assert "pooled logistic hazard" in html
     assert "covariates: x; time: one indicator per month" in html
