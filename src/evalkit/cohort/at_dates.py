@@ -230,8 +230,16 @@ def covariates_at(cohort: Cohort, rows: pd.DataFrame) -> pd.DataFrame:
     finally:
         tables.drop(*scratch)
     key = people.set_index("person_id")["k"].loc[r["person_id"]].to_numpy()
+    excl = cohort.spec.get("index_day") == "excluded" and convention == "day_after"
     prior = prior_counts_days(
-        evs["pk"], evs["day"], evs["code"], key, day, len(settings), convention
+        evs["pk"],
+        evs["day"],
+        evs["code"],
+        key,
+        day,
+        len(settings),
+        convention,
+        exclude_index_day=excl,
     )
     names = [f"prior{w}_{s}" for w in PRIOR_WINDOWS for s in settings]
     out = pd.concat(

@@ -108,7 +108,10 @@ def build_panel(
         tables = open_tables(cohort.data_dir, con)
     convention = cohort.spec.get("event_months", "index")
     units = _add_index_labels(units, convention, hi)
-    counts_exposure = _engine_panel(tables, units, settings, lo, hi, cohort, convention)
+    exclude_day = cohort.spec.get("index_day") == "excluded" and convention == "day_after"
+    counts_exposure = _engine_panel(
+        tables, units, settings, lo, hi, cohort, convention, exclude_index_day=exclude_day
+    )
     panel = units.drop(columns="own_referral_date").merge(
         counts_exposure, on="unit", how="right", validate="one_to_many"
     )
@@ -299,8 +302,13 @@ def _engine_panel(
     hi: int,
     cohort: Cohort,
     convention: str,
+    *,
+    exclude_index_day: bool = False,
 ) -> pd.DataFrame:
     """Compute counts per setting and exposure per (unit, event month) in the engine.
+
+    With ``exclude_index_day`` the index day (the last day of month -1) is neither counted nor
+    at risk: month -1's person-time ends the day before it.
 
     Events come from the cohort's event store (integer person keys, already restricted to the
     risk set) when it is held and covers the months asked for; otherwise from the activity
@@ -330,6 +338,8 @@ def _engine_panel(
     )
     at_risk_to = last.epoch_days() + 1  # exclusive
     a, b = g._a, g._b
+    if exclude_index_day:
+        b = (g.event_month == -1).ifelse(b - 1, b)
     days = ibis.greatest(ibis.least(b, at_risk_to) - ibis.greatest(a, at_risk_from), 0)
     expo = g.select("unit", "event_month", exposure=days.cast("float64") / (b - a))
 
@@ -369,6 +379,8 @@ def _engine_panel(
     j = j.mutate(
         event_month=(j.event_date.epoch_days() < start_m0).ifelse(j._m0 - 1, j._m0)
     ).filter(lambda t: (t.event_month >= lo) & (t.event_month <= hi))
+    if exclude_index_day:
+        j = j.filter(j.event_date != j.index_date)
     counts = j.group_by("unit", "event_month").aggregate(
         **{s: (j.setting_code == i).ifelse(1, 0).sum() for i, s in enumerate(settings)}
     )

@@ -162,6 +162,8 @@ def prior_counts_days(
     row_day: np.ndarray,
     n_settings: int,
     convention: str = "day_after",
+    *,
+    exclude_index_day: bool = False,
 ) -> np.ndarray:
     """Prior-12 and prior-3 counts per setting for (person, index day) rows, exact to the day.
 
@@ -177,6 +179,9 @@ def prior_counts_days(
     convention : str
         ``"day_after"`` (window ``(index - w months, index]``) or ``"index"`` (``[index - w
         months, index)``); :data:`evalkit.dates.EVENT_MONTH_CONVENTIONS`.
+    exclude_index_day : bool
+        Leave the index day itself out of the windows (``(index - w months, index)``): its
+        contacts are the referral's own (see ``build_cohort(index_day=)``).
 
     Returns
     -------
@@ -189,9 +194,12 @@ def prior_counts_days(
     # Window [lo, hi) in day numbers: event months -w .. -1 of the row's index (computed once
     # per distinct index day: the rows share few).
     days, inv = np.unique(row_day, return_inverse=True)
+    hi = event_month_start_days(days, 0, convention)
+    if exclude_index_day:
+        hi = np.minimum(hi, days)
     bounds = np.stack(
         [
-            event_month_start_days(days, 0, convention),
+            hi,
             event_month_start_days(days, -w12, convention),
             event_month_start_days(days, -w3, convention),
         ],
@@ -214,6 +222,8 @@ def prior_counts_grid(
     n_settings: int,
     convention: str = "day_after",
     dtype: type = np.int32,
+    *,
+    exclude_index_day: bool = False,
 ) -> np.ndarray:
     """:func:`prior_counts_days` for rows on a grid of shared index days (the risk sets).
 
@@ -223,7 +233,8 @@ def prior_counts_grid(
     run's start and -1 after its end, and a cumulative sum over the grid gives every (person,
     grid day, setting) count at once (chunked over people). Same result as
     :func:`prior_counts_days`, checked by the tests. ``dtype`` is the result's integer type
-    (int16 halves the memory of millions of rows; the caller checks the counts fit).
+    (int16 halves the memory of millions of rows; the caller checks the counts fit);
+    ``exclude_index_day`` as in :func:`prior_counts_days`.
     """
     w12, w3 = PRIOR_WINDOWS
     grid_days = np.asarray(grid_days, dtype=np.int64)
@@ -247,6 +258,8 @@ def prior_counts_grid(
         order = np.argsort(row_ti, kind="stable")
         row_ti, row_p = row_ti[order], row_p[order]
     hi = event_month_start_days(grid_days, 0, convention)  # windows are [lo, hi)
+    if exclude_index_day:
+        hi = np.minimum(hi, grid_days)
     block = max(1, _DENSE_CELLS // (n_p * k))
     res = np.empty((len(row_ti), 2 * k), dtype=dtype)
     # A running count never exceeds a (person, setting)'s number of events: int16 when that

@@ -117,6 +117,8 @@ STORE_MONTHS: tuple[int, int] = (-24, 11)
 
 #: Risk-set designs: candidate rows per ISO week (default) or per calendar month (earlier).
 RISK_SETS: tuple[str, ...] = ("week", "month")
+#: What the index day's own contacts are: left out (default) or baseline use.
+INDEX_DAY: tuple[str, ...] = ("excluded", "baseline")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ class Design:
 
     risk_set: str = "week"
     event_months: str = "day_after"
+    index_day: str = "excluded"
+
+    @property
+    def exclude_index_day(self) -> bool:
+        """Whether the index day's contacts are left out of the prior windows and month -1."""
+        return self.index_day == "excluded" and self.event_months == "day_after"
 
 
 def add_index_week(parts: pd.DataFrame) -> pd.DataFrame:
@@ -147,6 +155,7 @@ def build_cohort(
     data_period: tuple[dt.date, dt.date] | None = None,
     risk_set: str = "week",
     event_months: str = "day_after",
+    index_day: str = "excluded",
 ) -> Cohort:
     """Participants, their index dates and the stacked risk set of candidate controls.
 
@@ -174,6 +183,14 @@ def build_cohort(
         ``"day_after"`` (default, the data contract): the index day ends month -1 and prior
         windows are ``(index - w months, index]``. ``"index"``: month 0 starts on the index date
         and prior windows are ``[index - w months, index)`` (the earlier design).
+    index_day : {"excluded", "baseline"}
+        With ``event_months="day_after"``: ``"excluded"`` (default) leaves the index day's own
+        contacts out of the prior-use windows and out of month -1's counts and person-time,
+        for participants and (at the date they inherit) controls alike: the consultation that
+        makes a referral is part of the referral, and counting it as baseline use biased the
+        matched DiD downwards in the hard synthetic world (docs/decisions/index-day.md).
+        ``"baseline"``: the data contract's literal reading (contacts on the index date are
+        baseline use), kept as a sensitivity analysis.
 
     Returns
     -------
@@ -193,7 +210,9 @@ def build_cohort(
         raise ValueError(
             f"event_months must be one of {EVENT_MONTH_CONVENTIONS}, got {event_months!r}"
         )
-    design = Design(risk_set, event_months)
+    if index_day not in INDEX_DAY:
+        raise ValueError(f"index_day must be one of {INDEX_DAY}, got {index_day!r}")
+    design = Design(risk_set, event_months, index_day)
     missing = [s for s in programme.outcomes.settings if s not in unit_costs.costs]
     if missing:
         raise CohortError(f"no unit cost for setting(s) {missing}")
@@ -238,6 +257,7 @@ def build_cohort(
         "candidate_index_day": 1 if risk_set == "month" else "Monday",
         "risk_set": risk_set,
         "event_months": event_months,
+        "index_day": index_day if event_months == "day_after" else "follow-up",
         "unit_costs": unit_costs.name,
         "placebo_shift_months": 0,
     }
@@ -307,7 +327,11 @@ def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -
     parts = parts.sort_values(["index_date", "person_id"])
     blocks_extra = parts[["person_id", "index_date"]].rename(columns={"index_date": "block_date"})
     blocks = referral_blocks(tables, prog, extra=blocks_extra)
-    design = Design(cohort.spec.get("risk_set", "month"), cohort.spec.get("event_months", "index"))
+    design = Design(
+        cohort.spec.get("risk_set", "month"),
+        cohort.spec.get("event_months", "index"),
+        cohort.spec.get("index_day", "baseline"),
+    )
     candidates, store = _risk_set(tables, parts, blocks, prog, cohort.data_start, history, design)
     parts = attach_row_ids(parts, candidates)
     parts = window_flags(tables, parts, cohort.data_start, cohort.data_end, design.event_months)
@@ -617,10 +641,20 @@ def _prior_columns(
     prior = np.empty((len(pk), 2 * k), dtype=dtype)
     is_p = referred == 1
     args = (evs["pk"], evs["day"], evs["code"])
-    prior[is_p] = prior_counts_days(*args, pk[is_p], row_day[is_p], k, design.event_months)
+    excl = design.exclude_index_day
+    prior[is_p] = prior_counts_days(
+        *args, pk[is_p], row_day[is_p], k, design.event_months, exclude_index_day=excl
+    )
     ti = np.searchsorted(grid_days, row_day[~is_p])
     prior[~is_p] = prior_counts_grid(
-        *args, pk[~is_p], ti, grid_days, k, design.event_months, dtype=dtype
+        *args,
+        pk[~is_p],
+        ti,
+        grid_days,
+        k,
+        design.event_months,
+        dtype=dtype,
+        exclude_index_day=excl,
     )
     names = [f"prior{w}_{s}" for w in PRIOR_WINDOWS for s in settings]
     return {n: prior[:, i] for i, n in enumerate(names)}
@@ -658,14 +692,24 @@ def _candidate_notes(
             "before that Monday are not candidates; people referred later (that week or "
             "after) stay candidates, with their own referral date kept for censoring only."
         )
-    months_rule = (
-        "Event months: the index day ends month -1 (contacts on it are baseline), month 0 "
-        "starts the day after; prior-use windows are (index - 12 months, index] and (index - 3 "
-        "months, index]."
-        if design.event_months == "day_after"
-        else "Event months: month 0 starts on the index date; prior-use windows are [index - "
-        "12 months, index) and [index - 3 months, index)."
-    )
+    if design.exclude_index_day:
+        months_rule = (
+            "Event months: month -1 ends on the index date, month 0 starts the day after; the "
+            "index day's own contacts (the consultation that makes a referral) are left out of "
+            "month -1 and of the prior-use windows, which are (index - 12 months, index) and "
+            "(index - 3 months, index), for participants and controls alike."
+        )
+    elif design.event_months == "day_after":
+        months_rule = (
+            "Event months: the index day ends month -1 (contacts on it are baseline), month 0 "
+            "starts the day after; prior-use windows are (index - 12 months, index] and (index "
+            "- 3 months, index]."
+        )
+    else:
+        months_rule = (
+            "Event months: month 0 starts on the index date; prior-use windows are [index - "
+            "12 months, index) and [index - 3 months, index)."
+        )
     notes = [
         f"Risk set: {len(c)} candidate control rows ({c['person_id'].nunique()} people) {rule}",
         f"{later} candidate rows belong to people referred to the programme after the row's "

@@ -130,6 +130,13 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cohort(small: Path, mindsong, costs):
+    """The data contract's literal windows: the index day's contacts are baseline use."""
+    return build_cohort(small, mindsong, unit_costs=costs, data_period=PERIOD, index_day="baseline")
+
+
+@pytest.fixture(scope="module")
+def cohort_excl(small: Path, mindsong, costs):
+    """The default: the index day's own contacts left out of prior windows and month -1."""
     return build_cohort(small, mindsong, unit_costs=costs, data_period=PERIOD)
 
 
@@ -143,9 +150,44 @@ def _week(cohort, pid: str, week: str) -> pd.DataFrame:
     return c[(c.person_id == pid) & (c.referred == 0) & (c.index_week == week)]
 
 
-def test_default_design_is_week_and_day_after(cohort) -> None:
+def test_default_design_is_week_and_day_after(cohort, cohort_excl) -> None:
     assert cohort.spec["risk_set"] == "week"
     assert cohort.spec["event_months"] == "day_after"
+    assert cohort_excl.spec["index_day"] == "excluded"
+    assert cohort.spec["index_day"] == "baseline"
+
+
+def test_index_day_excluded_from_prior_windows(cohort, cohort_excl) -> None:
+    """Default: the index-day outpatient contact of pa is in no prior window (baseline: it is)."""
+    base, excl = _rows(cohort, "pa", 1).iloc[0], _rows(cohort_excl, "pa", 1).iloc[0]
+    assert base.prior3_outpatient_attendance == 1
+    assert excl.prior3_outpatient_attendance == 0
+    assert excl.prior12_outpatient_attendance == 0
+    assert excl.prior3_ae_attendance == base.prior3_ae_attendance == 1  # 17 Dec: both
+    assert excl.prior12_gp_appointment == base.prior12_gp_appointment == 1
+    # pl: A&E on the index day 29 Feb 2024 is left out.
+    assert _rows(cohort_excl, "pl", 1).iloc[0].prior12_ae_attendance == 0
+    # A control measured at its own Monday: c1's GP contact on Monday 14 Mar is left out.
+    assert _week(cohort_excl, "c1", "2022-03-14").iloc[0].prior3_gp_appointment == 0
+    at = cohort_excl.covariates_at(
+        pd.DataFrame({"person_id": ["c1"], "index_date": pd.to_datetime(["2022-03-16"])})
+    )
+    assert at.iloc[0]["prior3_gp_appointment"] == 2  # 14 and 15 Mar; 16 Mar is the index day
+
+
+def test_index_day_excluded_from_month_minus_1(cohort, cohort_excl) -> None:
+    """Month -1 neither counts the index day's contacts nor its person-time."""
+    base = naive_panel(cohort).set_index(["person_id", "event_month"])
+    excl = naive_panel(cohort_excl).set_index(["person_id", "event_month"])
+    assert base.loc[("pa", -1), "outpatient_attendance"] == 1
+    assert excl.loc[("pa", -1), "outpatient_attendance"] == 0
+    assert excl.loc[("pl", -1), "ae_attendance"] == 0  # 29 Feb, pl's index day
+    assert excl.loc[("pm", -1), "gp_appointment"] == 1  # 2 Feb; 1 Mar is the index day
+    # Other months are untouched.
+    for m in (-12, 0, 1):
+        assert excl.loc[("pa", m)].equals(base.loc[("pa", m)])
+    # Exposure: month -1 of pa (17 Feb .. 16 Mar 2022, 28 days) without its last day: 27 of 27.
+    assert excl.loc[("pa", -1), "exposure"] == 1.0
 
 
 def test_build_cohort_unknown_design_raises(small, mindsong, costs) -> None:
@@ -350,7 +392,7 @@ def test_placebo_cohort_keeps_design(cohort) -> None:
 # --------------------------------------------------------------------------- generated county
 @pytest.fixture(scope="module")
 def county_cohort(county: Path, mindsong, costs):
-    return build_cohort(county, mindsong, unit_costs=costs)
+    return build_cohort(county, mindsong, unit_costs=costs, index_day="baseline")
 
 
 def _brute_prior(county: Path, rows: pd.DataFrame, settings: list[str]) -> pd.DataFrame:
