@@ -521,6 +521,9 @@ class ReportBuilder:
         used = resolved_plan(prog, unit_costs=self.study.unit_costs)
         used["matching"] = {k: mc.spec.get(k, v) for k, v in used["matching"].items()}
         used["estimation"]["design"] = mc.spec.get("design", used["estimation"]["design"])
+        used["estimation"]["index_day"] = mc.cohort.spec.get(
+            "index_day", used["estimation"]["index_day"]
+        )
         if "censoring" in mc.spec:
             used["estimation"]["censoring"]["truncate"] = mc.spec["censoring"].get("truncate")
         used["disclosure"] = {"threshold": rule.threshold, "rounding_base": rule.base}

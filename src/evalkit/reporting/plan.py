@@ -25,6 +25,7 @@ from typing import Any
 
 from evalkit.analysis import utilisation
 from evalkit.analysis.censoring import ESTIMANDS, RECENT_USE, censor_panel
+from evalkit.cohort import build_cohort
 from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
 from evalkit.files import write_json
 from evalkit.jsonsafe import json_safe
@@ -48,6 +49,9 @@ PLAN_VERSION = 2
 #: The design the report runs (:func:`evalkit.analysis.utilisation.matched_cohort`'s default).
 DESIGN: str = inspect.signature(utilisation.matched_cohort).parameters["design"].default
 _CENSORING_TRUNCATE = inspect.signature(censor_panel).parameters["truncate"].default
+#: The index day's own contacts: "excluded" (neither baseline nor prior use) or "baseline"
+#: (:func:`evalkit.cohort.build_cohort`'s default).
+INDEX_DAY: str = inspect.signature(build_cohort).parameters["index_day"].default
 
 
 def sensitivity_battery() -> dict[str, Any]:
@@ -124,7 +128,8 @@ def resolved_plan(
             "estimand": "ATT, intention to treat from the referral date",
             "design": DESIGN,
             "design_estimand": ESTIMANDS[DESIGN],
-            "event_months": "month -1 ends on the index date; month 0 starts the day after",
+            "event_months": "month 0 starts the day after the index date",
+            "index_day": INDEX_DAY,
             "time_effects": "index month x event month (stacked)",
             "censoring": {
                 "at": "a matched control's own referral to the programme",

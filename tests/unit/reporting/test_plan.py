@@ -138,7 +138,7 @@ def test_resolved_plan_names_the_target_trial_design_and_its_censoring() -> None
     plan = resolved_plan("mindsong")
     est = plan["estimation"]
     assert plan["matching"]["available_until"] == "own_referral_date"
-    assert est["design"] == "target_trial"
+    assert est["design"] == "target_trial" and est["index_day"] == "excluded"
     assert est["design_estimand"].startswith("referral now vs not now")
     assert est["censoring"]["truncate"] == [0.01, 0.99]
     assert est["rate_ratio"]["fixed_effects"] == ["unit", "stack_time"]
