@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,9 @@ from evalkit.cohort.at_dates import (
     people_attributes,
 )
 from evalkit.cohort.coverage import WINDOW_FLAGS, coverage_note, window_flags
+from evalkit.cohort.design import INDEX_DAY, RISK_SETS, Design
 from evalkit.cohort.eligibility import available_conditions, eligibility_checks
+from evalkit.cohort.notes import candidate_notes
 from evalkit.cohort.participants import (
     attach_row_ids,
     check_participants,
@@ -91,7 +92,6 @@ from evalkit.cohort.tables import (
     open_tables,
 )
 from evalkit.config import Programme, UnitCostTable
-from evalkit.contract import CONDITIONS
 from evalkit.dates import (
     EVENT_MONTH_CONVENTIONS,
     add_months,
@@ -114,25 +114,6 @@ __all__ = [
 
 #: Event months the cohort's event store covers (the default panel, -24 .. 11).
 STORE_MONTHS: tuple[int, int] = (-24, 11)
-
-#: Risk-set designs: candidate rows per ISO week (default) or per calendar month (earlier).
-RISK_SETS: tuple[str, ...] = ("week", "month")
-#: What the index day's own contacts are: left out (default) or baseline use.
-INDEX_DAY: tuple[str, ...] = ("excluded", "baseline")
-
-
-@dataclass(frozen=True)
-class Design:
-    """The cohort's design options (kept in ``spec``): risk sets and event-month convention."""
-
-    risk_set: str = "week"
-    event_months: str = "day_after"
-    index_day: str = "excluded"
-
-    @property
-    def exclude_index_day(self) -> bool:
-        """Whether the index day's contacts are left out of the prior windows and month -1."""
-        return self.index_day == "excluded" and self.event_months == "day_after"
 
 
 def add_index_week(parts: pd.DataFrame) -> pd.DataFrame:
@@ -240,9 +221,7 @@ def build_cohort(
     candidates, store = _risk_set(tables, participants, blocks, programme, start, history, design)
     participants = attach_row_ids(participants, candidates)
     participants = window_flags(tables, participants, start, end, event_months)
-    notes += _candidate_notes(
-        tables, programme, candidates, start, end, data_period is None, design
-    )
+    notes += candidate_notes(tables, programme, candidates, start, end, data_period is None, design)
     notes.append(coverage_note(participants))
 
     spec = {
@@ -349,7 +328,7 @@ def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -
             f"{lacking} placebo participant(s) had none of the required conditions yet at the "
             "placebo date (kept; candidates must have one)."
         )
-    notes += _candidate_notes(
+    notes += candidate_notes(
         tables, prog, candidates, cohort.data_start, cohort.data_end, False, design
     )
     spec = dict(cohort.spec, placebo_shift_months=shift_months)
@@ -663,66 +642,3 @@ def _prior_columns(
 def _setting_code(setting: ir.StringValue, settings: Sequence[str]) -> ir.IntegerValue:
     """Code a setting as a small integer (its position in ``settings``)."""
     return ibis.cases(*[(setting == s, i) for i, s in enumerate(settings)]).cast("int8")
-
-
-def _candidate_notes(
-    tables: Tables,
-    programme: Programme,
-    candidates: pd.DataFrame,
-    start: dt.date,
-    end: dt.date,
-    inferred: bool,
-    design: Design,
-) -> list[str]:
-    c = candidates[candidates["referred"] == 0]
-    unit = "index_month" if design.risk_set == "month" else "index_week"
-    per_month = candidates.groupby(unit, observed=True)["referred"].agg(["sum", "size"])
-    empty = per_month.index[(per_month["size"] - per_month["sum"]) == 0].astype(str).tolist()
-    later = int(c["own_referral_date"].notna().sum())
-    if design.risk_set == "month":
-        rule = (
-            f"over {len(per_month)} index months; a candidate's index date is the 1st of the "
-            "month, and people referred to the programme before the end of that month are not "
-            "candidates (a person is a control before their own referral, never after)."
-        )
-    else:
-        rule = (
-            f"over {len(per_month)} index weeks; a candidate's index date is the Monday of an "
-            "ISO week holding a participant's referral, and people referred to the programme on or "
-            "before that Monday are not candidates; people referred later (that week or "
-            "after) stay candidates, with their own referral date kept for censoring only."
-        )
-    if design.exclude_index_day:
-        months_rule = (
-            "Event months: month -1 ends on the index date, month 0 starts the day after; the "
-            "index day's own contacts (the consultation that makes a referral) are left out of "
-            "month -1 and of the prior-use windows, which are (index - 12 months, index) and "
-            "(index - 3 months, index), for participants and controls alike."
-        )
-    elif design.event_months == "day_after":
-        months_rule = (
-            "Event months: the index day ends month -1 (contacts on it are baseline), month 0 "
-            "starts the day after; prior-use windows are (index - 12 months, index] and (index "
-            "- 3 months, index]."
-        )
-    else:
-        months_rule = (
-            "Event months: month 0 starts on the index date; prior-use windows are [index - "
-            "12 months, index) and [index - 3 months, index)."
-        )
-    notes = [
-        f"Risk set: {len(c)} candidate control rows ({c['person_id'].nunique()} people) {rule}",
-        f"{later} candidate rows belong to people referred to the programme after the row's "
-        "index date (own_referral_date; used for censoring, never for choosing).",
-        months_rule,
-        f"Activity extract {start} to {end}"
-        + (" (first and last event date in the activity table)" if inferred else " (given)")
-        + "; person-time outside it is not at risk.",
-    ]
-    missing = [x for x in CONDITIONS if x not in tables.population.columns]
-    if missing:
-        notes.append(f"Conditions not in the extract, recorded as 0: {', '.join(missing)}.")
-    if empty:
-        what = "months" if design.risk_set == "month" else "weeks"
-        notes.append(f"Index {what} with no candidate controls: {', '.join(empty)}.")
-    return notes
