@@ -10,10 +10,8 @@ from evalkit import config
 from evalkit.synth import generate_county
 
 
-@pytest.fixture(scope="session")
-def demo_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo county (60,000 people, seed 42, Parquet), generated once per session."""
-    out = tmp_path_factory.mktemp("demo_county") / "raw"
+def _generate_demo(out: Path, **options: object) -> Path:
+    """The demo county (60,000 people, seed 42, Parquet) into ``out``, with ``options``."""
     generate_county(
         out,
         programmes=config.load_programmes(),
@@ -23,17 +21,29 @@ def demo_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=42,
         fmt="parquet",
         progress=False,
+        **options,
     )
     return out
 
 
 @pytest.fixture(scope="session")
+def demo_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo county (60,000 people, seed 42, Parquet), generated once per session."""
+    return _generate_demo(tmp_path_factory.mktemp("demo_county") / "raw")
+
+
+@pytest.fixture(scope="session")
 def demo_processed(demo_county: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo county after intake (``data/processed`` layout), once per session."""
+    return _intake(demo_county, tmp_path_factory.mktemp("demo_processed"))
+
+
+def _intake(raw: Path, root: Path) -> Path:
+    """Intake of ``raw`` into ``root/processed``."""
     from evalkit.intake import run_intake
 
-    out = tmp_path_factory.mktemp("demo_processed") / "processed"
-    run_intake(demo_county, out, progress=False)
+    out = root / "processed"
+    run_intake(raw, out, progress=False)
     return out
 
 
@@ -46,19 +56,7 @@ def demo_observables(tmp_path_factory: pytest.TempPathFactory) -> Path:
     episodes, whose residual bias is reported, not tested against 3 SE).
     """
     out = tmp_path_factory.mktemp("demo_observables") / "raw"
-    generate_county(
-        out,
-        programmes=config.load_programmes(),
-        instrument_defs=config.instruments(),
-        unit_costs=config.load_unit_costs(),
-        scale="demo",
-        seed=42,
-        regime="observables",
-        world="hard",
-        fmt="parquet",
-        progress=False,
-    )
-    return out
+    return _generate_demo(out, regime="observables", world="hard")
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +64,4 @@ def demo_observables_processed(
     demo_observables: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The observables demo county after intake."""
-    from evalkit.intake import run_intake
-
-    out = tmp_path_factory.mktemp("demo_observables_processed") / "processed"
-    run_intake(demo_observables, out, progress=False)
-    return out
+    return _intake(demo_observables, tmp_path_factory.mktemp("demo_observables_processed"))
