@@ -31,7 +31,7 @@ from evalkit.config import instruments
 from evalkit.reporting.checker import PEOPLE_PHRASE
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 from evalkit.reporting.html import Html, qualified_name, render
-from evalkit.reporting.target_trial import window_coverage
+from evalkit.reporting.target_trial import MODEL_COLUMNS, window_coverage
 
 #: Covariates that are not 0/1 indicators (their balance rows rest on every person).
 CONTINUOUS_COVARIATES = ("distance", "age", "imd_decile", "prior12_", "prior3_")
@@ -384,16 +384,7 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
     "censoring_model": {
         "analysis": matched_cohort,
         "source": "censoring_model",
-        "columns": [
-            "model",
-            "term",
-            "estimate",
-            "std_error",
-            "ci_low",
-            "ci_high",
-            "p_value",
-            "note",
-        ],
+        "columns": list(MODEL_COLUMNS),
         "digits": 3,
         "labels": {"estimate": "log-odds", "std_error": "SE"},
         "caption": "Censoring model: log-odds of being referred to the programme in a month, "

@@ -74,7 +74,7 @@ MAX_LOG_ODDS_SE = 10.0
 _BASELINE_HAZARD_TERM = r"intercept|time|time_rcs\d+|time\[.*\]"
 #: Columns of the weights' distribution and of the model table when there is no censoring model.
 _DISTRIBUTION = ("min", "p1", "p25", "median", "p75", "p99", "max", "mean")
-_MODEL_COLUMNS = (
+MODEL_COLUMNS = (
     "model",
     "term",
     "estimate",
@@ -263,7 +263,7 @@ def censoring_report(
         spec = {k: v for k, v in res.spec.items() if k not in ("unit", "time", "censored")}
     else:
         weights = pd.DataFrame(columns=["weights", *_DISTRIBUTION])
-        model = pd.DataFrame(columns=_MODEL_COLUMNS)
+        model = pd.DataFrame(columns=MODEL_COLUMNS)
         spec = {}
     design = str(getattr(mc, "design", "legacy"))
     part = {
