@@ -655,7 +655,10 @@ def sensitivity(
         panel=mc.panel[mc.panel["subclass"].isin(set(sets))],
         naive=mc.naive[mc.naive["unit"].isin(completers)],
     )
-    add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
+    try:
+        add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
+    except Exception as exc:  # e.g. the stacked Poisson fit does not converge on a subset
+        add("per-protocol (completers)", None, f"not estimable: {exc}")
     labels = {"person_id": "clustered by person", "subclass": "clustered by matched set"}
     for cl in _battery("cluster")["values"]:
         if cl != _cluster(mc):
