@@ -300,15 +300,9 @@ def matched_cohort(
 
 
 def _exact_for(exact: list[str], cohort: Cohort) -> list[str]:
-    """Exact-matching columns the cohort has: the risk set's week falls back to its month.
-
-    A cohort with monthly risk sets (the legacy design) has no weekly strata to match on.
-    """
-    if "index_week" in exact and "index_week" not in cohort.candidates:
-        return ["index_month" if c == "index_week" else c for c in exact]
-    if cohort.spec.get("risk_set") == "month":
-        return ["index_month" if c == "index_week" else c for c in exact]
-    return exact
+    """Exact-matching columns the cohort has: a monthly risk set (legacy) matches on its month."""
+    monthly = cohort.spec.get("risk_set") == "month" or "index_week" not in cohort.candidates
+    return ["index_month" if c == "index_week" else c for c in exact] if monthly else exact
 
 
 def control_rule(one_control_per_person: bool) -> dict[str, str | None]:
@@ -449,7 +443,14 @@ def utilisation(
         if why:
             notes.append(f"{setting}: {why}: a rate ratio is not estimable at this size.")
         else:
-            pois = did(p, **common, exposure="exposure", model="poisson", weights=mc.weight_column)
+            try:
+                pois = did(
+                    p, **common, exposure="exposure", model="poisson", weights=mc.weight_column
+                )
+            except ValueError as exc:  # stacked effects on a small subgroup: no convergence
+                if "Demeaning failed" not in str(exc):
+                    raise
+                notes.append(f"{setting}: the Poisson fit did not converge ({exc}): not estimable.")
     lin = did(p, **common, model="linear", weights=mc.weight_column)
     nv = naive_prepost(
         window_rows(mc.naive, months, washout_months=washout_months),
@@ -655,10 +656,7 @@ def sensitivity(
         panel=mc.panel[mc.panel["subclass"].isin(set(sets))],
         naive=mc.naive[mc.naive["unit"].isin(completers)],
     )
-    try:
-        add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
-    except Exception as exc:  # e.g. the stacked Poisson fit does not converge on a subset
-        add("per-protocol (completers)", None, f"not estimable: {exc}")
+    add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
     labels = {"person_id": "clustered by person", "subclass": "clustered by matched set"}
     for cl in _battery("cluster")["values"]:
         if cl != _cluster(mc):

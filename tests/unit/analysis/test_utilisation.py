@@ -518,3 +518,21 @@ def test_no_matched_control_was_referred_on_or_before_its_participants_date(matc
         own = cand["own_referral_date"].to_numpy()[pairs["control"].to_numpy()]
         referred = ~np.isnat(own)
         assert not (own[referred] <= t_date[referred]).any(), prog
+
+
+def test_poisson_fit_that_does_not_converge_is_not_estimable(matched, monkeypatch) -> None:
+    """pyfixest's "Demeaning failed" on a small subgroup gives a note, not a crash."""
+    import evalkit.analysis.utilisation as util
+
+    real = util.did
+
+    def failing(*args, **kw):
+        if kw.get("model") == "poisson":
+            raise ValueError("Demeaning failed after 10000 iterations.")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(util, "did", failing)
+    res = util.utilisation(matched["mindsong"], "gp_appointment", 6)
+    assert res.poisson is None
+    assert any("did not converge" in n for n in res.notes)
+    assert res.linear is not None
