@@ -411,8 +411,10 @@ def design_rows(r: Replication, base: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
-    """Run one replication: one county, both designs; return its rows."""
+def replicate(
+    world: str, regime: str, rep: int, designs: tuple[str, ...] = DESIGNS
+) -> list[dict[str, Any]]:
+    """Run one replication: one county, each of ``designs``; return its rows."""
     from evalkit.analysis import load_study
     from evalkit.analysis.utilisation import utilisation
 
@@ -437,7 +439,7 @@ def replicate(world: str, regime: str, rep: int) -> list[dict[str, Any]]:
             "generate_seconds": t_gen,
         }
         rows = []
-        for design in DESIGNS:
+        for design in designs:
             t1 = time.perf_counter()
             mc = fit_design(study, design, caps)
             # The settings the panel counts (a negative control only where the cohort has it).
@@ -531,6 +533,7 @@ def run(
     regimes: tuple[str, ...] = REGIMES,
     *,
     allow_code_change: bool = False,
+    designs: tuple[str, ...] = DESIGNS,
 ) -> pd.DataFrame:
     """Run (or resume) the study; rows are appended to ``out`` as replications finish."""
     done = done_keys(out, capabilities(), allow_code_change=allow_code_change)
@@ -550,7 +553,7 @@ def run(
                 return
             nxt = next(it, None)
             if nxt is not None:
-                pending.add(pool.submit(replicate, *nxt))
+                pending.add(pool.submit(replicate, *nxt, designs))
 
         for _ in range(workers):
             launch()
@@ -571,6 +574,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-minutes", type=float, default=None, help="stop launching after this")
     ap.add_argument("--worlds", nargs="+", choices=WORLDS, default=["hard"])
     ap.add_argument("--regimes", nargs="+", choices=REGIMES, default=list(REGIMES))
+    ap.add_argument(
+        "--designs",
+        nargs="+",
+        choices=DESIGNS,
+        default=list(DESIGNS),
+        help="designs fitted per county (a file's legacy rows may come from an earlier run)",
+    )
     ap.add_argument("--out", type=Path, default=REPS_FILE)
     ap.add_argument("--report", type=Path, default=REPORT_FILE)
     ap.add_argument("--summary-only", action="store_true", help="summarise the file, run none")
@@ -592,6 +602,7 @@ def main(argv: list[str] | None = None) -> None:
             tuple(a.worlds),
             tuple(a.regimes),
             allow_code_change=a.allow_code_change,
+            designs=tuple(a.designs),
         )
         wall = (time.perf_counter() - t0) / 60
     reps = reps[reps["rep"] < a.reps]

@@ -226,7 +226,9 @@ def matched_cohort(
     at most once, but a person may be a control in several risk sets, as incidence-density
     sampling requires; the DiD then clusters by person, since matched sets can share a person
     (``one_control_per_person: true`` in the config restores one control row per person and
-    clustering by matched set). ``spec["cluster"]`` records which.
+    clustering by matched set). The target trial clusters two ways, by index month (the
+    sub-experiment, in which its time effects are nested) and by that person or set
+    (docs/decisions/did-clustering.md). ``spec["cluster"]`` records which.
 
     ``design="target_trial"`` (default; docs/decisions/censoring.md): matched controls'
     covariates are re-measured at the index date they inherit (balance and covariate
@@ -255,7 +257,7 @@ def matched_cohort(
             if design == "target_trial" and "own_referral_date" in cohort.candidates
             else None
         ),
-        **control_rule(m_cfg.one_control_per_person),
+        **control_rule(m_cfg.one_control_per_person, design),
     }
     cov_cols = cohort.covariate_columns(spec["covariates"])
     m = _match_log_counts(cohort.candidates, cov_cols, spec)
@@ -305,16 +307,19 @@ def _exact_for(exact: list[str], cohort: Cohort) -> list[str]:
     return ["index_month" if c == "index_week" else c for c in exact] if monthly else exact
 
 
-def control_rule(one_control_per_person: bool) -> dict[str, str | None]:
+def control_rule(one_control_per_person: bool, design: str = "target_trial") -> dict[str, Any]:
     """``unit`` passed to :func:`match` and the DiD's ``cluster`` for the control rule.
 
     One control row per person: ``unit="person_id"``, matched sets share no one, cluster by
     set. Otherwise (the default) a person may serve several risk sets, so cluster by person.
+    The target trial adds the index month as a second dimension: its time effects are
+    specific to each index month's sub-experiment, estimated from few people each, and only
+    clusters that nest them keep the sandwich unbiased (docs/decisions/did-clustering.md).
     The locked plan (``evalkit.reporting.plan``) records the same pair from here.
     """
-    if one_control_per_person:
-        return {"unit": "person_id", "cluster": "subclass"}
-    return {"unit": None, "cluster": "person_id"}
+    by = "subclass" if one_control_per_person else "person_id"
+    cluster: str | list[str] = ["index_month", by] if design == "target_trial" else by
+    return {"unit": "person_id" if one_control_per_person else None, "cluster": cluster}
 
 
 def _match_log_counts(cand: pd.DataFrame, covariates: list[str], spec: dict) -> MatchResult:
@@ -411,7 +416,7 @@ def utilisation(
     months: int,
     *,
     covariates: list[str] | None = None,
-    cluster: str | None = None,
+    cluster: str | list[str] | None = None,
     washout_months: int = 0,
 ) -> UtilisationResult:
     """Matched DiD for one setting and window, with the naive pre/post figure beside it.
@@ -474,9 +479,9 @@ def utilisation(
     )
 
 
-def _cluster(mc: MatchedCohort) -> str:
-    """The matched cohort's default cluster column (``subclass`` for older specs)."""
-    return str(mc.spec.get("cluster") or "subclass")
+def _cluster(mc: MatchedCohort) -> str | list[str]:
+    """The matched cohort's default cluster column(s) (``subclass`` for older specs)."""
+    return mc.spec.get("cluster") or "subclass"
 
 
 def utilisation_all(mc: MatchedCohort) -> list[UtilisationResult]:
@@ -657,7 +662,7 @@ def sensitivity(
         naive=mc.naive[mc.naive["unit"].isin(completers)],
     )
     add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
-    labels = {"person_id": "clustered by person", "subclass": "clustered by matched set"}
+    labels = {"person_id": "clustered by person only", "subclass": "clustered by matched set"}
     for cl in _battery("cluster")["values"]:
         if cl != _cluster(mc):
             res = utilisation(mc, setting, months, cluster=cl)

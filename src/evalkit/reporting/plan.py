@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.analysis import utilisation
-from evalkit.analysis.censoring import ESTIMANDS, RECENT_USE, censor_panel
+from evalkit.analysis.censoring import ANALYSIS_WEIGHT, ESTIMANDS, RECENT_USE, censor_panel
 from evalkit.cohort import build_cohort
 from evalkit.config import Programme, UnitCostTable, instruments, load_programme, load_unit_costs
 from evalkit.files import write_json
@@ -97,13 +97,14 @@ def resolved_plan(
     prog = _programme(programme)
     costs = unit_costs or load_unit_costs()
     m = prog.matching
-    rule = utilisation.control_rule(m.one_control_per_person)
+    rule = utilisation.control_rule(m.one_control_per_person, DESIGN)
     defs = instruments()
     reported = []
     for name in prog.instruments:
         d = defs[name]
         reported += [f"{name}_{i}" for i in d.items] if d.reported_separately else [name]
     baseline = list(utilisation.BASELINE)
+    weights = ANALYSIS_WEIGHT if DESIGN == "target_trial" else "weight"
     plan: dict[str, Any] = {
         "plan_version": PLAN_VERSION,
         "programme": prog.slug,
@@ -144,13 +145,13 @@ def resolved_plan(
                 "model": "poisson",
                 "fixed_effects": ["unit", "stack_time"],
                 "exposure": "exposure",
-                "weights": "weight",
+                "weights": weights,
                 "cluster": rule["cluster"],
             },
             "difference_per_person": {
                 "model": "linear",
                 "fixed_effects": ["unit", "stack_time"],
-                "weights": "weight",
+                "weights": weights,
                 "cluster": rule["cluster"],
             },
             "min_events_for_rate_ratio": utilisation.MIN_EVENTS,

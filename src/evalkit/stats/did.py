@@ -150,7 +150,7 @@ def _spec(
         "reference_period": reference_period if event_study else None,
         "estimand": "ATT: coefficient of treated x post, unit and time fixed effects",
         "fixed_effects": [cols.unit, cols.time],
-        "vcov": "CR1 cluster-robust",
+        "vcov": "CR1 cluster-robust" + (" (two-way)" if len(cols.cluster_cols) > 1 else ""),
         "small_sample": "G/(G-1) * (N-1)/(N-K), K = non-absorbed regressors only",
         "k": len(fit.names),
         "inference": "t(G-1)" if model == "linear" else "normal",
@@ -222,7 +222,7 @@ def did(
     time: str,
     treated: str,
     post: str,
-    cluster: str | None = None,
+    cluster: str | Sequence[str] | None = None,
     exposure: str | None = None,
     covariates: Sequence[str] | str | None = None,
     model: Literal["linear", "poisson"] = "linear",
@@ -265,8 +265,12 @@ def did(
     post : str
         0/1 (or boolean) column: 1 in periods after the index. When ``post`` is not a function
         of ``time`` (it varies within a period) it is also entered on its own, with a note.
-    cluster : str, optional
-        Cluster column (e.g. ``subclass``, the matched set). Default: ``unit``.
+    cluster : str or pair of str, optional
+        Cluster column (e.g. ``subclass``, the matched set). Default: ``unit``. Two columns
+        cluster two ways (Cameron, Gelbach & Miller 2011), e.g. ``("index_month", "person_id")``
+        for a stacked design whose time effects are specific to each sub-experiment: clustering
+        by sub-experiment nests those effects in the clusters, so their estimation does not bias
+        the sandwich (``docs/decisions/did-clustering.md``).
     exposure : str, optional
         Person-time at risk (positive), entered as ``log(exposure)`` offset by the Poisson
         model. The linear model does not use it (a note says so).
@@ -323,7 +327,7 @@ def did(
         time=time,
         treated=treated,
         post=post,
-        cluster=cluster,
+        cluster=cluster if cluster is None or isinstance(cluster, str) else tuple(cluster),
         exposure=exposure,
         weights=weights,
         covariates=_covariate_list(covariates),

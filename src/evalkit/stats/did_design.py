@@ -87,10 +87,12 @@ def build_design(inputs: DidInputs, cols: DidColumns, notes: list[str]) -> Desig
             "_y": inputs.y,
             "_unit": inputs.unit_codes,
             "_time": inputs.time_codes,
-            "_cl": inputs.cluster_codes,
+            "_cl": inputs.cluster_codes[0],
             "_w": inputs.weights,
         }
     )
+    if len(inputs.cluster_codes) > 1:  # two-way clustering
+        work["_cl2"] = inputs.cluster_codes[1]
     if cols.exposure is not None:
         work["_lexpo"] = np.log(inputs.exposure)
     design = Design(work)

@@ -33,6 +33,13 @@ rows (``docs/decisions/did.md`` has the arithmetic).
 - Poisson: pyfixest ``fepois`` (the ppmlhdfe algorithm: fixed effects are projected out, never
   estimated as dummies) with ``vcov={"CRV1": cluster}`` and
   ``ssc=pf.ssc(k_adj=True, k_fixef="none", G_adj=True)``, which is the same factor.
+
+Two-way clustering (a ``_cl2`` column beside ``_cl``) is Cameron, Gelbach & Miller's (2011)
+``V = V_1 + V_2 - V_12``, V_12 clustered by the intersection, each term with its own factor above
+(G of that term): linearmodels' ``group_debias`` does this, and pyfixest does it with
+``G_df="conventional"``. The reported cluster count, which sets the t degrees of freedom, is the
+smaller dimension's, as in Stata and fixest. ``docs/decisions/did-clustering.md`` says why the
+target trial clusters by sub-experiment and person.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ class FitOutput:
     n_obs : int
         Observations used.
     n_clusters : int
-        Distinct clusters among the observations used.
+        Distinct clusters among the observations used (the smaller dimension when two-way).
     engine : str
         Library and call that produced the fit.
     messages : tuple of str
@@ -88,6 +95,16 @@ _LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 def _collect(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
     """Messages worth a note; deprecation noise from inside the libraries is dropped."""
     return tuple(str(w.message) for w in caught if not issubclass(w.category, _LIBRARY_NOISE))
+
+
+def cluster_columns(work: pd.DataFrame) -> list[str]:
+    """The prepared frame's cluster columns: ``_cl``, and ``_cl2`` when clustering is two-way."""
+    return ["_cl", "_cl2"] if "_cl2" in work else ["_cl"]
+
+
+def n_clusters(work: pd.DataFrame) -> int:
+    """Distinct clusters: the smaller dimension's count when clustering is two-way."""
+    return int(min(work[c].nunique() for c in cluster_columns(work)))
 
 
 def fit_linear(work: pd.DataFrame, regressors: list[str], *, weighted: bool) -> FitOutput:
@@ -115,7 +132,8 @@ def fit_linear(work: pd.DataFrame, regressors: list[str], *, weighted: bool) -> 
     )
     y = pd.Series(work["_y"].to_numpy(dtype=float), index=index, name="y")
     x = pd.DataFrame(work[regressors].to_numpy(dtype=float), index=index, columns=regressors)
-    clusters = pd.Series(work["_cl"].to_numpy(), index=index, name="cluster")
+    cl = cluster_columns(work)
+    clusters = pd.DataFrame(work[cl].to_numpy(), index=index, columns=cl)
     w = pd.Series(work["_w"].to_numpy(dtype=float), index=index) if weighted else None
     model = PanelOLS(y, x, entity_effects=True, time_effects=True, weights=w, drop_absorbed=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -136,7 +154,7 @@ def fit_linear(work: pd.DataFrame, regressors: list[str], *, weighted: bool) -> 
         coef=res.params.to_numpy(),
         vcov=cov,
         n_obs=int(res.nobs),
-        n_clusters=int(work["_cl"].nunique()),
+        n_clusters=n_clusters(work),
         engine=(
             "linearmodels.PanelOLS(entity_effects=True, time_effects=True).fit("
             "low_memory=True, cov_type='clustered', debiased=True, group_debias=True, "
@@ -217,8 +235,8 @@ def fit_poisson(
         fit = pf.fepois(
             fml,
             data=work,
-            vcov={"CRV1": "_cl"},
-            ssc=pf.ssc(k_adj=True, k_fixef="none", G_adj=True, G_df="min"),
+            vcov={"CRV1": "+".join(cluster_columns(work))},
+            ssc=pf.ssc(k_adj=True, k_fixef="none", G_adj=True, G_df="conventional"),
             offset="_lexpo" if offset else None,
             weights="_w" if weighted else None,
             fixef_rm="none",
@@ -234,7 +252,7 @@ def fit_poisson(
         coef=np.asarray(fit.coef().loc[list(names)], dtype=float),
         vcov=np.asarray(fit._vcov, dtype=float),
         n_obs=int(fit._N),
-        n_clusters=int(work["_cl"].nunique()),
+        n_clusters=n_clusters(work),
         engine=(
             "pyfixest.fepois('y ~ x | unit + time', vcov={'CRV1': cluster}, "
             "ssc=ssc(k_adj=True, k_fixef='none', G_adj=True), offset=log(exposure))"

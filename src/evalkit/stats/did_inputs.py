@@ -34,28 +34,38 @@ class DidColumns:
     time: str
     treated: str
     post: str
-    cluster: str | None
+    cluster: str | tuple[str, ...] | None
     exposure: str | None
     weights: str | None
     covariates: tuple[str, ...] = ()
 
     @property
-    def cluster_col(self) -> str:
-        """The cluster column used: ``cluster``, or ``unit`` when none was given."""
-        return self.unit if self.cluster is None else self.cluster
+    def cluster_cols(self) -> tuple[str, ...]:
+        """The cluster column(s) used: ``cluster`` (one, or two for two-way), else ``unit``."""
+        if self.cluster is None:
+            return (self.unit,)
+        return (self.cluster,) if isinstance(self.cluster, str) else tuple(self.cluster)
+
+    @property
+    def cluster_col(self) -> str | list[str]:
+        """The cluster as recorded in a spec: one column name, or the two of a two-way."""
+        cols = self.cluster_cols
+        return cols[0] if len(cols) == 1 else list(cols)
 
     def named(self) -> dict[str, str | None]:
-        """Role to column, covariates as ``covariates[i]``, in argument order."""
+        """Role to column, covariates as ``covariates[i]`` (two-way clusters as ``cluster[i]``)."""
         named: dict[str, str | None] = {
             "outcome": self.outcome,
             "unit": self.unit,
             "time": self.time,
             "treated": self.treated,
             "post": self.post,
-            "cluster": self.cluster,
-            "exposure": self.exposure,
-            "weights": self.weights,
         }
+        if self.cluster is None or isinstance(self.cluster, str):
+            named["cluster"] = self.cluster
+        else:
+            named.update({f"cluster[{i}]": c for i, c in enumerate(self.cluster)})
+        named.update({"exposure": self.exposure, "weights": self.weights})
         named.update({f"covariates[{i}]": c for i, c in enumerate(self.covariates)})
         return named
 
@@ -80,8 +90,8 @@ class DidInputs:
         Person-time at risk (ones without an exposure column).
     weights : np.ndarray
         Observation weights (ones without a weights column).
-    cluster_codes : np.ndarray
-        Integer codes of the cluster.
+    cluster_codes : tuple of np.ndarray
+        Integer codes of each cluster dimension (one, or two for two-way clustering).
     """
 
     data: pd.DataFrame
@@ -93,7 +103,7 @@ class DidInputs:
     time_levels: pd.Index
     exposure: np.ndarray
     weights: np.ndarray
-    cluster_codes: np.ndarray
+    cluster_codes: tuple[np.ndarray, ...]
 
 
 def as_binary(values: pd.Series, name: str, role: str) -> np.ndarray:
@@ -274,17 +284,22 @@ def _exposure_values(
 
 def _cluster_codes(
     data: pd.DataFrame, cols: DidColumns, unit_codes: np.ndarray, notes: list[str]
-) -> np.ndarray:
-    """Integer cluster codes, with a note when units are not nested in the clusters."""
-    cl_codes, _ = pd.factorize(data[cols.cluster_col], sort=True)
-    if cols.cluster is not None:
-        per_unit = pd.Series(cl_codes).groupby(unit_codes).nunique()
-        if (per_unit > 1).any():
-            notes.append(
-                f"{int((per_unit > 1).sum()):,} unit(s) span more than one cluster of "
-                f"{cols.cluster!r}: the unit effects are not nested in the clusters."
-            )
-    return cl_codes
+) -> tuple[np.ndarray, ...]:
+    """Integer codes of each cluster dimension, with a note when units are not nested in one."""
+    if len(cols.cluster_cols) > 2:
+        raise ValueError(f"cluster takes one or two columns, not {len(cols.cluster_cols)}")
+    out = []
+    for col in cols.cluster_cols:
+        cl_codes, _ = pd.factorize(data[col], sort=True)
+        if cols.cluster is not None:
+            per_unit = pd.Series(cl_codes).groupby(unit_codes).nunique()
+            if (per_unit > 1).any():
+                notes.append(
+                    f"{int((per_unit > 1).sum()):,} unit(s) span more than one cluster of "
+                    f"{col!r}: the unit effects are not nested in the clusters."
+                )
+        out.append(cl_codes)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------- public entry

@@ -161,6 +161,7 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
         "ratio 1:1",
         "ratio 5:1",
         "per-protocol (completers)",
+        "clustered by person only",
         "clustered by matched set",
         "adjusted for prior use x post",
         "placebo index 18 months earlier, 3 months",
@@ -232,26 +233,32 @@ def test_controls_may_serve_several_risk_sets_and_inference_clusters_by_person(
     matched, demo_processed
 ) -> None:
     """By default a person may be a control in several months' risk sets (never the same row
-    twice), and the DiD clusters by person; ``one_control_per_person`` restores one control
-    row per person with clustering by matched set (docs/decisions/matching.md)."""
+    twice), and the DiD clusters by person (and, in the target trial, by index month too);
+    ``one_control_per_person`` restores one control row per person with clustering by matched
+    set (docs/decisions/matching.md, did-clustering.md)."""
     from evalkit.config import load_programme
 
     mc = matched["mindsong"]
-    assert mc.spec["unit"] is None and mc.spec["cluster"] == "person_id"
+    assert mc.spec["unit"] is None and mc.spec["cluster"] == ["index_month", "person_id"]
     m = mc.match.matched
     assert m.index.is_unique  # a candidate row (person, month) is used at most once
     res = utilisation(mc, "gp_appointment", 6)
-    assert res.poisson.spec["cluster"] == "person_id"
+    assert res.poisson.spec["cluster"] == ["index_month", "person_id"]
+    n_months = mc.panel.loc[mc.panel["exposure"] > 0, "index_month"].nunique()
+    assert res.poisson.n_clusters <= n_months  # the smaller dimension sets the t df
 
     prog = load_programme("mindsong")
     once = prog.model_copy(
         update={"matching": prog.matching.model_copy(update={"one_control_per_person": True})}
     )
     mc1 = matched_cohort(load_study(once, demo_processed))
-    assert mc1.spec["unit"] == "person_id" and mc1.spec["cluster"] == "subclass"
+    assert mc1.spec["unit"] == "person_id" and mc1.spec["cluster"] == ["index_month", "subclass"]
     ctl = mc1.cohort.candidates.loc[mc1.match.matched.index, ["person_id", "referred"]]
     assert not ctl.loc[ctl["referred"] == 0, "person_id"].duplicated().any()
-    assert utilisation(mc1, "gp_appointment", 6).poisson.spec["cluster"] == "subclass"
+    one = utilisation(mc1, "gp_appointment", 6).poisson
+    assert one.spec["cluster"] == ["index_month", "subclass"]
+    legacy = matched_cohort(load_study(once, demo_processed), design="legacy")
+    assert legacy.spec["cluster"] == "subclass"
 
 
 # ------------------------------------------------------------------ the target-trial design
