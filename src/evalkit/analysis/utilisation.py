@@ -310,12 +310,9 @@ def _exact_for(exact: list[str], cohort: Cohort) -> list[str]:
 def control_rule(one_control_per_person: bool, design: str = "target_trial") -> dict[str, Any]:
     """``unit`` passed to :func:`match` and the DiD's ``cluster`` for the control rule.
 
-    One control row per person: ``unit="person_id"``, matched sets share no one, cluster by
-    set. Otherwise (the default) a person may serve several risk sets, so cluster by person.
-    The target trial adds the index month as a second dimension: its time effects are
-    specific to each index month's sub-experiment, estimated from few people each, and only
-    clusters that nest them keep the sandwich unbiased (docs/decisions/did-clustering.md).
-    The locked plan (``evalkit.reporting.plan``) records the same pair from here.
+    One control row per person: cluster by set (sets share no one); otherwise by person. The
+    target trial adds the index month, whose sub-experiment's time effects only clusters that
+    nest them leave unbiased (docs/decisions/did-clustering.md). The locked plan records this.
     """
     by = "subclass" if one_control_per_person else "person_id"
     cluster: str | list[str] = ["index_month", by] if design == "target_trial" else by
