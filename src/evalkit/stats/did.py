@@ -40,7 +40,12 @@ import numpy as np
 import pandas as pd
 
 from evalkit.stats.did_design import Design, build_design
-from evalkit.stats.did_event_study import EventStudy, add_event_terms, event_study_results
+from evalkit.stats.did_event_study import (
+    EventStudy,
+    add_event_terms,
+    event_study_results,
+    pretrend_codes,
+)
 from evalkit.stats.did_fit import FitOutput, drop_separated, fit_linear, fit_poisson
 from evalkit.stats.did_inference import LEVEL, term_rows
 from evalkit.stats.did_inputs import (
@@ -132,9 +137,18 @@ def _fit_did(
 
 
 def _spec(
-    cols: DidColumns, model: str, event_study: bool, reference_period: Any, fit: FitOutput
+    cols: DidColumns,
+    model: str,
+    event_study: bool,
+    reference_period: Any,
+    fit: FitOutput,
+    pretrend_periods: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """The arguments actually used, defaults resolved, and the inference settings."""
+    """The arguments actually used, defaults resolved, and the inference settings.
+
+    ``pretrend_periods`` are the periods the pre-trend test covered (None without an event
+    study).
+    """
     return {
         "outcome": cols.outcome,
         "unit": cols.unit,
@@ -148,6 +162,7 @@ def _spec(
         "event_study": bool(event_study),
         "weights": cols.weights,
         "reference_period": reference_period if event_study else None,
+        "pretrend_periods": None if pretrend_periods is None else list(pretrend_periods),
         "estimand": "ATT: coefficient of treated x post, unit and time fixed effects",
         "fixed_effects": [cols.unit, cols.time],
         "vcov": "CR1 cluster-robust" + (" (two-way)" if len(cols.cluster_cols) > 1 else ""),
@@ -211,6 +226,9 @@ def _pretrend_fields(es: EventStudy | None, model: str) -> dict[str, Any]:
         "pretrend_df": es.pretrend_df,
         "pretrend_p_value": float(es.pretrend_p_value),
         "pretrend_denominator_df": es.denominator_df if model == "linear" else None,
+        "pretrend_periods": es.pretrend_periods,
+        "event_study_coef": es.coef,
+        "event_study_vcov": es.vcov,
     }
 
 
@@ -230,6 +248,7 @@ def did(
     *,
     weights: str | None = None,
     reference_period: Any = -1,
+    pretrend_periods: Sequence[Any] | None = None,
 ) -> DidResult:
     """Difference-in-differences with unit and period fixed effects and clustered SEs.
 
@@ -292,6 +311,12 @@ def did(
         for ``"poisson"``.
     reference_period : scalar
         Event-study reference period (a value of ``time`` before the index); default -1.
+    pretrend_periods : sequence, optional
+        Pre-periods (values of ``time``) whose coefficients the joint pre-trend test covers;
+        default every pre-period. Restrict it to the periods a design did not force to
+        balance: after matching on prior use in months -12 to -1, their coefficients are near
+        0 by construction and say nothing about the trends, so a matched design tests the
+        months before them. A period without a coefficient is left out with a note.
 
     Returns
     -------
@@ -305,7 +330,8 @@ def did(
         Unknown column; ``treated`` or ``post`` not binary; ``treated`` not constant within
         unit; no treated or no control units; no pre or no post rows; repeated (unit, time)
         rows; non-positive exposure; negative weights; a negative outcome for ``"poisson"``;
-        an unknown model; a reference period that is not a pre-period in the data.
+        an unknown model; a reference period that is not a pre-period in the data; a
+        ``pretrend_periods`` value that is not a pre-period or is the reference period.
 
     Examples
     --------
@@ -346,9 +372,11 @@ def did(
     fit, terms = _fit_did(design, cols, model, notes)
     es = None
     if event_terms is not None:
+        tested = pretrend_codes(pretrend_periods, event_terms, inputs.time_levels, cols.time)
         es_fit = _run(design, [*event_terms.names, *design.extra], model, cols)
         es = event_study_results(
-            es_fit, event_terms, design.labels, model, inputs.time_levels, notes
+            es_fit, event_terms, design.labels, model, inputs.time_levels, notes, tested
         )
-    spec = _spec(cols, model, event_study, reference_period, fit)
+    tested_periods = None if es is None else es.pretrend_periods
+    spec = _spec(cols, model, event_study, reference_period, fit, tested_periods)
     return _result(fit, terms, es, design, inputs, spec, notes)

@@ -77,15 +77,26 @@ class DidResult(Result):
         With ``event_study=True``: one row per period (:data:`EVENT_STUDY_COLUMNS`); the
         reference period has estimate 0 (1 on the rate-ratio scale) and no SE.
     pretrend_stat : float
-        Joint Wald test that every pre-period coefficient is zero: the F statistic
-        (linear, referred to F(pretrend_df, G - 1)) or the chi-square statistic (Poisson).
-        NaN without an event study.
+        Joint Wald test that the pre-period coefficients of :attr:`pretrend_periods` are zero:
+        the F statistic (linear, referred to F(pretrend_df, G - 1)) or the chi-square
+        statistic (Poisson). NaN without an event study.
     pretrend_df : int or None
         Number of pre-period coefficients tested.
+    pretrend_periods : tuple
+        The periods whose coefficients the pre-trend test covered (every pre-period with a
+        coefficient unless ``did(pretrend_periods=...)`` chose some); empty without an event
+        study.
     pretrend_p_value : float
         p-value of the joint pre-trend test.
     pretrend_denominator_df : int or None
         Denominator degrees of freedom (G - 1) of the linear model's F test; None otherwise.
+    event_study_coef : pd.Series or None
+        The event-study coefficients (log rate ratios for Poisson), indexed by period, the
+        reference period left out.
+    event_study_vcov : pd.DataFrame or None
+        Their cluster-robust covariance, indexed by period on both axes: with
+        ``event_study_coef``, what a sensitivity analysis of the whole path needs
+        (Rambachan & Roth bounds).
     crude_rates : pd.DataFrame
         Per group (treated, control) and period (pre, post): units, events (sum of the
         outcome), person-time (sum of the exposure, or rows without one) and their ratio,
@@ -113,6 +124,9 @@ class DidResult(Result):
     pretrend_df: int | None = None
     pretrend_p_value: float = math.nan
     pretrend_denominator_df: int | None = None
+    pretrend_periods: tuple[Any, ...] = ()
+    event_study_coef: pd.Series | None = None
+    event_study_vcov: pd.DataFrame | None = None
 
     analysis = "did"
 
@@ -191,9 +205,18 @@ class DidResult(Result):
             )
         else:
             stat = f"chi2({self.pretrend_df}) = {self.pretrend_stat:.3f}"
-        return f"Pre-trend test (all pre-period coefficients zero): {stat}, p = " + (
+        return f"Pre-trend test ({self._pretrend_scope()} zero): {stat}, p = " + (
             f"{self.pretrend_p_value:.4g}"
         )
+
+    def _pretrend_scope(self) -> str:
+        """Which coefficients the pre-trend test covered, in words."""
+        if not self.pretrend_periods:
+            return "no pre-period coefficient"
+        first, last = self.pretrend_periods[0], self.pretrend_periods[-1]
+        if len(self.pretrend_periods) == 1:
+            return f"the coefficient of period {first}"
+        return f"the {len(self.pretrend_periods)} coefficients of periods {first} to {last}"
 
     def summary(self) -> str:
         """Header (analysis, estimand, model, inference, N), the tidy table and the notes.
@@ -255,6 +278,7 @@ class DidResult(Result):
             "denominator_df": self.pretrend_denominator_df,
             "p_value": self.pretrend_p_value,
             "test": "F" if self.spec["model"] == "linear" else "chi2",
+            "periods": list(self.pretrend_periods),
         }
 
     def evalue(self) -> EValueResult:

@@ -11,6 +11,10 @@ References used here and their tolerances:
 - statsmodels GLM Poisson with explicit unit and time dummies. Both fits stop on a relative
   deviance change (ours 1e-10, statsmodels ``tol=1e-12``), which leaves coefficient errors far
   below 1e-6 of an SE: we require that, and 1e-6 relative for the SE.
+- pyfixest ``wald_test`` on the same event-study terms (an R matrix selecting the tested
+  periods): the statistic to 1e-5 relative for the linear model (coefficients and sandwich as
+  above) and 1e-4 for the Poisson model: the reference fit stops its IRLS at pyfixest's default
+  ``iwls_tol`` (1e-8), ours at 1e-10, which moves the statistic by about 1e-5 relative.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from matplotlib.axes import Axes
+from scipy import stats
 
 from evalkit.stats.did import DID_TERM, TIDY_COLUMNS, DidResult, did
 from evalkit.stats.result import Result
@@ -429,6 +434,71 @@ def test_did_event_study_pretrend_f_matches_pyfixest_wald() -> None:
         assert es.loc[k, "estimate"] == pytest.approx(ref.coef()[name], abs=SE_TOL * ref.se()[name])
 
 
+def _event_dummies(df: pd.DataFrame, periods: list[int], time: str = "month") -> list[str]:
+    """Add ``treated x 1{time == k}`` columns for ``periods``; their names, in order."""
+    for k in periods:
+        df[f"e{k + 10}"] = ((df["referred"] == 1) & (df[time] == k)).astype(float)
+    return [f"e{k + 10}" for k in periods]
+
+
+def _wald_rows(names: list[str], tested: list[str]) -> np.ndarray:
+    """The R matrix selecting the ``tested`` coefficients of a fit on ``names``."""
+    return np.eye(len(names))[[names.index(n) for n in tested]]
+
+
+def test_did_event_study_pretrend_periods_match_pyfixest_wald_on_those_terms() -> None:
+    # Only the earliest pre-periods are tested (as a matched design tests the months it did
+    # not match on); the pretrend lies in them, the rest of the path is clean.
+    df = _panel(seed=32, n_sets=80, pretrend=0.05)
+    chosen = [-6, -5, -4]
+    res = _fit(df, event_study=True, pretrend_periods=chosen)
+    periods = [k for k in range(-6, 6) if k != -1]
+    names = _event_dummies(df, periods)
+    ref = _feols("y ~ " + " + ".join(names) + " | person + month", df, ssc=pf.ssc(k_fixef="none"))
+    tested = [names[periods.index(k)] for k in chosen]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyfixest: "distribution changed to chi2" for R != I
+        w = float(ref.wald_test(R=_wald_rows(names, tested), distribution="chi2")["statistic"])
+    assert res.pretrend_periods == tuple(chosen)
+    assert res.pretrend_df == len(chosen)
+    assert res.pretrend_denominator_df == ref._dfd
+    assert res.pretrend_stat * len(chosen) == pytest.approx(w, rel=1e-5)
+    f_ref = stats.f.sf(w / len(chosen), len(chosen), ref._dfd)  # F(q, G - 1), as fixest
+    assert res.pretrend_p_value == pytest.approx(f_ref, rel=1e-4)
+    assert res.spec["pretrend_periods"] == chosen
+    assert res.to_dict()["pretrend"]["periods"] == chosen
+    assert "periods -6 to -4" in res.summary()
+    # The default still tests every pre-period.
+    assert _fit(df, event_study=True).pretrend_periods == (-6, -5, -4, -3, -2)
+
+
+def test_did_poisson_event_study_pretrend_periods_match_pyfixest_wald() -> None:
+    df = _count_panel(seed=34, n_sets=150, periods=range(-6, 4), rate_ratio=0.8)
+    chosen = [-6, -5, -4, -3]
+    res = _fit(
+        df, outcome="events", exposure="exposure", model="poisson", event_study=True,
+        pretrend_periods=chosen,
+    )  # fmt: skip
+    periods = [k for k in range(-6, 4) if k != -1]
+    names = _event_dummies(df, periods)
+    df["log_exposure"] = np.log(df["exposure"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.fepois(
+            "events ~ " + " + ".join(names) + " | person + month", data=df,
+            vcov={"CRV1": "subclass"}, offset="log_exposure", ssc=pf.ssc(k_fixef="none"),
+        )  # fmt: skip
+        tested = [names[periods.index(k)] for k in chosen]
+        wald = ref.wald_test(R=_wald_rows(names, tested), distribution="chi2")
+    assert res.pretrend_periods == tuple(chosen)
+    assert res.pretrend_stat == pytest.approx(float(wald["statistic"]), rel=1e-4)
+    assert res.pretrend_p_value == pytest.approx(float(wald["pvalue"]), rel=1e-3)
+    # The coefficients and covariance kept for sensitivity analyses are the fit's.
+    coef = res.event_study_coef.loc[chosen].to_numpy()
+    v = res.event_study_vcov.loc[chosen, chosen].to_numpy()
+    assert float(coef @ np.linalg.solve(v, coef)) == pytest.approx(res.pretrend_stat)
+
+
 def test_did_poisson_event_study_reports_rate_ratios() -> None:
     df = _count_panel(seed=33, n_sets=150, periods=range(-4, 4), rate_ratio=0.8)
     res = _fit(df, outcome="events", exposure="exposure", model="poisson", event_study=True)
@@ -551,6 +621,26 @@ _BAD: dict[str, Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, dict,
         df,
         {"event_study": True, "reference_period": 2},
         "not a pre-period",
+    ),
+    "pretrend_reference": lambda df, _: (
+        df,
+        {"event_study": True, "pretrend_periods": [-3, -1]},
+        "pretrend_periods: -1 is the reference period",
+    ),
+    "pretrend_post": lambda df, _: (
+        df,
+        {"event_study": True, "pretrend_periods": [-3, 0]},
+        "pretrend_periods: 0 is not a pre-period",
+    ),
+    "pretrend_missing": lambda df, _: (
+        df,
+        {"event_study": True, "pretrend_periods": [-99]},
+        "pretrend_periods: -99 is not a value",
+    ),
+    "pretrend_empty": lambda df, _: (
+        df,
+        {"event_study": True, "pretrend_periods": []},
+        "pretrend_periods is empty",
     ),
     "no_post_rows": lambda df, _: (df.loc[df["post"] == 0], {}, "no post-period rows"),
     "negative_weights": lambda df, _: (_set(df, "w", -1.0), {"weights": "w"}, "non-negative"),
