@@ -37,6 +37,7 @@ from evalkit.analysis.censoring import (
     index_covariates,
     rate_ratio_not_estimable,
 )
+from evalkit.analysis.event_study import event_study as event_study  # re-exported
 from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation_result import UtilisationResult
 from evalkit.cohort import (
@@ -494,30 +495,6 @@ def utilisation_all(mc: MatchedCohort) -> list[UtilisationResult]:
 def utilisation_table(results: list[UtilisationResult]) -> pd.DataFrame:
     """Tidy table of every entry (the results.json ``utilisation`` list as a DataFrame)."""
     return pd.DataFrame([e for r in results for e in r.entries()])
-
-
-def event_study(mc: MatchedCohort, setting: str, *, model: str = "poisson") -> DidResult:
-    """Event-month coefficients (-24..11, reference -1) with the joint pre-trend test.
-
-    On the matched cohort's panel and weights (observed rows and censoring weights in the
-    target trial); the per-month coefficients need event-month time effects, so they are
-    pooled across index months here (the headline DiD stacks them).
-    """
-    p = mc.panel[mc.panel["exposure"] > 0]
-    kw = {"exposure": "exposure"} if model == "poisson" else {}
-    return did(
-        p,
-        outcome=setting,
-        unit="unit",
-        time="event_month",
-        treated="referred",
-        post="post",
-        cluster=_cluster(mc),
-        model=model,
-        event_study=True,
-        weights=mc.weight_column,
-        **kw,
-    )
 
 
 #: The pre-specified sensitivity battery (docs/design/methods.md section 1) that

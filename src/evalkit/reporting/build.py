@@ -34,6 +34,7 @@ from evalkit.analysis import (
     wellbeing_entries,
 )
 from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
+from evalkit.analysis.event_study import pretrend_test
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
     event_study,
@@ -257,10 +258,17 @@ class ReportBuilder:
 
     @_section
     def run_event_studies(self) -> None:
-        """Month-by-month event studies: :func:`evalkit.analysis.utilisation.event_study`."""
+        """Month-by-month event studies: :func:`evalkit.analysis.event_study.event_study`.
+
+        With each, the joint pre-trend test on the months not matched on
+        (:func:`evalkit.analysis.event_study.pretrend_test`, Poisson and linear), stated in the
+        figure's caption and published as ``pretrend`` in results.json.
+        """
         mc = self._matched()
         self.say("event studies")
         es = {s: event_study(mc, s) for s in self._focus()}
+        self.say("pre-trend tests on the months not matched on")
+        pre = {s: pretrend_test(mc, s, poisson=es[s]) for s in es}
         self.parts["event_study"] = round_floats(
             {
                 s: r.event_study.drop(columns=["pre", "reference"], errors="ignore").to_dict(
@@ -269,9 +277,7 @@ class ReportBuilder:
                 for s, r in es.items()
             }
         )
-        self.parts["pretrend_p_value"] = round_floats(
-            {s: r.pretrend_p_value for s, r in es.items()}
-        )
+        self.parts["pretrend"] = round_floats({s: r.entry() for s, r in pre.items()})
         for s in es:
             table = pd.DataFrame(self.parts["event_study"][s])
             self.tables[f"event_study_{s}"] = table
@@ -281,6 +287,7 @@ class ReportBuilder:
                 nar.setting_label(s, capital=True),
                 analysis=event_study,
                 plot=es[s].plot_event_study,
+                pretrend=self.parts["pretrend"][s],
             )
         self._finish("event_studies")
 

@@ -37,7 +37,9 @@ __all__ = [
     "forest_alt",
     "from_axes",
     "love_figure",
+    "matched_months_caveat",
     "overlap_figure",
+    "pretrend_sentence",
     "referrals_figure",
     "wellbeing_figure",
 ]
@@ -156,27 +158,113 @@ def referrals_figure(
 
 
 def event_study_figure(
-    table: pd.DataFrame, name: str, label: str, *, analysis: Any, plot: Callable[..., Any]
+    table: pd.DataFrame,
+    name: str,
+    label: str,
+    *,
+    analysis: Any,
+    plot: Callable[..., Any],
+    pretrend: dict[str, Any] | None = None,
 ) -> ReportFigure:
     """Event-study rate ratios by month relative to referral, with 95% CIs (log scale).
 
     ``plot`` is the result's method (``DidResult.plot_event_study``), called on ``table``.
+    ``pretrend`` is the setting's results.json ``pretrend`` entry
+    (:meth:`evalkit.analysis.event_study.PretrendResult.entry`): the caption states its result
+    in words and says why the months matched on cannot test the design.
     """
     ax = _draw(plot, table=table, label=label)
     t = table.dropna(subset=["estimate"])
-    pre, post = t[t["period"] < 0], t[t["period"] >= 0]
+    post = t[t["period"] >= 0]
     caption = (
         f"Event study for {label.lower()}: each point is the rate ratio for that month against "
-        "month −1, with its 95% confidence interval. Points before referral near 1 support the "
-        "comparison (similar trends before referral)."
+        "month −1, with its 95% confidence interval."
     )
+    if pretrend is None:
+        pre, scope = t[t["period"] < 0], "pre-referral"
+    else:
+        first, last = pretrend["first_month"], pretrend["last_month"]
+        pre = t[(t["period"] >= first) & (t["period"] <= last)]
+        scope = f"months {_month(first)} to {_month(last)} (not matched on)"
+        caption += f" {pretrend_sentence(pretrend)} {matched_months_caveat(pretrend)}"
     pre_ok = ((pre["ci_low"] <= 1) & (pre["ci_high"] >= 1)).mean() if len(pre) else float("nan")
     alt = (
         f"Dot plot of monthly rate ratios for {label.lower()} from 24 months before to 11 months "
-        f"after referral. {pre_ok:.0%} of the pre-referral intervals include 1. After referral "
+        f"after referral. {pre_ok:.0%} of the intervals in {scope} include 1. After referral "
         f"the median rate ratio is {post['estimate'].median():.2f}."
     )
     return _render(ax, name, caption, alt, analysis, plots.event_study)
+
+
+def _month(m: int) -> str:
+    """An event month as the report prints it (a true minus sign)."""
+    return str(m).replace("-", "−")
+
+
+def _p(p: float | None, *, first: bool) -> str:
+    """A p-value in words: ``p = 0.41`` (``first``) or ``0.41``; ``< 0.001`` below 0.001."""
+    if p is None or p != p:
+        return "p not estimable" if first else "not estimable"
+    text = "< 0.001" if p < 0.001 else f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+    if not first:
+        return text
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+#: Below this p-value the pre-trend test is said to show evidence of differing trends.
+PRETREND_ALPHA = 0.05
+
+
+def pretrend_sentence(pretrend: dict[str, Any]) -> str:
+    """The joint pre-trend test in words, e.g. "No evidence of differing trends in months ...".
+
+    Evidence when both models' p-values are below :data:`PRETREND_ALPHA`, mixed when one is;
+    a model without a p-value (no Poisson fit for costs) is left out.
+
+    Examples
+    --------
+    >>> pretrend_sentence(
+    ...     {"first_month": -24, "last_month": -13, "poisson_p": 0.41, "linear_p": 0.38}
+    ... )
+    'No evidence of differing trends in months −24 to −13 (p = 0.41, Poisson; 0.38, linear).'
+    """
+    months = f"months {_month(pretrend['first_month'])} to {_month(pretrend['last_month'])}"
+    ps = [
+        (model, pretrend.get(f"{model.lower()}_p"))
+        for model in ("Poisson", "linear")
+        if pretrend.get(f"{model.lower()}_p") is not None
+    ]
+    if not ps:
+        return f"The pre-trend test in {months} could not be computed."
+    stated = "; ".join(f"{_p(p, first=i == 0)}, {model}" for i, (model, p) in enumerate(ps))
+    below = [p < PRETREND_ALPHA for _, p in ps]
+    if all(below):
+        return (
+            f"Evidence of differing trends in {months} ({stated}): participants' use was "
+            "already moving away from their controls' before the months matched on, so the "
+            "comparison may be biased."
+        )
+    if any(below):
+        return f"Mixed evidence of differing trends in {months} ({stated})."
+    return f"No evidence of differing trends in {months} ({stated})."
+
+
+def matched_months_caveat(pretrend: dict[str, Any]) -> str:
+    """Why the months matched on cannot test the design, and what the test can and cannot say."""
+    first, last = pretrend["first_month"], pretrend["last_month"]
+    tested = f"months {_month(first)} to {_month(last)}"
+    if last >= -2:
+        return (
+            f"The test covers {tested}; no month was matched on prior use. A test that finds "
+            "nothing is no proof of similar trends: it may lack the power to see them."
+        )
+    return (
+        f"Months {_month(last + 1)} to −1 cannot test the design: participants and controls "
+        "were matched on their use in those months, so their points sit near 1 by "
+        f"construction. Only {tested} can show whether the two groups were on similar paths "
+        "before referral, and a test that finds nothing there is no proof of similar trends "
+        "(it may lack the power to see them)."
+    )
 
 
 def love_figure(
