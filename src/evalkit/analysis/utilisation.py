@@ -497,6 +497,11 @@ def utilisation_table(results: list[UtilisationResult]) -> pd.DataFrame:
     return pd.DataFrame([e for r in results for e in r.entries()])
 
 
+#: The E-value row of :func:`sensitivity`. It treats the DiD rate ratio as one rate ratio, with
+#: the E-value's own assumptions (a confounder of referral and the outcome); it does not bound a
+#: violation of parallel trends, which the event study's pre-trend test speaks to.
+EVALUE_LABEL = "E-value (a single rate ratio, under its own assumptions)"
+
 #: The pre-specified sensitivity battery (docs/design/methods.md section 1) that
 #: :func:`sensitivity` runs; the locked analysis plan (``evalkit plan lock``) records it.
 SENSITIVITY_BATTERY: dict[str, Any] = {
@@ -665,13 +670,14 @@ def sensitivity(
         ev = evalue(main.poisson.estimate, main.poisson.ci_low, main.poisson.ci_high)
         rows.append(
             {
-                "analysis": "E-value (unmeasured confounding)",
+                "analysis": EVALUE_LABEL,
                 "estimate": ev.evalue,
                 "ci_low": ev.evalue_ci,
                 "ci_high": np.nan,
                 "n": main.poisson.n,
                 "note": "risk ratio an unmeasured confounder would need with both "
-                "referral and the outcome to explain the estimate away",
+                "referral and the outcome to explain the rate ratio away, treating it as a "
+                "single rate ratio; not a bound on differing trends",
             }
         )
     return pd.DataFrame(rows)

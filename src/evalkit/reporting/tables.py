@@ -343,7 +343,8 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "Controls not censored: controls referred later are followed on (the comparison is "
         "then with usual care, which may include a later referral); month-0 washout: the first "
         "month after referral is left out; E-value row: the strength of confounding needed to "
-        "explain the estimate away.",
+        "explain the estimate away, which applies to a single rate ratio under the E-value's "
+        "own assumptions and does not measure differing trends between the groups.",
     },
     "censoring": {
         "analysis": matched_cohort,

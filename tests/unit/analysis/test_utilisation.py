@@ -46,6 +46,7 @@ from evalkit.analysis.censoring import (
     stack_time,
 )
 from evalkit.analysis.utilisation import (
+    EVALUE_LABEL,
     event_study,
     matched_cohort,
     sensitivity,
@@ -166,7 +167,7 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
         "adjusted for prior use x post",
         "placebo index 18 months earlier, 3 months",
         "placebo index 18 months earlier, 6 months",
-        "E-value (unmeasured confounding)",
+        EVALUE_LABEL,
     }
     assert set(table["analysis"]) == expected
     main = table.set_index("analysis").loc["main analysis"]
@@ -175,7 +176,7 @@ def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_proc
     # Same point estimate, different inference; the adjusted model is a different fit.
     assert by_set["estimate"] == pytest.approx(main["estimate"])
     assert adjusted["estimate"] != pytest.approx(main["estimate"], rel=1e-9)
-    assert table.set_index("analysis").loc["E-value (unmeasured confounding)", "estimate"] >= 1
+    assert table.set_index("analysis").loc[EVALUE_LABEL, "estimate"] >= 1
     # The new rows are other fits: on every control's follow-up, and without event month 0.
     t = table.set_index("analysis")
     mc = matched["chronic_pain"]
