@@ -5,7 +5,8 @@ section 4: costed utilisation, return on investment and wellbeing valuation):
 
 - the matched difference in mean NHS cost change over ``window_months`` after referral against
   the 12 months before (each setting's events priced with the study's unit-cost table, as in the
-  panel's ``total_cost``), with a bootstrap over matched sets;
+  panel's ``total_cost``), with a bootstrap over matched sets, formed event month by event
+  month with the outcome model's weights (:data:`ROW_WEIGHT`, below);
 - gross and net return on investment against the programme cost per participant (a cost quoted
   per starter converted with the programme's start rate), and the cost per emergency admission
   avoided, from the same resamples;
@@ -14,6 +15,16 @@ section 4: costed utilisation, return on investment and wellbeing valuation):
 - the unit-cost table, each cost with its source, price year and inflation flag.
 
 ``economics(study, mc).to_dict()`` is the ``economics`` entry of ``results.json``.
+
+Weights. The cost difference uses the weights of the utilisation DiD on the same rows: each
+unit's matching weight (``weight``) and, in the target-trial design, on a control's follow-up
+months its censoring weight (``ipcw``; the DiD's ``analysis_weight`` is their product). As the
+censoring weight varies over a control's months, the difference is formed event month by event
+month (``matched_cost_difference(time="event_month", row_weights="ipcw")``): a control censored
+at its own referral stops counting from that month and the controls still observed stand in
+for it, so the saving estimates what the outcome model estimates; why the two still differ a
+little is in docs/decisions/economics-censoring.md. The legacy design has no censoring
+weights and uses the same period-by-period estimator with the matching weights.
 """
 
 from __future__ import annotations
@@ -55,6 +66,9 @@ __all__ = [
 
 #: Setting whose avoided events give the cost per admission avoided.
 ADMISSIONS = "emergency_admission"
+#: The matched panel's period column and its censoring-weight column (target-trial design).
+PERIOD = "event_month"
+ROW_WEIGHT = "ipcw"
 #: Below this many matched sets the bootstrap interval is flagged as too narrow (bench study).
 FEW_SETS = 150
 #: Wellbeing entry valued in WELLBYs.
@@ -531,6 +545,7 @@ def economics(
         panel[f"cost_{s}"] = panel[s].to_numpy(dtype=float) * table.cost_of(s)
         cost_cols.append(f"cost_{s}")
     also = [*cost_cols, *settings]
+    row_weights = ROW_WEIGHT if ROW_WEIGHT in panel else None
     diff = matched_cost_difference(
         panel,
         "total_cost",
@@ -539,6 +554,8 @@ def economics(
         treated="referred",
         post="post",
         weights="weight",
+        time=PERIOD,
+        row_weights=row_weights,
         also=also,
         periods=float(window_months),
         resamples=resamples,
@@ -554,6 +571,7 @@ def economics(
     if ADMISSIONS not in settings:
         notes.append(f"{ADMISSIONS} is not a programme setting: no cost per admission avoided.")
 
+    notes.append(_weights_note(mc.design, row_weights))
     n_all, n_used = mc.cohort.n_participants, diff.n_treated
     notes.append(
         f"Participants are people referred (intention to treat), each counted once at the first "
@@ -630,7 +648,10 @@ def economics(
         "unit_costs": table.name,
         "inflation_index": table.inflation_index,
         "settings": settings,
-        "estimator": "matched difference in mean cost change (bootstrap over matched sets)",
+        "estimator": "matched difference in mean cost change, event month by event month "
+        "(bootstrap over matched sets)",
+        "design": mc.design,
+        "weights": "weight x " + row_weights if row_weights else "weight",
     }
     return EconomicsResult(
         programme=prog.slug,
@@ -644,6 +665,24 @@ def economics(
         by_setting=by_setting,
         spec=spec,
         notes=tuple(notes),
+    )
+
+
+def _weights_note(design: str, row_weights: str | None) -> str:
+    """The notes' sentence naming the weights the cost difference used."""
+    if row_weights:
+        return (
+            f"Weights ({design} design): each unit's matching weight ('weight') times, on a "
+            f"control's follow-up months, its censoring weight ('{row_weights}', stabilised "
+            "inverse probability of not yet being referred; controls censored at their own "
+            "referral): the utilisation DiD's analysis_weight. The cost change is compared "
+            "event month by event month, the controls' standardised to the participants' "
+            "follow-up months."
+        )
+    return (
+        f"Weights ({design} design): each unit's matching weight ('weight'), constant over its "
+        "months; no censoring weights. The cost change is compared event month by event month, "
+        "the controls' standardised to the participants' follow-up months."
     )
 
 

@@ -225,6 +225,157 @@ def test_matched_cost_difference_bca_option_gives_an_interval_around_the_estimat
     assert res.ci_low < res.estimate < res.ci_high
 
 
+# ---------------------------------------------------------------- period by period
+def censor_controls(panel: pd.DataFrame, *, seed: int) -> pd.DataFrame:
+    """Ragged copy: some controls lose their post rows from a random month; random row weights.
+
+    Stands for controls censored at their own referral (rows from that month on unobserved)
+    and weighted on their remaining follow-up rows (weight 1 on baseline rows and for
+    participants), as a target-trial panel is.
+    """
+    rng = np.random.default_rng(seed)
+    controls = panel.loc[panel["treated"] == 0, "unit"].unique()
+    cut = pd.Series(POST, index=controls)
+    lost = rng.choice(controls, size=len(controls) // 4, replace=False)
+    cut[lost] = rng.integers(1, POST, len(lost))
+    keep = panel["unit"].map(cut).fillna(POST) > panel["month"]
+    out = panel[keep].copy()
+    follow = (out["treated"] == 0) & (out["post"] == 1)
+    out["ipcw"] = np.where(follow, rng.uniform(0.5, 2.0, len(out)), 1.0)
+    return out
+
+
+def by_period_by_hand(panel: pd.DataFrame, rw: str | None) -> float:
+    """The period-by-period estimate computed directly from the rows (the docstring's formula)."""
+    r = panel[rw] if rw else pd.Series(1.0, index=panel.index)
+    pre = panel[panel["post"] == 0]
+    rp = r[pre.index]
+    base = (pre["cost"] * rp).groupby(pre["unit"]).sum() / rp.groupby(pre["unit"]).sum()
+    post = panel[panel["post"] == 1].assign(
+        d=lambda q: (q["cost"] - q["unit"].map(base)) * POST,
+        ww=lambda q: q["weight"] * r[q.index],
+    )
+    arm = post.assign(dw=post["d"] * post["ww"]).groupby(["month", "treated"])[["dw", "ww"]].sum()
+    t_w = arm["ww"].xs(1, level="treated")
+    c_mean = arm["dw"].xs(0, level="treated") / arm["ww"].xs(0, level="treated")
+    treated = arm["dw"].xs(1, level="treated").sum() / t_w.sum()
+    return float(treated - (t_w * c_mean).sum() / t_w.sum())
+
+
+@pytest.mark.parametrize("weights", ["att", "random"])
+def test_matched_cost_difference_by_period_balanced_equals_unit_level_and_linear_did(
+    weights: str,
+) -> None:
+    # On a balanced panel with weights constant within unit the period-by-period estimator is
+    # the unit-level one, hence the linear two-way fixed-effects DiD.
+    panel = matched_panel(weights=weights, seed=3)
+    unit_level = fit(panel, resamples=50)
+    by_period = fit(panel, resamples=50, time="month")
+    lin = did(
+        panel,
+        outcome="cost",
+        unit="unit",
+        time="month",
+        treated="treated",
+        post="post",
+        cluster="set",
+        model="linear",
+        weights="weight",
+    )
+    assert by_period.estimate == pytest.approx(unit_level.estimate, rel=1e-9, abs=1e-9)
+    assert by_period.estimate == pytest.approx(lin.estimate * POST, rel=1e-9, abs=1e-9)
+    assert by_period.spec["estimator"] == "period"
+
+
+@pytest.mark.parametrize("rw", [None, "ipcw"])
+def test_matched_cost_difference_by_period_is_standardised_difference_by_hand(rw) -> None:
+    panel = censor_controls(matched_panel(seed=13), seed=14)
+    res = fit(panel, resamples=20, time="month", row_weights=rw)
+    assert res.estimate == pytest.approx(by_period_by_hand(panel, rw), rel=1e-12)
+    assert res.treated_change - res.control_change == pytest.approx(res.estimate, rel=1e-12)
+    assert any("unbalanced" in n for n in res.notes)
+    assert any("Period by period" in n for n in res.notes)
+
+
+def test_matched_cost_difference_by_period_resample_is_function_of_cell_totals() -> None:
+    # As for the unit-level estimator: a bootstrap resample (sets drawn with replacement) equals
+    # the estimator refitted on the resampled panel, computed from the per-set, per-period
+    # totals with the resample counts as weights.
+    panel = censor_controls(matched_panel(n_sets=30, seed=7), seed=8)
+    res = fit(panel, resamples=20, time="month", row_weights="ipcw")
+    sets = res.sets["matched_set"].unique()
+    draw = np.random.default_rng(11).choice(sets, size=len(sets), replace=True)
+    pieces = []
+    for j, s in enumerate(draw):
+        p = panel[panel["set"] == s].copy()
+        p["unit"] = p["unit"] + 10_000 * (j + 1)
+        p["set"] = j
+        pieces.append(p)
+    refit = fit(
+        pd.concat(pieces, ignore_index=True), resamples=20, time="month", row_weights="ipcw"
+    )
+    counts = pd.Series(draw).value_counts()
+    cells = res.sets.assign(n=res.sets["matched_set"].map(counts).fillna(0))
+    cols = ["t_w", "c_w", "t_cost", "c_cost"]
+    k = cells[cols].mul(cells["n"], axis=0).groupby(cells["period"]).sum()
+    treated = k["t_cost"].sum() / k["t_w"].sum()
+    control = (k["t_w"] * k["c_cost"] / k["c_w"]).sum() / k["t_w"].sum()
+    assert refit.estimate == pytest.approx(treated - control, rel=1e-12)
+
+
+def test_matched_cost_difference_censoring_weights_recover_effect_unweighted_does_not() -> None:
+    # Informative censoring: controls of the "deteriorating" kind (cost rising through follow-up)
+    # are censored far more often, so the controls still observed late in follow-up understate
+    # the rise. Weighting each observed control month by the inverse probability of having
+    # stayed uncensored through it (known here) recovers the effect; ignoring it does not.
+    rng = np.random.default_rng(21)
+    n_sets, k, effect, slope = 1500, 2, -20.0, 30.0
+    hazard = {0: 0.03, 1: 0.3}
+    rows = []
+    for s in range(n_sets):
+        for member in range(k + 1):
+            treated, kind = int(member == 0), int(rng.random() < 0.5)
+            unit, base = s * (k + 1) + member, rng.gamma(2.0, 50.0)
+            stays, alive = 1.0, True
+            for t in range(-PRE, POST):
+                post = int(t >= 0)
+                if post and not treated:
+                    alive = alive and rng.random() >= hazard[kind]
+                    stays *= 1 - hazard[kind]
+                if not alive:
+                    break
+                y = base + post * (slope * kind * (t + 1) + effect * treated) + rng.normal(0, 30)
+                rows.append((unit, s, treated, t, post, 1.0, y, 1 / stays if post else 1.0))
+    panel = pd.DataFrame(
+        rows, columns=["unit", "set", "treated", "month", "post", "weight", "cost", "ipw"]
+    )
+    truth = effect * POST
+    weighted = fit(panel, resamples=199, time="month", row_weights="ipw")
+    unweighted = fit(panel, resamples=199, time="month")
+    unit_level = fit(panel, resamples=199)
+    assert abs(weighted.estimate - truth) < 4 * weighted.std_error
+    for res in (unweighted, unit_level):
+        assert res.estimate - truth > 4 * res.std_error
+
+
+@pytest.mark.parametrize(
+    ("kw", "change", "message"),
+    [
+        ({"row_weights": "ipcw"}, lambda p: p, "need time"),
+        ({"time": "month", "row_weights": "ipcw"}, lambda p: p.assign(ipcw=-1.0), "non-negative"),
+        (
+            {"time": "month"},
+            lambda p: p.assign(month=p["month"].where(p["unit"] != 0)),
+            "period column",
+        ),
+    ],
+)
+def test_matched_cost_difference_by_period_invalid_input_raises(kw, change, message) -> None:
+    panel = censor_controls(matched_panel(n_sets=10, seed=1), seed=2)
+    with pytest.raises(ValueError, match=message):
+        fit(change(panel), resamples=20, **kw)
+
+
 # ---------------------------------------------------------------- ROI
 def test_return_on_investment_equals_saving_over_cost_by_hand() -> None:
     d = fit(matched_panel(seed=12), also=["admissions"])

@@ -2,8 +2,11 @@
 
 Each unit's change (mean post-period value minus mean pre-period value) is computed once and
 summed per matched set once; a bootstrap resample is then a weighted sum of those set totals
-(resample counts as weights), not a model refit (docs/design/methods.md section 4). Steps:
-checking the arguments, each unit's change, the per-set totals, the bootstrap, the result.
+(resample counts as weights), not a model refit (docs/design/methods.md section 4). With a
+period column the totals are kept per matched set and post period, so that time-varying row
+weights (censoring weights) weight each period's arm means
+(:mod:`~evalkit.stats.costs.set_bootstrap`, which also holds the per-set totals and the
+bootstrap). Steps here: checking the arguments, each unit's change, the result's table.
 """
 
 from __future__ import annotations
@@ -15,10 +18,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
+from evalkit.stats.costs.set_bootstrap import (
+    SetBootstrap,
+    bootstrap_sets,
+    period_cells,
+    set_totals,
+    unit_cells,
+)
 from evalkit.stats.result import Result
 
 if TYPE_CHECKING:
@@ -56,9 +65,10 @@ class MatchedDifferenceResult(Result):
     outcome : str
         Headline outcome column.
     estimate : float
-        Participants' weighted mean change (post − pre, per unit, times ``periods``) minus the
-        matched controls' weighted mean change. Negative: participants' outcome fell relative
-        to their controls'.
+        Participants' weighted mean change (post − pre, times ``periods``) minus the matched
+        controls' weighted mean change (with ``spec["time"]``, standardised to the
+        participants' post periods). Negative: participants' outcome fell relative to their
+        controls'.
     std_error : float
         Standard deviation of the bootstrap replicates.
     ci_low, ci_high : float
@@ -72,8 +82,9 @@ class MatchedDifferenceResult(Result):
     replicates : pd.DataFrame
         Bootstrap replicates, one column per outcome, one row per resample.
     sets : pd.DataFrame
-        Per matched set: treated and control weight totals and weighted change totals per
-        outcome (``t_w``, ``c_w``, ``t_<outcome>``, ``c_<outcome>``), the bootstrap's input.
+        Per matched set (and, with ``spec["time"]``, per post period: a ``period`` column):
+        treated and control weight totals and weighted change totals per outcome (``t_w``,
+        ``c_w``, ``t_<outcome>``, ``c_<outcome>``), the bootstrap's input.
     spec : dict
         Arguments used, defaults resolved (seed included).
     notes : tuple of str
@@ -246,6 +257,8 @@ def matched_cost_difference(
     treated: str,
     post: str,
     weights: str | None = None,
+    time: str | None = None,
+    row_weights: str | None = None,
     also: Sequence[str] = (),
     periods: float = 1.0,
     resamples: int = 999,
@@ -263,11 +276,25 @@ def matched_cost_difference(
     a set of k controls) it is the mean over participants of their change minus the mean change
     of their own controls.
 
+    Period by period (``time`` given; needed when weights vary over a unit's rows, as censoring
+    weights do). Each post row's change is its value minus its unit's pre-period mean, times
+    ``periods``, and its weight is ``w_i x r_it`` (``row_weights``, default 1). In each post
+    period each arm's weighted mean change is taken over the units observed in that period;
+    the participants' figure is their weighted mean over all their post rows, the controls' the
+    mean of their period means with the participants' weight in each period as the weights
+    (direct standardisation to the participants' follow-up person-time). A control censored in
+    a period stops contributing from then, and the controls still observed stand in for it
+    through their row weights (inverse probability of censoring), as in the outcome regression
+    weighted by ``w x r``; a unit lost at the end of the data likewise counts only in the
+    periods it has. On a balanced panel with ``w`` constant within unit and ``r`` = 1 the two
+    estimators are equal (and equal to the linear DiD).
+
     Bootstrap. Matched sets are resampled with replacement (they are independent; units within
-    a set are not), ``resamples`` times, by :func:`scipy.stats.bootstrap` (``paired=True`` over
-    the per-set totals). Because each set's four totals (participants' and controls' weight sums
-    and weighted change sums) are computed once, a resample's estimate is a ratio of weighted
-    sums of them: no model refit. Every outcome in ``also`` uses the same resamples, so
+    a set are not), ``resamples`` times, by :func:`scipy.stats.bootstrap` over the set indices
+    (the draws of ``paired=True`` over per-set arrays). Because each set's totals
+    (participants' and controls' weight sums and weighted change sums, per post period with
+    ``time``) are computed once, a resample's estimate is the same function of its counts
+    times those totals: no model refit. Every outcome in ``also`` uses the same resamples, so
     differences and ratios between outcomes can be carried through jointly.
 
     Why the percentile interval by default, not BCa: the percentile interval respects monotone
@@ -298,7 +325,13 @@ def matched_cost_difference(
     post : str
         0/1 column, 1 for rows after the index.
     weights : str, optional
-        Matching weight per unit (positive); default 1 for every unit.
+        Matching weight per unit (positive, constant within unit); default 1 for every unit.
+    time : str, optional
+        Period column (e.g. event month): the estimate is formed period by period (above).
+        Default: the unit-level estimator.
+    row_weights : str, optional
+        Weight per row (non-negative, e.g. a censoring weight), multiplying ``weights``; the
+        pre-period mean of a unit is weighted by it too. Needs ``time``.
     also : sequence of str
         Further outcome columns estimated on the same units and resamples.
     periods : float
@@ -323,7 +356,7 @@ def matched_cost_difference(
     ------
     ValueError
         A column is missing or not of the kind required, a unit changes group, set or weight
-        over time, or fewer than two matched sets remain.
+        over time, ``row_weights`` without ``time``, or fewer than two matched sets remain.
 
     Examples
     --------
@@ -337,34 +370,52 @@ def matched_cost_difference(
     (-25.0, 10.0, -35.0)
     """
     outcomes = [outcome, *[o for o in also if o != outcome]]
+    optional = [c for c in (weights, time, row_weights) if c]
     check_arguments(
         panel,
-        [unit, matched_set, treated, post, *outcomes] + ([weights] if weights else []),
+        [unit, matched_set, treated, post, *outcomes, *optional],
         outcomes,
         matched_set=matched_set,
         resamples=resamples,
         level=level,
         periods=periods,
         method=method,
+        time=time,
+        row_weights=row_weights,
     )
     notes: list[str] = []
     work = _long_frame(
-        panel, outcomes, unit=unit, matched_set=matched_set, treated=treated, post=post, w=weights
+        panel,
+        outcomes,
+        unit=unit,
+        matched_set=matched_set,
+        treated=treated,
+        post=post,
+        w=weights,
+        time=time,
+        r=row_weights,
     )
     units = unit_changes(
         work, len(outcomes), periods, matched_set=matched_set, treated=treated, weights=weights
     )
     units = _drop_incomplete_units(units, work, notes)
     sets, kept = set_totals(units, outcomes, notes)
-    boot, seed_used = _bootstrap_sets(
-        sets, outcomes, resamples=resamples, seed=seed, level=level, method=method, notes=notes
+    if time is None:
+        cells = unit_cells(sets, outcomes)
+        table = sets.reset_index()
+    else:
+        table, cells = period_cells(work, kept, sets.index, outcomes, periods, notes)
+    boot, seed_used = bootstrap_sets(
+        cells,
+        len(outcomes),
+        resamples=resamples,
+        seed=seed,
+        level=level,
+        method=method,
+        notes=notes,
     )
-    by_outcome = _outcome_table(sets, kept, outcomes, boot)
-    notes.append(
-        "Each unit's change is its mean post-period value minus its mean pre-period value"
-        + (f", times {periods:g}" if periods != 1 else "")
-        + "; participants' weighted mean change minus controls' weighted mean change."
-    )
+    by_outcome = _outcome_table(len(sets), kept, outcomes, boot)
+    notes.append(_estimator_note(periods, time, row_weights))
     spec = {
         "outcome": outcome,
         "also": outcomes[1:],
@@ -373,6 +424,9 @@ def matched_cost_difference(
         "treated": treated,
         "post": post,
         "weights": weights,
+        "time": time,
+        "row_weights": row_weights,
+        "estimator": "unit" if time is None else "period",
         "periods": float(periods),
         "resamples": int(resamples),
         "seed": seed_used,
@@ -394,7 +448,7 @@ def matched_cost_difference(
         n_control=int(head["n_control"]),
         by_outcome=by_outcome,
         replicates=pd.DataFrame(boot.distribution.T, columns=outcomes),
-        sets=sets.reset_index(),
+        sets=table,
         spec=spec,
         notes=tuple(notes),
     )
@@ -411,6 +465,8 @@ def check_arguments(
     level: float,
     periods: float,
     method: str,
+    time: str | None = None,
+    row_weights: str | None = None,
 ) -> None:
     """Raise ``ValueError`` unless the panel and options suit :func:`matched_cost_difference`.
 
@@ -424,7 +480,7 @@ def check_arguments(
         Outcome columns (numeric, no missing values).
     matched_set : str
         Matched-set column (no missing values).
-    resamples, level, periods, method
+    resamples, level, periods, method, time, row_weights
         As :func:`matched_cost_difference`.
     """
     missing = [c for c in dict.fromkeys(columns) if c not in panel.columns]
@@ -446,6 +502,22 @@ def check_arguments(
             f"'{matched_set}' has missing values: every unit must belong to one matched set "
             "(matching with replacement has no disjoint sets to resample)"
         )
+    _check_periods(panel, time, row_weights)
+
+
+def _check_periods(panel: pd.DataFrame, time: str | None, row_weights: str | None) -> None:
+    """Raise ``ValueError`` unless the period column and the row weights are usable."""
+    if row_weights is not None:
+        if time is None:
+            raise ValueError(
+                "row_weights need time: weights that vary over a unit's rows weight each "
+                "period's arm means, so the estimate is formed period by period"
+            )
+        r = pd.to_numeric(panel[row_weights], errors="coerce").to_numpy(dtype=float)
+        if not (np.isfinite(r).all() and (r >= 0).all()):
+            raise ValueError(f"row weights '{row_weights}' must be finite and non-negative")
+    if time is not None and panel[time].isna().any():
+        raise ValueError(f"period column '{time}' has missing values")
 
 
 # ------------------------------------------------------------------ step 2: each unit's change
@@ -458,15 +530,23 @@ def _long_frame(
     treated: str,
     post: str,
     w: str | None,
+    time: str | None = None,
+    r: str | None = None,
 ) -> pd.DataFrame:
-    """The panel's rows with fixed column names: ``_u _s _t _p _w`` and ``_y0, _y1, ...``."""
+    """The panel's rows with fixed column names: ``_u _s _t _p _w _r _k`` and ``_y0, ...``.
+
+    ``_r`` is the row weight (1 without ``r``), ``_k`` the period (0 without ``time``).
+    """
+    ones = np.ones(len(panel))
     work = pd.DataFrame(
         {
             "_u": panel[unit].to_numpy(),
             "_s": panel[matched_set].to_numpy(),
             "_t": _binary(panel[treated], treated),
             "_p": _binary(panel[post], post),
-            "_w": (pd.to_numeric(panel[w]).to_numpy(dtype=float) if w else np.ones(len(panel))),
+            "_w": (pd.to_numeric(panel[w]).to_numpy(dtype=float) if w else ones),
+            "_r": (pd.to_numeric(panel[r]).to_numpy(dtype=float) if r else ones),
+            "_k": panel[time].to_numpy() if time else np.zeros(len(panel), dtype=np.int8),
         }
     )
     for j, o in enumerate(outcomes):
@@ -485,10 +565,12 @@ def unit_changes(
 ) -> pd.DataFrame:
     """Per unit: set, group, weight and change (post mean − pre mean) x ``periods``.
 
+    The means are weighted by the row weights ``_r`` (1 unless ``row_weights`` were given).
+
     Parameters
     ----------
     work : pd.DataFrame
-        Rows with columns ``_u _s _t _p _w`` and ``_y0`` ... (one per outcome).
+        Rows with columns ``_u _s _t _p _w _r`` and ``_y0`` ... (one per outcome).
     n_outcomes : int
         Number of outcome columns ``_y<j>``.
     periods : float
@@ -500,7 +582,7 @@ def unit_changes(
     -------
     pd.DataFrame
         Indexed by unit (sorted): ``_s``, ``_t``, ``_w`` and ``_y<j>`` (the change; NaN for a
-        unit without both a pre and a post row).
+        unit without both a pre and a post row of positive row weight).
 
     Raises
     ------
@@ -522,7 +604,10 @@ def unit_changes(
     if not np.allclose(per_unit["_w_min"], per_unit["_w_max"], rtol=1e-12, atol=0):
         raise ValueError(f"'{weights}' varies within a unit")
     ycols = [f"_y{j}" for j in range(n_outcomes)]
-    means = work.groupby(["_u", "_p"], sort=True)[ycols].mean()
+    keys = [work["_u"], work["_p"]]
+    sums = work[ycols].mul(work["_r"], axis=0).groupby(keys, sort=True).sum()
+    means = sums.div(work["_r"].groupby(keys, sort=True).sum(), axis=0)
+    means = means.replace([np.inf, -np.inf], np.nan)
     pre = means.xs(0, level="_p").reindex(per_unit.index)
     pst = means.xs(1, level="_p").reindex(per_unit.index)
     change = (pst - pre) * float(periods)
@@ -551,131 +636,17 @@ def _drop_incomplete_units(
         notes.append(
             f"{short} of {len(units)} unit(s) have fewer rows than the fullest ({n_periods}): "
             "the panel is unbalanced, so this estimate can differ slightly from the linear "
-            "two-way fixed-effects DiD on the same rows (they are equal on a balanced panel)."
+            "two-way fixed-effects DiD on the same rows (they are equal on a balanced panel with "
+            "weights constant within unit)."
         )
     return units
 
 
-# ------------------------------------------------------------------ step 3: per-set totals
-def set_totals(
-    units: pd.DataFrame, outcomes: Sequence[str], notes: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per matched set: weight totals and weighted change totals of participants and controls.
-
-    Parameters
-    ----------
-    units : pd.DataFrame
-        From :func:`unit_changes`, incomplete units dropped.
-    outcomes : sequence of str
-        Outcome names, in the order of the ``_y<j>`` columns.
-    notes : list of str
-        Appended to when sets lacking a participant or a control are dropped.
-
-    Returns
-    -------
-    sets : pd.DataFrame
-        Indexed by ``matched_set``: ``t_w``, ``c_w``, ``t_<outcome>``, ``c_<outcome>``.
-    kept : pd.DataFrame
-        The units of the sets kept.
-
-    Raises
-    ------
-    ValueError
-        Fewer than two usable matched sets.
-    """
-    tw = units["_w"] * units["_t"]
-    cw = units["_w"] * (1 - units["_t"])
-    parts = {"t_w": tw, "c_w": cw}
-    for j, o in enumerate(outcomes):
-        parts[f"t_{o}"] = tw * units[f"_y{j}"]
-        parts[f"c_{o}"] = cw * units[f"_y{j}"]
-    sets = pd.DataFrame(parts).groupby(units["_s"], sort=True).sum()
-    sets.index.name = "matched_set"
-    ok = (sets["t_w"] > 0) & (sets["c_w"] > 0)
-    if (~ok).any():
-        notes.append(
-            f"{int((~ok).sum())} matched set(s) without both a participant and a control "
-            "(after the drops above) were dropped."
-        )
-    sets = sets[ok]
-    kept = units[units["_s"].isin(sets.index)]
-    if len(sets) < 2:
-        raise ValueError(f"{len(sets)} usable matched set(s): a bootstrap needs at least two")
-    return sets, kept
-
-
-# ------------------------------------------------------------------ step 4: the bootstrap
-@dataclass(frozen=True)
-class SetBootstrap:
-    """Point estimates and bootstrap summaries over matched sets, one entry per outcome."""
-
-    point: np.ndarray
-    std_error: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    #: Replicates, shape (outcomes, resamples).
-    distribution: np.ndarray
-
-
-def _bootstrap_sets(
-    sets: pd.DataFrame,
-    outcomes: Sequence[str],
-    *,
-    resamples: int,
-    seed: int | np.random.Generator | None,
-    level: float,
-    method: str,
-    notes: list[str],
-) -> tuple[SetBootstrap, Any]:
-    """Resample matched sets with replacement; each resample a ratio of weighted set totals."""
-    k = len(outcomes)
-    tws, cws = sets["t_w"].to_numpy(), sets["c_w"].to_numpy()
-    tys = [sets[f"t_{o}"].to_numpy() for o in outcomes]
-    cys = [sets[f"c_{o}"].to_numpy() for o in outcomes]
-
-    def statistic(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
-        t_w, c_w = arrays[0].sum(axis=axis), arrays[1].sum(axis=axis)
-        out = [
-            arrays[2 + j].sum(axis=axis) / t_w - arrays[2 + k + j].sum(axis=axis) / c_w
-            for j in range(k)
-        ]
-        return np.stack(out)
-
-    point = statistic(tws, cws, *tys, *cys)
-    if isinstance(seed, np.random.Generator):
-        rng, seed_used = seed, "Generator"
-    else:
-        rng, seed_used = np.random.default_rng(seed), seed
-        if seed is None:
-            notes.append("No seed given: the bootstrap interval will differ between runs.")
-    boot = stats.bootstrap(
-        (tws, cws, *tys, *cys),
-        statistic,
-        n_resamples=int(resamples),
-        paired=True,
-        vectorized=True,
-        confidence_level=level,
-        method=method,
-        rng=rng,
-    )
-    result = SetBootstrap(
-        point=point,
-        std_error=np.atleast_1d(boot.standard_error),
-        ci_low=np.atleast_1d(boot.confidence_interval.low),
-        ci_high=np.atleast_1d(boot.confidence_interval.high),
-        distribution=np.asarray(boot.bootstrap_distribution).reshape(k, -1),
-    )
-    return result, seed_used
-
-
-# ------------------------------------------------------------------ step 5: the table
+# ------------------------------------------------------------------ step 3: the table
 def _outcome_table(
-    sets: pd.DataFrame, kept: pd.DataFrame, outcomes: Sequence[str], boot: SetBootstrap
+    n_sets: int, kept: pd.DataFrame, outcomes: Sequence[str], boot: SetBootstrap
 ) -> pd.DataFrame:
     """One row per outcome, columns :data:`DIFFERENCE_COLUMNS`."""
-    tws, cws = sets["t_w"].to_numpy(), sets["c_w"].to_numpy()
-    t_change = [float(sets[f"t_{o}"].sum() / tws.sum()) for o in outcomes]
-    c_change = [float(sets[f"c_{o}"].sum() / cws.sum()) for o in outcomes]
     n_t, n_c = int((kept["_t"] == 1).sum()), int((kept["_t"] == 0).sum())
     return pd.DataFrame(
         {
@@ -684,10 +655,29 @@ def _outcome_table(
             "std_error": boot.std_error.astype(float),
             "ci_low": boot.ci_low.astype(float),
             "ci_high": boot.ci_high.astype(float),
-            "treated_change": t_change,
-            "control_change": c_change,
-            "n_sets": len(sets),
+            "treated_change": boot.treated.astype(float),
+            "control_change": boot.control.astype(float),
+            "n_sets": n_sets,
             "n_treated": n_t,
             "n_control": n_c,
         }
+    )
+
+
+def _estimator_note(periods: float, time: str | None, row_weights: str | None) -> str:
+    """The notes' sentence on the estimator used."""
+    times = f", times {periods:g}" if periods != 1 else ""
+    if time is None:
+        return (
+            f"Each unit's change is its mean post-period value minus its mean pre-period value"
+            f"{times}; participants' weighted mean change minus controls' weighted mean change."
+        )
+    weights = (
+        f"the unit's weight times the row's '{row_weights}'" if row_weights else "the unit's weight"
+    )
+    return (
+        f"Period by period ('{time}'): each post row's change from its unit's own pre-period "
+        f"mean{times}, weighted by {weights}; participants' weighted mean change minus the "
+        "controls' per-period weighted mean changes averaged over the participants' post "
+        "periods (standardised to the participants' follow-up person-time)."
     )
