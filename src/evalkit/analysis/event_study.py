@@ -107,6 +107,10 @@ class PretrendResult(Result):
         The Poisson event study (None for ``total_cost``, which is money, not a count).
     linear : DidResult
         The linear event study.
+    poisson_not_testable : str
+        Why the Poisson test is not reported (empty when it is): a tested month in which
+        participants or controls have no events has a rate ratio of 0 or infinity (the fit
+        separates), and a Wald test on it means nothing.
     """
 
     analysis = "pretrend"
@@ -116,11 +120,14 @@ class PretrendResult(Result):
     last_month: int
     poisson: DidResult | None
     linear: DidResult
+    poisson_not_testable: str = ""
 
     @property
     def poisson_p(self) -> float:
-        """p-value of the Poisson model's joint test (NaN without a Poisson fit)."""
-        return math.nan if self.poisson is None else self.poisson.pretrend_p_value
+        """p-value of the Poisson model's joint test (NaN without a testable Poisson fit)."""
+        if self.poisson is None or self.poisson_not_testable:
+            return math.nan
+        return self.poisson.pretrend_p_value
 
     @property
     def linear_p(self) -> float:
@@ -131,13 +138,14 @@ class PretrendResult(Result):
     def notes(self) -> tuple[str, ...]:
         """The fits' notes, each once."""
         fits = [f for f in (self.poisson, self.linear) if f is not None]
-        return tuple(dict.fromkeys(n for f in fits for n in f.notes))
+        own = (self.poisson_not_testable,) if self.poisson_not_testable else ()
+        return tuple(dict.fromkeys([*own, *(n for f in fits for n in f.notes)]))
 
     def tidy(self) -> pd.DataFrame:
         """One row per model: the test, its statistic, degrees of freedom and p-value."""
         rows = []
         for fit in (self.poisson, self.linear):
-            if fit is None:
+            if fit is None or (fit is self.poisson and self.poisson_not_testable):
                 continue
             linear = fit.spec["model"] == "linear"
             rows.append(
@@ -202,4 +210,25 @@ def pretrend_test(
     if poisson is None and setting != "total_cost":
         poisson = event_study(mc, setting, model="poisson")
     linear = event_study(mc, setting, model="linear")
-    return PretrendResult(setting, first, last, poisson, linear)
+    why = "" if poisson is None else _separated_months(mc, setting, first, last)
+    return PretrendResult(setting, first, last, poisson, linear, why)
+
+
+def _separated_months(mc: MatchedCohort, setting: str, first: int, last: int) -> str:
+    """Why the Poisson test of months ``first``..``last`` is not estimable, or "".
+
+    A month in which the participants (or the controls) have no events has a Poisson
+    coefficient at minus (plus) infinity; the fit stops at a huge SE instead, and the Wald test
+    on it is meaningless.
+    """
+    p = mc.panel[(mc.panel["exposure"] > 0) & mc.panel["event_month"].between(first, last)]
+    events = p.groupby(["event_month", "referred"])[setting].sum().unstack(fill_value=0)
+    events = events.reindex(index=range(first, last + 1), columns=[0, 1], fill_value=0)
+    empty = [int(m) for m in events.index[(events[0] <= 0) | (events[1] <= 0)]]
+    if not empty:
+        return ""
+    return (
+        f"{setting}: month(s) {empty} have no participant or no control events, so their "
+        "Poisson rate ratios are 0 or infinite (the fit separates) and the Poisson pre-trend "
+        "test is not estimable; the linear test stands."
+    )

@@ -219,7 +219,8 @@ def pretrend_sentence(pretrend: dict[str, Any]) -> str:
     """The joint pre-trend test in words, e.g. "No evidence of differing trends in months ...".
 
     Evidence when both models' p-values are below :data:`PRETREND_ALPHA`, mixed when one is;
-    a model without a p-value (no Poisson fit for costs) is left out.
+    a model without a p-value (no Poisson fit for costs, or a Poisson fit that separates in a
+    month without events) is left out and said to be missing.
 
     Examples
     --------
@@ -237,6 +238,8 @@ def pretrend_sentence(pretrend: dict[str, Any]) -> str:
     if not ps:
         return f"The pre-trend test in {months} could not be computed."
     stated = "; ".join(f"{_p(p, first=i == 0)}, {model}" for i, (model, p) in enumerate(ps))
+    if pretrend.get("poisson_p") is None:
+        stated += "; no Poisson test"
     below = [p < PRETREND_ALPHA for _, p in ps]
     if all(below):
         return (

@@ -69,3 +69,16 @@ def test_pretrend_test_on_costs_has_the_linear_model_only(mc) -> None:
     assert res.poisson is None
     entry = res.entry()
     assert entry["poisson_p"] is None and entry["linear_p"] is not None
+
+
+def test_pretrend_test_poisson_not_estimable_when_a_tested_month_has_no_participant_events(
+    mc,
+) -> None:
+    first, _ = pretrend_months(mc)
+    panel = mc.panel.copy()
+    empty = (panel["referred"] == 1) & (panel["event_month"] == first)
+    panel.loc[empty, "emergency_admission"] = 0
+    res = pretrend_test(replace(mc, panel=panel), "emergency_admission")
+    assert res.entry()["poisson_p"] is None and res.entry()["linear_p"] is not None
+    assert f"[{first}]" in res.poisson_not_testable and res.notes[0] == res.poisson_not_testable
+    assert list(res.tidy()["model"]) == ["linear"]

@@ -28,7 +28,11 @@ CASES = {
     "both_below": (_entry(below, below), "Evidence of differing trends", "may be biased"),
     "mixed": (_entry(below, above), "Mixed evidence of differing trends", "Poisson; "),
     "tiny_p": (_entry(1e-5, 1e-4), "Evidence", "(p < 0.001, Poisson; < 0.001, linear)"),
-    "costs_linear_only": (_entry(None, above), "No evidence", f"(p = {above:.2f}, linear)"),
+    "costs_linear_only": (
+        _entry(None, above),
+        "No evidence",
+        f"(p = {above:.2f}, linear; no Poisson test)",
+    ),
     "no_test": (_entry(None, None), "The pre-trend test", "could not be computed"),
 }
 
