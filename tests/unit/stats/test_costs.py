@@ -83,15 +83,9 @@ def fit(panel: pd.DataFrame, **kw):
     return matched_cost_difference(panel, "cost", **args)
 
 
-# ---------------------------------------------------------------- the estimator
-@pytest.mark.parametrize("weights", ["att", "random"])
-def test_matched_cost_difference_balanced_panel_equals_linear_did(weights: str) -> None:
-    # docs/design/methods.md section 4: on the balanced matched panel the matched difference in
-    # mean cost change equals the linear two-way fixed-effects DiD (per period, times the post
-    # periods).
-    panel = matched_panel(weights=weights, seed=3)
-    res = fit(panel, resamples=50)
-    lin = did(
+def linear_did(panel: pd.DataFrame):
+    """The weighted linear two-way fixed-effects DiD on a :func:`matched_panel`."""
+    return did(
         panel,
         outcome="cost",
         unit="unit",
@@ -102,6 +96,28 @@ def test_matched_cost_difference_balanced_panel_equals_linear_did(weights: str) 
         model="linear",
         weights="weight",
     )
+
+
+def resampled(panel: pd.DataFrame, draw: np.ndarray) -> pd.DataFrame:
+    """The panel of a bootstrap resample built by hand: drawn sets relabelled per draw."""
+    pieces = []
+    for j, s in enumerate(draw):
+        p = panel[panel["set"] == s].copy()
+        p["unit"] = p["unit"] + 10_000 * (j + 1)
+        p["set"] = j
+        pieces.append(p)
+    return pd.concat(pieces, ignore_index=True)
+
+
+# ---------------------------------------------------------------- the estimator
+@pytest.mark.parametrize("weights", ["att", "random"])
+def test_matched_cost_difference_balanced_panel_equals_linear_did(weights: str) -> None:
+    # docs/design/methods.md section 4: on the balanced matched panel the matched difference in
+    # mean cost change equals the linear two-way fixed-effects DiD (per period, times the post
+    # periods).
+    panel = matched_panel(weights=weights, seed=3)
+    res = fit(panel, resamples=50)
+    lin = linear_did(panel)
     # Both are exact least-squares algebra: only floating-point error separates them.
     assert res.estimate == pytest.approx(lin.estimate * POST, rel=1e-9, abs=1e-9)
 
@@ -126,13 +142,7 @@ def test_matched_cost_difference_resample_is_weighted_sum_of_set_totals() -> Non
     res = fit(panel, resamples=20)
     rng = np.random.default_rng(11)
     draw = rng.choice(res.sets["matched_set"].to_numpy(), size=len(res.sets), replace=True)
-    pieces = []
-    for j, s in enumerate(draw):
-        p = panel[panel["set"] == s].copy()
-        p["unit"] = p["unit"] + 10_000 * (j + 1)
-        p["set"] = j
-        pieces.append(p)
-    refit = fit(pd.concat(pieces, ignore_index=True), resamples=20)
+    refit = fit(resampled(panel, draw), resamples=20)
     counts = pd.Series(draw).value_counts().reindex(res.sets["matched_set"], fill_value=0)
     c = counts.to_numpy()
     s = res.sets
@@ -160,17 +170,7 @@ def test_matched_cost_difference_bootstrap_se_agrees_with_cluster_robust_se() ->
     panel = matched_panel(n_sets=200, seed=4)
     b = 9999
     res = fit(panel, resamples=b)
-    lin = did(
-        panel,
-        outcome="cost",
-        unit="unit",
-        time="month",
-        treated="treated",
-        post="post",
-        cluster="set",
-        model="linear",
-        weights="weight",
-    )
+    lin = linear_did(panel)
     ratio = res.std_error / (lin.std_error * POST)
     assert abs(ratio - 1) < 5 / math.sqrt(2 * b) + 2 / 200
 
@@ -271,17 +271,7 @@ def test_matched_cost_difference_by_period_balanced_equals_unit_level_and_linear
     panel = matched_panel(weights=weights, seed=3)
     unit_level = fit(panel, resamples=50)
     by_period = fit(panel, resamples=50, time="month")
-    lin = did(
-        panel,
-        outcome="cost",
-        unit="unit",
-        time="month",
-        treated="treated",
-        post="post",
-        cluster="set",
-        model="linear",
-        weights="weight",
-    )
+    lin = linear_did(panel)
     assert by_period.estimate == pytest.approx(unit_level.estimate, rel=1e-9, abs=1e-9)
     assert by_period.estimate == pytest.approx(lin.estimate * POST, rel=1e-9, abs=1e-9)
     assert by_period.spec["estimator"] == "period"
@@ -305,15 +295,7 @@ def test_matched_cost_difference_by_period_resample_is_function_of_cell_totals()
     res = fit(panel, resamples=20, time="month", row_weights="ipcw")
     sets = res.sets["matched_set"].unique()
     draw = np.random.default_rng(11).choice(sets, size=len(sets), replace=True)
-    pieces = []
-    for j, s in enumerate(draw):
-        p = panel[panel["set"] == s].copy()
-        p["unit"] = p["unit"] + 10_000 * (j + 1)
-        p["set"] = j
-        pieces.append(p)
-    refit = fit(
-        pd.concat(pieces, ignore_index=True), resamples=20, time="month", row_weights="ipcw"
-    )
+    refit = fit(resampled(panel, draw), resamples=20, time="month", row_weights="ipcw")
     counts = pd.Series(draw).value_counts()
     cells = res.sets.assign(n=res.sets["matched_set"].map(counts).fillna(0))
     cols = ["t_w", "c_w", "t_cost", "c_cost"]
