@@ -24,7 +24,11 @@ coefficient is the weighted difference in the units' mean post − pre changes. 
 effects fit, it decomposes into per-set totals, so the bootstrap over matched sets uses the same
 estimator as the point estimate, as docs/design/methods.md asks. On an unbalanced panel (a unit
 missing months after death, deregistration or the end of the data) the two weight the incomplete
-units differently and differ slightly; the result's notes count such units.
+units differently and differ slightly; the result's notes count such units. With ``time=``
+the difference is taken month by month (each follow-up row against its unit's own baseline
+mean, each month's control mean over the controls still observed, optionally weighted per row by
+``row_weights=``, e.g. censoring weights), so censored or short follow-up does not count early
+months as the whole window (docs/decisions/economics-censoring.md).
 
 Modules: :mod:`~evalkit.stats.costs.per_participant` (programme cost per participant),
 :mod:`~evalkit.stats.costs.matched_difference` (the matched difference and its bootstrap),
