@@ -261,12 +261,19 @@ def matched_months_caveat(pretrend: dict[str, Any]) -> str:
             f"The test covers {tested}; no month was matched on prior use. A test that finds "
             "nothing is no proof of similar trends: it may lack the power to see them."
         )
+    ps = [p for p in (pretrend.get("poisson_p"), pretrend.get("linear_p")) if p is not None]
+    found = any(p < PRETREND_ALPHA for p in ps)
     return (
         f"Months {_month(last + 1)} to −1 cannot test the design: participants and controls "
         "were matched on their use in those months, so their points sit near 1 by "
         f"construction. Only {tested} can show whether the two groups were on similar paths "
-        "before referral, and a test that finds nothing there is no proof of similar trends "
-        "(it may lack the power to see them)."
+        "before referral"
+        + (
+            "."
+            if found
+            else ", and a test that finds nothing there is no proof of similar trends (it may "
+            "lack the power to see them)."
+        )
     )
 
 

@@ -49,6 +49,8 @@ def test_matched_months_caveat_names_the_months_matched_on() -> None:
     assert "Months −12 to −1 cannot test the design" in text and "matched on" in text
     assert "no proof" in text
     assert "no month was matched" in matched_months_caveat(_entry(above, above, last=-2))
+    # When the test did find differing trends, the caveat does not say "finds nothing".
+    assert "no proof" not in matched_months_caveat(_entry(below, above))
 
 
 def test_event_study_figure_caption_states_the_test_beside_the_figure() -> None:
