@@ -32,6 +32,7 @@ from evalkit.definitions import (
 
 #: Names programme code reads from here; the definitions live in :mod:`evalkit.definitions`.
 __all__ = [
+    "DEFAULT_PRIMARY",
     "DEFINITIONS_DIR",
     "PACKAGE_DIR",
     "ConfigError",
@@ -104,13 +105,31 @@ class Eligibility(StrictModel):
         return self
 
 
+#: The primary outcome when a programme's config names none (setting, window in months).
+DEFAULT_PRIMARY: tuple[str, int] = ("emergency_admission", 12)
+
+
+class PrimaryOutcome(StrictModel):
+    """The one setting and window a programme's claim of effect rests on."""
+
+    setting: str
+    window_months: int = Field(ge=1, le=12)
+
+
 class Outcomes(StrictModel):
-    """Utilisation outcomes and windows."""
+    """Utilisation outcomes and windows, with the primary and the ordered secondary outcomes.
+
+    ``primary`` and ``secondary`` left out (None) mean the defaults: emergency admissions at 12
+    months (:data:`DEFAULT_PRIMARY`), and the programme's other settings in config order, at
+    the primary window. :meth:`primary_outcome` and :meth:`secondary_settings` resolve them.
+    """
 
     settings: list[str] = list(SETTINGS)
     windows_months: list[int] = [3, 6, 12]
     baseline_months: int = Field(12, ge=1, le=24)
     history_months: int = Field(24, ge=12, le=36)
+    primary: PrimaryOutcome | None = None
+    secondary: list[str] | None = None
 
     @field_validator("settings")
     @classmethod
@@ -126,6 +145,40 @@ class Outcomes(StrictModel):
         if not v or any(w < 1 or w > 12 for w in v):
             raise ValueError("windows_months must be between 1 and 12")
         return sorted(v)
+
+    @model_validator(mode="after")
+    def _claims(self) -> Outcomes:
+        setting, window = self.primary_outcome()
+        if setting not in self.settings:
+            raise ValueError(f"primary setting '{setting}' is not one of settings")
+        if window not in self.windows_months:
+            raise ValueError(f"primary window {window} is not one of windows_months")
+        secondary = self.secondary or []
+        unknown = [s for s in secondary if s not in self.settings]
+        if unknown:
+            raise ValueError(f"secondary settings {unknown} are not in settings")
+        if setting in secondary:
+            raise ValueError(f"secondary names the primary setting '{setting}'")
+        if len(set(secondary)) != len(secondary):
+            raise ValueError("secondary names a setting twice")
+        return self
+
+    def primary_outcome(self) -> tuple[str, int]:
+        """The primary (setting, window in months): as configured, else the default."""
+        if self.primary is None:
+            return DEFAULT_PRIMARY
+        return self.primary.setting, self.primary.window_months
+
+    def secondary_settings(self) -> list[str]:
+        """The secondary settings in order: as configured, else every other setting."""
+        if self.secondary is not None:
+            return list(self.secondary)
+        primary = self.primary_outcome()[0]
+        return [s for s in self.settings if s != primary]
+
+    def chosen_by(self) -> str:
+        """``"config"`` when the file names primary or secondary outcomes, else ``"default"``."""
+        return "config" if self.primary is not None or self.secondary is not None else "default"
 
 
 class Matching(StrictModel):

@@ -94,3 +94,48 @@ def test_instrument_definition_typo_names_file_and_field(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as exc:
         config.load_instrument(path)
     assert str(path) in str(exc.value) and "item_maxx" in str(exc.value)
+
+
+# --- primary and secondary outcomes ------------------------------------------------------------
+def test_outcomes_without_primary_default_to_emergency_admissions_at_12_months() -> None:
+    out = config.Outcomes()
+    assert out.primary_outcome() == config.DEFAULT_PRIMARY == ("emergency_admission", 12)
+    assert out.secondary_settings() == [s for s in out.settings if s != "emergency_admission"]
+    assert out.chosen_by() == "default"
+
+
+def test_shipped_programmes_name_their_primary_and_secondary_outcomes() -> None:
+    for prog in config.load_programmes().values():
+        out = prog.outcomes
+        setting, window = out.primary_outcome()
+        assert out.chosen_by() == "config"
+        assert setting in out.settings and window in out.windows_months
+        # Every other setting is secondary, each once.
+        assert sorted([setting, *out.secondary_settings()]) == sorted(out.settings)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "message"),
+    [
+        ({"primary": {"setting": "gp_appointment", "window_months": 9}}, "primary window 9"),
+        ({"primary": {"setting": "ae_attendances", "window_months": 12}}, "primary setting"),
+        ({"secondary": ["emergency_admission"]}, "names the primary setting"),
+        ({"secondary": ["gp_appointment", "gp_appointment"]}, "names a setting twice"),
+        ({"secondary": ["elective_admission"]}, "not in settings"),
+        ({"primary": {"setting": "gp_appointment", "windows": 12}}, "outcomes.primary"),
+    ],
+)
+def test_outcomes_invalid_primary_or_secondary_names_file_and_field(
+    tmp_path: Path, outcomes: dict, message: str
+) -> None:
+    progs = _copy_programmes(tmp_path)
+    path = progs / "mindsong.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["outcomes"].pop("primary")
+    data["outcomes"].pop("secondary")
+    data["outcomes"].update(outcomes)
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as exc:
+        config.load_programme("mindsong", progs)
+    assert str(path) in str(exc.value) and "outcomes" in str(exc.value)
+    assert message in str(exc.value)

@@ -47,6 +47,7 @@ from evalkit.config import project_root
 from evalkit.jsonsafe import json_safe, round_floats
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
+from evalkit.reporting.claims import outcome_plan, plan_section, with_roles
 from evalkit.reporting.disclosure import (
     DEFAULT_RULE,
     DisclosureRule,
@@ -121,6 +122,10 @@ class ReportBuilder:
     ratio, caliper : optional
         Override the programme's matching options (None or 0: as configured); a difference from
         the locked analysis plan is listed as a deviation.
+    primary, secondary : optional
+        Override the programme's primary outcome (setting, window in months) and secondary
+        settings. A locked plan's outcomes are kept whatever is passed; the request is listed as
+        a deviation (:mod:`evalkit.reporting.claims`).
     plans_dir : str or Path, optional
         Locked plans (default ``<project>/plans``).
     rule : DisclosureRule
@@ -136,6 +141,8 @@ class ReportBuilder:
         *,
         ratio: int | None = None,
         caliper: float | None = None,
+        primary: tuple[str, int] | None = None,
+        secondary: list[str] | None = None,
         plans_dir: str | Path | None = None,
         rule: DisclosureRule = DEFAULT_RULE,
         say: Callable[[str], Any] | None = None,
@@ -147,6 +154,10 @@ class ReportBuilder:
         self.say = say or (lambda msg: None)
         self.study = load_study(programme, data_dir)
         self.programme = self.study.programme
+        #: The primary and secondary outcomes this report uses (the lock's, if locked).
+        self.outcomes = outcome_plan(
+            self.programme, self.plans_dir, primary=primary, secondary=secondary
+        )
         self.parts: dict[str, Any] = {}
         self.tables: dict[str, pd.DataFrame] = {}
         self.figures: dict[str, figs.ReportFigure] = {}
@@ -239,11 +250,15 @@ class ReportBuilder:
         self.say("minimum detectable effects")
         mdes = mde_utilisation_all(mc, fits)
         share = self.parts["censoring"]["share_censored"]
-        self._raw["utilisation"] = [
+        raw = [
             with_published_share({k: v for k, v in e.items() if k != "mde_sentence"}, share)
             for e in add_mde(utilisation_table(fits).to_dict(orient="records"), mdes)
         ]
-        util = pd.DataFrame(round_floats(control_entries(self._raw["utilisation"], self.rule)))
+        published = round_floats(control_entries(raw, self.rule))
+        self._raw["utilisation"], published, self._raw["multiplicity"] = with_roles(
+            raw, published, self.outcomes
+        )
+        util = pd.DataFrame(round_floats(published))
         self.tables["utilisation"] = util
         for s in self._focus():
             fit = next(f for f in fits if f.setting == s)
@@ -534,6 +549,8 @@ class ReportBuilder:
         if "censoring" in mc.spec:
             used["estimation"]["censoring"]["truncate"] = mc.spec["censoring"].get("truncate")
         used["disclosure"] = {"threshold": rule.threshold, "rounding_base": rule.base}
+        used["outcomes"] = self.outcomes.requested
+        status = plan_status(prog, used, self.plans_dir)
         results = build_results(
             prog.slug,
             processed_dir=self.data_dir,
@@ -544,7 +561,7 @@ class ReportBuilder:
             extra={
                 **self.parts,
                 "methods": {**methods_appendix(prog.instruments), "mde": MDE_METHOD},
-                "plan": plan_status(prog, used, self.plans_dir),
+                "plan": plan_section(status, self.outcomes, self._raw["multiplicity"]),
             },
         )
         return ProgrammeReport(prog, results, dict(self.tables), dict(self.figures), list(mc.notes))

@@ -1,22 +1,22 @@
 """The report's findings in words, from the controlled ``results.json`` content only.
 
 Each function reads the controlled results (never a result object with unrounded counts) and
-returns plain sentences; the section templates put them on the page. The sentence builders for
-single estimates are in :mod:`evalkit.reporting.narrative`.
+returns plain sentences; the section templates put them on the page. The headlines follow the
+plan (results.json ``plan``: the primary outcome, the secondary settings at its window, the
+rest exploratory; :mod:`evalkit.reporting.claims`). The sentence builders for single estimates
+are in :mod:`evalkit.reporting.narrative`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from evalkit.config import Programme, instruments
+from evalkit.config import DEFAULT_PRIMARY, Programme, instruments
 from evalkit.reporting import narrative as nar
 from evalkit.reporting.html import gbp
 
 #: Settings whose event studies and naive-vs-matched comparisons the report shows.
 FOCUS_SETTINGS = ("emergency_admission", "gp_appointment")
-#: Window of the headline sentences (months after referral).
-HEADLINE_WINDOW = 6
 #: A fall the summary calls plausible for a community programme: an outcome whose MDE is this
 #: fall or smaller is reported as one the evaluation was powered for (assumptions log REP-5).
 PLAUSIBLE_FALL = 0.20
@@ -37,22 +37,128 @@ def find_entry(
     return None
 
 
-def headline(results: dict[str, Any], setting: str, window: int = HEADLINE_WINDOW) -> str:
-    """The quotable sentence for one setting and window (matched DiD), with its MDE."""
+def primary_outcome(results: dict[str, Any]) -> tuple[str, int]:
+    """The plan's primary (setting, window in months); the default for an older results.json."""
+    p = (results.get("plan") or {}).get("primary") or {}
+    if not p:
+        return DEFAULT_PRIMARY
+    return p["setting"], int(p["window_months"])
+
+
+#: How the plan's outcomes were chosen, in words (results.json ``plan.outcomes_chosen_by``).
+CHOSEN_BY: dict[str, str] = {
+    "lock": "locked with the analysis plan before the outcomes were analysed",
+    "config": "named in the programme's configuration, but not locked before the outcomes "
+    "were analysed",
+    "default": "chosen by default (the programme's configuration names none) and not locked "
+    "before the outcomes were analysed",
+    "run time": "chosen when this report was run, not locked before the outcomes were analysed",
+}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plan_outcomes_sentence(results: dict[str, Any]) -> str:
+    """The plan's primary and secondary outcomes and how they were chosen, for the first screen.
+
+    Examples
+    --------
+    >>> plan = {"primary": {"setting": "emergency_admission", "window_months": 12},
+    ...         "secondary": ["gp_appointment"], "outcomes_chosen_by": "default"}
+    >>> plan_outcomes_sentence({"plan": plan})  # doctest: +NORMALIZE_WHITESPACE
+    "Primary outcome: emergency admissions at 12 months. Secondary outcome (at 12 months, its
+    p-value adjusted for multiple comparisons): GP appointments. Every other estimate is
+    exploratory. These were chosen by default (the programme's configuration names none) and
+    not locked before the outcomes were analysed."
+    """
+    plan = results.get("plan") or {}
+    setting, window = primary_outcome(results)
+    secondary = [nar.setting_label(s) for s in plan.get("secondary") or []]
+    text = f"Primary outcome: {nar.setting_label(setting)} at {window} months."
+    if secondary:
+        many = len(secondary) > 1
+        text += (
+            f" Secondary outcome{'s' if many else ''} (at {window} months, "
+            f"{'in order, their p-values' if many else 'its p-value'} adjusted for multiple "
+            f"comparisons): {_and(secondary)}."
+        )
+    text += " Every other estimate is exploratory."
+    chosen = CHOSEN_BY.get(plan.get("outcomes_chosen_by", ""))
+    if chosen:
+        text += f" These were {chosen}."
+    return text
+
+
+def headline(results: dict[str, Any], setting: str, window: int) -> str:
+    """The quotable sentence for one setting and window (matched DiD), with its MDE.
+
+    A secondary outcome's sentence adds its Holm-adjusted p-value (:func:`holm_sentence`).
+    """
     diff = find_entry(results, setting, window, "matched_did", "difference_per_person")
     rr = find_entry(results, setting, window, "matched_did", "rate_ratio")
     if diff is None:
-        return f"{nar.setting_label(setting, capital=True)}: not analysed."
+        return f"{nar.setting_label(setting, capital=True)} at {window} months: not analysed."
     sentence = nar.utilisation_headline(rr, diff)
+    if rr is not None and rr.get("role") == "secondary":
+        family = ((results.get("plan") or {}).get("multiplicity") or {}).get("family") or []
+        sentence += " " + nar.holm_sentence(rr.get("p_value"), rr.get("p_holm"), len(family))
     if rr is not None:
         sentence += " " + nar.mde_sentence(rr.get("n_participants"), rr.get("mde"), setting)
     return sentence
 
 
-def powered_for(
-    results: dict[str, Any], programme: Programme, window: int = HEADLINE_WINDOW
-) -> str:
-    """Which outcomes the evaluation could detect a plausible fall in (80% power, 5%)."""
+def claims(results: dict[str, Any]) -> list[dict[str, str]]:
+    """The headline findings in the plan's order, each ``{"label", "text"}``.
+
+    The primary outcome first, then each secondary setting at the primary window, then one
+    exploratory line: the primary setting at the other windows, nested in the primary one.
+    """
+    plan = results.get("plan") or {}
+    setting, window = primary_outcome(results)
+    out = [{"label": "Primary outcome", "text": headline(results, setting, window)}]
+    for s in plan.get("secondary") or []:
+        out.append({"label": "Secondary outcome", "text": headline(results, s, window)})
+    exploratory = exploratory_sentence(results, setting, window)
+    if exploratory:
+        out.append({"label": "Exploratory", "text": exploratory})
+    return out
+
+
+def exploratory_sentence(results: dict[str, Any], setting: str, window: int) -> str | None:
+    """The primary setting at the other windows, labelled exploratory, or None if there are none."""
+    others = sorted(
+        {
+            e["window_months"]
+            for e in results.get("utilisation", [])
+            if e["setting"] == setting and e["method"] == "matched_did"
+        }
+        - {window}
+    )
+    parts = []
+    for w in others:
+        rr = find_entry(results, setting, w, "matched_did", "rate_ratio")
+        if rr and not nar.missing(rr.get("estimate"), rr.get("ci_low"), rr.get("ci_high")):
+            phrase = nar.rate_ratio_phrase(rr["estimate"], rr["ci_low"], rr["ci_high"])
+            parts.append(f"at {w} months {phrase}")
+    if not parts:
+        return None
+    return (
+        f"{nar.setting_label(setting, capital=True)} at the other windows: "
+        + "; ".join(parts)
+        + f". These windows overlap the {window}-month one (each starts the day after "
+        "referral), so they are not separate tests; like every other estimate in the "
+        "healthcare use section, they are exploratory and not adjusted for multiple comparisons."
+    )
+
+
+def powered_for(results: dict[str, Any], programme: Programme, window: int | None = None) -> str:
+    """Which outcomes the evaluation could detect a plausible fall in (80% power, 5%).
+
+    ``window`` defaults to the plan's primary window.
+    """
+    window = primary_outcome(results)[1] if window is None else window
     powered, not_powered = [], []
     for setting in programme.outcomes.settings:
         e = find_entry(results, setting, window, "matched_did", "rate_ratio")
@@ -97,18 +203,15 @@ def wellbeing_headline(wellbeing: Any, programme: Programme) -> str | None:
 
 
 def regression_to_mean(results: dict[str, Any]) -> str | None:
-    """Naive before/after against the matched comparison for emergency admissions, in words."""
-    naive = find_entry(
-        results, "emergency_admission", HEADLINE_WINDOW, "naive_prepost", "rate_ratio"
-    )
-    did_rr = find_entry(
-        results, "emergency_admission", HEADLINE_WINDOW, "matched_did", "rate_ratio"
-    )
+    """Naive before/after against the matched comparison for the primary outcome, in words."""
+    setting, window = primary_outcome(results)
+    naive = find_entry(results, setting, window, "naive_prepost", "rate_ratio")
+    did_rr = find_entry(results, setting, window, "matched_did", "rate_ratio")
     if not (naive and did_rr and naive.get("estimate") and did_rr.get("estimate")):
         return None
     return (
-        f"Looking at participants alone, emergency admissions in the "
-        f"{HEADLINE_WINDOW} months after referral were "
+        f"Looking at participants alone, {nar.setting_label(setting)} in the "
+        f"{window} months after referral were "
         + nar.rate_ratio_phrase(
             naive["estimate"],
             naive["ci_low"],

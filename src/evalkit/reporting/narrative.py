@@ -13,7 +13,7 @@ from typing import Any
 
 from evalkit.definitions.labels import event_noun, setting_label
 
-__all__ = ["setting_label"]
+__all__ = ["holm_sentence", "missing", "setting_label"]
 
 
 def _pct(x: float) -> int:
@@ -24,7 +24,8 @@ def _direction(rr: float) -> str:
     return "lower" if rr < 1 else "higher"
 
 
-def _missing(*xs: Any) -> bool:
+def missing(*xs: Any) -> bool:
+    """Whether any value is absent (None or NaN: suppressed or not estimable)."""
     return any(x is None or (isinstance(x, float) and math.isnan(x)) for x in xs)
 
 
@@ -131,11 +132,9 @@ def utilisation_headline(
     if (
         setting == "total_cost"
         or rate_ratio is None
-        or _missing(rate_ratio.get("estimate"), rate_ratio.get("ci_low"), rate_ratio.get("ci_high"))
+        or missing(rate_ratio.get("estimate"), rate_ratio.get("ci_low"), rate_ratio.get("ci_high"))
     ):
-        if _missing(
-            difference.get("estimate"), difference.get("ci_low"), difference.get("ci_high")
-        ):
+        if missing(difference.get("estimate"), difference.get("ci_low"), difference.get("ci_high")):
             return f"{lead}: not reported (too few participants to show safely)."
         est, lo, hi = difference["estimate"], difference["ci_low"], difference["ci_high"]
         return (
@@ -144,7 +143,7 @@ def utilisation_headline(
 
     rr, lo, hi = rate_ratio["estimate"], rate_ratio["ci_low"], rate_ratio["ci_high"]
     sentence = f"{lead} were {rate_ratio_phrase(rr, lo, hi)}"
-    if not _missing(difference.get("estimate")):
+    if not missing(difference.get("estimate")):
         sentence += f": {per_100_phrase(difference['estimate'], setting)}"
     sentence += "."
     if includes_no_change(lo, hi):
@@ -153,6 +152,37 @@ def utilisation_headline(
             " (which is not the same as showing the programme made no difference)."
         )
     return sentence
+
+
+def _p(p: float) -> str:
+    """A p-value as the report prints it: two significant figures, or "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"= {p:.2g}"
+
+
+def holm_sentence(p_value: float | None, p_holm: float | None, family_size: int) -> str:
+    """A secondary outcome's p-value before and after Holm's adjustment, in words.
+
+    Examples
+    --------
+    >>> holm_sentence(0.012, 0.048, 4)  # doctest: +NORMALIZE_WHITESPACE
+    'p = 0.012, and p = 0.048 after adjusting for the 4 secondary outcomes tested together
+    (Holm), so still below 5%.'
+    >>> holm_sentence(0.03, 0.09, 3)  # doctest: +NORMALIZE_WHITESPACE
+    'p = 0.03, and p = 0.09 after adjusting for the 3 secondary outcomes tested together (Holm),
+    so no longer below 5%.'
+    >>> holm_sentence(None, None, 3)
+    'Not adjusted for multiple comparisons: no p-value is published for it.'
+    """
+    if p_value is None or p_holm is None or missing(p_value, p_holm):
+        return "Not adjusted for multiple comparisons: no p-value is published for it."
+    if p_holm < 0.05:
+        verdict = "still below 5%"
+    else:
+        verdict = "no longer below 5%" if p_value < 0.05 else "not below 5%"
+    return (
+        f"p {_p(p_value)}, and p {_p(p_holm)} after adjusting for the {family_size} secondary "
+        f"outcome{'s' if family_size != 1 else ''} tested together (Holm), so {verdict}."
+    )
 
 
 def mde_sentence(n_participants: int | None, mde_rate_ratio: float | None, setting: str) -> str:
@@ -164,7 +194,7 @@ def mde_sentence(n_participants: int | None, mde_rate_ratio: float | None, setti
     'With about 140 participants, this evaluation could reliably detect only falls in
     emergency admissions larger than 45%.'
     """
-    if n_participants is None or mde_rate_ratio is None or _missing(mde_rate_ratio):
+    if n_participants is None or mde_rate_ratio is None or missing(mde_rate_ratio):
         return f"The smallest detectable change in {setting_label(setting)} is not reported."
     return (
         f"With about {n_participants:,} participants, this evaluation could reliably detect only "
@@ -182,7 +212,7 @@ def wellbeing_sentence(entry: dict[str, Any], title: str) -> str:
     'SWEMWBS scores rose by 2.1 points on average between the start and the end of the
     programme (95% CI 1.4 to 2.8; about 120 people with both measures).'
     """
-    if _missing(entry.get("mean_change"), entry.get("ci_low"), entry.get("ci_high")):
+    if missing(entry.get("mean_change"), entry.get("ci_low"), entry.get("ci_high")):
         return f"{title}: not reported (too few people with both measures to show safely)."
     mc, lo, hi = entry["mean_change"], entry["ci_low"], entry["ci_high"]
     verb = "rose" if mc > 0 else "fell"

@@ -4,14 +4,16 @@
 
     {"programme": "mindsong", "sha256": "<hex>", "locked_on": "YYYY-MM-DD", "plan": {...}}
 
-where ``plan`` is :func:`resolved_plan` (outcomes, windows, matching, covariates, the estimators,
-the sensitivity battery, instruments, the unit-cost table, the MDE's power and significance and
-disclosure control, every default resolved) and ``sha256`` the SHA-256 of its canonical JSON
+where ``plan`` is :func:`resolved_plan` (outcomes with the primary outcome and the ordered
+secondary settings, windows, matching, covariates, the estimators, the sensitivity battery,
+instruments, the unit-cost table, the MDE's power and significance and disclosure control,
+every default resolved) and ``sha256`` the SHA-256 of its canonical JSON
 (:func:`canonical_json`). A report calls :func:`plan_status` with the options its result
 objects actually used (``spec`` of the matched cohort, the sensitivity battery, notebook
 parameters that set analysis options), and states whether it followed the lock and lists each
 deviation (option, locked value, used value); a programme without a lock is reported as
-unlocked.
+unlocked. A locked primary outcome is kept whatever the config or the run asks for
+(:mod:`evalkit.reporting.claims`): the request is listed as a deviation.
 """
 
 from __future__ import annotations
@@ -37,15 +39,18 @@ __all__ = [
     "flatten",
     "lock_path",
     "lock_plan",
+    "outcomes_plan",
     "plan_hash",
     "plan_status",
+    "read_lock",
     "resolved_plan",
     "sensitivity_battery",
 ]
 
 #: Version of the plan's layout; bump when its keys change meaning (2: the target trial's
-#: design, censoring and stacked time effects under ``estimation``).
-PLAN_VERSION = 2
+#: design, censoring and stacked time effects under ``estimation``; 3: the primary outcome and
+#: the ordered secondary settings under ``outcomes``, resolved).
+PLAN_VERSION = 3
 #: The design the report runs (:func:`evalkit.analysis.utilisation.matched_cohort`'s default).
 DESIGN: str = inspect.signature(utilisation.matched_cohort).parameters["design"].default
 _CENSORING_TRUNCATE = inspect.signature(censor_panel).parameters["truncate"].default
@@ -61,6 +66,25 @@ def sensitivity_battery() -> dict[str, Any]:
 
 def _programme(programme: str | Programme) -> Programme:
     return load_programme(programme) if isinstance(programme, str) else programme
+
+
+def outcomes_plan(programme: str | Programme) -> dict[str, Any]:
+    """The plan's ``outcomes``: settings, windows and the primary and secondary outcomes, resolved.
+
+    ``primary`` is ``{"setting", "window_months"}`` and ``secondary`` the ordered settings at
+    the primary window, defaults filled in (:meth:`evalkit.config.Outcomes.primary_outcome`),
+    so a config that names the default explicitly locks the same plan as one that leaves it out.
+    """
+    out = _programme(programme).outcomes
+    setting, window = out.primary_outcome()
+    return {
+        "settings": list(out.settings),
+        "windows_months": list(out.windows_months),
+        "baseline_months": out.baseline_months,
+        "history_months": out.history_months,
+        "primary": {"setting": setting, "window_months": window},
+        "secondary": out.secondary_settings(),
+    }
 
 
 def resolved_plan(
@@ -85,7 +109,8 @@ def resolved_plan(
     -------
     dict
         Keys ``plan_version``, ``programme``, ``outcomes`` (settings, windows, baseline and
-        history months), ``matching`` (as :func:`evalkit.analysis.utilisation.matched_cohort`
+        history months, the primary outcome and the secondary settings: :func:`outcomes_plan`),
+        ``matching`` (as :func:`evalkit.analysis.utilisation.matched_cohort`
         resolves it: ratio, caliper, exact, covariates, distance, replace,
         sample_controls_above, control_sample_size, seed), ``estimation`` (DiD models,
         windows, inference), ``sensitivity`` (:func:`sensitivity_battery`), ``wellbeing``
@@ -109,7 +134,7 @@ def resolved_plan(
         "plan_version": PLAN_VERSION,
         "programme": prog.slug,
         "eligibility": prog.eligibility.model_dump(),
-        "outcomes": prog.outcomes.model_dump(),
+        "outcomes": outcomes_plan(prog),
         "matching": {
             "ratio": int(m.ratio),
             "caliper": m.caliper,
@@ -204,6 +229,12 @@ def lock_path(programme: str | Programme, plans_dir: str | Path = "plans") -> Pa
     """``<plans_dir>/<slug>.lock.json``."""
     slug = programme if isinstance(programme, str) else programme.slug
     return Path(plans_dir) / f"{slug}.lock.json"
+
+
+def read_lock(programme: str | Programme, plans_dir: str | Path = "plans") -> dict[str, Any] | None:
+    """The lock file's content (``programme``, ``sha256``, ``locked_on``, ``plan``), or None."""
+    path = lock_path(programme, plans_dir)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def lock_plan(
@@ -311,8 +342,8 @@ def plan_status(
         not name (not deviations); ``lock_valid``: the lock's hash matches its plan (False
         when the file was edited by hand).
     """
-    path = lock_path(programme, plans_dir)
-    if not path.exists():
+    doc = read_lock(programme, plans_dir)
+    if doc is None:
         return {
             "locked": False,
             "sha256": None,
@@ -321,7 +352,6 @@ def plan_status(
             "unplanned": [],
             "lock_valid": None,
         }
-    doc = json.loads(path.read_text())
     locked = flatten(doc["plan"])
     used_flat = flatten(used)
     deviations = []

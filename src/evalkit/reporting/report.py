@@ -56,33 +56,42 @@ class ProgrammeReport:
         """The report's heading and one-line description."""
         return render("title.html.j2", programme=self.programme)
 
-    def headline(self, setting: str, window: int = findings.HEADLINE_WINDOW) -> str:
-        """The quotable sentence for one setting and window (matched DiD), with its MDE."""
+    def headline(self, setting: str, window: int | None = None) -> str:
+        """The quotable sentence for one setting and window (matched DiD), with its MDE.
+
+        ``window`` defaults to the plan's primary window.
+        """
+        window = findings.primary_outcome(self.results)[1] if window is None else window
         return findings.headline(self.results, setting, window)
 
-    def powered_for(self, window: int = findings.HEADLINE_WINDOW) -> str:
+    def powered_for(self, window: int | None = None) -> str:
         """Which outcomes the evaluation could detect a plausible fall in (80% power, 5%)."""
         return findings.powered_for(self.results, self.programme, window)
 
     def plan_notice(self) -> Html:
-        """Whether the report followed a locked analysis plan, for the first screen."""
+        """The analysis plan on the first screen: locked or not, deviations, the outcomes."""
         plan = self.results.get("plan") or {}
         return render(
             "plan_notice.html.j2",
             plan=plan,
             deviations=plan.get("deviations") or [],
             sha=str(plan.get("sha256", ""))[:12],
+            outcomes=findings.plan_outcomes_sentence(self.results),
         )
 
     def summary(self) -> Html:
-        """Plain-English summary for commissioners: reach, headlines, what the evidence can say."""
-        focus = findings.FOCUS_SETTINGS
-        settings = [*focus, *[s for s in self.programme.outcomes.settings if s not in focus]]
-        items = [self.headline(s) for s in settings]
+        """Plain-English summary for commissioners: reach, headlines, what the evidence can say.
+
+        The healthcare-use headlines follow the plan, each labelled primary, secondary or
+        exploratory (:func:`evalkit.reporting.findings.claims`).
+        """
+        items = findings.claims(self.results)
         wellbeing = findings.wellbeing_headline(self.tables["wellbeing"], self.programme)
         if wellbeing:
-            items.append(wellbeing)
-        items += findings.economics_sentences(self.results)
+            items.append({"label": "Wellbeing", "text": wellbeing})
+        items += [
+            {"label": "Economics", "text": t} for t in findings.economics_sentences(self.results)
+        ]
         return render(
             "summary.html.j2",
             plan_notice=self.plan_notice(),
@@ -198,6 +207,8 @@ def build_report(
     *,
     ratio: int | None = None,
     caliper: float | None = None,
+    primary: tuple[str, int] | None = None,
+    secondary: list[str] | None = None,
     plans_dir: str | Path | None = None,
     rule: DisclosureRule = DEFAULT_RULE,
     progress: Any = None,
@@ -208,7 +219,9 @@ def build_report(
     ``output_dir`` the results.json, table CSVs and figure PNGs are written there as well.
     ``ratio`` and ``caliper`` override the programme's matching options (None or 0: as
     configured); any difference from the locked analysis plan in ``plans_dir`` (default
-    ``<project>/plans``) is listed as a deviation in the report.
+    ``<project>/plans``) is listed as a deviation in the report. ``primary`` (setting, window in
+    months) and ``secondary`` override the configured outcomes, except that a locked plan's
+    outcomes are kept and the request is listed as a deviation.
     """
     from evalkit.reporting.build import ReportBuilder
 
@@ -218,6 +231,8 @@ def build_report(
             data_dir,
             ratio=ratio,
             caliper=caliper,
+            primary=primary,
+            secondary=secondary,
             plans_dir=plans_dir,
             rule=rule,
             say=progress,

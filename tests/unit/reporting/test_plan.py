@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.config import load_programme
+from evalkit.config import Outcomes, load_programme
 from evalkit.reporting.plan import (
     canonical_json,
     flatten,
@@ -152,3 +152,33 @@ def test_plan_status_design_changed_after_locking_lists_deviation(tmp_path: Path
     assert status["deviations"] == [
         {"option": "estimation.design", "locked": "target_trial", "used": "legacy"}
     ]
+
+
+def test_resolved_plan_names_primary_and_secondary_outcomes_resolved() -> None:
+    prog = load_programme("mindsong")
+    out = resolved_plan(prog)["outcomes"]
+    setting, window = prog.outcomes.primary_outcome()
+    assert out["primary"] == {"setting": setting, "window_months": window}
+    assert out["secondary"] == prog.outcomes.secondary_settings()
+
+
+def test_resolved_plan_default_outcomes_named_or_left_out_lock_the_same_plan() -> None:
+    """A config that writes the default primary and secondaries out locks the same hash."""
+    prog = load_programme("mindsong")
+    left_out = prog.model_copy(
+        update={"outcomes": prog.outcomes.model_copy(update={"primary": None, "secondary": None})}
+    )
+    setting, window = left_out.outcomes.primary_outcome()
+    named = prog.model_copy(
+        update={
+            "outcomes": Outcomes(
+                **{
+                    **left_out.outcomes.model_dump(exclude={"primary", "secondary"}),
+                    "primary": {"setting": setting, "window_months": window},
+                    "secondary": left_out.outcomes.secondary_settings(),
+                }
+            )
+        }
+    )
+    assert left_out.outcomes.chosen_by() == "default" and named.outcomes.chosen_by() == "config"
+    assert plan_hash(resolved_plan(left_out)) == plan_hash(resolved_plan(named))
