@@ -18,6 +18,7 @@ import pytest
 from browser import Chromium, find_chromedriver, find_chromium, start_chromium
 
 from evalkit.config import load_programmes
+from evalkit.definitions.labels import setting_label
 from evalkit.intake import run_intake
 from evalkit.reporting import build_report, check_outputs, render_report
 from evalkit.reporting.pipeline import check_reports, person_ids
@@ -159,6 +160,81 @@ def test_report_lists_deviation_from_locked_plan(demo_processed: Path, tmp_path:
     summary = report.summary().body
     assert "Deviations from the locked analysis plan" in summary
     assert "matching.caliper" in summary
+
+
+@pytest.mark.parametrize("slug", PROGRAMMES)
+def test_results_json_plan_names_outcomes_and_holm_matches_statsmodels(
+    built_reports: Path, slug: str
+) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    results = json.loads((built_reports / slug / "results.json").read_text())
+    plan = results["plan"]
+    prog = load_programmes()[slug]
+    setting, window = prog.outcomes.primary_outcome()
+    assert plan["primary"] == {"setting": setting, "window_months": window}
+    assert plan["secondary"] == prog.outcomes.secondary_settings()
+    assert isinstance(plan["locked"], bool) and isinstance(plan["deviations"], list)
+    did = [e for e in results["utilisation"] if e["method"] == "matched_did"]
+    assert {e["role"] for e in did} <= {"primary", "secondary", "exploratory"}
+    assert {(e["setting"], e["window_months"]) for e in did if e["role"] == "primary"} == {
+        (setting, window)
+    }
+    sec = [
+        e
+        for e in did
+        if e["role"] == "secondary" and e["scale"] == "rate_ratio" and e["p_value"] is not None
+    ]
+    assert [e["setting"] for e in sec] and all("p_holm" in e for e in sec)
+    ref = multipletests([e["p_value"] for e in sec], method="holm")[1]
+    assert [e["p_holm"] for e in sec] == pytest.approx(list(ref), rel=1e-5)
+    assert sorted(plan["multiplicity"]["family"]) == sorted(e["setting"] for e in sec)
+
+
+def test_locked_primary_kept_when_config_changes_and_deviation_on_first_screen(
+    demo_processed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lock the plan, change the primary outcome in the config: the lock's primary is kept."""
+    import yaml
+
+    from evalkit.config import programmes_dir
+
+    lock_plan("mindsong", tmp_path / "plans")
+    locked = load_programmes()["mindsong"].outcomes
+    setting, window = locked.primary_outcome()
+    new = locked.secondary_settings()[0]
+    progs = tmp_path / "programmes"
+    shutil.copytree(programmes_dir(), progs)
+    path = progs / "mindsong.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["outcomes"]["primary"] = {"setting": new, "window_months": window}
+    data["outcomes"].pop("secondary")
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("EVALKIT_PROGRAMMES", str(progs))
+    report = build_report("mindsong", demo_processed, plans_dir=tmp_path / "plans")
+    plan = report.results["plan"]
+    assert plan["locked"] is True and plan["outcomes_chosen_by"] == "lock"
+    assert plan["primary"] == {"setting": setting, "window_months": window}
+    assert plan["secondary"] == locked.secondary_settings()
+    dev = {d["option"]: d for d in plan["deviations"]}
+    assert dev["outcomes.primary.setting"] == {
+        "option": "outcomes.primary.setting",
+        "locked": setting,
+        "used": setting,
+        "requested": new,
+    }
+    primary = [e for e in report.results["utilisation"] if e.get("role") == "primary"]
+    assert {(e["setting"], e["window_months"]) for e in primary} == {(setting, window)}
+    summary = report.summary().body
+    first_screen = summary[: summary.index("Headline findings")]
+    assert "Deviations from the locked analysis plan" in first_screen
+    assert (
+        "outcomes.primary.setting" in first_screen and "the locked choice was kept" in first_screen
+    )
+    head = summary[summary.index("<strong>Primary outcome.</strong>") :]
+    assert head.startswith(
+        f"<strong>Primary outcome.</strong> {setting_label(setting, capital=True)}"
+    )
 
 
 def test_comparison_page_lists_every_programme(built_reports: Path) -> None:
