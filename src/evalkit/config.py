@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from evalkit.contract import CONDITIONS, REFERRAL_SOURCES, SETTINGS
+from evalkit.contract import CONDITIONS, OPTIONAL_SETTINGS, REFERRAL_SOURCES, SETTINGS
 from evalkit.definitions import (
     DEFINITIONS_DIR,
     ConfigError,
@@ -34,6 +34,7 @@ from evalkit.definitions import (
 __all__ = [
     "DEFAULT_PRIMARY",
     "DEFINITIONS_DIR",
+    "NEGATIVE_CONTROL_SETTINGS",
     "PACKAGE_DIR",
     "ConfigError",
     "InstrumentDefinition",
@@ -109,6 +110,14 @@ class Eligibility(StrictModel):
 DEFAULT_PRIMARY: tuple[str, int] = ("emergency_admission", 12)
 
 
+#: Settings a programme may name as negative-control outcomes: optional settings of the data
+#: contract that no programme can plausibly change within 12 months and that share the outcomes'
+#: confounding (docs/decisions/negative-control.md). Never costed, never in ``total_cost``.
+NEGATIVE_CONTROL_SETTINGS: tuple[str, ...] = tuple(
+    s for s in OPTIONAL_SETTINGS if s == "elective_admission"
+)
+
+
 class PrimaryOutcome(StrictModel):
     """The one setting and window a programme's claim of effect rests on."""
 
@@ -130,6 +139,7 @@ class Outcomes(StrictModel):
     history_months: int = Field(24, ge=12, le=36)
     primary: PrimaryOutcome | None = None
     secondary: list[str] | None = None
+    negative_controls: list[str] = []
 
     @field_validator("settings")
     @classmethod
@@ -146,6 +156,17 @@ class Outcomes(StrictModel):
             raise ValueError("windows_months must be between 1 and 12")
         return sorted(v)
 
+    @field_validator("negative_controls")
+    @classmethod
+    def _negative_controls(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in NEGATIVE_CONTROL_SETTINGS]
+        if unknown:
+            allowed = ", ".join(NEGATIVE_CONTROL_SETTINGS)
+            raise ValueError(f"negative_controls names {unknown}; allowed: {allowed}")
+        if len(set(v)) != len(v):
+            raise ValueError("negative_controls names a setting twice")
+        return v
+
     @model_validator(mode="after")
     def _claims(self) -> Outcomes:
         setting, window = self.primary_outcome()
@@ -161,6 +182,9 @@ class Outcomes(StrictModel):
             raise ValueError(f"secondary names the primary setting '{setting}'")
         if len(set(secondary)) != len(secondary):
             raise ValueError("secondary names a setting twice")
+        both = [s for s in self.negative_controls if s in self.settings]
+        if both:
+            raise ValueError(f"negative_controls {both} are also outcome settings")
         return self
 
     def primary_outcome(self) -> tuple[str, int]:

@@ -139,3 +139,46 @@ def test_outcomes_invalid_primary_or_secondary_names_file_and_field(
         config.load_programme("mindsong", progs)
     assert str(path) in str(exc.value) and "outcomes" in str(exc.value)
     assert message in str(exc.value)
+
+
+# --- negative controls -------------------------------------------------------------------------
+def test_outcomes_negative_controls_default_to_none() -> None:
+    assert config.Outcomes().negative_controls == []
+
+
+def test_shipped_programmes_name_elective_admissions_as_negative_control() -> None:
+    for prog in config.load_programmes().values():
+        assert prog.outcomes.negative_controls == ["elective_admission"]
+        assert not set(prog.outcomes.negative_controls) & set(prog.outcomes.settings)
+
+
+@pytest.mark.parametrize(
+    ("negative_controls", "message"),
+    [
+        (["emergency_admission"], "allowed: elective_admission"),
+        (["prescription_item"], "allowed: elective_admission"),
+        (["elective_admission", "elective_admission"], "names a setting twice"),
+    ],
+)
+def test_outcomes_invalid_negative_controls_names_file_and_field(
+    tmp_path: Path, negative_controls: list[str], message: str
+) -> None:
+    progs = _copy_programmes(tmp_path)
+    path = progs / "mindsong.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["outcomes"]["negative_controls"] = negative_controls
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as exc:
+        config.load_programme("mindsong", progs)
+    assert str(path) in str(exc.value) and "negative_controls" in str(exc.value)
+    assert message in str(exc.value)
+
+
+def test_outcomes_negative_control_cannot_be_an_outcome_setting() -> None:
+    # elective_admission is not an outcome setting (the contract's optional settings are not),
+    # so naming it in both is stopped at ``settings`` before the overlap check.
+    with pytest.raises(ValueError, match="unknown settings"):
+        config.Outcomes(
+            settings=["gp_appointment", "elective_admission"],
+            negative_controls=["elective_admission"],
+        )
