@@ -263,9 +263,11 @@ def _events_for(
     """Events of ``people`` keyed by their ``k``: from the event store when it covers the range."""
     lo = dt.date(1970, 1, 1) + dt.timedelta(days=lo_day)
     hi = dt.date(1970, 1, 1) + dt.timedelta(days=hi_day)
+    stored = tuple(getattr(store, "settings", ()))
     if (
         store is not None
-        and tuple(store.settings) == tuple(settings)  # type: ignore[attr-defined]
+        # The store holds the outcome settings first (negative controls after them).
+        and stored[: len(settings)] == tuple(settings)
         and store.start <= lo  # type: ignore[attr-defined]
         and hi <= store.end  # type: ignore[attr-defined]
     ):
@@ -276,6 +278,7 @@ def _events_for(
         if int(n_in) == int(n_all):
             keys = in_pool.select("pk", "k")
             e = store.events.join(keys, "pk")  # type: ignore[attr-defined]
+            e = e.filter(e.setting_code < len(settings))
             return e.select(pk="k", event_date="event_date", setting_code="setting_code")
     act = tables.activity
     e = act.filter(act.setting.isin(settings)).join(people, "person_id")

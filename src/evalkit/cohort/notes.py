@@ -11,7 +11,7 @@ from evalkit.cohort.tables import Tables
 from evalkit.config import Programme
 from evalkit.contract import CONDITIONS
 
-__all__ = ["candidate_notes"]
+__all__ = ["candidate_notes", "negative_control_notes"]
 
 
 def candidate_notes(
@@ -75,4 +75,28 @@ def candidate_notes(
     if empty:
         what = "months" if design.risk_set == "month" else "weeks"
         notes.append(f"Index {what} with no candidate controls: {', '.join(empty)}.")
+    return notes
+
+
+def negative_control_notes(present: list[str], absent: list[str]) -> list[str]:
+    """Notes on the negative-control settings: counted in the panels, or not in the data.
+
+    Examples
+    --------
+    >>> negative_control_notes([], ["elective_admission"])  # doctest: +NORMALIZE_WHITESPACE
+    ['Negative control elective_admission: not in the data (the activity extract has no row
+    of this setting), so it is not analysed.']
+    """
+    notes = []
+    if present:
+        notes.append(
+            f"Negative-control setting(s) {', '.join(present)}: counted in the panels with the "
+            "same event-month rules as the outcomes; not matched on and not costed (total_cost "
+            "sums the outcome settings only)."
+        )
+    notes += [
+        f"Negative control {s}: not in the data (the activity extract has no row of this "
+        "setting), so it is not analysed."
+        for s in absent
+    ]
     return notes

@@ -81,8 +81,11 @@ def build_panel(
         referral to the programme, 0 when that is on or before the inherited index date, NA
         when never referred within the panel's months; NA for participants),
         ``event_month``, ``post`` (1 when
-        ``event_month >= 0``), one count per setting (``gp_appointment``, ...), ``total_cost``
-        (counts x unit costs, at the unit-cost table's price year) and ``exposure`` (share of
+        ``event_month >= 0``), one count per outcome setting (``gp_appointment``, ...), one per
+        negative-control setting the data holds (:attr:`Cohort.negative_controls`, e.g.
+        ``elective_admission``; same event-month rules), ``total_cost`` (the outcome settings'
+        counts x unit costs, at the unit-cost table's price year; negative controls are never
+        costed) and ``exposure`` (share of
         the event month registered, alive and inside the activity extract, 0 to 1). Months with
         zero exposure are kept with ``exposure`` 0; the DiD layer decides what to do with them.
         ``panel.attrs`` holds ``spec`` and ``notes``.
@@ -100,7 +103,7 @@ def build_panel(
     units = (
         _participant_units(cohort) if matched is None else _matched_units(cohort, matched, notes)
     )
-    settings = cohort.settings
+    settings = cohort.panel_settings
     store = cohort.event_store
     if con is None and store is not None:
         tables = store.tables
@@ -115,8 +118,9 @@ def build_panel(
     panel = units.drop(columns="own_referral_date").merge(
         counts_exposure, on="unit", how="right", validate="one_to_many"
     )
-    costs = np.array([cohort.unit_costs.cost_of(s) for s in settings])
-    panel["total_cost"] = panel[settings].to_numpy(dtype=np.float64) @ costs
+    costed = cohort.settings  # the outcome settings: negative controls are never costed
+    costs = np.array([cohort.unit_costs.cost_of(s) for s in costed])
+    panel["total_cost"] = panel[costed].to_numpy(dtype=np.float64) @ costs
     panel["post"] = (panel["event_month"] >= 0).astype(np.int8)
     cols = [
         "unit",
@@ -164,7 +168,8 @@ def build_panel(
     panel.attrs["spec"] = {
         "programme": cohort.programme.slug,
         "months": [lo, hi],
-        "settings": list(settings),
+        "settings": list(costed),
+        "negative_controls": list(cohort.negative_controls),
         "unit_costs": cohort.unit_costs.name,
         "matched": matched is not None,
         "event_months": convention,

@@ -31,7 +31,8 @@ class EventStore:
     """Engine tables kept alive with a cohort so that panels need not rescan the activity file.
 
     ``pool`` holds everyone in the risk set with an integer key ``pk``; ``events`` their
-    activity (``pk``, ``event_date``, ``setting_code`` = position in ``settings``) from
+    activity (``pk``, ``event_date``, ``setting_code`` = position in ``settings``: the outcome
+    settings first, then the negative-control settings the data holds) from
     ``start`` (inclusive) to ``end`` (exclusive): 24 months before the first index month to 12
     months after the last index date, the default panel's reach.
     """
@@ -125,6 +126,24 @@ class Cohort:
     def settings(self) -> list[str]:
         """Activity settings measured (the programme's outcome settings)."""
         return list(self.programme.outcomes.settings)
+
+    @property
+    def negative_controls(self) -> list[str]:
+        """Negative-control settings counted in the panels: the configured ones the data holds.
+
+        Never matched on, never costed (``total_cost`` sums :attr:`settings` only).
+        """
+        return list(self.spec.get("negative_controls", []))
+
+    @property
+    def negative_controls_absent(self) -> list[str]:
+        """Configured negative-control settings with no row at all in the activity data."""
+        return list(self.spec.get("negative_controls_absent", []))
+
+    @property
+    def panel_settings(self) -> list[str]:
+        """Every setting a panel counts: the outcome settings, then the negative controls."""
+        return [*self.settings, *self.negative_controls]
 
     # ---------------------------------------------------------------- helpers
     def covariate_columns(self, groups: Sequence[str] | None = None) -> list[str]:

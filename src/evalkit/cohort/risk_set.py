@@ -68,7 +68,7 @@ from evalkit.cohort.at_dates import (
 from evalkit.cohort.coverage import WINDOW_FLAGS, coverage_note, window_flags
 from evalkit.cohort.design import INDEX_DAY, RISK_SETS, Design
 from evalkit.cohort.eligibility import available_conditions, eligibility_checks
-from evalkit.cohort.notes import candidate_notes
+from evalkit.cohort.notes import candidate_notes, negative_control_notes
 from evalkit.cohort.participants import (
     attach_row_ids,
     check_participants,
@@ -90,6 +90,7 @@ from evalkit.cohort.tables import (
     Tables,
     activity_period,
     open_tables,
+    settings_in_activity,
 )
 from evalkit.config import Programme, UnitCostTable
 from evalkit.dates import (
@@ -147,7 +148,8 @@ def build_cohort(
     programme : Programme
         Eligibility (age range, conditions), outcome settings and baseline months.
     unit_costs : UnitCostTable
-        Unit costs, kept for :func:`~evalkit.cohort.build_panel` (every setting must have one).
+        Unit costs, kept for :func:`~evalkit.cohort.build_panel` (every outcome setting must
+        have one; the negative-control settings, never costed, need none).
     con : ibis backend, optional
         Engine connection; default :func:`evalkit.engine.connect` (DuckDB).
     referral_period : (date or None, date or None), optional
@@ -200,6 +202,8 @@ def build_cohort(
     tables = open_tables(data_dir, con)
     start, end = data_period if data_period is not None else activity_period(tables)
     period = referral_period or (None, None)
+    wanted = list(programme.outcomes.negative_controls)
+    present = settings_in_activity(tables, wanted)
     history = max(programme.outcomes.baseline_months, PRIOR_WINDOWS[0])
     notes: list[str] = []
 
@@ -218,17 +222,22 @@ def build_cohort(
 
     blocks = referral_blocks(tables, programme)
     participants = add_index_week(participants)
-    candidates, store = _risk_set(tables, participants, blocks, programme, start, history, design)
+    candidates, store = _risk_set(
+        tables, participants, blocks, programme, start, history, design, present
+    )
     participants = attach_row_ids(participants, candidates)
     participants = window_flags(tables, participants, start, end, event_months)
     notes += candidate_notes(tables, programme, candidates, start, end, data_period is None, design)
     notes.append(coverage_note(participants))
+    notes += negative_control_notes(present, [s for s in wanted if s not in present])
 
     spec = {
         "data_dir": str(data_dir),
         "programme": programme.slug,
         "eligibility": programme.eligibility.model_dump(),
         "settings": list(programme.outcomes.settings),
+        "negative_controls": present,
+        "negative_controls_absent": [s for s in wanted if s not in present],
         "history_months": history,
         "prior_windows_months": list(PRIOR_WINDOWS),
         "referral_period": [p.isoformat() if p else None for p in period],
@@ -311,7 +320,9 @@ def placebo_cohort(cohort: Cohort, shift_months: int = 18, *, con: Any = None) -
         cohort.spec.get("event_months", "index"),
         cohort.spec.get("index_day", "baseline"),
     )
-    candidates, store = _risk_set(tables, parts, blocks, prog, cohort.data_start, history, design)
+    candidates, store = _risk_set(
+        tables, parts, blocks, prog, cohort.data_start, history, design, cohort.negative_controls
+    )
     parts = attach_row_ids(parts, candidates)
     parts = window_flags(tables, parts, cohort.data_start, cohort.data_end, design.event_months)
     lacking = count_lacking_condition(candidates, prog)
@@ -382,8 +393,13 @@ def _risk_set(
     start: dt.date,
     history: int,
     design: Design,
+    negative_controls: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, EventStore]:
-    """Participant rows plus candidate rows per index month or week, with covariates at index."""
+    """Participant rows plus candidate rows per index month or week, with covariates at index.
+
+    The event store holds the outcome settings' events and then ``negative_controls``' (for
+    the panels); the prior-use covariates count the outcome settings only.
+    """
     pop = tables.population
     settings = list(programme.outcomes.settings)
     conds = available_conditions(pop)
@@ -403,6 +419,7 @@ def _risk_set(
             conds,
             scratch,
             design,
+            list(negative_controls),
         )
     finally:
         tables.drop(*scratch)
@@ -420,6 +437,7 @@ def _risk_set_inner(
     conds: list[str],
     scratch: list[str],
     design: Design,
+    negative_controls: list[str],
 ) -> tuple[pd.DataFrame, EventStore]:
     pop, act = tables.population, tables.activity
     months = months.assign(
@@ -516,16 +534,20 @@ def _risk_set_inner(
     lo = add_months(first_index, -max(PRIOR_WINDOWS[0], -STORE_MONTHS[0]))
     # + 1 day: with the contract's event months, month 11 ends on index + 12 months.
     hi = add_months(last_index, STORE_MONTHS[1] + 1) + dt.timedelta(days=1)
-    ev = act.filter(act.event_date >= lo, act.event_date < hi, act.setting.isin(settings)).join(
+    stored = [*settings, *negative_controls]
+    ev = act.filter(act.event_date >= lo, act.event_date < hi, act.setting.isin(stored)).join(
         pool.select("person_id", "pk"), "person_id"
     )
-    ev = ev.select("pk", "event_date", setting_code=_setting_code(ev.setting, settings))
+    ev = ev.select("pk", "event_date", setting_code=_setting_code(ev.setting, stored))
     ev = tables.materialize(ev, "events", [])  # kept: the cohort's event store
-    store = EventStore(tables, pool, ev, tuple(settings), lo, hi)
+    store = EventStore(tables, pool, ev, tuple(stored), lo, hi)
 
     pk = cols.pop("pk")
+    outcome_events = ev.filter(ev.setting_code < len(settings))  # prior use: outcomes only
     cols.update(
-        _prior_columns(tables, ev, pk, row_day, cols["referred"], week_days, settings, design)
+        _prior_columns(
+            tables, outcome_events, pk, row_day, cols["referred"], week_days, settings, design
+        )
     )
     return pd.DataFrame(cols), store
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ __all__ = [
     "Tables",
     "activity_period",
     "open_tables",
+    "settings_in_activity",
     "to_date_series",
 ]
 
@@ -136,6 +138,20 @@ def activity_period(tables: Tables) -> tuple[dt.date, dt.date]:
     if lo is None or hi is None or lo != lo or hi != hi:
         raise CohortError("the activity table is empty: give data_period explicitly")
     return _as_date(lo), _as_date(hi)
+
+
+def settings_in_activity(tables: Tables, settings: Sequence[str]) -> list[str]:
+    """Those of ``settings`` with at least one row in the activity table, in the order given.
+
+    A negative-control setting the extract does not hold at all is reported as "not in the
+    data" rather than counted as zero events (docs/decisions/negative-control.md).
+    """
+    if not settings:
+        return []
+    act = tables.activity
+    res = tables.fetch(act.filter(act.setting.isin(list(settings))).select("setting").distinct())
+    have = set(res["setting"])
+    return [s for s in settings if s in have]
 
 
 def to_date_series(s: pd.Series) -> pd.Series:
