@@ -21,6 +21,7 @@ import pandas as pd
 
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
+from evalkit.stats.clusters import connected_clusters
 from evalkit.stats.costs.set_bootstrap import (
     SetBootstrap,
     bootstrap_sets,
@@ -87,7 +88,14 @@ class MatchedDifferenceResult(Result):
     sets : pd.DataFrame
         Per matched set (and, with ``spec["time"]``, per post period: a ``period`` column):
         treated and control weight totals and weighted change totals per outcome (``t_w``,
-        ``c_w``, ``t_<outcome>``, ``c_<outcome>``), the bootstrap's input.
+        ``c_w``, ``t_<outcome>``, ``c_<outcome>``), the bootstrap's input; with
+        ``spec["cluster"]`` also each set's resampling ``cluster`` (0, 1, ...).
+    clusters : dict
+        With ``spec["cluster"]``, the resampling clusters' sizes in matched sets
+        (:meth:`evalkit.stats.clusters.ConnectedClusters.summary`, keys renamed from groups to
+        sets: ``n_sets``, ``n_clusters``, ``n_sets_largest_cluster``,
+        ``n_sets_in_shared_clusters``, ``share_sets_in_shared_clusters``,
+        ``share_largest_cluster``, ``share_links_shared``); empty when sets are resampled.
     spec : dict
         Arguments used, defaults resolved (seed included).
     notes : tuple of str
@@ -109,6 +117,7 @@ class MatchedDifferenceResult(Result):
     by_outcome: pd.DataFrame
     replicates: pd.DataFrame
     sets: pd.DataFrame
+    clusters: dict[str, Any] = field(default_factory=dict)
     spec: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -116,6 +125,11 @@ class MatchedDifferenceResult(Result):
     def n(self) -> int:
         """Units used (participants and controls)."""
         return self.n_treated + self.n_control
+
+    @property
+    def resampling_unit(self) -> str:
+        """What the bootstrap resampled: ``"connected cluster"`` or ``"matched set"``."""
+        return "connected cluster" if self.spec.get("cluster") else "matched set"
 
     def tidy(self) -> pd.DataFrame:
         """One row per outcome, columns :data:`DIFFERENCE_COLUMNS`."""
@@ -134,14 +148,24 @@ class MatchedDifferenceResult(Result):
         return [
             f"Matched difference in mean change: {self.outcome} "
             f"(participants' post − pre minus matched controls' post − pre, x{s['periods']:g})",
-            f"Inference: {s['method']} bootstrap over matched sets, {s['resamples']} resamples, "
-            f"seed {s['seed']}, {s['level']:.0%} CI",
+            f"Inference: {s['method']} bootstrap over {self._resampled()}, {s['resamples']} "
+            f"resamples, seed {s['seed']}, {s['level']:.0%} CI",
             f"N = {self.n_sets:,} matched sets: {self.n_treated:,} participants, "
             f"{self.n_control:,} controls",
             "",
             f"Estimate: {self.estimate:.4g} (95% CI {self.ci_low:.4g} to {self.ci_high:.4g}), "
             f"bootstrap SE {self.std_error:.4g}",
         ]
+
+    def _resampled(self) -> str:
+        """What was resampled, in words (the summary's inference line)."""
+        c = self.clusters
+        if not c:
+            return "matched sets"
+        return (
+            f"{c['n_clusters']:,} connected clusters of matched sets (sharing "
+            f"'{self.spec['cluster']}'; largest {c['n_sets_largest_cluster']:,} sets)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures per outcome, the spec and the notes (no replicates)."""
@@ -159,6 +183,7 @@ class MatchedDifferenceResult(Result):
                 "n_treated": self.n_treated,
                 "n_control": self.n_control,
                 "by_outcome": self.tidy().to_dict(orient="records"),
+                "clusters": dict(self.clusters),
                 "spec": dict(self.spec),
                 "notes": list(self.notes),
             }
@@ -255,6 +280,7 @@ def matched_cost_difference(
     weights: str | None = None,
     time: str | None = None,
     row_weights: str | None = None,
+    cluster: str | None = None,
     also: Sequence[str] = (),
     periods: float = 1.0,
     resamples: int = 999,
@@ -285,9 +311,15 @@ def matched_cost_difference(
     periods it has. On a balanced panel with ``w`` constant within unit and ``r`` = 1 the two
     estimators are equal (and equal to the linear DiD).
 
-    Bootstrap. Matched sets are resampled with replacement (they are independent; units within
-    a set are not), ``resamples`` times, by :func:`scipy.stats.bootstrap` over the set indices
-    (the draws of ``paired=True`` over per-set arrays). Because each set's totals
+    Bootstrap. Matched sets are resampled with replacement (units within a set are not
+    independent), ``resamples`` times, by :func:`scipy.stats.bootstrap` over the set indices
+    (the draws of ``paired=True`` over per-set arrays). Sets are not independent either when
+    one person is in several (a control matched at several index dates, or a control before
+    their own referral and a participant after): with ``cluster`` (e.g. the person id) the
+    resampling units are the connected clusters of sets sharing a value, directly or through a
+    chain (:func:`evalkit.stats.clusters.connected_clusters`), each cluster drawn whole, so a
+    person's rows are never split between draws. When no value is shared the clusters are the
+    sets and the draws for a seed are the set bootstrap's. Because each set's totals
     (participants' and controls' weight sums and weighted change sums, per post period with
     ``time``) are computed once, a resample's estimate is the same function of its counts
     times those totals: no model refit. Every outcome in ``also`` uses the same resamples, so
@@ -328,6 +360,10 @@ def matched_cost_difference(
     row_weights : str, optional
         Weight per row (non-negative, e.g. a censoring weight), multiplying ``weights``; the
         pre-period mean of a unit is weighted by it too. Needs ``time``.
+    cluster : str, optional
+        Column of who a row belongs to (e.g. ``person_id``; no missing values): matched sets
+        sharing a value, directly or through a chain, are resampled together (above). Default:
+        sets resampled independently.
     also : sequence of str
         Further outcome columns estimated on the same units and resamples.
     periods : float
@@ -366,7 +402,7 @@ def matched_cost_difference(
     (-25.0, 10.0, -35.0)
     """
     outcomes = [outcome, *[o for o in also if o != outcome]]
-    optional = [c for c in (weights, time, row_weights) if c]
+    optional = [c for c in (weights, time, row_weights, cluster) if c]
     check_arguments(
         panel,
         [unit, matched_set, treated, post, *outcomes, *optional],
@@ -378,6 +414,7 @@ def matched_cost_difference(
         method=method,
         time=time,
         row_weights=row_weights,
+        cluster=cluster,
     )
     notes: list[str] = []
     work = long_frame(
@@ -396,11 +433,18 @@ def matched_cost_difference(
     )
     units = drop_incomplete_units(units, work, notes)
     sets, kept = set_totals(units, outcomes, notes)
+    labels, cluster_sizes = None, {}
+    if cluster is not None:
+        labels, cluster_sizes = _set_clusters(
+            panel[cluster], work, kept, sets.index, cluster, notes
+        )
     if time is None:
         cells = unit_cells(sets, outcomes)
         table = sets.reset_index()
     else:
         table, cells = period_cells(work, kept, sets.index, outcomes, periods, notes)
+    if labels is not None:
+        table["cluster"] = table["matched_set"].map(pd.Series(labels, index=sets.index))
     boot, seed_used = bootstrap_sets(
         cells,
         len(outcomes),
@@ -409,6 +453,7 @@ def matched_cost_difference(
         level=level,
         method=method,
         notes=notes,
+        clusters=labels,
     )
     by_outcome = _outcome_table(len(sets), kept, outcomes, boot)
     notes.append(_estimator_note(periods, time, row_weights))
@@ -428,7 +473,14 @@ def matched_cost_difference(
         "seed": seed_used,
         "level": float(level),
         "method": method,
-        "resampling": "matched sets with replacement (scipy.stats.bootstrap, paired)",
+        "cluster": cluster,
+        "resampling": (
+            "matched sets with replacement (scipy.stats.bootstrap, paired)"
+            if cluster is None
+            else f"connected clusters of matched sets sharing '{cluster}' "
+            "(scipy.sparse.csgraph.connected_components), with replacement "
+            "(scipy.stats.bootstrap, paired)"
+        ),
     }
     head = by_outcome.iloc[0]
     return MatchedDifferenceResult(
@@ -445,12 +497,47 @@ def matched_cost_difference(
         by_outcome=by_outcome,
         replicates=pd.DataFrame(boot.distribution.T, columns=outcomes),
         sets=table,
+        clusters=cluster_sizes,
         spec=spec,
         notes=tuple(notes),
     )
 
 
-# ------------------------------------------------------------------ step 3: the table
+# ------------------------------------------------------------------ step 3: the resampling units
+def _set_clusters(
+    values: pd.Series,
+    work: pd.DataFrame,
+    kept: pd.DataFrame,
+    set_ids: pd.Index,
+    cluster: str,
+    notes: list[str],
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Cluster label of each set used (in ``set_ids`` order) and the clusters' sizes in sets.
+
+    The graph links each set used to the ``cluster`` values of its units' rows (units kept
+    only: a dropped unit adds nothing to any set's totals, so it ties no sets together).
+    """
+    rows = work["_u"].isin(kept.index).to_numpy()
+    cc = connected_clusters(work["_s"].to_numpy()[rows], values.to_numpy()[rows])
+    labels = cc.of(set_ids)
+    if len(np.unique(labels)) < 2:
+        raise ValueError(
+            f"the matched sets form {cc.n_clusters} connected cluster through shared "
+            f"'{cluster}' values: a bootstrap needs at least two"
+        )
+    sizes = {k.replace("groups", "sets"): v for k, v in cc.summary().items()}
+    notes.append(
+        f"Bootstrap over {sizes['n_clusters']} connected clusters of matched sets (sets sharing "
+        f"a '{cluster}', directly or through a chain, are drawn together): the largest holds "
+        f"{sizes['n_sets_largest_cluster']} of {sizes['n_sets']} sets; "
+        f"{sizes['share_sets_in_shared_clusters']:.0%} of sets are in a cluster of more than "
+        f"one; {sizes['share_links_shared']:.0%} of set memberships belong to a '{cluster}' in "
+        "more than one set."
+    )
+    return labels, sizes
+
+
+# ------------------------------------------------------------------ step 4: the table
 def _outcome_table(
     n_sets: int, kept: pd.DataFrame, outcomes: Sequence[str], boot: SetBootstrap
 ) -> pd.DataFrame:

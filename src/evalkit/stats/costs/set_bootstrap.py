@@ -26,6 +26,7 @@ __all__ = [
     "SetBootstrap",
     "arm_changes",
     "bootstrap_sets",
+    "cluster_totals",
     "period_cells",
     "resample_counts",
     "set_totals",
@@ -104,6 +105,24 @@ def resample_counts(idx: np.ndarray, n_sets: int) -> np.ndarray:
     return counts.reshape(*lead, n_sets).astype(float)
 
 
+def cluster_totals(cells: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Per-set cell totals summed per cluster: shape ``(clusters, ...)``, cluster k at row k.
+
+    Examples
+    --------
+    >>> cluster_totals(np.array([[1.0], [2.0], [4.0]]), np.array([0, 1, 0])).tolist()
+    [[5.0], [2.0]]
+    """
+    labels = np.asarray(clusters, dtype=np.intp)
+    if labels.shape != (cells.shape[0],):
+        raise ValueError(f"{len(labels)} cluster labels for {cells.shape[0]} sets")
+    if len(labels) and (labels.min() < 0 or set(np.unique(labels)) != set(range(labels.max() + 1))):
+        raise ValueError("cluster labels must be 0 .. C - 1, each used")
+    out = np.zeros((int(labels.max()) + 1 if len(labels) else 0, *cells.shape[1:]))
+    np.add.at(out, labels, cells)
+    return out
+
+
 def bootstrap_sets(
     cells: np.ndarray,
     n_outcomes: int,
@@ -113,12 +132,17 @@ def bootstrap_sets(
     level: float,
     method: str,
     notes: list[str],
+    clusters: np.ndarray | None = None,
 ) -> tuple[SetBootstrap, Any]:
-    """Resample matched sets with replacement; each resample's estimate from its cell totals.
+    """Resample matched sets (or clusters of them) with replacement; estimates from cell totals.
 
     :func:`scipy.stats.bootstrap` resamples the set indices (as it does internally for
     ``paired=True``, so the draws for a seed are those of a paired bootstrap over per-set
-    arrays); a resample's totals are its counts times ``cells``.
+    arrays); a resample's totals are its counts times ``cells``. With ``clusters`` the sets'
+    totals are first summed per cluster and the clusters are resampled instead, so the sets of
+    one cluster (and every row of a person in them) are always drawn together. Clusters are
+    numbered so that, when every cluster is one set, cluster k is set k and the draws for a
+    seed are exactly the set bootstrap's (:func:`evalkit.stats.clusters.connected_clusters`).
 
     Parameters
     ----------
@@ -130,12 +154,20 @@ def bootstrap_sets(
         As :func:`~evalkit.stats.costs.matched_cost_difference`.
     notes : list of str
         Appended to when no seed is given.
+    clusters : np.ndarray, optional
+        Cluster label (``0 .. C - 1``) of each set, in the order of ``cells``; default each set
+        its own cluster.
 
     Returns
     -------
     SetBootstrap, seed used
         The summaries and the seed as recorded in the spec (``"Generator"`` for a generator).
     """
+    # The point estimate from the sets' totals, so that it is the same to the last bit with
+    # or without clusters; only the resampling units change.
+    treated, control = arm_changes(cells.sum(axis=0), n_outcomes)
+    if clusters is not None:
+        cells = cluster_totals(cells, clusters)
     n_sets = cells.shape[0]
     flat = cells.reshape(n_sets, -1)
 
@@ -145,7 +177,6 @@ def bootstrap_sets(
         treated, control = arm_changes(totals, n_outcomes)
         return treated - control
 
-    treated, control = arm_changes(cells.sum(axis=0), n_outcomes)
     if isinstance(seed, np.random.Generator):
         rng, seed_used = seed, "Generator"
     else:

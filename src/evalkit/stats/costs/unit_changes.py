@@ -39,6 +39,7 @@ def check_arguments(
     method: str,
     time: str | None = None,
     row_weights: str | None = None,
+    cluster: str | None = None,
 ) -> None:
     """Raise ``ValueError`` unless the panel and options suit :func:`matched_cost_difference`.
 
@@ -52,8 +53,8 @@ def check_arguments(
         Outcome columns (numeric, no missing values).
     matched_set : str
         Matched-set column (no missing values).
-    resamples, level, periods, method, time, row_weights
-        As :func:`matched_cost_difference`.
+    resamples, level, periods, method, time, row_weights, cluster
+        As :func:`~evalkit.stats.costs.matched_cost_difference`.
     """
     missing = [c for c in dict.fromkeys(columns) if c not in panel.columns]
     if missing:
@@ -73,6 +74,10 @@ def check_arguments(
         raise ValueError(
             f"'{matched_set}' has missing values: every unit must belong to one matched set "
             "(matching with replacement has no disjoint sets to resample)"
+        )
+    if cluster is not None and panel[cluster].isna().any():
+        raise ValueError(
+            f"cluster column '{cluster}' has missing values: every row must name whom it belongs to"
         )
     _check_periods(panel, time, row_weights)
 
