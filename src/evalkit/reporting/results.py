@@ -21,6 +21,10 @@ from evalkit.files import atomic_path
 from evalkit.jsonsafe import round_floats
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 
+#: Version of results.json's layout, described by the JSON Schema in docs/results.schema.json
+#: (minor: fields added; major: a field removed, renamed or changed in meaning).
+SCHEMA_VERSION = "1.0"
+
 PACKAGES = (
     "numpy",
     "pandas",
@@ -65,6 +69,7 @@ def build_results(
 ) -> dict[str, Any]:
     """Assemble the results.json dict, with disclosure control applied to every entry."""
     results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "programme": programme,
         "evalkit_version": __version__,
         "data_sha256": data_hashes(processed_dir),
