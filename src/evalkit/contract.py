@@ -151,9 +151,10 @@ PRIMARY_KEY: Final[dict[str, tuple[str, ...]]] = {
     "measures": ("episode_id", "instrument", "timepoint", "item"),
 }
 
-#: Default shape of a pseudonymised person id: 16 lower-case hex characters (a truncated keyed
-#: hash). A mapping file may set another pattern for a real extract.
-PERSON_ID_PATTERN: Final[str] = r"^[0-9a-f]{16}$"
+#: Default shape of a pseudonymised person id: a truncated keyed hash in lower-case hex, 32
+#: characters as ``evalkit pseudonymise`` writes them (the data contract's token) or 16 as the
+#: synthetic county writes them. A mapping file may set another pattern for a real extract.
+PERSON_ID_PATTERN: Final[str] = r"^[0-9a-f]{16}(?:[0-9a-f]{16})?$"
 
 #: Dates before this are impossible in any table (a placeholder such as 1900-01-01 is not a date).
 EARLIEST_DATE: Final[dt.date] = dt.date(1900, 1, 2)

@@ -39,6 +39,7 @@ from evalkit.intake.checks import (
     typed_rows,
 )
 from evalkit.intake.errors import IntakeError
+from evalkit.intake.identifiers import refuse_nhs_number_ids
 from evalkit.intake.mapping import IntakeMapping
 from evalkit.intake.masking import example_masks, identifying_masks, nhs_numbers
 from evalkit.intake.report import REASON_TEXT, TableReport
@@ -231,6 +232,24 @@ def _reject(
         raise IntakeError(f"{st.path}: {exc}") from None
 
 
+def _refuse_identifiers(
+    con: Any,
+    st: Source,
+    named: ir.Table,
+    present: list[str],
+    ctx: CheckContext,
+    source_column: str,
+) -> None:
+    """Stop if ``person_id`` holds NHS numbers (:mod:`evalkit.intake.identifiers`)."""
+    norm = normalise(named, st.table, present, ctx)
+    try:
+        refuse_nhs_number_ids(
+            con, norm, column="person_id", path=st.path, source_column=source_column
+        )
+    except engine.EngineError as exc:
+        raise IntakeError(f"{st.path}: {exc}") from None
+
+
 def _counts_by_reason(con: Any, rejected: ir.Table) -> dict[str, int]:
     """Quarantined rows per reason, in the order of :data:`evalkit.contract.REASONS`."""
     counts = engine.to_pandas(
@@ -316,6 +335,8 @@ def process_table(
     present = [c for c in C.COLUMNS[table] if c in st.source_cols.values()]
     by_contract = {c: s for s, c in st.source_cols.items()}
     named = raw.select(ROW, **{c: raw[by_contract[c]] for c in present})
+    if "person_id" in present:  # NHS numbers where a pseudonym belongs stop intake
+        _refuse_identifiers(con, st, named, present, ctx, by_contract["person_id"])
     rejected = _reject(con, st, named, present, ctx, done)
     done[table] = ProcessedTable(accepted=out_tmp / f"{table}.parquet", rejected=rejected)
     by_reason = _counts_by_reason(con, rejected)
