@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -53,6 +53,14 @@ class WellbyResult(MoneyResult):
         uncertainty, carried through separately from the range of values).
     social_value_per_participant : float
         ``change x value_central x wellby_years`` in £.
+    basis : {"completers", "intention_to_treat"}
+        Whose change is valued: the people with both questionnaires, or everyone referred
+        with the others counted as no change (:func:`~evalkit.stats.costs.wellby_itt_valuation`).
+    n_responders, n_referred : int or None
+        People with both questionnaires and people referred (intention to treat only).
+    completers : WellbyResult or None
+        On an intention-to-treat valuation, the completers' valuation: its upper bound when
+        people without a follow-up changed less than those with one.
     spec, notes
         Arguments used; plain-English lines (assumptions, flags).
     """
@@ -77,11 +85,24 @@ class WellbyResult(MoneyResult):
     ci_low: float | None
     ci_high: float | None
     social_value_per_participant: float
+    basis: str = "completers"
+    n_responders: int | None = None
+    n_referred: int | None = None
+    completers: WellbyResult | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
+    @property
+    def completers_upper(self) -> float | None:
+        """The completers' social value per £1 (the upper bound), on an ITT valuation."""
+        return self.completers.estimate if self.completers is not None else None
+
     def tidy(self) -> pd.DataFrame:
-        """One row per WELLBY value: ``value``, ``wellby_value``, per participant, per £1."""
+        """One row per WELLBY value: ``value``, ``wellby_value``, per participant, per £1.
+
+        Rows ``low``, ``central``, ``high``; on an intention-to-treat valuation also
+        ``completers_central`` (the completers' version, the upper bound).
+        """
         rows = []
         for name, v in (
             ("low", self.value_low),
@@ -97,6 +118,16 @@ class WellbyResult(MoneyResult):
                     "social_value_per_pound": per / self.programme_cost,
                 }
             )
+        if self.completers is not None:
+            c = self.completers
+            rows.append(
+                {
+                    "value": "completers_central",
+                    "wellby_value": c.value_central,
+                    "social_value_per_participant": c.social_value_per_participant,
+                    "social_value_per_pound": c.estimate,
+                }
+            )
         return pd.DataFrame(rows)
 
     def summary_header(self) -> list[str]:
@@ -106,15 +137,32 @@ class WellbyResult(MoneyResult):
             if self.ci_low is None
             else f"; over the change's 95% CI {self.ci_low:.2f} to {self.ci_high:.2f}"
         )
-        return [
+        head = [
             "Wellbeing valuation (WELLBY, HM Treasury Green Book): social value, not NHS cash",
-            f"Life satisfaction change {self.change:+.3f} points (0-10) x "
+            f"Life satisfaction change {self.change:+.3f} points (0-10; {self._whose()}) x "
             f"{self.wellby_years:.3g} WELLBY-year(s) x £{self.value_central:,.0f} "
             f"({self.price_year} prices) ÷ programme cost £{self.programme_cost:,.2f}",
             "",
             f"Social value per £1: £{self.estimate:.2f} (WELLBY value range £{self.low:.2f} to "
             f"£{self.high:.2f}{ci})",
         ]
+        c = self.completers
+        if c is not None:
+            cci = "" if c.ci_low is None else f" (95% CI {c.ci_low:.2f} to {c.ci_high:.2f})"
+            head.append(
+                f"Completers only, the upper bound: £{c.estimate:.2f} per £1{cci}, change "
+                f"{c.change:+.3f} points"
+            )
+        return head
+
+    def _whose(self) -> str:
+        """Whose change, in words (the summary's header)."""
+        if self.basis == "intention_to_treat":
+            return (
+                f"intention to treat: {self.n_responders} of {self.n_referred} people referred "
+                "answered both questionnaires, the rest counted as no change"
+            )
+        return "people with both questionnaires"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures, spec and notes."""
@@ -134,6 +182,27 @@ class WellbyResult(MoneyResult):
                     "ci_high": self.change_ci_high,
                 },
                 "social_value_per_participant": self.social_value_per_participant,
+                "basis": self.basis,
+                "n_responders": self.n_responders,
+                "n_referred": self.n_referred,
+                "completers_upper": (
+                    None
+                    if self.completers is None
+                    else {
+                        "social_value_per_pound": {
+                            "estimate": self.completers.estimate,
+                            "low": self.completers.low,
+                            "high": self.completers.high,
+                            "ci_low": self.completers.ci_low,
+                            "ci_high": self.completers.ci_high,
+                        },
+                        "life_satisfaction_change": {
+                            "estimate": self.completers.change,
+                            "ci_low": self.completers.change_ci_low,
+                            "ci_high": self.completers.change_ci_high,
+                        },
+                    }
+                ),
                 "wellby_value": {
                     "central": self.value_central,
                     "low": self.value_low,
@@ -154,7 +223,8 @@ class WellbyResult(MoneyResult):
         """Social value per £1 at the low, central and high WELLBY values, £1 marked.
 
         Drawn with :func:`evalkit.stats.plots.forest` (no log scale); the central value carries
-        the change's CI (the low and high values are a range, not an interval).
+        the change's CI (the low and high values are a range, not an interval). On an
+        intention-to-treat valuation a last row shows the completers' version (upper bound).
 
         Parameters
         ----------
@@ -167,6 +237,7 @@ class WellbyResult(MoneyResult):
             The axes drawn on (nothing is saved or shown).
         """
         t = self.tidy()
+        t = t[t["value"].isin(["low", "central", "high"])]
         table = pd.DataFrame(
             {
                 "label": [
@@ -180,6 +251,12 @@ class WellbyResult(MoneyResult):
         if self.ci_low is not None:
             central = t["value"] == "central"
             table.loc[central, ["ci_low", "ci_high"]] = [self.ci_low, self.ci_high]
+        c = self.completers
+        if c is not None:
+            lo, hi = (c.estimate, c.estimate) if c.ci_low is None else (c.ci_low, c.ci_high)
+            row = {"label": "completers only, central (upper bound)", "estimate": c.estimate}
+            extra = pd.DataFrame([row | {"ci_low": lo, "ci_high": hi}])
+            table = pd.concat([table, extra], ignore_index=True)
         ax = plots.forest(
             table,
             label_col="label",
@@ -189,6 +266,18 @@ class WellbyResult(MoneyResult):
         )
         ax.axvline(1.0, color="0.3", lw=1, ls="--")
         return ax
+
+
+#: The valuation's caveat, by whose change is valued.
+_BASIS_NOTES = {
+    "completers": "A change among people with both questionnaires (no control group): a "
+    "valuation of the measured change, not of an effect of the programme. Social value, not "
+    "NHS cash.",
+    "intention_to_treat": "Intention to treat: the completers' total change spread over "
+    "everyone referred, people without a follow-up questionnaire counted as no change; still "
+    "an uncontrolled before/after change (no control group), a valuation of it, not of an "
+    "effect of the programme. Social value, not NHS cash.",
+}
 
 
 def _wellby_years(duration: float, rate: float) -> float:
@@ -212,6 +301,7 @@ def wellby_valuation(
     change_ci: tuple[float, float] | None = None,
     duration_years: float | None = None,
     price_year: str | None = None,
+    basis: Literal["completers", "intention_to_treat"] = "completers",
 ) -> WellbyResult:
     """Value a mean change in life satisfaction in WELLBYs, per £1 of programme cost.
 
@@ -250,6 +340,10 @@ def wellby_valuation(
         Persistence of the change (default ``values.duration_years_default``: 1 year).
     price_year : str, optional
         Price year of the programme cost (e.g. ``"2023/24"``); default the values' own (2019).
+    basis : {"completers", "intention_to_treat"}
+        Whose mean ``change`` is: people with both questionnaires (default), or everyone
+        referred with the others at zero (:func:`~evalkit.stats.costs.wellby_itt_valuation`
+        values both); it changes the notes, not the arithmetic.
 
     Returns
     -------
@@ -262,6 +356,8 @@ def wellby_valuation(
     >>> r.estimate, r.low, r.high
     (20.0, 15.384615384615385, 24.615384615384617)
     """
+    if basis not in _BASIS_NOTES:
+        raise ValueError(f"basis must be one of {sorted(_BASIS_NOTES)}, not {basis!r}")
     if not math.isfinite(change):
         raise ValueError(f"change must be a finite number, not {change!r}")
     if not (math.isfinite(programme_cost) and programme_cost > 0):
@@ -290,12 +386,12 @@ def wellby_valuation(
             if dur <= 1
             else f"; discounted from year 1 at {w.discount_rate:.1%} ({w.discount_rate_source})."
         ),
-        "A change among people with both questionnaires (no control group): a valuation of the "
-        "measured change, not of an effect of the programme. Social value, not NHS cash.",
+        _BASIS_NOTES[basis],
     ]
     if change_ci is not None and lo_c is not None and hi_c is not None and lo_c <= 0 <= hi_c:
         notes.append("The change's CI includes zero: the social value may be nil.")
     spec = {
+        "basis": basis,
         "duration_years": dur,
         "discount_rate": w.discount_rate,
         "price_year_requested": price_year,
@@ -321,6 +417,7 @@ def wellby_valuation(
         ci_low=ci_low,
         ci_high=ci_high,
         social_value_per_participant=change * vals.central * years,
+        basis=basis,
         spec=spec,
         notes=tuple(n for n in notes if n),
     )
