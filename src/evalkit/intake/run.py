@@ -32,6 +32,7 @@ from evalkit.intake.process import (
     process_table,
 )
 from evalkit.intake.report import IntakeReport, TableReport
+from evalkit.intake.source_record import SOURCE_FILE, activity_end, source_record
 from evalkit.intake.sources import Source, file_sha256, find_sources
 from evalkit.intake.staleness import REPORT_FILE
 
@@ -60,7 +61,8 @@ def run_intake(
         Parquet (or the files a mapping names). Other files (``synthetic_truth.json``,
         ``synthetic_faults.json``) are never read.
     out_dir : Path
-        Where ``<table>.parquet``, ``quarantine/<table>.parquet`` and ``intake_report.json`` go.
+        Where ``<table>.parquet``, ``quarantine/<table>.parquet``, ``intake_report.json`` and
+        ``source.json`` (what the tables were made from: :mod:`evalkit.intake.source_record`) go.
     mapping : Path, optional
         Intake mapping YAML for a data source whose names and codes differ from the contract.
     programmes : dict, optional
@@ -139,6 +141,15 @@ def run_intake(
         )
         notes += empty_table_notes(tables)
         report = IntakeReport(tables=tables, out_dir=out_dir, spec=spec, notes=tuple(notes))
+        record = source_record(
+            raw_dir,
+            sources,
+            mapping=mapping,
+            mapping_source=m.source,
+            extract_end=activity_end(out_tmp / "activity.parquet"),
+            stated_extract_end=end,
+        )
+        _write_report(out_tmp / SOURCE_FILE, record)
         _write_report(out_tmp / REPORT_FILE, report.to_dict())
         con.disconnect()
         # Everything succeeded: move into place (each move atomic).
@@ -235,7 +246,7 @@ def empty_table_notes(tables: dict[str, TableReport]) -> list[str]:
 
 
 def _write_report(path: Path, obj: Any) -> None:
-    """``intake_report.json``, keys in the report's own order (not sorted), atomically."""
+    """A JSON file of intake's (report, source record), keys in their own order, atomically."""
     write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
 
 
@@ -243,8 +254,8 @@ def _publish(work_out: Path, out_dir: Path) -> None:
     """Move a finished intake from its work directory into ``out_dir``.
 
     Each file is moved atomically (:func:`evalkit.files.move_into`; the work directory is inside
-    ``out_dir``): every table and its quarantine first, the report last, so a report never
-    describes tables that are not there.
+    ``out_dir``): every table and its quarantine first, then the source record, the report last,
+    so a report never describes tables that are not there.
     """
     tables = [name for t in C.TABLES for name in (f"quarantine/{t}.parquet", f"{t}.parquet")]
-    move_into(work_out, out_dir, [*tables, REPORT_FILE])
+    move_into(work_out, out_dir, [*tables, SOURCE_FILE, REPORT_FILE])

@@ -9,6 +9,7 @@ from typing import Any
 from evalkit import contract as C
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping, load_mapping
+from evalkit.intake.source_record import SOURCE_FILE
 from evalkit.intake.sources import file_sha256, find_file
 
 __all__ = ["REPORT_FILE", "is_stale"]
@@ -20,8 +21,9 @@ REPORT_FILE = "intake_report.json"
 def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bool:
     """Whether ``out_dir`` must be rebuilt from ``raw_dir``.
 
-    Stale when ``intake_report.json`` or any processed or quarantine table is missing, when the
-    report was made with another mapping, or when any raw table's SHA-256 differs from the one
+    Stale when ``intake_report.json``, the source record (``source.json``, written by evalkit 0.4
+    and later) or any processed or quarantine table is missing, when the report was made with
+    another mapping, or when any raw table's SHA-256 differs from the one
     the report recorded (a raw file that cannot be found also counts as stale, so that running
     intake gives the proper error). A file whose size differs is stale without being hashed, and
     a hash computed here is remembered for the intake run that follows in the same process.
@@ -31,6 +33,8 @@ def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bo
         report = json.loads((out_dir / REPORT_FILE).read_text(encoding="utf-8"))
         m = load_mapping(mapping)
     except (OSError, ValueError):
+        return True
+    if not (out_dir / SOURCE_FILE).is_file():
         return True
     if _mapping_changed(report.get("spec", {}), mapping):
         return True
