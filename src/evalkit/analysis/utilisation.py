@@ -417,7 +417,7 @@ def utilisation(
     cluster: str | list[str] | None = None,
     washout_months: int = 0,
 ) -> UtilisationResult:
-    """Matched DiD for one setting and window, with the naive pre/post figure beside it.
+    """Matched DiD for one setting and window, with the naive pre/post figures beside it.
 
     The rate ratio is a fixed-effects Poisson DiD with person-time as exposure (not fitted for
     ``total_cost``, which is money, not a count); the absolute change is the linear DiD, per
@@ -427,6 +427,8 @@ def utilisation(
     a control person) and take time effects from :attr:`MatchedCohort.time_column` (index
     month x event month in the target trial, event month in the legacy design).
     ``washout_months`` leaves the first months of follow-up out (the month-0 washout: 1).
+    The naive pre/post is computed for the matched participants (``naive_matched``: the same
+    people as the DiD) and for every participant (``naive``).
     """
     cluster = cluster or _cluster(mc)
     p = window_rows(mc.panel, months, washout_months=washout_months)
@@ -455,13 +457,11 @@ def utilisation(
                     raise
                 notes.append(f"{setting}: the Poisson fit did not converge ({exc}): not estimable.")
     lin = did(p, **common, model="linear", weights=mc.weight_column)
-    nv = naive_prepost(
-        window_rows(mc.naive, months, washout_months=washout_months),
-        setting,
-        "unit",
-        "post",
-        exposure="exposure",
-        window_months=months,
+    naive_rows = window_rows(mc.naive, months, washout_months=washout_months)
+    matched = naive_rows["unit"].isin(mc.panel.loc[mc.panel["referred"] == 1, "unit"].unique())
+    nv, nv_matched = (
+        naive_prepost(rows, setting, "unit", "post", exposure="exposure", window_months=months)
+        for rows in (naive_rows, naive_rows[matched])
     )
     return UtilisationResult(
         setting,
@@ -474,6 +474,7 @@ def utilisation(
         tuple(notes),
         estimand=mc.estimand,
         controls_censored_share=mc.controls_censored_share,
+        naive_matched=nv_matched,
     )
 
 

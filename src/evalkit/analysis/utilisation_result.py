@@ -1,7 +1,11 @@
 """The result of :func:`evalkit.analysis.utilisation.utilisation`: one setting and window.
 
 The matched DiD (rate ratio and per-person difference) beside the naive pre/post figure, as
-the results.json ``utilisation`` entries, each naming its estimand.
+the results.json ``utilisation`` entries, each naming its estimand. The naive figure is given
+for two populations (``population``): ``"matched"``, the participants the matched DiD keeps
+(its gap to the DiD measures regression to the mean and secular change among the same people),
+and ``"all"``, every participant (the difference between the two naive figures is due to who
+was matched: those left unmatched are typically the heaviest users).
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ from evalkit.stats.did import DidResult
 from evalkit.stats.naive import NaiveResult
 from evalkit.stats.result import Result
 
-__all__ = ["NAIVE_ESTIMAND", "UtilisationResult"]
+__all__ = ["NAIVE_ESTIMAND", "NAIVE_POPULATIONS", "UtilisationResult"]
 
 #: What the naive pre/post figure estimates (no control group).
 NAIVE_ESTIMAND = "participants after vs before referral (no control group)"
+#: The naive figure's populations, in the order the entries give them.
+NAIVE_POPULATIONS: tuple[str, ...] = ("matched", "all")
 
 
 @dataclass(frozen=True, repr=False)
 class UtilisationResult(Result):
-    """Matched DiD (rate ratio and per-person difference) and the naive figure, one outcome."""
+    """Matched DiD (rate ratio and per-person difference) and the naive figure, one outcome.
+
+    ``naive`` is the naive pre/post over every participant, ``naive_matched`` over the matched
+    participants only (None for results built without it).
+    """
 
     analysis = "utilisation"
 
@@ -41,6 +51,12 @@ class UtilisationResult(Result):
     notes: tuple[str, ...] = ()
     estimand: str = ESTIMANDS["legacy"]
     controls_censored_share: float = 0.0
+    naive_matched: NaiveResult | None = None
+
+    def naive_by_population(self) -> dict[str, NaiveResult]:
+        """The naive results by population (:data:`NAIVE_POPULATIONS` order; ``all`` always)."""
+        out = {"matched": self.naive_matched, "all": self.naive}
+        return {k: v for k, v in out.items() if v is not None}
 
     def tidy(self) -> pd.DataFrame:
         """Rows in the ``utilisation`` shape of results.json."""
@@ -83,36 +99,8 @@ class UtilisationResult(Result):
                 "p_value": self.linear.p_value,
             }
         )
-        nb = {
-            **base,
-            "method": "naive_prepost",
-            "n_controls": 0,
-            "estimand": NAIVE_ESTIMAND,
-            "controls_censored_share": None,
-        }
-        if self.poisson is not None:
-            out.append(
-                {
-                    **nb,
-                    "scale": "rate_ratio",
-                    "estimate": self.naive.rate_ratio,
-                    "ci_low": self.naive.rr_ci_low,
-                    "ci_high": self.naive.rr_ci_high,
-                    "std_error": self.naive.log_rr_std_error,
-                    "p_value": None,
-                }
-            )
-        out.append(
-            {
-                **nb,
-                "scale": "difference_per_person",
-                "estimate": self.naive.difference_per_person,
-                "ci_low": self.naive.diff_ci_low,
-                "ci_high": self.naive.diff_ci_high,
-                "std_error": self.naive.diff_std_error,
-                "p_value": None,
-            }
-        )
+        for population, nv in self.naive_by_population().items():
+            out += _naive_entries(base, population, nv, rate_ratio=self.poisson is not None)
         return out
 
     def summary(self) -> str:
@@ -122,8 +110,9 @@ class UtilisationResult(Result):
             f"({self.n_participants} participants, {self.n_controls} matched controls)"
         ]
         for e in self.entries():
+            method = e["method"] + (f" ({e['population']})" if "population" in e else "")
             lines.append(
-                f"  {e['method']:<14} {e['scale']:<22} {e['estimate']:.4g} "
+                f"  {method:<24} {e['scale']:<22} {e['estimate']:.4g} "
                 f"(95% CI {e['ci_low']:.4g} to {e['ci_high']:.4g})"
             )
         return "\n".join(lines)
@@ -145,7 +134,7 @@ class UtilisationResult(Result):
         )
 
     def plot_comparison(self, ax: Any = None, *, table: pd.DataFrame | None = None) -> Any:
-        """Matched DiD beside the naive before/after rate ratio, with 95% CIs.
+        """Matched DiD beside the naive before/after rate ratios (matched and all), with 95% CIs.
 
         Drawn by :func:`evalkit.stats.plots.comparison`, the function the report uses for all
         windows of a setting at once (on the disclosure-controlled table).
@@ -156,3 +145,46 @@ class UtilisationResult(Result):
             label=setting_label(self.setting, capital=True),
             ax=ax,
         )
+
+
+def _naive_entries(
+    base: dict[str, Any], population: str, nv: NaiveResult, *, rate_ratio: bool
+) -> list[dict[str, Any]]:
+    """The naive pre/post entries of one population (its own count of participants).
+
+    The rate ratio is given only where the matched DiD's is (so the two can be compared).
+    """
+    nb = {
+        **base,
+        "method": "naive_prepost",
+        "population": population,
+        "n_participants": nv.n_units,
+        "n_controls": 0,
+        "estimand": NAIVE_ESTIMAND,
+        "controls_censored_share": None,
+    }
+    out = []
+    if rate_ratio:
+        out.append(
+            {
+                **nb,
+                "scale": "rate_ratio",
+                "estimate": nv.rate_ratio,
+                "ci_low": nv.rr_ci_low,
+                "ci_high": nv.rr_ci_high,
+                "std_error": nv.log_rr_std_error,
+                "p_value": None,
+            }
+        )
+    out.append(
+        {
+            **nb,
+            "scale": "difference_per_person",
+            "estimate": nv.difference_per_person,
+            "ci_low": nv.diff_ci_low,
+            "ci_high": nv.diff_ci_high,
+            "std_error": nv.diff_std_error,
+            "p_value": None,
+        }
+    )
+    return out
