@@ -5,13 +5,18 @@ section 4: costed utilisation, return on investment and wellbeing valuation):
 
 - the matched difference in mean NHS cost change over ``window_months`` after referral against
   the 12 months before (each setting's events priced with the study's unit-cost table, as in the
-  panel's ``total_cost``), with a bootstrap over matched sets, formed event month by event
-  month with the outcome model's weights (:data:`ROW_WEIGHT`, below);
+  panel's ``total_cost``), formed event month by event month with the outcome model's weights
+  (:data:`ROW_WEIGHT`, below), with a bootstrap over connected clusters of matched sets: sets
+  sharing a person (a control matched at several index dates, or a control before their own
+  referral and a participant after), directly or through a chain, are drawn together
+  (:data:`CLUSTER`; docs/decisions/economics-bootstrap.md);
 - gross and net return on investment against the programme cost per participant (a cost quoted
   per starter converted with the programme's start rate), and the cost per emergency admission
   avoided, from the same resamples;
 - the ONS4 life-satisfaction change valued in WELLBYs (central, low, high), social value per £1,
-  kept apart from the NHS cash figure;
+  kept apart from the NHS cash figure: by intention to treat over everyone referred (people
+  without a follow-up questionnaire count as no change) as the central figure, the completers'
+  change as its upper bound;
 - the unit-cost table, each cost with its source, price year and inflation flag.
 
 ``economics(study, mc).to_dict()`` is the ``economics`` entry of ``results.json``.
@@ -30,33 +35,28 @@ weights and uses the same period-by-period estimator with the matching weights.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
+from evalkit.analysis.economics_result import COST_FIGURE_COLUMNS, EconomicsResult
 from evalkit.analysis.study import Study
 from evalkit.analysis.utilisation import BASELINE, MatchedCohort
 from evalkit.analysis.wellbeing import wellbeing
 from evalkit.config import UnitCostTable
 from evalkit.definitions import load_wellby
-from evalkit.jsonsafe import json_safe
-from evalkit.stats import PrePostResult, plots
+from evalkit.stats import PrePostResult
 from evalkit.stats.costs import (
     MatchedDifferenceResult,
-    ReturnOnInvestmentResult,
     WellbyResult,
     cost_per_participant,
     matched_cost_difference,
     return_on_investment,
-    wellby_valuation,
+    wellby_itt_valuation,
 )
-from evalkit.stats.result import Result
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
 
 __all__ = [
+    "COST_FIGURE_COLUMNS",
     "EconomicsResult",
     "economics",
     "economics_window",
@@ -69,17 +69,14 @@ ADMISSIONS = "emergency_admission"
 #: The matched panel's period column and its censoring-weight column (target-trial design).
 PERIOD = "event_month"
 ROW_WEIGHT = "ipcw"
-#: Below this many matched sets the bootstrap interval is flagged as too narrow (bench study).
+#: Who a panel row belongs to: matched sets sharing one are resampled together.
+CLUSTER = "person_id"
+#: Below this many resampling clusters the bootstrap interval is flagged as too narrow (bench).
 FEW_SETS = 150
+#: Above this share of the matched sets in one cluster, the notes say the bootstrap is coarse.
+LARGE_CLUSTER_SHARE = 0.10
 #: Wellbeing entry valued in WELLBYs.
 LIFE_SATISFACTION = "ons4_life_satisfaction"
-#: Columns of :meth:`EconomicsResult.cost_by_setting_table` (the cost figure's rows).
-COST_FIGURE_COLUMNS: tuple[str, ...] = (
-    "setting",
-    "cost_difference_per_participant",
-    "cost_ci_low",
-    "cost_ci_high",
-)
 
 UNIT_COST_COLUMNS: tuple[str, ...] = (
     "setting",
@@ -140,286 +137,6 @@ def economics_window(panel: pd.DataFrame, window_months: int) -> pd.DataFrame:
     em = panel["event_month"]
     keep = ((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= 0) & (em < window_months))
     return panel[keep & (panel["exposure"] > 0)]
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class EconomicsResult(Result):
-    """A programme's economics: NHS cost saving, ROI, cost per admission avoided, WELLBYs.
-
-    Attributes
-    ----------
-    programme : str
-        Programme slug.
-    price_year : str
-        Price year of every £ figure (the unit-cost table's).
-    window_months : int
-        Months after referral the saving covers (against the 12 months before).
-    programme_cost : dict
-        ``amount``, ``basis``, ``price_year``, ``source`` as configured, ``start_rate``,
-        ``n_referred``, ``n_starters`` and ``per_participant`` (the cost used).
-    difference : MatchedDifferenceResult
-        Matched difference in mean change: ``total_cost`` first, then ``cost_<setting>`` and
-        each setting's event count, on the same bootstrap resamples.
-    roi : ReturnOnInvestmentResult
-        Saving, gross and net ROI, admissions avoided and cost per admission avoided.
-    wellby : WellbyResult or None
-        WELLBY valuation of the ONS4 life-satisfaction change (None without ONS4 data).
-    unit_costs : pd.DataFrame
-        The unit-cost table (:func:`unit_cost_table`) for the programme's settings.
-    by_setting : pd.DataFrame
-        Per setting: unit cost, difference in events and in cost per participant with CIs.
-    spec : dict
-        Arguments used, defaults resolved.
-    notes : tuple of str
-        Assumptions, flags and caveats in plain English.
-    """
-
-    analysis = "economics"
-
-    programme: str
-    price_year: str
-    window_months: int
-    programme_cost: dict[str, Any]
-    difference: MatchedDifferenceResult
-    roi: ReturnOnInvestmentResult
-    wellby: WellbyResult | None
-    unit_costs: pd.DataFrame
-    by_setting: pd.DataFrame
-    spec: dict[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    # ------------------------------------------------------------------ numbers
-    @property
-    def saving(self) -> float:
-        """NHS cost saving per participant over the window (positive: participants cost less)."""
-        return self.roi.saving
-
-    @property
-    def estimate(self) -> float:
-        """Gross ROI (alias used across evalkit result objects)."""
-        return self.roi.gross
-
-    # ------------------------------------------------------------------ views
-    def tidy(self) -> pd.DataFrame:
-        """One row per headline figure: ``term``, ``estimate``, ``ci_low``, ``ci_high``, ``unit``.
-
-        The ROI terms (saving, programme cost, gross, net, admissions avoided, cost per
-        admission avoided) and, with a WELLBY valuation, social value per £1 at the low,
-        central and high WELLBY values (the central one with the change's CI).
-        """
-        t = self.roi.tidy()
-        if self.wellby is not None:
-            w = self.wellby
-            extra = pd.DataFrame(
-                [
-                    ("wellby_social_value_per_pound", w.estimate, w.ci_low, w.ci_high, "GBP"),
-                    ("wellby_social_value_per_pound_low_value", w.low, None, None, "GBP"),
-                    ("wellby_social_value_per_pound_high_value", w.high, None, None, "GBP"),
-                ],
-                columns=t.columns,
-            )
-            t = pd.concat([t, extra], ignore_index=True)
-        return t
-
-    def summary(self) -> str:
-        """Header, headline figures, cost change by setting, unit costs and notes."""
-        r, d = self.roi, self.difference
-        pc = self.programme_cost
-        lines = [
-            f"Economics: {self.programme}, NHS cost {self.window_months} months after referral "
-            f"against the 12 months before ({self.price_year} prices)",
-            f"Estimator: matched difference in mean cost change; {d.spec['method']} bootstrap "
-            f"over {d.n_sets} matched sets ({d.spec['resamples']} resamples, seed "
-            f"{d.spec['seed']}); {d.n_treated} participants, {d.n_control} controls",
-            "",
-            f"NHS cost saving per participant: £{r.saving:,.0f} (95% CI £{r.saving_ci_low:,.0f} "
-            f"to £{r.saving_ci_high:,.0f})",
-            f"Programme cost per participant: £{pc['per_participant']:,.2f} "
-            f"({pc['basis']} basis, {pc['price_year']} prices)",
-            f"ROI, gross: £{r.gross:.2f} per £1 (95% CI {r.gross_ci_low:.2f} to "
-            f"{r.gross_ci_high:.2f}); net: {r.net:+.2f} ({r.net_ci_low:+.2f} to "
-            f"{r.net_ci_high:+.2f})",
-        ]
-        if r.cost_per_admission_avoided is not None:
-            hi = "unbounded" if math.isinf(r.cpa_ci_high or 0) else f"£{r.cpa_ci_high:,.0f}"
-            lines.append(
-                f"Cost per emergency admission avoided: £{r.cost_per_admission_avoided:,.0f} "
-                f"(95% CI £{r.cpa_ci_low:,.0f} to {hi})"
-            )
-        if self.wellby is not None:
-            w = self.wellby
-            ci = (
-                ""
-                if w.ci_low is None
-                else f"; over the change's CI {w.ci_low:.2f} to {w.ci_high:.2f}"
-            )
-            lines.append(
-                f"Social value (WELLBY, not NHS cash): £{w.estimate:.2f} per £1 (range "
-                f"£{w.low:.2f} to £{w.high:.2f}{ci})"
-            )
-        fmt = {"float_format": lambda v: f"{v:,.4g}", "index": False}
-        by = self.by_setting.drop(columns=["events_ci_low", "events_ci_high"])
-        lines += ["", "Cost change by setting (participants − matched controls, per participant):"]
-        lines += [by.to_string(**fmt)]
-        lines += ["", "Unit costs:"]
-        uc = self.unit_costs[["setting", "cost", "price_year", "original_price_year", "source"]]
-        with pd.option_context("display.max_colwidth", 70):
-            lines += [uc.to_string(**fmt)]
-        notes = [*self.notes, *r.notes, *(self.wellby.notes if self.wellby else ())]
-        lines += ["", "Notes:"] + [f"- {n}" for n in notes]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``economics`` entry of ``results.json`` (data-contract keys, then extras).
-
-        Returns
-        -------
-        dict
-            ``price_year``, ``programme_cost_per_participant``,
-            ``nhs_cost_saving_per_participant`` (``estimate``, ``ci_low``, ``ci_high``,
-            ``window_months``), ``roi`` (gross: ``estimate``, ``ci_low``, ``ci_high``),
-            ``wellby_social_value_per_pound`` (``estimate``, ``low``, ``high``; None values
-            without ONS4 data), then ``roi_net``, ``roi_share_break_even``,
-            ``emergency_admissions_avoided_per_participant``,
-            ``cost_per_emergency_admission_avoided`` (an unbounded limit is None, with
-            ``ci_high_unbounded``), ``nhs_cost_difference``, ``cost_change_by_setting``,
-            ``unit_costs``, ``unit_cost_table``, ``programme_cost``, ``wellby``, ``spec`` and
-            ``notes``.
-        """
-        r, d, w = self.roi, self.difference, self.wellby
-        wellby_core = (
-            {"estimate": w.estimate, "low": w.low, "high": w.high}
-            if w is not None
-            else {"estimate": None, "low": None, "high": None}
-        )
-        out = {
-            "price_year": self.price_year,
-            "programme_cost_per_participant": self.programme_cost["per_participant"],
-            "nhs_cost_saving_per_participant": {
-                "estimate": r.saving,
-                "ci_low": r.saving_ci_low,
-                "ci_high": r.saving_ci_high,
-                "window_months": self.window_months,
-            },
-            "roi": {"estimate": r.gross, "ci_low": r.gross_ci_low, "ci_high": r.gross_ci_high},
-            "wellby_social_value_per_pound": wellby_core,
-            # ---- extras
-            "roi_net": {"estimate": r.net, "ci_low": r.net_ci_low, "ci_high": r.net_ci_high},
-            "roi_share_break_even": r.share_break_even,
-            "emergency_admissions_avoided_per_participant": {
-                "estimate": r.admissions_avoided,
-                "ci_low": r.admissions_ci_low,
-                "ci_high": r.admissions_ci_high,
-            },
-            "cost_per_emergency_admission_avoided": {
-                "estimate": r.cost_per_admission_avoided,
-                "ci_low": r.cpa_ci_low,
-                "ci_high": r.cpa_ci_high,
-                "ci_high_unbounded": r.cpa_ci_high is not None and math.isinf(r.cpa_ci_high),
-            },
-            "nhs_cost_difference": {
-                "estimate": d.estimate,
-                "std_error": d.std_error,
-                "ci_low": d.ci_low,
-                "ci_high": d.ci_high,
-                "participants_change": d.treated_change,
-                "controls_change": d.control_change,
-                "n_matched_sets": d.n_sets,
-                "n_participants": d.n_treated,
-                "n_controls": d.n_control,
-                "method": "matched difference in mean cost change",
-                "bootstrap": {
-                    "interval": d.spec["method"],
-                    "resamples": d.spec["resamples"],
-                    "seed": d.spec["seed"],
-                    "level": d.spec["level"],
-                    "unit": "matched set",
-                },
-            },
-            "cost_change_by_setting": self.by_setting.to_dict(orient="records"),
-            "unit_costs": self.unit_costs.to_dict(orient="records"),
-            "unit_cost_table": {
-                "name": self.spec["unit_costs"],
-                "price_year": self.price_year,
-                "inflation_index": self.spec["inflation_index"],
-            },
-            "programme_cost": dict(self.programme_cost),
-            "wellby": w.to_dict() if w is not None else None,
-            "spec": dict(self.spec),
-            "notes": [*self.notes, *r.notes],
-        }
-        return json_safe(out)
-
-    # ------------------------------------------------------------------ plots
-    def plot_roi(self, *, ax: Axes | None = None) -> Axes:
-        """Bootstrap distribution of the gross ROI with the break-even line."""
-        return self.roi.plot_bootstrap(ax=ax)
-
-    def cost_by_setting_table(
-        self,
-        table: pd.DataFrame | None = None,
-        *,
-        total: dict[str, Any] | None = None,
-    ) -> pd.DataFrame:
-        """The rows :meth:`plot_cost_by_setting` draws: each setting, then the total.
-
-        Parameters
-        ----------
-        table : pd.DataFrame, optional
-            A disclosure-controlled copy of :attr:`by_setting` (the report's
-            ``cost_change_by_setting`` entries, its ``cost_by_setting`` CSV) to draw instead.
-        total : dict, optional
-            The total's ``estimate``, ``ci_low`` and ``ci_high`` (the report's
-            ``nhs_cost_difference``). Default: with no ``table`` the result's own total; with
-            a ``table`` and no ``total``, no total row.
-
-        Returns
-        -------
-        pd.DataFrame
-            ``setting``, ``cost_difference_per_participant``, ``cost_ci_low``,
-            ``cost_ci_high``.
-        """
-        cols = list(COST_FIGURE_COLUMNS)
-        if table is None:
-            table = self.by_setting
-            total = total if total is not None else self.difference.row("total_cost")
-        rows = [table[cols]]
-        if total is not None:
-            t = [["total", total["estimate"], total["ci_low"], total["ci_high"]]]
-            rows.append(pd.DataFrame(t, columns=cols))
-        return pd.concat(rows, ignore_index=True)
-
-    def plot_cost_by_setting(
-        self,
-        *,
-        ax: Axes | None = None,
-        table: pd.DataFrame | None = None,
-        total: dict[str, Any] | None = None,
-    ) -> Axes:
-        """Cost change per participant by setting (participants − matched controls), 95% CI.
-
-        One row per setting, then the total (:meth:`cost_by_setting_table`), drawn with
-        :func:`evalkit.stats.plots.forest` (no log scale; the line at 0 is no change). The
-        report draws it from its published table: ``table`` the controlled
-        ``cost_change_by_setting`` entries, ``total`` the controlled ``nhs_cost_difference``.
-        """
-        return plots.forest(
-            self.cost_by_setting_table(table, total=total),
-            label_col="setting",
-            estimate="cost_difference_per_participant",
-            ci_low="cost_ci_low",
-            ci_high="cost_ci_high",
-            log=False,
-            ax=ax,
-            title=f"NHS cost change by setting, {self.window_months} months (95% CI)",
-            xlabel=f"£ per participant ({self.price_year} prices), participants − controls",
-        )
-
-    def plot_wellby(self, *, ax: Axes | None = None) -> Axes:
-        """Social value per £1 at the low, central and high WELLBY values."""
-        if self.wellby is None:
-            raise ValueError("no WELLBY valuation: the programme has no ONS4 life satisfaction")
-        return self.wellby.plot_values(ax=ax)
 
 
 def programme_cost(study: Study) -> dict[str, Any]:
@@ -556,6 +273,7 @@ def economics(
         weights="weight",
         time=PERIOD,
         row_weights=row_weights,
+        cluster=CLUSTER if CLUSTER in panel else None,
         also=also,
         periods=float(window_months),
         resamples=resamples,
@@ -584,13 +302,7 @@ def economics(
         "consultant episode, which understates the cost of a spell."
     )
     notes.extend(cost_notes)
-    if diff.n_sets < FEW_SETS:
-        notes.append(
-            f"Only {diff.n_sets} matched sets: with fewer than {FEW_SETS}, bootstrap intervals "
-            "for heavy-tailed NHS costs are somewhat too narrow (simulation in "
-            "bench/bench_roi_bootstrap.py: 91% coverage for a nominal 95% at 70 sets, 94% at "
-            "300); read the interval as a lower bound on the uncertainty."
-        )
+    notes.extend(_bootstrap_notes(diff))
     notes.extend(
         n
         for n in diff.notes
@@ -621,19 +333,21 @@ def economics(
         if ls is None or ls.n_paired < 2 or not math.isfinite(ls.mean_change):
             notes.append("Too few paired ONS4 life-satisfaction measures for a WELLBY valuation.")
         else:
-            wres = wellby_valuation(
-                ls.mean_change,
+            wres = wellby_itt_valuation(
+                paired_changes(ls),
+                cost_info["n_referred"],
                 cost_info["per_participant"],
-                change_ci=(ls.ci_low, ls.ci_high),
                 duration_years=duration_years,
                 price_year=table.price_year,
                 values=load_wellby(),
             )
             notes.append(
-                f"WELLBY valuation uses the mean change in ONS4 life satisfaction among the "
-                f"{ls.n_paired} participants with a baseline and an end measure (follow-up "
-                f"completeness {ls.follow_up_completeness:.0%}), applied to every participant: "
-                "an assumption that people without a follow-up measure changed as much."
+                f"WELLBY valuation by intention to treat: the ONS4 life-satisfaction changes of "
+                f"the {ls.n_paired} people with a baseline and an end measure, summed over all "
+                f"{cost_info['n_referred']} people referred, those without both measures "
+                f"counted as no change (follow-up completeness {ls.follow_up_completeness:.0%}"
+                "). The completers' mean change applied to everyone is shown as an upper bound: "
+                "it assumes people without a follow-up measure changed as much."
             )
     else:
         notes.append("The programme does not collect ONS4: no WELLBY valuation.")
@@ -649,7 +363,15 @@ def economics(
         "inflation_index": table.inflation_index,
         "settings": settings,
         "estimator": "matched difference in mean cost change, event month by event month "
-        "(bootstrap over matched sets)",
+        "(bootstrap over "
+        + (
+            "connected clusters of matched sets sharing a person)"
+            if diff.clusters
+            else "matched sets)"
+        ),
+        "cluster": diff.spec["cluster"],
+        "wellby_basis": "intention to treat (non-responders at no change); completers as the "
+        "upper bound",
         "design": mc.design,
         "weights": "weight x " + row_weights if row_weights else "weight",
     }
@@ -666,6 +388,51 @@ def economics(
         spec=spec,
         notes=tuple(notes),
     )
+
+
+def paired_changes(ls: PrePostResult) -> pd.Series:
+    """The paired changes of a pre/post result: one per person with both measures.
+
+    Raises
+    ------
+    ValueError
+        When their number is not the result's ``n_paired``.
+    """
+    ch = ls.data["change"].dropna()
+    if len(ch) != ls.n_paired:
+        raise ValueError(f"{len(ch)} paired changes in the data, n_paired is {ls.n_paired}")
+    return ch
+
+
+def _bootstrap_notes(d: MatchedDifferenceResult) -> list[str]:
+    """The notes on the bootstrap's resampling units: clusters, their sizes, too few."""
+    out = []
+    c = d.clusters
+    n_units = c["n_clusters"] if c else d.n_sets
+    if c:
+        out.append(
+            f"The bootstrap resamples connected clusters of matched sets, not sets: a person "
+            f"in several sets (a control matched at several index dates, or a control before "
+            f"their own referral and a participant after) ties those sets together, directly "
+            f"or through a chain, and a cluster is drawn whole. {c['n_clusters']} clusters "
+            f"from {c['n_sets']} sets; {c['share_sets_in_shared_clusters']:.0%} of sets are "
+            f"in a cluster of more than one; the largest holds {c['n_sets_largest_cluster']}."
+        )
+        if c["share_largest_cluster"] > LARGE_CLUSTER_SHARE:
+            out.append(
+                f"One cluster holds {c['share_largest_cluster']:.0%} of the matched sets: the "
+                "bootstrap draws it as one unit, so the interval rests on fewer independent "
+                "pieces than the number of sets suggests."
+            )
+    if n_units < FEW_SETS:
+        what = "resampling clusters" if c else "matched sets"
+        out.append(
+            f"Only {n_units} {what}: with fewer than {FEW_SETS}, bootstrap intervals for "
+            "heavy-tailed NHS costs are somewhat too narrow (simulation in "
+            "bench/bench_roi_bootstrap.py: 91% coverage for a nominal 95% at 70 sets, 94% at "
+            "300); read the interval as a lower bound on the uncertainty."
+        )
+    return out
 
 
 def _weights_note(design: str, row_weights: str | None) -> str:

@@ -74,12 +74,17 @@ def test_economics_dict_has_data_contract_shape(econ) -> None:
     }
     assert d["nhs_cost_saving_per_participant"]["window_months"] == WINDOW
     assert set(d["roi"]) == {"estimate", "ci_low", "ci_high"}
-    assert set(d["wellby_social_value_per_pound"]) == {"estimate", "low", "high"}
+    # data contract ("Additions"): the ITT estimate, low, high, the change's CI carried through
+    # and the completers' version; then extras
+    assert {"estimate", "low", "high", "ci_low", "ci_high", "completers_upper"} <= set(
+        d["wellby_social_value_per_pound"]
+    )
     for key in ("nhs_cost_saving_per_participant", "roi"):
         v = d[key]
         assert v["ci_low"] <= v["estimate"] <= v["ci_high"], key
     w = d["wellby_social_value_per_pound"]
     assert w["low"] <= w["estimate"] <= w["high"]
+    assert w["ci_low"] <= w["estimate"] <= w["ci_high"]
 
 
 def test_economics_roi_by_hand_equals_reported(econ) -> None:
@@ -199,16 +204,58 @@ def test_economics_every_unit_cost_names_source_and_price_year(econ) -> None:
     assert all(e["source"] and e["price_year"] for e in entries)
 
 
-def test_economics_wellby_values_ons4_life_satisfaction(study, econ) -> None:
+def test_economics_wellby_itt_central_completers_upper(study, econ) -> None:
+    # Central figure: the ONS4 life-satisfaction change by intention to treat over everyone
+    # referred (no follow-up = no change), i.e. the completers' mean x responders / referred;
+    # the completers' figure (the paired pre/post mean and CI) is the upper bound.
     ls = wellbeing(study, "ons4_life_satisfaction")
     w = econ.wellby
-    assert w is not None
-    assert w.change == ls.mean_change
+    assert w is not None and w.basis == "intention_to_treat"
+    n_ref = econ.programme_cost["n_referred"]
+    assert w.n_referred == n_ref == study.referrals["person_id"].nunique()
+    assert w.n_responders == ls.n_paired
+    assert w.change == pytest.approx(ls.mean_change * ls.n_paired / n_ref, rel=1e-12)
     k = load_wellby().at_price_year("2023/24")[2]
     cost = econ.programme_cost["per_participant"]
-    assert w.estimate == pytest.approx(ls.mean_change * 13000 * k * 1.0 / cost, rel=1e-12)
-    assert w.ci_low == pytest.approx(ls.ci_low * 13000 * k / cost, rel=1e-12)
-    assert econ.to_dict()["wellby_social_value_per_pound"]["estimate"] == w.estimate
+    assert w.estimate == pytest.approx(w.change * 13000 * k * 1.0 / cost, rel=1e-12)
+    c = w.completers
+    assert c.change == pytest.approx(ls.mean_change, rel=1e-12)
+    assert c.estimate == pytest.approx(ls.mean_change * 13000 * k / cost, rel=1e-12)
+    assert c.ci_low == pytest.approx(ls.ci_low * 13000 * k / cost, rel=1e-12)
+    assert c.ci_high == pytest.approx(ls.ci_high * 13000 * k / cost, rel=1e-12)
+    if ls.mean_change > 0:
+        assert w.estimate < c.estimate  # ITT below its upper bound when some did not respond
+    d = econ.to_dict()["wellby_social_value_per_pound"]
+    assert d["estimate"] == w.estimate
+    assert (d["ci_low"], d["ci_high"]) == (w.ci_low, w.ci_high)
+    assert d["completers_upper"] == c.estimate
+    assert (d["completers_ci_low"], d["completers_ci_high"]) == (c.ci_low, c.ci_high)
+    assert any("intention to treat" in n and "upper bound" in n for n in econ.notes)
+
+
+def test_economics_bootstrap_resamples_connected_clusters(mc, econ) -> None:
+    # The saving's bootstrap draws connected clusters of matched sets sharing a person, and
+    # results.json says so with the clusters' sizes (counts of sets; the report controls them).
+    d = econ.difference
+    assert d.spec["cluster"] == "person_id"
+    cluster_of_set = d.sets.drop_duplicates("matched_set").set_index("matched_set")["cluster"]
+    rows = economics_window(mc.panel, WINDOW)
+    # the units the estimate uses: rows before and after the index (a unit without both adds
+    # nothing to its set's totals, so it ties no sets together), in the sets kept
+    both = rows.groupby("unit")["post"].nunique().eq(2)
+    rows = rows[rows["unit"].map(both) & rows["subclass"].isin(cluster_of_set.index)]
+    per_person = rows["subclass"].map(cluster_of_set).groupby(rows["person_id"]).nunique()
+    assert (per_person == 1).all()  # no person's rows in two clusters
+    shared = rows.groupby("person_id")["subclass"].nunique().gt(1).sum()
+    assert shared > 0  # the demo county has people in several sets
+    boot = econ.to_dict()["nhs_cost_difference"]["bootstrap"]
+    assert boot["unit"] == "connected cluster of matched sets sharing a person"
+    c = boot["clusters"]
+    assert c["n_sets"] == d.n_sets
+    assert c["n_clusters"] == cluster_of_set.nunique() < d.n_sets
+    assert c["n_sets_largest_cluster"] == cluster_of_set.value_counts().max()
+    sizes = cluster_of_set.map(cluster_of_set.value_counts())
+    assert c["share_sets_in_shared_clusters"] == pytest.approx((sizes > 1).mean(), rel=1e-12)
 
 
 def test_programme_cost_per_starter_uses_start_rate(demo_processed: Path) -> None:
@@ -225,7 +272,10 @@ def test_economics_views_and_plots(econ) -> None:
     from matplotlib.axes import Axes
 
     assert "NHS cost saving per participant" in econ.summary()
-    assert {"roi_gross", "roi_net", "wellby_social_value_per_pound"} <= set(econ.tidy()["term"])
+    terms = set(econ.tidy()["term"])
+    assert {"roi_gross", "roi_net", "wellby_social_value_per_pound"} <= terms
+    assert "wellby_social_value_per_pound_completers_upper" in terms
+    assert "upper bound" in econ.summary() and "connected clusters" in econ.summary()
     for ax in (econ.plot_roi(), econ.plot_cost_by_setting(), econ.plot_wellby()):
         assert isinstance(ax, Axes)
 
