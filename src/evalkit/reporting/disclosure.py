@@ -63,6 +63,22 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     "n_completers": ("mean_completers", "difference", "ci_low", "ci_high", "p_value"),
     "n_noncompleters": ("mean_noncompleters", "difference", "ci_low", "ci_high", "p_value"),
     "n_started": ("median_days", "q1_days", "q3_days"),
+    # economics: the bootstrap's cluster sizes (sets, one participant each) and the WELLBY
+    # valuation (a mean over the people with both questionnaires)
+    "n_sets_in_shared_clusters": ("share_sets_in_shared_clusters",),
+    "n_responders": (
+        "estimate",
+        "low",
+        "high",
+        "ci_low",
+        "ci_high",
+        "completers_upper",
+        "completers_ci_low",
+        "completers_ci_high",
+        "social_value_per_pound",
+        "life_satisfaction_change",
+        "social_value_per_participant",
+    ),
 }
 
 

@@ -15,6 +15,16 @@ from evalkit.config import DEFAULT_PRIMARY, Programme, instruments
 from evalkit.reporting import narrative as nar
 from evalkit.reporting.html import gbp
 
+#: Said wherever a WELLBY value per £1 sits beside the NHS return per £1 (the report's
+#: summary and economics section, the comparison page): they are different things.
+WELLBY_CAVEAT = (
+    "The WELLBY figure is a wellbeing valuation, not NHS cash, and is not comparable with the "
+    "NHS return per £1: its central figure counts everyone referred (intention to treat; "
+    "people without a follow-up questionnaire count as no change), the figure for people who "
+    "answered both questionnaires is an upper bound, and both value an uncontrolled "
+    "before/after change in life satisfaction, not an effect of the programme."
+)
+
 #: Settings whose event studies and naive-vs-matched comparisons the report shows.
 FOCUS_SETTINGS = ("emergency_admission", "gp_appointment")
 #: A fall the summary calls plausible for a community programme: an outcome whose MDE is this
@@ -23,16 +33,26 @@ PLAUSIBLE_FALL = 0.20
 
 
 def find_entry(
-    results: dict[str, Any], setting: str, window: int, method: str, scale: str
+    results: dict[str, Any],
+    setting: str,
+    window: int,
+    method: str,
+    scale: str,
+    *,
+    population: str | None = None,
 ) -> dict[str, Any] | None:
-    """The ``utilisation`` entry of results.json for one setting, window, method and scale."""
+    """The ``utilisation`` entry of results.json for one setting, window, method and scale.
+
+    ``population`` picks a naive entry's population (``"matched"`` or ``"all"``); None takes
+    the first entry that matches the rest (for a naive entry, the matched participants').
+    """
     for e in results["utilisation"]:
         if (e["setting"], e["window_months"], e["method"], e["scale"]) == (
             setting,
             window,
             method,
             scale,
-        ):
+        ) and (population is None or e.get("population") == population):
             return e
     return None
 
@@ -203,14 +223,24 @@ def wellbeing_headline(wellbeing: Any, programme: Programme) -> str | None:
 
 
 def regression_to_mean(results: dict[str, Any]) -> str | None:
-    """Naive before/after against the matched comparison for the primary outcome, in words."""
+    """Naive before/after against the matched comparison for the primary outcome, in words.
+
+    The naive figure compared with the matched DiD is the matched participants' (the same
+    people), so the gap between them measures regression to the mean (and the changes similar
+    patients went through); the all-participants figure is shown beside it, with the number
+    not matched, because the difference between the two naive figures is due to who was
+    matched, not to regression to the mean.
+    """
     setting, window = primary_outcome(results)
-    naive = find_entry(results, setting, window, "naive_prepost", "rate_ratio")
+    naive = find_entry(
+        results, setting, window, "naive_prepost", "rate_ratio", population="matched"
+    ) or find_entry(results, setting, window, "naive_prepost", "rate_ratio")
     did_rr = find_entry(results, setting, window, "matched_did", "rate_ratio")
     if not (naive and did_rr and naive.get("estimate") and did_rr.get("estimate")):
         return None
-    return (
-        f"Looking at participants alone, {nar.setting_label(setting)} in the "
+    who = "the matched participants" if naive.get("population") == "matched" else "participants"
+    sentence = (
+        f"Looking at {who} alone, {nar.setting_label(setting)} in the "
         f"{window} months after referral were "
         + nar.rate_ratio_phrase(
             naive["estimate"],
@@ -226,6 +256,41 @@ def regression_to_mean(results: dict[str, Any]) -> str | None:
             else ". The matched comparison above also allows for the changes that "
             "similar patients went through over the same months."
         )
+    )
+    everyone = find_entry(results, setting, window, "naive_prepost", "rate_ratio", population="all")
+    if naive.get("population") == "matched" and everyone:
+        sentence += " " + naive_all_sentence(results, everyone)
+    return sentence
+
+
+def _about(n: int | None) -> str:
+    """A controlled count in words: "about 205", or "a few" where it is suppressed."""
+    return "a few" if n is None else f"about {n:,}"
+
+
+def naive_all_sentence(results: dict[str, Any], everyone: dict[str, Any]) -> str:
+    """The all-participants naive figure, and why it differs from the matched participants'."""
+    m = results.get("matching") or {}
+    n_all, n_unmatched = m.get("n_participants"), m.get("n_unmatched")
+    if nar.missing(everyone.get("estimate"), everyone.get("ci_low"), everyone.get("ci_high")):
+        figure = "not reported (too few participants to show safely)"
+    else:
+        figure = nar.rate_ratio_phrase(
+            everyone["estimate"],
+            everyone["ci_low"],
+            everyone["ci_high"],
+            reference="than in the year before",
+        )
+    if n_unmatched == 0:
+        return (
+            f"Every participant was matched, so the figure for all participants is the same "
+            f"({figure})."
+        )
+    return (
+        f"Over all participants ({_about(n_all)}, {_about(n_unmatched)} of whom could not be "
+        f"matched), the same naive figure was {figure}. The difference between the two naive "
+        "figures is due to who was matched (those not matched are typically the heaviest "
+        "users, whose use falls most), not to regression to the mean."
     )
 
 
@@ -274,18 +339,53 @@ def economics_sentences(results: dict[str, Any]) -> list[str]:
         if sav["ci_low"] <= 0 <= sav["ci_high"]:
             s += " The interval includes no saving."
         out.append(s)
-    w = e.get("wellby_social_value_per_pound") or {}
-    if w.get("estimate") is not None:
-        out.append(
-            "Separately, and not NHS cash: the average change in life satisfaction, valued "
-            "in WELLBYs with the HM Treasury Green Book value, is worth about "
-            f"{gbp(w['estimate'])} of social value per £1 of programme cost "
-            f"({gbp(w['low'])} to {gbp(w['high'])} with the Green Book's low and high "
-            "values), assuming the "
-            "change lasts one year and is due to the programme. Without a comparison group "
-            "that cannot be tested, so this is an illustration, not an effect estimate."
-        )
+    wellby = wellby_sentence(e.get("wellby_social_value_per_pound") or {})
+    if wellby:
+        out.append(wellby)
     return out
+
+
+def wellby_sentence(w: dict[str, Any]) -> str | None:
+    """The WELLBY valuation in words: intention to treat, the completers' upper bound, caveat.
+
+    ``w`` is results.json's ``economics.wellby_social_value_per_pound``; None without a
+    valuation.
+    """
+    if w.get("estimate") is None:
+        return None
+    if "completers_upper" not in w:  # a results.json from before the intention-to-treat figure
+        return (
+            "Separately, and not NHS cash: the average change in life satisfaction among people "
+            "who answered both questionnaires, valued in WELLBYs with the HM Treasury Green "
+            f"Book value, is worth about {gbp(w['estimate'])} of social value per £1 of "
+            "programme cost if everyone referred changed as much, which makes it an upper "
+            "bound. It values an uncontrolled before/after change, is not NHS cash and is not "
+            "comparable with the NHS return per £1."
+        )
+    ci = (
+        f"95% CI {gbp(w['ci_low'])} to {gbp(w['ci_high'])}; "
+        if w.get("ci_low") is not None and w.get("ci_high") is not None
+        else ""
+    )
+    s = (
+        "Separately, and not NHS cash: counting everyone referred, with people who did not "
+        "answer the follow-up questionnaire as no change (intention to treat), the average "
+        "change in life satisfaction, valued in WELLBYs with the HM Treasury Green Book value, "
+        f"is worth about {gbp(w['estimate'])} of social value per £1 of programme cost ({ci}"
+        f"{gbp(w['low'])} to {gbp(w['high'])} with the Green Book's low and high values)."
+    )
+    if w.get("completers_upper") is not None:
+        cci = (
+            f" (95% CI {gbp(w['completers_ci_low'])} to {gbp(w['completers_ci_high'])})"
+            if w.get("completers_ci_low") is not None and w.get("completers_ci_high") is not None
+            else ""
+        )
+        s += (
+            " Among people who answered both questionnaires it would be "
+            f"{gbp(w['completers_upper'])} per £1{cci}, an upper bound: it assumes the people "
+            "not followed up changed as much."
+        )
+    return f"{s} Both assume the change lasts one year. {WELLBY_CAVEAT}"
 
 
 def cost_per_admission_sentence(results: dict[str, Any]) -> str | None:
@@ -322,3 +422,50 @@ def deprivation_findings(results: dict[str, Any]) -> list[str]:
             )
         )
     return items
+
+
+def negative_control_findings(results: dict[str, Any]) -> dict[str, Any]:
+    """The negative-control section in words: what it is, one line per window, what it cannot test.
+
+    ``results["negative_controls"]`` holds the controlled entries; each line is the rate
+    ratio's sentence (:func:`~evalkit.reporting.narrative.negative_control_sentence`) where it
+    was estimated, else the per-participant difference's; a setting not in the data gets one
+    line. Returns ``{"settings", "explained", "lines", "limits"}`` (no settings: none named).
+    """
+    entries = results.get("negative_controls") or []
+    settings = list(dict.fromkeys(e["setting"] for e in entries))
+    lines: list[str] = []
+    for s in settings:
+        mine = [e for e in entries if e["setting"] == s]
+        if all(e.get("in_data") is False for e in mine):
+            lines.append(mine[0].get("sentence") or nar.negative_control_sentence(mine[0]))
+            continue
+        for w in sorted({e["window_months"] for e in mine}):
+            by_scale = {e["scale"]: e for e in mine if e["window_months"] == w}
+            rr, diff = by_scale.get("rate_ratio"), by_scale.get("difference_per_person")
+            rr_ok = rr is not None and not nar.missing(rr.get("estimate"))
+            pick = rr if rr_ok or diff is None else diff
+            if pick is not None:
+                lines.append(pick.get("sentence") or nar.negative_control_sentence(pick))
+    names = _and([nar.setting_label(s) for s in settings]) if settings else ""
+    explained = (
+        "A negative control is an outcome the programme has no plausible way to change within "
+        "a year but which is driven by the same things that lead to referral (age, long-term "
+        f"conditions, spells of ill health): here {names}, which follow a specialist's decision "
+        "made months before. Its true change is none (a rate ratio of 1), so the matched "
+        "comparison should find none. An estimate away from 1 signals residual confounding: "
+        "participants and their controls differ in ways matching did not remove, and the "
+        "estimates above may be biased in the same direction. It is not an outcome of the "
+        "programme: it is never a headline, not adjusted for multiple comparisons and never "
+        "costed."
+    )
+    limits = (
+        "It tests only the confounding it shares with the outcomes. Spells of ill health move "
+        "planned admissions much less than emergency admissions, so a negative control "
+        "compatible with no change does not show that the emergency-admission estimate is free "
+        "of bias. It does not test the handling of calendar shocks (planned operations are "
+        "cancelled under winter pressures, unlike urgent care). And in life better-managed pain "
+        "or mood could, over years, change a decision to operate, so an estimate away from 1 is "
+        "a warning, not proof of bias."
+    )
+    return {"settings": settings, "explained": explained, "lines": lines, "limits": limits}
