@@ -38,6 +38,7 @@ from evalkit.contract import TABLES
 from evalkit.definitions.labels import setting_label
 from evalkit.files import swap_folder, write_text
 from evalkit.reporting.checker import CheckResult, check_outputs
+from evalkit.reporting.findings import WELLBY_CAVEAT
 from evalkit.reporting.html import render
 from evalkit.reporting.target_trial import censored_share
 
@@ -330,12 +331,19 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     )
     rows.append(("Return per £1 of programme cost, gross (95% CI)", _ci(econ.get("roi")), False))
     w = econ.get("wellby_social_value_per_pound") or {}
-    wtext = (
-        f"{w['estimate']:.2f} ({w['low']:.2f} to {w['high']:.2f})"
-        if w.get("estimate") is not None
-        else "–"
+    wtext = _ci(w)
+    if w.get("completers_upper") is not None:
+        wtext += f"; completers {w['completers_upper']:.2f}"
+    elif w.get("estimate") is not None and "completers_upper" not in w:
+        wtext += " (completers only)"  # a results.json from before the ITT figure
+    rows.append(
+        (
+            "WELLBY social value per £1, intention to treat (95% CI; completers' upper bound): "
+            "a wellbeing valuation, not NHS cash (note below the table)",
+            wtext,
+            False,
+        )
     )
-    rows.append(("Wellbeing social value per £1, WELLBY (low to high; not NHS cash)", wtext, False))
     return rows
 
 
@@ -373,6 +381,7 @@ def build_index(reports: str | Path = "reports") -> Path:
         "comparison.html.j2",
         programmes=programmes,
         rows=comparison_table(data),
+        wellby_caveat=WELLBY_CAVEAT,
         version=__version__,
     )
     return write_text(page.body + "\n", reports / "index.html")
