@@ -154,6 +154,39 @@ def _run_intake(raw: Path, out: Path, mapping: Path | None, progress: bool) -> N
 
 
 @app.command()
+def pseudonymise(
+    input: Annotated[Path, typer.Argument(help="CSV or Parquet file holding NHS numbers")],
+    column: Annotated[str, typer.Option(help="the column of NHS numbers")],
+    out: Annotated[
+        Path, typer.Option(help="output file, same format; its quarantine is written beside it")
+    ],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="file holding the key (else $EVALKIT_PSEUDONYMISATION_KEY)"),
+    ] = None,
+    delimiter: Annotated[str, typer.Option(help="CSV field separator")] = ",",
+) -> None:
+    """Replace NHS numbers with keyed tokens; run by the key holder only, never a provider."""
+    from evalkit.intake import IntakeError
+    from evalkit.intake.pseudonymise import key_file_warning, load_key, pseudonymise_file
+
+    _setup_logging("pseudonymise")
+    try:
+        key = load_key(key_file)
+        result = pseudonymise_file(input, column=column, out=out, key=key, delimiter=delimiter)
+    except IntakeError as exc:  # names files, columns and counts, never a value
+        _fail(str(exc))
+    except Exception as exc:  # its message or traceback could hold a value: never shown
+        _fail(f"{input}: pseudonymise failed ({type(exc).__name__}); nothing was written")
+    warning = key_file_warning(key_file)
+    if warning:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+        log.warning(warning, extra={"shown": True})
+    typer.echo(result.summary())  # its warnings included
+    log.info(result.summary())
+
+
+@app.command()
 def data(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
     out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path(

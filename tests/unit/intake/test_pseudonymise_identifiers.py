@@ -11,7 +11,6 @@ import functools
 from pathlib import Path
 
 import ibis
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -38,7 +37,8 @@ from evalkit.intake.identifiers import (
     normalise_nhs_number,
     refuse_nhs_number_ids,
 )
-from evalkit.nhs_number import check_digits, is_valid_nhs_number
+from evalkit.nhs_number import is_valid_nhs_number
+from helpers.nhs_numbers import invalid_ten_digit, valid_numbers
 
 KW = {
     "programmes": EXAMPLE_PROGRAMMES,
@@ -69,21 +69,6 @@ PUBLISHED = [
     ("1122334455", False),
     ("6677889900", False),
 ]
-
-
-def valid_numbers(n: int, seed: int = 1) -> list[str]:
-    """``n`` distinct valid NHS numbers from the 999 test range (check digit computed)."""
-    rng = np.random.default_rng(seed)
-    stems = 999_000_000 + rng.choice(1_000_000, size=3 * n, replace=False)
-    check = check_digits(stems)
-    ok = check < 10
-    return [f"{s}{c}" for s, c in zip(stems[ok][:n], check[ok][:n], strict=True)]
-
-
-def invalid_ten_digit(n: int, seed: int = 2) -> list[str]:
-    """``n`` ten-digit strings that fail the check digit (the valid last digit plus 1..9)."""
-    good = valid_numbers(n, seed)
-    return [g[:9] + str((int(g[9]) + 1 + i % 9) % 10) for i, g in enumerate(good)]
 
 
 @functools.cache
