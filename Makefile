@@ -15,12 +15,16 @@ PROGRAMME ?= mindsong
 SCALE ?= demo
 SEED ?=
 FORMAT ?=
+# Intake mapping of the extract in data/raw (intake_mappings/<source>.yaml); recorded, so later
+# runs reuse it without being told again.
+MAPPING ?=
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 0
 VENV ?= .venv
 
 BIN := $(VENV)/bin
 SEED_OPT := $(if $(SEED),--seed $(SEED))
+MAPPING_OPT := $(if $(MAPPING),--mapping $(MAPPING))
 STAMP := $(VENV)/.stamp
 LINT_PATHS := $(wildcard src tests bench scripts)
 # Repeated blocks allowed in src/ (pylint duplicate-code): 8 before the 0.4 restructure, cut to
@@ -61,14 +65,15 @@ endef
 
 ## Show every target with a one-line description (the default)
 help:
-	@echo "Usage: make TARGET [PROGRAMME=mindsong] [SCALE=demo|county] [SEED=n]"
+	@echo "Usage: make TARGET [PROGRAMME=mindsong] [MAPPING=intake_mappings/x.yaml] [SEED=n]"
 	@echo
 	@awk '/^## /{ desc = substr($$0, 4); next } \
 	     /^[A-Za-z][A-Za-z0-9_-]*:/ && desc != "" { \
 	         split($$0, parts, ":"); printf "  %-11s %s\n", parts[1], desc } \
 	     { desc = "" }' $(firstword $(MAKEFILE_LIST))
 	@echo
-	@echo "Variables: PROGRAMME=$(PROGRAMME) SCALE=$(SCALE) SEED=$(or $(SEED),(evalkit's default))"
+	@echo "Variables: PROGRAMME=$(PROGRAMME) MAPPING=$(or $(MAPPING),(none or the recorded one))"
+	@echo "           SCALE=$(SCALE) SEED=$(or $(SEED),(evalkit's default))"
 	@echo "           PYTEST_ARGS='$(PYTEST_ARGS)' PYTEST_WORKERS=$(PYTEST_WORKERS) VENV=$(VENV)"
 
 $(STAMP): pyproject.toml requirements.lock scripts/venv.sh scripts/lockdiff.py
@@ -77,17 +82,17 @@ $(STAMP): pyproject.toml requirements.lock scripts/venv.sh scripts/lockdiff.py
 ## Create or refresh .venv from requirements.lock (internal: every target does it first)
 venv: $(STAMP)
 
-## Demo county if data/raw is empty, then intake
+## Intake of data/raw (with its mapping); the demo county in data/demo if there is no real data
 data: $(STAMP)
-	$(BIN)/evalkit data $(SEED_OPT)
+	$(BIN)/evalkit data $(SEED_OPT) $(MAPPING_OPT)
 
-## Build reports/$(PROGRAMME)/ (default PROGRAMME=mindsong)
+## Build reports/$(PROGRAMME)/ (default PROGRAMME=mindsong) from real data, else the demo county
 report: $(STAMP)
-	$(BIN)/evalkit report --programme $(PROGRAMME) $(SEED_OPT)
+	$(BIN)/evalkit report --programme $(PROGRAMME) $(SEED_OPT) $(MAPPING_OPT)
 
 ## Re-execute notebooks/report.ipynb on the demo county and commit its outputs (for nbval)
 notebooks: $(STAMP)
-	$(BIN)/evalkit data $(SEED_OPT)
+	$(BIN)/evalkit data --raw data/demo --out data/demo/processed $(SEED_OPT)
 	cd notebooks && PYTHONHASHSEED=0 ../$(BIN)/papermill report.ipynb report.ipynb --cwd . -k python3 \
 		--no-progress-bar
 
@@ -97,16 +102,16 @@ check: $(STAMP)
 
 ## All programmes + comparison page
 reports: $(STAMP)
-	$(BIN)/evalkit reports
+	$(BIN)/evalkit reports $(SEED_OPT) $(MAPPING_OPT)
 
 ## List the programme configs in programmes/ (and check they are valid)
 programmes: $(STAMP)
 	$(BIN)/evalkit programmes
 
-## Synthetic county into data/raw (SCALE=demo|county, SEED=n, FORMAT=csv|parquet)
+## Synthetic county into data/demo (SCALE=demo|county, SEED=n, FORMAT=csv|parquet)
 synth: $(STAMP)
 	$(BIN)/evalkit synth --scale $(SCALE) $(SEED_OPT) $(if $(FORMAT),--format $(FORMAT)) \
-		--out data/raw
+		--out data/demo
 
 ## Unit, reference, doctest and notebook (nbval) tests; not slow or R (PYTEST_ARGS adds)
 test: $(STAMP)
@@ -138,11 +143,12 @@ bench: $(STAMP)
 lock:
 	@py=$$(bash scripts/venv.sh --find-python); "$$py" scripts/lock.py
 
-## Remove data/processed and reports (never data/raw)
+## Remove data/processed, data/demo/processed and reports (never data/raw)
 clean:
 	find data/processed reports -mindepth 1 ! -name .gitkeep -delete 2>/dev/null || true
-	@echo "Removed data/processed/* and reports/* (data/raw untouched)."
+	rm -rf data/demo/processed
+	@echo "Removed data/processed/*, data/demo/processed and reports/* (data/raw untouched)."
 
-## clean, and also remove .venv
+## clean, and also remove the demo county (data/demo) and .venv
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf data/demo $(VENV)

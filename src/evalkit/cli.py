@@ -81,7 +81,9 @@ def synth(
         str | None,
         typer.Option("--format", help="csv or parquet (default: csv for demo, parquet for county)"),
     ] = None,
-    out: Annotated[Path, typer.Option(help="output directory")] = Path("data/raw"),
+    out: Annotated[
+        Path, typer.Option(help="output directory (never data/raw, which is the user's)")
+    ] = Path("data/demo"),
     with_prescriptions: Annotated[bool, typer.Option(help="also write prescription items")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     pool: Annotated[
@@ -100,6 +102,11 @@ def synth(
     from evalkit.synth import generate_county
 
     logfile = _setup_logging("synth")
+    if out.resolve() == (project_root() / "data" / "raw").resolve():
+        _fail(
+            "data/raw holds only the data you put there; evalkit never writes it. The synthetic "
+            "county goes to data/demo (the default) or another --out folder."
+        )
     fmt = format or ("parquet" if scale == "county" else "csv")
     try:
         result = generate_county(
@@ -186,32 +193,74 @@ def pseudonymise(
     log.info(result.summary())
 
 
+#: Options shared by the commands that decide what a report is built from.
+RawOption = Annotated[Path, typer.Option(help="raw files as received (never written)")]
+MappingOption = Annotated[
+    Path | None, typer.Option(help="intake mapping YAML for the extract in --raw")
+]
+SeedOption = Annotated[
+    int | None, typer.Option(help="demo county seed (default: the demo there, else 42)")
+]
+DemoOption = Annotated[Path | None, typer.Option(help="demo county folder (default data/demo)")]
+
+
 @app.command()
 def data(
-    raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
-    out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path(
+    raw: RawOption = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="processed tables of real data")] = Path(
         "data/processed"
     ),
-    seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
+    mapping: MappingOption = None,
+    demo: DemoOption = None,
+    seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
-    """Generate the demo county if the raw directory is empty, then run intake if stale."""
+    """Intake of the real data (with its mapping); the demo county in data/demo if there is none."""
     _setup_logging("data")
-    _ensure_data(raw, out, seed, progress)
+    _ensure_data(raw, out, seed, progress, mapping=mapping, demo=demo)
 
 
-def _ensure_data(raw: Path, out: Path, seed: int, progress: bool) -> None:
+def _ensure_data(
+    raw: Path,
+    out: Path,
+    seed: int | None,
+    progress: bool,
+    *,
+    mapping: Path | None = None,
+    demo: Path | None = None,
+) -> Path:
+    """What the report is built from (:func:`evalkit.reporting.pipeline.ensure_data`).
+
+    Returns the processed folder to build from; any doubt about the data is one error.
+    """
     from evalkit.intake import IntakeError
-    from evalkit.reporting import ensure_data
+    from evalkit.reporting.pipeline import DataError, ensure_data
 
     def say(msg: str) -> None:
         typer.echo(f"[data] {msg}")
         log.info("data: %s", msg)
 
     try:
-        ensure_data(raw, out, seed=seed, progress=progress, say=say)
-    except (IntakeError, ConfigError, ValueError) as exc:
+        choice = ensure_data(
+            raw, out, demo=demo, mapping=mapping, seed=seed, progress=progress, say=say
+        )
+    except (DataError, IntakeError, ConfigError, ValueError, FileExistsError) as exc:
         _fail(str(exc))
+    log.info("data: %s, processed %s", choice.kind, choice.processed)
+    return choice.processed
+
+
+def _resolved_processed(processed: Path | None) -> Path:
+    """``processed`` if given, else the folder a report would be built from (nothing run)."""
+    from evalkit.reporting.pipeline import DataError, resolve_data
+
+    if processed is not None:
+        return processed
+    try:
+        return resolve_data().processed
+    except DataError as exc:
+        _fail(str(exc))
+        raise  # pragma: no cover - _fail exits
 
 
 def _check_programme(programme: str) -> None:
@@ -232,17 +281,21 @@ def _check_programme(programme: str) -> None:
 @app.command()
 def report(
     programme: Annotated[str, typer.Option(help="programme slug, e.g. mindsong")] = "mindsong",
-    raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
-    processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
+    raw: RawOption = Path("data/raw"),
+    processed: Annotated[Path, typer.Option(help="processed tables of real data")] = Path(
+        "data/processed"
+    ),
     out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
-    seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
+    mapping: MappingOption = None,
+    demo: DemoOption = None,
+    seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
     """Build reports/<programme>/: data if needed, the executed notebook, HTML and checks."""
     _setup_logging(f"report-{programme}")
     _check_programme(programme)
-    _ensure_data(raw, processed, seed, progress)
-    _report_one(programme, processed, out, progress)
+    used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
+    _report_one(programme, used, out, progress)
     _index(out)
 
 
@@ -271,35 +324,40 @@ def _index(out: Path) -> None:
 
 @app.command()
 def reports(
-    raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
-    processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
+    raw: RawOption = Path("data/raw"),
+    processed: Annotated[Path, typer.Option(help="processed tables of real data")] = Path(
+        "data/processed"
+    ),
     out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
-    seed: Annotated[int, typer.Option(help="seed for the demo county")] = 42,
+    mapping: MappingOption = None,
+    demo: DemoOption = None,
+    seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
 ) -> None:
     """Build every programme's report and the comparison page reports/index.html."""
     from evalkit.config import load_programmes
 
     _setup_logging("reports")
-    _ensure_data(raw, processed, seed, progress)
+    used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
     for slug in load_programmes():
-        _report_one(slug, processed, out, progress)
+        _report_one(slug, used, out, progress)
     _index(out)
 
 
 @app.command()
 def check(
     out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
-    processed: Annotated[Path, typer.Option(help="processed tables (for person ids)")] = Path(
-        "data/processed"
-    ),
+    processed: Annotated[
+        Path | None,
+        typer.Option(help="processed tables, for person ids (default: what reports use)"),
+    ] = None,
 ) -> None:
     """Scan the reports for small counts and identifiers; exit 1 on any finding."""
     from evalkit.reporting.pipeline import check_reports
 
     _setup_logging("check")
     slugs = sorted(p.parent.name for p in out.glob("*/results.json"))
-    result = check_reports(out, slugs, processed)
+    result = check_reports(out, slugs, _resolved_processed(processed))
     typer.echo(result.summary())
     if not result.ok:
         raise typer.Exit(code=1)
@@ -317,7 +375,9 @@ def power(
     ratio: Annotated[
         int | None, typer.Option(help="controls per participant (default: the programme's)")
     ] = None,
-    processed: Annotated[Path, typer.Option(help="processed tables")] = Path("data/processed"),
+    processed: Annotated[
+        Path | None, typer.Option(help="processed tables (default: what reports use)")
+    ] = None,
 ) -> None:
     """Participants needed to detect --effect, or what --participants could detect."""
     from evalkit.analysis.power import power_plan
@@ -326,6 +386,7 @@ def power(
     _check_programme(programme)
     if (effect is None) == (participants is None):
         _fail("give exactly one of --effect (e.g. 0.2) or --participants (e.g. 150)")
+    processed = _resolved_processed(processed)
     if not (processed / "intake_report.json").exists():
         _fail(f"no processed data in {processed}: run `make data` first")
     from evalkit.reporting import quiet

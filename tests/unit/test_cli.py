@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
@@ -60,3 +61,16 @@ def test_power_answers_both_questions(demo_processed: Path) -> None:
     assert need.output.strip() == n_needed.summary().strip()
     assert could.output.strip() == mde_150.summary().strip()
     assert f"{math.ceil(n_needed.n_participants):,}" in need.output
+
+
+def test_synth_into_data_raw_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """data/raw holds only what the user put there: the generator never writes it."""
+    from evalkit.config import project_root
+
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    monkeypatch.setenv("EVALKIT_ROOT", str(tmp_path))
+    monkeypatch.setenv("EVALKIT_PROGRAMMES", str(project_root() / "programmes"))
+    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "data" / "raw")])
+    assert result.exit_code == 2
+    assert "evalkit never writes it" in result.output
+    assert list((tmp_path / "data" / "raw").iterdir()) == []

@@ -144,26 +144,75 @@ def test_make_test_pytest_success_passes(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_make_clean_keeps_raw_data_and_gitkeep(tmp_path):
-    shutil.copy(MAKEFILE, tmp_path / "Makefile")
+def _data_tree(root: Path) -> None:
+    """A project's data folders after a demo report and an intake of real data."""
+    shutil.copy(MAKEFILE, root / "Makefile")
     for rel in (
         "data/raw/population.csv",
         "data/raw/.gitkeep",
         "data/processed/.gitkeep",
         "data/processed/activity.parquet",
         "data/processed/quarantine/activity.parquet",
+        "data/demo/population.csv",
+        "data/demo/synthetic_truth.json",
+        "data/demo/processed/activity.parquet",
+        "data/demo/processed/quarantine/activity.parquet",
         "reports/.gitkeep",
         "reports/mindsong/index.html",
     ):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("x")
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_make_clean_keeps_raw_data_demo_county_and_gitkeep(tmp_path):
+    _data_tree(tmp_path)
     result = _make("clean", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    remaining = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert remaining == [
+    assert _files(tmp_path) == [
+        "Makefile",
+        "data/demo/population.csv",
+        "data/demo/synthetic_truth.json",
+        "data/processed/.gitkeep",
+        "data/raw/.gitkeep",
+        "data/raw/population.csv",
+        "reports/.gitkeep",
+    ]
+
+
+def test_make_distclean_removes_demo_county_never_raw(tmp_path):
+    _data_tree(tmp_path)
+    venv = tmp_path / "venv-to-remove"
+    (venv / "bin").mkdir(parents=True)
+    result = _make("distclean", cwd=tmp_path, env={"VENV": str(venv)})
+    assert result.returncode == 0, result.stderr
+    assert not venv.exists()
+    assert _files(tmp_path) == [
         "Makefile",
         "data/processed/.gitkeep",
         "data/raw/.gitkeep",
         "data/raw/population.csv",
         "reports/.gitkeep",
     ]
+
+
+@pytest.mark.parametrize("target", ["data", "report", "reports"])
+def test_make_mapping_is_passed_to_evalkit(tmp_path, target):
+    venv = _stub_venv(tmp_path)
+    dry = _make("-n", target, "MAPPING=intake_mappings/icb.yaml", env={"VENV": str(venv)})
+    assert dry.returncode == 0, dry.stderr
+    line = next(x for x in dry.stdout.splitlines() if "/evalkit " in x)
+    assert line.split("/evalkit ", 1)[1].split()[0] == target
+    assert "--mapping intake_mappings/icb.yaml" in line
+    plain = _make("-n", target, env={"VENV": str(venv)})
+    assert "--mapping" not in plain.stdout
+
+
+def test_make_synth_writes_data_demo_never_raw(tmp_path):
+    venv = _stub_venv(tmp_path)
+    dry = _make("-n", "synth", env={"VENV": str(venv)})
+    assert dry.returncode == 0, dry.stderr
+    assert "--out data/demo" in dry.stdout and "data/raw" not in dry.stdout

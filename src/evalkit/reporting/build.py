@@ -59,6 +59,7 @@ from evalkit.reporting.html import Html, render
 from evalkit.reporting.pipeline import quiet
 from evalkit.reporting.plan import plan_status, resolved_plan
 from evalkit.reporting.programme import methods_appendix
+from evalkit.reporting.provenance import banner_context, data_source
 from evalkit.reporting.report import ProgrammeReport, missing_figure
 from evalkit.reporting.results import build_results
 from evalkit.reporting.tables import (
@@ -148,6 +149,8 @@ class ReportBuilder:
         say: Callable[[str], Any] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: What the processed data were made from (results.json's data_source; the banner).
+        self.data_source = data_source(self.data_dir)
         self.options = {"ratio": ratio or None, "caliper": caliper or None}
         self.plans_dir = Path(plans_dir) if plans_dir is not None else project_root() / "plans"
         self.rule = rule
@@ -487,8 +490,10 @@ class ReportBuilder:
 
     # ------------------------------------------------------------------ views
     def title(self) -> Html:
-        """The report's heading and one-line description."""
-        return render("title.html.j2", programme=self.programme)
+        """The report's heading, what it was built from (a banner) and its description."""
+        return render(
+            "title.html.j2", programme=self.programme, source=banner_context(self.data_source)
+        )
 
     def table(self, name: str) -> Html:
         """One of the controlled tables of the sections run so far, as HTML."""
@@ -559,6 +564,7 @@ class ReportBuilder:
             wellbeing=self._raw["wellbeing"],
             rule=rule,
             extra={
+                "data_source": self.data_source,
                 **self.parts,
                 "methods": {**methods_appendix(prog.instruments), "mde": MDE_METHOD},
                 "plan": plan_section(status, self.outcomes, self._raw["multiplicity"]),

@@ -2,8 +2,11 @@
 
 ``make report PROGRAMME=mindsong`` calls :func:`render_report` through the CLI:
 
-1. :func:`ensure_data` generates the demo county when ``data/raw`` has no contract table, and
-   runs intake when the processed data are missing or stale;
+1. :func:`ensure_data` decides what the report is built from (:func:`resolve_data`): real
+   processed data when there are any, else the files in ``data/raw`` (with their mapping), else
+   the demo county in ``data/demo``; and runs intake when the processed data are missing or
+   stale. evalkit never writes into ``data/raw``, and never falls back to the demo county
+   when there is real data;
 2. papermill executes ``notebooks/report.ipynb`` with the programme's parameters; the notebook
    calls :func:`evalkit.reporting.build_report`, which runs every analysis once and writes
    ``results.json``, table CSVs and figure PNGs into a staging folder;
@@ -27,6 +30,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,8 @@ from evalkit.config import instruments, load_programme, load_programmes, load_un
 from evalkit.contract import TABLES
 from evalkit.definitions.labels import setting_label
 from evalkit.files import swap_folder, write_text
+from evalkit.intake.source_record import SOURCE_FILE, TRUTH_FILE, read_source
+from evalkit.intake.staleness import REPORT_FILE
 from evalkit.reporting.checker import CheckResult, check_outputs
 from evalkit.reporting.findings import WELLBY_CAVEAT
 from evalkit.reporting.html import render
@@ -82,48 +88,237 @@ def has_raw_tables(raw: str | Path) -> bool:
     return any((raw / f"{t}.{ext}").exists() for t in TABLES for ext in ("csv", "parquet"))
 
 
+#: Files in a raw folder that are not data: git's placeholder and the folder's own notes.
+NOT_DATA = frozenset({".gitkeep", "README.md"})
+
+
+class DataError(ReportError):
+    """What to build a report from cannot be decided safely (said in one message)."""
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """What a report is built from, as :func:`resolve_data` decided.
+
+    Attributes
+    ----------
+    kind : {"extract", "synthetic"}
+        Real data (or a user's own files), or a synthetic county.
+    raw : Path or None
+        Raw folder intake reads; None when the processed data are used as they are (their raw
+        files are not here to check against).
+    processed : Path
+        Processed folder the report reads.
+    mapping : Path or None
+        Intake mapping for ``raw`` (given, or recorded in the source record).
+    reason : str
+        One line saying why, for the console and the log.
+    demo : bool
+        ``raw`` is the demo county's folder (generated there when it is missing).
+    """
+
+    kind: str
+    raw: Path | None
+    processed: Path
+    mapping: Path | None
+    reason: str
+    demo: bool = False
+
+
+def raw_files(raw: str | Path) -> list[Path]:
+    """Every data file a user put in ``raw`` (any name, any depth), sorted.
+
+    Hidden files, ``.gitkeep`` and ``README.md`` are not data.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / ".gitkeep").write_text(""); _ = (d / "GP_EXTRACT.csv").write_text("a")
+    >>> [p.name for p in raw_files(d)]
+    ['GP_EXTRACT.csv']
+    """
+    raw = Path(raw)
+    if not raw.is_dir():
+        return []
+    return sorted(
+        p
+        for p in raw.rglob("*")
+        if p.is_file()
+        and p.name not in NOT_DATA
+        and not any(part.startswith(".") for part in p.relative_to(raw).parts)
+    )
+
+
+def _listed(files: list[Path], raw: Path, at_most: int = 5) -> str:
+    names = [p.relative_to(raw).as_posix() for p in files]
+    more = f" and {len(names) - at_most} more" if len(names) > at_most else ""
+    return ", ".join(names[:at_most]) + more
+
+
+def resolve_data(
+    raw: str | Path = "data/raw",
+    processed: str | Path = "data/processed",
+    *,
+    demo: str | Path | None = None,
+    mapping: str | Path | None = None,
+) -> DataChoice:
+    """Decide what a report is built from; reads files only, writes nothing.
+
+    In this order:
+
+    1. ``processed`` holds real processed data (a source record saying ``kind: extract``): use
+       them, with the raw files in ``raw`` (else the folder the record names) to check them
+       against, and the given ``mapping``, else the one recorded;
+    2. ``raw`` holds any file: intake of those files (with ``mapping``). Files that are not the
+       contract's tables and no mapping is a :class:`DataError`, never a fall-back to the demo;
+    3. nothing real anywhere: the demo county in ``demo`` (default ``data/demo``, beside
+       ``raw``) and its processed tables in ``demo/processed``.
+
+    Raises
+    ------
+    DataError
+        Raw files that need a mapping and have none; a mapping but no raw files; processed
+        tables without a source record (made before evalkit 0.4) and no raw files.
+    """
+    raw, processed = Path(raw), Path(processed)
+    demo = Path(demo) if demo else raw.parent / "demo"
+    mapping = Path(mapping) if mapping else None
+    if raw.resolve() == demo.resolve():
+        return _demo_choice(demo, "the demo county")
+    record = read_source(processed)
+    files = raw_files(raw)
+    if record is not None and record.get("kind") == "extract":
+        return _extract_choice(raw, processed, record, files, mapping)
+    if files:
+        if mapping is None and not has_raw_tables(raw):
+            raise DataError(
+                f"{raw} holds files that are not the data contract's tables "
+                f"({_listed(files, raw)}) and no mapping was given: pass --mapping "
+                "intake_mappings/<source>.yaml (make report MAPPING=intake_mappings/<source>.yaml;"
+                " README, 'Using real data'). No report was built and the demo county was not used."
+            )
+        synthetic = mapping is None and (raw / TRUTH_FILE).is_file()
+        return DataChoice(
+            "synthetic" if synthetic else "extract",
+            raw,
+            processed,
+            mapping,
+            f"using the files in {raw}" + (f" with mapping {mapping}" if mapping else ""),
+        )
+    if mapping is not None:
+        raise DataError(
+            f"--mapping {mapping} was given but {raw} holds no files: put the extract there "
+            "(or pass --raw). No report was built and the demo county was not used."
+        )
+    if record is None and (processed / REPORT_FILE).is_file():
+        raise DataError(
+            f"{processed} holds processed tables with no source record ({SOURCE_FILE}; evalkit "
+            f"before 0.4 wrote none) and {raw} is empty, so what they were made from is not "
+            f"known: run intake on their extract again (evalkit intake --raw <folder> --mapping "
+            f"<file>), or remove them (make clean) to use the demo county."
+        )
+    return _demo_choice(demo, f"{raw} is empty and there is no real processed data")
+
+
+def _demo_choice(demo: Path, why: str) -> DataChoice:
+    return DataChoice(
+        "synthetic", demo, demo / "processed", None, f"{why}: the demo county in {demo}", True
+    )
+
+
+def _extract_choice(
+    raw: Path,
+    processed: Path,
+    record: dict[str, Any],
+    files: list[Path],
+    mapping: Path | None,
+) -> DataChoice:
+    """Real processed data: their raw folder to check them against, and their mapping."""
+    recorded = Path(record["mapping"]) if record.get("mapping") else None
+    mapping = mapping or recorded
+    recorded_raw = record.get("raw_dir")
+    where = raw if files else Path(recorded_raw) if recorded_raw else None
+    if where is None or not (files or raw_files(where)):
+        return DataChoice(
+            "extract",
+            None,
+            processed,
+            mapping,
+            f"using the processed extract in {processed} as it is (its raw files are not in "
+            f"{raw}, so it cannot be checked against them)",
+        )
+    via = f" with mapping {mapping}" if mapping else ""
+    return DataChoice(
+        "extract", where, processed, mapping, f"using the extract in {where}{via} ({processed})"
+    )
+
+
+def _ensure_demo(demo: Path, seed: int | None, progress: bool, say: Say) -> None:
+    """Generate the demo county in ``demo`` if it is missing or another ``seed`` is asked for."""
+    from evalkit.synth import generate_county
+
+    have = None
+    if has_raw_tables(demo) and (demo / TRUTH_FILE).is_file():
+        with contextlib.suppress(OSError, ValueError):
+            have = json.loads((demo / TRUTH_FILE).read_text(encoding="utf-8")).get("seed")
+    if have is not None and (seed is None or seed == have):
+        return
+    seed = 42 if seed is None else seed
+    say(f"generating the demo county in {demo} (seed {seed})")
+    generate_county(
+        demo,
+        programmes=load_programmes(),
+        instrument_defs=instruments(),
+        unit_costs=load_unit_costs(),
+        scale="demo",
+        seed=seed,
+        fmt="csv",
+        progress=progress,
+    )
+
+
 def ensure_data(
     raw: str | Path = "data/raw",
     processed: str | Path = "data/processed",
     *,
-    seed: int = 42,
+    demo: str | Path | None = None,
+    mapping: str | Path | None = None,
+    seed: int | None = None,
     progress: bool = False,
     say: Say | None = None,
-) -> Path:
-    """Generate the demo county if ``raw`` is empty, then run intake if ``processed`` is stale.
+) -> DataChoice:
+    """Make the data a report is built from ready: :func:`resolve_data`, then intake if stale.
 
-    Returns the processed directory. Real extracts are never overwritten: generation happens
-    only when ``raw`` has no contract table at all. An empty ``raw`` ("") skips both steps (the
-    processed data are used as they are).
+    The demo county is generated (in ``demo``, default ``data/demo``) only when there is no
+    real data at all, and again when another ``seed`` is asked for (None: the one there, else
+    42). Intake runs when the processed tables are missing or stale (raw files changed, another
+    mapping): for real data with the mapping given, else the one recorded. Nothing is ever
+    written into ``raw``. An empty ``raw`` ("") skips all of it: the processed data are used as
+    they are.
     """
-    if not str(raw):
-        return Path(processed)
     from evalkit.intake import is_stale, run_intake
-    from evalkit.synth import generate_county
 
     say = say or (lambda msg: None)
-    raw, processed = Path(raw), Path(processed)
+    if not str(raw):
+        record = read_source(processed) or {}
+        return DataChoice(
+            str(record.get("kind", "unknown")), None, Path(processed), None, "as given"
+        )
+    choice = resolve_data(raw, processed, demo=demo, mapping=mapping)
+    say(choice.reason)
     with quiet():
-        if not has_raw_tables(raw):
-            say(f"{raw} is empty: generating the demo county (seed {seed})")
-            generate_county(
-                raw,
-                programmes=load_programmes(),
-                instrument_defs=instruments(),
-                unit_costs=load_unit_costs(),
-                scale="demo",
-                seed=seed,
-                fmt="csv",
-                progress=progress,
-            )
+        if choice.demo and choice.raw is not None:
+            _ensure_demo(choice.raw, seed, progress, say)
+        if choice.raw is None:
+            return choice
+        if is_stale(choice.raw, choice.processed, mapping=choice.mapping):
+            via = f" (mapping {choice.mapping})" if choice.mapping else ""
+            say(f"intake: {choice.raw} -> {choice.processed}{via}")
+            run_intake(choice.raw, choice.processed, mapping=choice.mapping, progress=progress)
         else:
-            say(f"using the raw tables in {raw}")
-        if is_stale(raw, processed):
-            say(f"intake: {raw} -> {processed}")
-            run_intake(raw, processed, progress=progress)
-        else:
-            say(f"{processed} is up to date with {raw}")
-    return processed
+            say(f"{choice.processed} is up to date with {choice.raw}")
+    return choice
 
 
 def person_ids(processed: str | Path) -> frozenset[str]:

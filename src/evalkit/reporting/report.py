@@ -24,6 +24,7 @@ from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule
 from evalkit.reporting.figures import ReportFigure
 from evalkit.reporting.html import Html, render
 from evalkit.reporting.pipeline import quiet
+from evalkit.reporting.provenance import banner_context
 from evalkit.reporting.results import write_table
 from evalkit.reporting.tables import view_table
 from evalkit.reporting.target_trial import design_context, estimand_context
@@ -53,8 +54,9 @@ class ProgrammeReport:
 
     # --- sections --------------------------------------------------------------------------
     def title(self) -> Html:
-        """The report's heading and one-line description."""
-        return render("title.html.j2", programme=self.programme)
+        """The report's heading, what it was built from (a banner) and its description."""
+        source = banner_context(self.results.get("data_source"))
+        return render("title.html.j2", programme=self.programme, source=source)
 
     def headline(self, setting: str, window: int | None = None) -> str:
         """The quotable sentence for one setting and window (matched DiD), with its MDE.
