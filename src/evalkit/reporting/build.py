@@ -35,6 +35,7 @@ from evalkit.analysis import (
 )
 from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
 from evalkit.analysis.event_study import pretrend_test
+from evalkit.analysis.negative_control import negative_controls
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
     event_study,
@@ -54,8 +55,8 @@ from evalkit.reporting.disclosure import (
     control_entries,
     control_entry,
 )
-from evalkit.reporting.findings import FOCUS_SETTINGS
-from evalkit.reporting.html import Html, render
+from evalkit.reporting.findings import FOCUS_SETTINGS, negative_control_findings
+from evalkit.reporting.html import Html, qualified_name, render
 from evalkit.reporting.pipeline import quiet
 from evalkit.reporting.plan import plan_status, resolved_plan
 from evalkit.reporting.programme import methods_appendix
@@ -242,10 +243,13 @@ class ReportBuilder:
 
     @_section
     def run_utilisation(self) -> None:
-        """Matched DiD and naive figure per setting and window, with MDEs.
+        """Matched DiD and naive figures per setting and window, with MDEs; negative controls.
 
-        :func:`evalkit.analysis.utilisation.utilisation_all` and
-        :func:`evalkit.analysis.power.mde_utilisation_all`.
+        :func:`evalkit.analysis.utilisation.utilisation_all`,
+        :func:`evalkit.analysis.power.mde_utilisation_all` and
+        :func:`evalkit.analysis.negative_control.negative_controls` (results.json
+        ``negative_controls``: controlled as the utilisation entries, never given a role of
+        the plan, never adjusted, never a headline).
         """
         mc = self._matched()
         self.say("difference-in-differences per setting and window")
@@ -272,6 +276,11 @@ class ReportBuilder:
                 analysis=utilisation_all,
                 plot=fit.plot_comparison,
             )
+        self.say("negative controls")
+        self.parts["negative_controls"] = published_negative_controls(
+            negative_controls(mc), self.rule, share
+        )
+        self.tables["negative_controls"] = negative_control_table(self.parts["negative_controls"])
         self._finish("utilisation")
 
     @_section
@@ -523,6 +532,14 @@ class ReportBuilder:
         """The costs and return on investment paragraph and its assumptions."""
         return self._so_far().economics_summary()
 
+    def negative_control(self) -> Html:
+        """The negative-control section in words (after :meth:`run_utilisation`)."""
+        return render(
+            "negative_control.html.j2",
+            analysis=qualified_name(negative_controls),
+            **negative_control_findings(self.parts),
+        )
+
     # ------------------------------------------------------------------ assembly
     def content(self) -> ProgrammeReport:
         """The report's content: ``results.json``, tables, figures (every section must have run)."""
@@ -571,3 +588,28 @@ class ReportBuilder:
             },
         )
         return ProgrammeReport(prog, results, dict(self.tables), dict(self.figures), list(mc.notes))
+
+
+def published_negative_controls(
+    result: Any, rule: DisclosureRule, share: float | None
+) -> list[dict[str, Any]]:
+    """results.json ``negative_controls``: the entries controlled and rounded, with a sentence.
+
+    The same control as the utilisation entries (counts 1-7 suppressed with the estimates
+    resting on them, the rest rounded; the censored share from the published counts); the
+    sentence is written from the controlled entry, so it never quotes a suppressed figure.
+    """
+    raw = [with_published_share(e, share) for e in result.entries()]
+    published = round_floats(control_entries(raw, rule))
+    return [{**e, "sentence": nar.negative_control_sentence(e)} for e in published]
+
+
+def negative_control_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """The negative-control table: one row per setting, window and scale, labelled for people."""
+    table = pd.DataFrame(entries)
+    if table.empty:
+        return table
+    table.insert(0, "outcome", [nar.setting_label(s, capital=True) for s in table["setting"]])
+    if "note" not in table:
+        table["note"] = None
+    return table

@@ -353,14 +353,19 @@ def comparison_figure(
     ax = _draw(plot, table=table)
     t = table.dropna(subset=["estimate"])
     caption = (
-        f"{label}: the naive before/after rate ratio (participants only) beside the matched "
-        "difference-in-differences, with 95% CIs. People are referred when their use is high, "
-        "so it tends to fall afterwards anyway (regression to the mean); the naive figure "
-        "counts that fall as if the programme caused it."
+        f"{label}: the naive before/after rate ratio (participants alone, no comparison group) "
+        "beside the matched difference-in-differences, with 95% CIs. People are referred when "
+        "their use is high, so it tends to fall afterwards anyway (regression to the mean); the "
+        "naive figure counts that fall as if the programme caused it. The naive figure for the "
+        "matched participants (the same people as the matched comparison) shows that fall; the "
+        "one for all participants also includes those who could not be matched, so the gap "
+        "between the two naive figures is due to who was matched, not to regression to the mean."
     )
     names = {m: lab for m, (_, _, lab) in plots.COMPARISON_METHODS.items()}
+    series = plots.comparison_series(t)
     alt = "; ".join(
-        f"{names[r.method]} at {r.window_months} months {r.estimate:.2f}" for r in t.itertuples()
+        f"{names[k]} at {r.window_months} months {r.estimate:.2f}"
+        for k, r in zip(series, t.itertuples(), strict=True)
     )
     return _render(
         ax, name, caption, f"Dot plot of rate ratios. {alt}.", analysis, plots.comparison

@@ -13,7 +13,7 @@ from typing import Any
 
 from evalkit.definitions.labels import event_noun, setting_label
 
-__all__ = ["holm_sentence", "missing", "setting_label"]
+__all__ = ["holm_sentence", "missing", "negative_control_sentence", "setting_label"]
 
 
 def _pct(x: float) -> int:
@@ -224,3 +224,61 @@ def wellbeing_sentence(entry: dict[str, Any], title: str) -> str:
     if includes_no_change(lo, hi, null=0.0):
         s += " The interval includes no change."
     return s
+
+
+def _ratio_ci(estimate: float, ci_low: float, ci_high: float) -> str:
+    return f"{estimate:.2f} (95% CI {ci_low:.2f} to {ci_high:.2f})"
+
+
+def negative_control_sentence(entry: dict[str, Any]) -> str:
+    """One negative-control entry (results.json ``negative_controls``) in words.
+
+    Built from the disclosure-controlled entry: a suppressed or not-estimable estimate is said
+    to be so. An interval that excludes the expected value (1 for a rate ratio, 0 for a
+    difference) is read as a sign of residual confounding, never as an effect.
+
+    Examples
+    --------
+    >>> e = {"setting": "elective_admission", "window_months": 12, "scale": "rate_ratio",
+    ...      "estimate": 1.04, "ci_low": 0.85, "ci_high": 1.27, "expected": 1.0,
+    ...      "in_data": True}
+    >>> negative_control_sentence(e)  # doctest: +NORMALIZE_WHITESPACE
+    'Planned (elective) admissions at 12 months: rate ratio 1.04 (95% CI 0.85 to 1.27), compatible
+    with no change, as expected if matching removed the confounding this setting shares with the
+    outcomes.'
+    >>> negative_control_sentence({**e, "estimate": 0.8, "ci_low": 0.7, "ci_high": 0.92})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'Planned (elective) admissions at 12 months: rate ratio 0.80 (95% CI 0.70 to 0.92), away from
+    1: a sign of residual confounding (the programme has no plausible route to this setting), so
+    the outcome estimates may be biased in the same direction.'
+    """
+    label = setting_label(entry["setting"], capital=True)
+    if entry.get("in_data") is False:
+        return (
+            f"{label}: not in the data (the activity extract has no row of this setting), so "
+            "this negative control could not be analysed."
+        )
+    lead = f"{label} at {entry['window_months']} months"
+    ratio = entry.get("scale") == "rate_ratio"
+    est, lo, hi = entry.get("estimate"), entry.get("ci_low"), entry.get("ci_high")
+    if missing(est, lo, hi):
+        if "estimate" in (entry.get("suppressed") or []) or entry.get("n_participants") is None:
+            return f"{lead}: not reported (too few participants to show safely)."
+        what = "a rate ratio" if ratio else "a difference"
+        return f"{lead}: {what} could not be estimated (too few events at this size)."
+    expected = float(entry.get("expected", 1.0 if ratio else 0.0))
+    if ratio:
+        figure = f"rate ratio {_ratio_ci(est, lo, hi)}"
+    else:
+        ci = _diff_ci(lo, hi, entry["setting"]).split("; the interval includes no change")[0]
+        figure = f"{per_100_phrase(est, entry['setting'])} than expected ({ci})"
+    if includes_no_change(lo, hi, null=expected):
+        return (
+            f"{lead}: {figure}, compatible with no change, as expected if matching removed "
+            "the confounding this setting shares with the outcomes."
+        )
+    return (
+        f"{lead}: {figure}, away from {'1' if ratio else 'no change'}: a sign of residual "
+        "confounding (the programme has no plausible route to this setting), so the outcome "
+        "estimates may be biased in the same direction."
+    )

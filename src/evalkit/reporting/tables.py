@@ -25,6 +25,7 @@ from evalkit.analysis import (
 )
 from evalkit.analysis.equity import PATHWAY_STEPS
 from evalkit.analysis.equity.reach_rates import ENTRY_KEYS as REACH_KEYS
+from evalkit.analysis.negative_control import negative_controls
 from evalkit.analysis.power import mde_utilisation_all
 from evalkit.analysis.utilisation import matched_cohort, sensitivity, utilisation_all
 from evalkit.config import instruments
@@ -136,6 +137,7 @@ _UTIL_COLS = [
     "setting",
     "window_months",
     "method",
+    "population",
     "scale",
     "estimate",
     "ci_low",
@@ -269,7 +271,9 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "columns": _UTIL_COLS,
         "counts": ("n_participants", "n_controls"),
         "caption": "Rate ratios by setting and window: matched difference-in-differences beside "
-        "the naive before/after figure (participants only). Below 1 = fewer events than expected.",
+        "the naive before/after figure (participants alone, no comparison group), for the "
+        "matched participants (the same people as the matched comparison) and for all "
+        "participants (population). Below 1 = fewer events than expected.",
     },
     "utilisation_differences": {
         "analysis": utilisation_all,
@@ -278,7 +282,29 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "columns": _UTIL_COLS,
         "counts": ("n_participants", "n_controls"),
         "caption": "Absolute change: events per participant over the window (total_cost: £ per "
-        "participant), matched DiD beside naive before/after.",
+        "participant), matched DiD beside naive before/after (matched and all participants).",
+    },
+    "negative_controls": {
+        "analysis": negative_controls,
+        "source": "negative_controls",
+        "columns": [
+            "outcome",
+            "window_months",
+            "scale",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "expected",
+            "n_participants",
+            "n_controls",
+            "note",
+        ],
+        "counts": ("n_participants", "n_controls"),
+        "labels": {"window_months": "months", "expected": "expected if unbiased"},
+        "caption": "Negative control: the matched difference-in-differences on an outcome the "
+        "programme cannot plausibly change (rate ratio, and planned admissions per participant "
+        "over the window), in each window. An estimate away from its expected value (1 for the "
+        "rate ratio, 0 for the difference) signals residual confounding, not an effect.",
     },
     "mde": {
         "analysis": mde_utilisation_all,

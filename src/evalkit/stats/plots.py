@@ -232,22 +232,40 @@ def overlap(bins: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-#: Methods of :func:`comparison`: offset on the x axis, colour, legend label.
+#: Series of :func:`comparison` (``method``, or ``method:population`` where the table has a
+#: ``population``): offset on the x axis, colour, legend label.
 COMPARISON_METHODS: dict[str, tuple[float, str, str]] = {
     "naive_prepost": (-0.12, CONTROLS, "naive before/after"),
+    "naive_prepost:all": (-0.26, OKABE_ITO["vermillion"], "naive before/after, all participants"),
+    "naive_prepost:matched": (-0.07, CONTROLS, "naive before/after, matched participants"),
     "matched_did": (0.12, PARTICIPANTS, "matched DiD"),
 }
+
+
+def comparison_series(table: pd.DataFrame) -> pd.Series:
+    """Each row's series in :data:`COMPARISON_METHODS`: ``method``, with ``:population`` if any.
+
+    A row without a population (a matched DiD row, or a table without the column) keeps its
+    method; a matched DiD row is always ``matched_did``.
+    """
+    method = table["method"].astype(str)
+    if "population" not in table:
+        return method
+    pop = table["population"]
+    with_pop = method + ":" + pop.astype(str)
+    return method.where(pop.isna() | (method == "matched_did"), with_pop)
 
 
 def comparison(table: pd.DataFrame, *, label: str, ax: Axes | None = None) -> Axes:
     """Matched DiD beside naive before/after rate ratios per window, for one outcome.
 
-    ``table`` has ``method``, ``window_months``, ``estimate``, ``ci_low`` and ``ci_high``.
+    ``table`` has ``method``, ``window_months``, ``estimate``, ``ci_low`` and ``ci_high``, and
+    optionally ``population`` (the naive figure for several populations, each its own series).
     """
     t = table.dropna(subset=["estimate"])
     ax = new_axes(ax, (7, 3))
     windows = sorted(t["window_months"].unique())
-    for method, part in t.groupby("method"):
+    for method, part in t.groupby(comparison_series(t), sort=True):
         offset, colour, name = COMPARISON_METHODS[str(method)]
         x = np.array([windows.index(w) for w in part["window_months"]]) + offset
         ax.errorbar(
