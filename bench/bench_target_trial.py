@@ -15,7 +15,9 @@ On that one county both designs are fitted:
   month, month 0 starting on the index date, no censoring, pooled event-month effects).
 
 For emergency admissions, GP appointments and the negative-control setting ``elective_admission``
-(where the design's panel counts it) at 6 and 12 months it records the matched Poisson DiD log
+(the programme config's ``outcomes.negative_controls``; the design's panel counts it where the
+county's activity holds it, i.e. the hard world) at 6 and 12 months it records the matched
+Poisson DiD log
 rate ratio, its SE and CI, and the naive pre/post, with the replication's own truth
 (``synthetic_truth.json``), one CSV row per (design, setting, window, method), appended to
 ``results/target_trial_reps.csv`` as each replication finishes. The summary
@@ -70,7 +72,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pydantic
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -287,6 +288,19 @@ def linear_metric(r: Replication, setting: str, window: int) -> dict[str, float]
     }
 
 
+def naive_matched_metric(r: Replication, setting: str, window: int) -> dict[str, float]:
+    """The naive pre/post on the matched participants only (the ``naive_prepost`` rows: all).
+
+    Its gap to the matched DiD is regression to the mean among the same people; NaN where the
+    code does not compute it.
+    """
+    nv = getattr(r.results[(setting, window)], "naive_matched", None)
+    return {
+        "naive_matched_estimate": _num(getattr(nv, "rate_ratio", None)),
+        "naive_matched_std_error": _num(getattr(nv, "log_rr_std_error", None)),
+    }
+
+
 #: Per-replication metrics (module docstring: "Add a metric here").
 METRICS: dict[str, Metric] = {
     "cohort": cohort_metric,
@@ -294,7 +308,10 @@ METRICS: dict[str, Metric] = {
     "ipcw": ipcw_metric,
 }
 #: Per (setting, window) metrics.
-CELL_METRICS: dict[str, CellMetric] = {"linear": linear_metric}
+CELL_METRICS: dict[str, CellMetric] = {
+    "linear": linear_metric,
+    "naive_matched": naive_matched_metric,
+}
 
 
 def _generate(out: Path, world: str, regime: str, seed: int, caps: dict[str, bool]) -> dict:
@@ -320,27 +337,20 @@ def _generate(out: Path, world: str, regime: str, seed: int, caps: dict[str, boo
 
 
 def study_programme(data_dir: Path) -> Any:
-    """The programme config, with the negative-control settings the county has among outcomes."""
-    import duckdb
+    """The programme config as the report uses it.
 
+    Its ``outcomes.negative_controls`` names ``elective_admission``: the cohort counts it in
+    the panels where the county's activity holds it (the hard world) and lists it as not in the
+    data otherwise (the legacy world), so no setting is added here any more. ``data_dir`` is
+    kept for callers; the cohort reads the data.
+    """
     from evalkit import config
 
     prog = config.load_programmes()[PROGRAMME]
-    have = {
-        s
-        for (s,) in duckdb.sql(
-            f"select distinct setting from read_parquet('{data_dir / 'activity.parquet'}')"
-        ).fetchall()
-    }
-    extra = [s for s in NEGATIVE_CONTROLS if s in have and s not in prog.outcomes.settings]
-    if not extra:
-        return prog
-    d = prog.model_dump()
-    d["outcomes"]["settings"] = [*d["outcomes"]["settings"], *extra]
-    try:
-        return type(prog).model_validate(d)
-    except pydantic.ValidationError:  # the config does not take it as an outcome (yet)
-        return prog
+    missing = set(NEGATIVE_CONTROLS) - set(getattr(prog.outcomes, "negative_controls", []))
+    if missing:
+        raise SystemExit(f"{PROGRAMME}.yaml names no negative control {sorted(missing)}")
+    return prog
 
 
 def fit_design(study: Any, design: str, caps: dict[str, bool]) -> Any:
@@ -442,7 +452,8 @@ def replicate(
         for design in designs:
             t1 = time.perf_counter()
             mc = fit_design(study, design, caps)
-            # The settings the panel counts (a negative control only where the cohort has it).
+            # The settings the panel counts: a negative control only where the county holds it
+            # (the cohort counts the config's negative controls the activity data has).
             settings = tuple(s for s in (*OUTCOMES, *NEGATIVE_CONTROLS) if s in mc.panel)
             results = {(s, w): utilisation(mc, s, w) for s in settings for w in WINDOWS}
             secs = time.perf_counter() - t1
