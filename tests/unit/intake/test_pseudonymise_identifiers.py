@@ -38,7 +38,7 @@ from evalkit.intake.identifiers import (
     refuse_nhs_number_ids,
 )
 from evalkit.nhs_number import is_valid_nhs_number
-from helpers.nhs_numbers import invalid_ten_digit, valid_numbers
+from helpers.nhs_numbers import assert_no_number, invalid_ten_digit, valid_numbers
 
 KW = {
     "programmes": EXAMPLE_PROGRAMMES,
@@ -238,3 +238,22 @@ def test_intake_accepts_sixteen_and_thirty_two_hex_tokens(tmp_path: Path) -> Non
     for name in ("population", "activity", "referrals"):
         t = report.tables[name]
         assert t.rows_accepted == t.rows_read, (name, t.quarantined_by_reason)
+
+
+def test_cli_intake_refusal_is_one_message_without_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+    from evalkit.config import programmes_dir
+
+    numbers = valid_numbers(len(P))
+    write_tables(_with_ids(dict(zip(P, numbers, strict=True))), tmp_path / "raw")
+    env = {"EVALKIT_ROOT": str(tmp_path), "EVALKIT_PROGRAMMES": str(programmes_dir())}
+    args = ["intake", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--no-progress"], env=env)
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "pseudonymise" in lines[0]
+    assert "Traceback" not in result.output
+    log = next((tmp_path / "logs").glob("*intake*.log"))
+    assert_no_number([log], numbers, (result.output,))
