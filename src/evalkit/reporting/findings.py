@@ -405,20 +405,25 @@ def cost_per_admission_sentence(results: dict[str, Any]) -> str | None:
 
 
 def deprivation_findings(results: dict[str, Any]) -> list[str]:
-    """Heterogeneity tests of the outcomes across deprivation groups, one sentence each."""
+    """Heterogeneity tests of the outcomes across deprivation groups, one sentence each.
+
+    Each is the joint Wald test of ``outcomes_by_deprivation.heterogeneity``: for a rate
+    ratio, on the one interaction model's cluster-robust covariance (groups share controls).
+    """
     het = (results.get("outcomes_by_deprivation") or {}).get("heterogeneity") or {}
     items = []
     for outcome, h in het.items():
         if h.get("p_value") is None:
             continue
         items.append(
-            f"{nar.setting_label(outcome, capital=True)}: test of "
-            f"difference between deprivation groups p = {h['p_value']:.2f} "
-            f"(I² = {100 * (h.get('i2') or 0):.0f}%)"
+            f"{nar.setting_label(outcome, capital=True)}: joint test of a difference between "
+            f"the {h['df'] + 1} deprivation groups (Wald, chi-square with {h['df']} df) "
+            f"p = {h['p_value']:.2f}"
             + (
-                "; the groups' estimates are compatible with one common effect."
+                "; the test does not distinguish the groups' estimates from one common value "
+                "(which is not evidence that they are equal)."
                 if h["p_value"] >= 0.05
-                else "; the effect appears to differ between groups."
+                else "; the estimates appear to differ between groups."
             )
         )
     return items

@@ -304,15 +304,77 @@ def test_outcomes_by_deprivation_keeps_whole_matched_sets(mindsong_obd, mindsong
         assert (rows[["events_baseline", "events_followup"]] >= 10).all().all()
 
 
-def test_outcomes_by_deprivation_heterogeneity_equals_hand_q(mindsong_obd) -> None:
-    t = mindsong_obd.tidy()
-    rows = t[t["outcome"] == "gp_appointment"]
-    y = np.log(rows["estimate"].to_numpy())
-    w = 1 / rows["std_error"].to_numpy() ** 2
-    q = float((w * (y - (w * y).sum() / w.sum()) ** 2).sum())
-    het = mindsong_obd.heterogeneity["gp_appointment"]
-    assert het.q == pytest.approx(q, rel=1e-10)
-    assert het.df == len(rows) - 1
+def test_outcomes_by_deprivation_groups_share_control_people(mindsong_obd, mindsong_mc) -> None:
+    # Why Cochran's Q is not used: control people serve matched sets of different IMD groups.
+    p = mindsong_mc.panel
+    q = mindsong_mc.cohort.candidates["imd_quintile"]
+    part = p.loc[p["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
+    set_q = pd.Series(q.loc[part["unit"]].to_numpy(), index=part["subclass"].to_numpy())
+    ctl = p.loc[p["referred"] == 0, ["person_id", "subclass"]].drop_duplicates()
+    n_quintiles = ctl.assign(q=ctl["subclass"].map(set_q)).groupby("person_id")["q"].nunique()
+    assert (n_quintiles > 1).sum() > 0
+    assert mindsong_obd.spec["cluster"] == mindsong_mc.spec["cluster"]
+
+
+def test_outcomes_by_deprivation_heterogeneity_matches_pyfixest_wald(
+    mindsong_obd, mindsong_mc
+) -> None:
+    """The interaction model refitted with pyfixest on the same rows; its own ``wald_test``.
+
+    Tolerance 1e-4 relative: pyfixest stops its IRLS at its default 1e-8, ours at 1e-10
+    (tests/unit/stats/test_did_groups.py).
+    """
+    import warnings
+
+    import pyfixest as pf
+
+    from evalkit.analysis.utilisation import window_rows
+
+    setting = "gp_appointment"
+    rows = mindsong_obd.tidy()[lambda d: d["outcome"] == setting]
+    model = mindsong_obd.models[setting]
+    pairs = zip(rows["level"], rows["imd_quintiles"], strict=True)
+    lookup = {int(x): lvl for lvl, qs in pairs for x in qs.split(",")}
+    p = window_rows(mindsong_mc.panel, 6).copy()
+    q = mindsong_mc.cohort.candidates["imd_quintile"]
+    part = p.loc[p["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
+    set_group = pd.Series(q.loc[part["unit"]].map(lookup).to_numpy(), index=part["subclass"])
+    group = p["subclass"].map(set_group)
+    levels = sorted(rows["level"])
+    p["tp"] = p["referred"] * p["post"]
+    names = []
+    for j, lvl in enumerate(levels[1:], start=1):
+        p[f"post_{j}"] = p["post"] * (group == lvl)
+        names.append(f"post_{j}")
+    for j, lvl in enumerate(levels[1:], start=1):
+        p[f"tp_{j}"] = p["tp"] * (group == lvl)
+        names.append(f"tp_{j}")
+    p["log_exposure"] = np.log(p["exposure"])
+    cl = mindsong_mc.spec["cluster"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pf.fepois(
+            f"{setting} ~ tp + " + " + ".join(names) + f" | unit + {mindsong_mc.time_column}",
+            data=p,
+            offset="log_exposure",
+            weights=mindsong_mc.weight_column,
+            vcov={"CRV1": "+".join(cl) if isinstance(cl, list) else cl},
+            ssc=pf.ssc(k_adj=True, k_fixef="none", G_adj=True, G_df="conventional"),
+        )
+        k = len(levels)
+        r = np.zeros((k - 1, 2 * k - 1))
+        for i in range(k - 1):
+            r[i, k + i] = 1.0
+        wald = ref.wald_test(R=r, distribution="chi2")
+    het = mindsong_obd.heterogeneity[setting]
+    assert het.statistic == pytest.approx(float(wald["statistic"]), rel=1e-4)
+    assert het.df == k - 1
+    assert het.p_value == pytest.approx(float(wald["pvalue"]), rel=1e-3)
+    # The published group rate ratios are the model's: exp(b), exp(b + d_j).
+    b = ref.coef()
+    expected = [b["tp"]] + [b["tp"] + b[f"tp_{j}"] for j in range(1, k)]
+    se = model.tidy()["std_error"].to_numpy()
+    assert np.abs(np.log(rows["estimate"].to_numpy()) - expected).max() < 1e-4 * se.min()
 
 
 def test_outcomes_by_deprivation_low_thresholds_give_five_quintiles(studies, mindsong_mc) -> None:

@@ -1,31 +1,38 @@
 """Outcomes by deprivation: the utilisation effect and the wellbeing change by IMD quintile.
 
 The matched DiD rate ratio and the paired wellbeing change in each group of IMD quintiles
-(adjacent quintiles pooled when numbers are small), with Cochran's Q across the groups.
+(adjacent quintiles pooled when numbers are small), with a test of heterogeneity across the
+groups. The rate ratios come from one model on the whole matched panel, the main DiD with
+treated x post x IMD-group terms (:func:`evalkit.stats.did_groups.did_by_group`), and the test
+is its joint Wald test on the cluster-robust covariance: groups share control people across
+matched sets, so their estimates are not independent and Cochran's Q would not be valid
+(docs/decisions/deprivation-heterogeneity.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evalkit.analysis.censoring import rate_ratio_not_estimable
 from evalkit.analysis.equity.groups import main_instrument
 from evalkit.analysis.equity.text import n_label, summary_text
 from evalkit.analysis.study import Study
-from evalkit.analysis.utilisation import BASELINE, MatchedCohort, utilisation
+from evalkit.analysis.utilisation import MIN_EVENTS, MatchedCohort, window_rows
 from evalkit.analysis.wellbeing import wellbeing_scores
 from evalkit.config import instruments
 from evalkit.definitions.labels import setting_label
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
+from evalkit.stats.did_groups import DidByGroupResult, did_by_group
 from evalkit.stats.prepost import prepost
-from evalkit.stats.rates import HeterogeneityResult, heterogeneity
 from evalkit.stats.result import ESTIMATE_COLUMNS, Result
+from evalkit.stats.wald import WaldTestResult, equality_wald
 
 __all__ = [
     "MIN_GROUP_EVENTS",
@@ -48,6 +55,8 @@ MIN_GROUP_PARTICIPANTS = 20
 #: Fewest participant events a group needs in each of the baseline and follow-up windows for
 #: its own rate ratio (a log rate from 10 events has an SE of about 0.3).
 MIN_GROUP_EVENTS = 10
+#: Column of the IMD group (of the matched set's participant) in the interaction model's panel.
+GROUP_COLUMN = "imd_group"
 
 #: Columns of :meth:`OutcomesByDeprivationResult.tidy`, in order.
 COLUMNS: tuple[str, ...] = (
@@ -74,14 +83,21 @@ def _label(quintiles: Sequence[int]) -> str:
 
 
 def _choose_scheme(
-    counts: pd.DataFrame, checks: Sequence[tuple[str, int]]
+    counts: pd.DataFrame,
+    checks: Sequence[tuple[str, int]],
+    estimable: Callable[[tuple[int, ...]], bool] | None = None,
 ) -> tuple[tuple[tuple[int, ...], ...] | None, str]:
-    """First pooling scheme in which every group meets every (column, minimum) check."""
+    """First pooling scheme in which every group meets every (column, minimum) check.
+
+    ``estimable``, when given, must also hold for every group of the scheme.
+    """
     for scheme in POOLING_SCHEMES:
         ok = True
         for grp in scheme:
             tot = counts.reindex(list(grp)).fillna(0).sum()
-            if any(tot[col] < need for col, need in checks):
+            if any(tot[col] < need for col, need in checks) or (
+                estimable is not None and not estimable(grp)
+            ):
                 ok = False
                 break
         if ok:
@@ -105,22 +121,29 @@ class OutcomesByDeprivationResult(Result):
     ----------
     table : pd.DataFrame
         ``tidy()``'s table: one row per outcome and group.
-    heterogeneity : dict of str to HeterogeneityResult
-        Cochran's Q across the groups of each outcome (log scale for rate ratios).
+    heterogeneity : dict of str to WaldTestResult
+        Per outcome, the joint Wald test that the groups' estimates are equal: for a rate
+        ratio, that the treated x post x IMD-group terms of the one interaction model are zero
+        (chi-square, k - 1 df, cluster-robust covariance); for a wellbeing change, that the
+        groups' mean changes are equal (chi-square, k - 1 df; the groups hold disjoint
+        episodes and no controls, so their estimates are independent).
     window_months : int
     instrument : str
     spec : dict
     notes : tuple of str
+    models : dict of str to DidByGroupResult
+        The interaction model of each utilisation setting (its terms and covariance).
     """
 
     analysis = "outcomes_by_deprivation"
 
     table: pd.DataFrame
-    heterogeneity: dict[str, HeterogeneityResult]
+    heterogeneity: dict[str, WaldTestResult]
     window_months: int
     instrument: str
     spec: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    models: dict[str, DidByGroupResult] = field(default_factory=dict)
 
     def tidy(self) -> pd.DataFrame:
         """One row per outcome and IMD group.
@@ -135,16 +158,15 @@ class OutcomesByDeprivationResult(Result):
         return self.table.copy()
 
     def heterogeneity_table(self) -> pd.DataFrame:
-        """One row per outcome: ``outcome``, ``q``, ``df``, ``p_value``, ``i2``, ``k``."""
+        """One row per outcome: ``outcome``, ``test``, ``statistic``, ``df``, ``p_value``."""
         rows = [
             {
                 "outcome": o,
-                "scale": h.scale,
-                "q": h.q,
+                "test": f"Wald {h.distribution}",
+                "statistic": h.statistic,
                 "df": h.df,
                 "p_value": h.p_value,
-                "i2": h.i2,
-                "k": h.k,
+                "covariance": h.covariance,
             }
             for o, h in self.heterogeneity.items()
         ]
@@ -154,7 +176,8 @@ class OutcomesByDeprivationResult(Result):
         """JSON-safe dict of the whole result.
 
         Keys: ``by``, ``window_months``, ``instrument``, ``entries`` (the tidy rows),
-        ``heterogeneity`` (per outcome), ``spec``, ``notes``.
+        ``heterogeneity`` (per outcome: ``test`` "wald", ``distribution``, ``statistic``,
+        ``df``, ``p_value``, ``hypothesis``, ``covariance``), ``spec``, ``notes``.
         """
         return json_safe(
             {
@@ -174,9 +197,10 @@ class OutcomesByDeprivationResult(Result):
             f"Outcomes by deprivation (IMD quintile of the participant): "
             f"{self.spec.get('programme', '')}",
             f"Utilisation: matched DiD rate ratio, {self.window_months} months after referral vs "
-            "12 before, matched sets kept whole; wellbeing: paired mean change of "
-            f"{self.instrument} (not an effect: no control group)",
-            "Heterogeneity: Cochran's Q across groups (chi-square, k - 1 df)",
+            "12 before, from one model with treated x post x IMD-group terms; wellbeing: paired "
+            f"mean change of {self.instrument} (not an effect: no control group)",
+            "Heterogeneity: joint Wald test that the groups' estimates are equal (chi-square, "
+            "k - 1 df; rate ratios on the model's cluster-robust covariance)",
         ]
 
     def summary(self) -> str:
@@ -292,7 +316,7 @@ class OutcomesByDeprivationResult(Result):
             return f"Paired change in {self.instrument} by deprivation"
         outcome = str(t["outcome"].iloc[0])
         h = self.heterogeneity.get(outcome)
-        sub = f"; heterogeneity p = {h.p_value:.2g}" if h is not None and h.k >= 2 else ""
+        sub = f"; heterogeneity p = {h.p_value:.2g}" if h is not None and h.df >= 1 else ""
         return f"{outcome.replace('_', ' ')} by IMD quintile group{sub}"
 
 
@@ -306,20 +330,53 @@ def _participant_quintile(mc: MatchedCohort) -> pd.Series:
     return pd.Series(q.to_numpy(dtype=np.int64), index=units)
 
 
+def _set_groups(mc: MatchedCohort, quint: pd.Series, scheme: Sequence[Sequence[int]]) -> pd.Series:
+    """The IMD group label of every unit of the panel: its matched set's participant's group."""
+    lookup = {q: _label(g) for g in scheme for q in g}
+    panel = mc.panel
+    part = panel.loc[panel["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
+    set_group = pd.Series(
+        quint.reindex(part["unit"]).map(lookup).to_numpy(), index=part["subclass"].to_numpy()
+    )
+    units = panel[["unit", "subclass"]].drop_duplicates("unit")
+    return pd.Series(units["subclass"].map(set_group).to_numpy(), index=units["unit"].to_numpy())
+
+
+def _group_estimable(
+    mc: MatchedCohort, rows: pd.DataFrame, quint: pd.Series, setting: str
+) -> Callable[[tuple[int, ...]], bool]:
+    """Whether a group of quintiles can have its own rate ratio in the interaction model.
+
+    The group's matched sets (participants and their controls) must pass the check the main
+    analysis makes before a Poisson DiD (:func:`evalkit.analysis.censoring.rate_ratio_not_
+    estimable`, at :data:`evalkit.analysis.utilisation.MIN_EVENTS`), and the group's controls
+    need events both before and after (else the group's post term has no finite estimate).
+    """
+    subclass = mc.panel.loc[mc.panel["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
+
+    def ok(grp: tuple[int, ...]) -> bool:
+        sets = subclass.loc[subclass["unit"].isin(quint.index[quint.isin(grp)]), "subclass"]
+        sub = rows[rows["subclass"].isin(set(sets))]
+        controls = sub[sub["referred"] == 0].groupby("post")[setting].sum()
+        if min(controls.get(0, 0), controls.get(1, 0)) <= 0:
+            return False
+        return not rate_ratio_not_estimable(sub, setting, mc.time_column, MIN_EVENTS)
+
+    return ok
+
+
 def _utilisation_by_group(
     mc: MatchedCohort,
     setting: str,
     months: int,
     min_participants: int,
     min_events: int,
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[dict[str, Any]], DidByGroupResult | None, list[str]]:
+    """Rows by IMD group of one setting from the interaction model, the model, and notes."""
     quint = _participant_quintile(mc)
     panel = mc.panel
-    em = panel["event_month"]
-    win = (((em >= BASELINE[0]) & (em <= BASELINE[1])) | ((em >= 0) & (em < months))) & (
-        panel["exposure"] > 0
-    )
-    part = panel[win & (panel["referred"] == 1)]
+    rows_in = window_rows(panel, months)
+    part = rows_in[rows_in["referred"] == 1]
     ev = part.groupby(["unit", "post"])[setting].sum().unstack(fill_value=0)
     ev = ev.reindex(columns=[0, 1], fill_value=0)
     per_q = pd.DataFrame(
@@ -336,60 +393,62 @@ def _utilisation_by_group(
             ("events_baseline", min_events),
             ("events_followup", min_events),
         ],
+        _group_estimable(mc, rows_in, quint, setting),
     )
     notes: list[str] = []
     if scheme is None:
         notes.append(
             f"{setting}: no grouping of IMD quintiles gives every group {min_participants} "
-            f"matched participants and {min_events} participant events before and after; "
-            "no estimates by deprivation."
+            f"matched participants and {min_events} participant events before and after (and "
+            "a rate ratio the model can estimate); no estimates by deprivation."
         )
-        return [], notes
+        return [], None, notes
     if scheme is not POOLING_SCHEMES[0]:
         notes.append(f"{setting}: IMD quintiles pooled as {label} (small numbers).")
-    subclass = panel.loc[panel["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
+    groups = _set_groups(mc, quint, scheme)
+    fit: DidByGroupResult | None = None
+    try:
+        fit = did_by_group(
+            rows_in.assign(**{GROUP_COLUMN: rows_in["unit"].map(groups)}),
+            outcome=setting,
+            unit="unit",
+            time=mc.time_column,
+            treated="referred",
+            post="post",
+            group=GROUP_COLUMN,
+            cluster=mc.spec.get("cluster") or "subclass",
+            exposure="exposure",
+            model="poisson",
+            weights=mc.weight_column,
+        )
+    except ValueError as exc:  # e.g. stacked effects on small groups: no convergence
+        notes.append(f"{setting}: the model by IMD group could not be fitted ({exc}).")
+    by_level = {} if fit is None else fit.tidy().set_index("group")
+    unit_group = panel[["unit", "referred"]].drop_duplicates("unit")
+    unit_group = unit_group.assign(level=unit_group["unit"].map(groups))
     rows = []
     for grp in scheme:
-        units = quint.index[quint.isin(grp)]
-        sets = set(subclass.loc[subclass["unit"].isin(units), "subclass"])
-        sub_panel = panel[panel["subclass"].isin(sets)]
-        sub = replace(
-            mc,
-            panel=sub_panel,
-            naive=mc.naive[mc.naive["unit"].isin(units)],
-        )
-        res = utilisation(sub, setting, months)
+        lvl = _label(grp)
+        in_g = unit_group[unit_group["level"] == lvl]
         tot = per_q.reindex(list(grp)).fillna(0).sum()
         row = {
             "outcome": setting,
             "method": "matched_did",
             "scale": "rate_ratio",
             "grouping": label,
-            "level": _label(grp),
+            "level": lvl,
             "imd_quintiles": ",".join(map(str, grp)),
-            "n_participants": sub.n_participants,
-            "n_controls": sub.n_controls,
+            "n_participants": int((in_g["referred"] == 1).sum()),
+            "n_controls": int((in_g["referred"] == 0).sum()),
             "events_baseline": int(tot["events_baseline"]),
             "events_followup": int(tot["events_followup"]),
-            "estimate": math.nan,
-            "std_error": math.nan,
-            "ci_low": math.nan,
-            "ci_high": math.nan,
-            "p_value": math.nan,
+            **dict.fromkeys(ESTIMATE_COLUMNS, math.nan),
         }
-        if res.poisson is not None:
-            p = res.poisson
-            row.update(
-                estimate=p.estimate,
-                std_error=p.std_error,
-                ci_low=p.ci_low,
-                ci_high=p.ci_high,
-                p_value=p.p_value,
-            )
-        else:
-            notes.extend(res.notes)
+        if fit is not None:
+            g = by_level.loc[lvl]
+            row.update({c: float(g[c]) for c in ESTIMATE_COLUMNS})
         rows.append(row)
-    return rows, notes
+    return rows, fit, notes
 
 
 def _wellbeing_by_group(
@@ -458,22 +517,29 @@ def outcomes_by_deprivation(
 ) -> OutcomesByDeprivationResult:
     """Utilisation effect and wellbeing change by the participant's IMD quintile.
 
-    Utilisation: the matched DiD rate ratio (:func:`evalkit.analysis.utilisation.utilisation`,
-    fixed-effects Poisson, clustered as the main analysis) on the part of the matched panel whose
-    participant is in the group, keeping whole matched sets (a participant with their
-    controls). Wellbeing: the paired mean change of the main instrument (baseline to end) among
-    the group's participants (:func:`evalkit.stats.prepost.prepost`).
+    Utilisation: the matched DiD rate ratio of each group from ONE model on the whole matched
+    panel (:func:`evalkit.stats.did_groups.did_by_group`): the main analysis's fixed-effects
+    Poisson DiD (:func:`evalkit.analysis.utilisation.utilisation`: same rows, exposure,
+    weights, time effects and clustering) with treated x post x IMD-group terms and a post
+    shift per group, each unit in the group of its matched set's participant. Wellbeing: the
+    paired mean change of the main instrument (baseline to end) among the group's participants
+    (:func:`evalkit.stats.prepost.prepost`).
 
     Pooling. Groups are the five quintiles when each has at least ``min_participants``
     participants (matched participants, or paired questionnaires for wellbeing) and, for a
     rate ratio, at least ``min_events`` participant events in both the 12 months before and
-    the window after referral; otherwise quintiles 1-2, 3 and 4-5; otherwise 1-2 and 3-5
-    (:data:`POOLING_SCHEMES`). The choice is made per outcome and stated in the notes; with no
-    adequate grouping the outcome has no estimates by deprivation.
+    the window after referral, and its matched sets pass the main analysis's estimability
+    check (controls with events before and after too); otherwise quintiles 1-2, 3 and 4-5;
+    otherwise 1-2 and 3-5 (:data:`POOLING_SCHEMES`). The choice is made per outcome and stated
+    in the notes; with no adequate grouping the outcome has no estimates by deprivation.
 
-    Heterogeneity: Cochran's Q across the groups (log rate ratios with their SEs; mean changes
-    with theirs), valid because the groups hold disjoint participants and matched sets
-    (:func:`evalkit.stats.rates.heterogeneity`).
+    Heterogeneity: a joint Wald test, chi-square with k - 1 df. For a rate ratio, that the
+    model's k - 1 treated x post x group terms are zero, on its cluster-robust covariance
+    (by person, two-way with index month in the target trial): valid although control people
+    are shared between matched sets of different groups, which Cochran's Q on separate fits
+    would ignore. For a wellbeing change, that the groups' mean changes are equal, from their
+    SEs (:func:`evalkit.stats.wald.equality_wald`; disjoint episodes, no controls:
+    independent estimates).
 
     Parameters
     ----------
@@ -498,26 +564,24 @@ def outcomes_by_deprivation(
     instrument = instrument or main_instrument(study)
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    het: dict[str, HeterogeneityResult] = {}
+    het: dict[str, WaldTestResult] = {}
+    models: dict[str, DidByGroupResult] = {}
     for setting in settings:
-        r, n = _utilisation_by_group(mc, setting, months, min_participants, min_events)
+        r, fit, n = _utilisation_by_group(mc, setting, months, min_participants, min_events)
         rows += r
         notes += n
-        if r:
-            het[setting] = heterogeneity(
-                [x["estimate"] for x in r],
-                [x["std_error"] for x in r],
-                scale="log",
-                labels=[x["level"] for x in r],
-            )
+        if fit is not None:
+            het[setting] = fit.wald
+            models[setting] = fit
     r, n = _wellbeing_by_group(study, instrument, min_participants)
     rows += r
     notes += n
     if r:
-        het[instrument] = heterogeneity(
+        het[instrument] = equality_wald(
             [x["estimate"] for x in r],
-            [x["std_error"] for x in r],
-            labels=[x["level"] for x in r],
+            std_errors=[x["std_error"] for x in r],
+            hypothesis=f"equal mean change of {instrument} in the {len(r)} IMD groups",
+            covariance="independent groups (disjoint episodes, no controls): their SEs",
         )
     notes.append(
         f"Pooling thresholds: {min_participants} participants per group; for rate ratios also "
@@ -534,7 +598,15 @@ def outcomes_by_deprivation(
         "min_participants": min_participants,
         "min_events": min_events,
         "pooling_schemes": [[list(g) for g in s] for s in POOLING_SCHEMES],
+        "heterogeneity": "joint Wald test, chi-square (k - 1 df): rate ratios from one "
+        "Poisson DiD with treated x post x IMD-group terms on the matched panel, cluster-robust "
+        "covariance as the main analysis; wellbeing changes from independent groups",
+        "cluster": mc.spec.get("cluster") or "subclass",
+        "time_effects": mc.time_column,
+        "weights": mc.weight_column,
         "matching": mc.spec,
     }
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    return OutcomesByDeprivationResult(table, het, months, instrument, spec, tuple(notes))
+    return OutcomesByDeprivationResult(
+        table, het, months, instrument, spec, tuple(notes), models=models
+    )
