@@ -5,7 +5,8 @@ the results.json ``utilisation`` entries, each naming its estimand. The naive fi
 for two populations (``population``): ``"matched"``, the participants the matched DiD keeps
 (its gap to the DiD measures regression to the mean and secular change among the same people),
 and ``"all"``, every participant (the difference between the two naive figures is due to who
-was matched: those left unmatched are typically the heaviest users).
+was matched: those left unmatched are typically the heaviest users). Matched DiD entries carry
+``population: "matched"`` too.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class UtilisationResult(Result):
                 {
                     **base,
                     "method": "matched_did",
+                    "population": "matched",
                     "scale": "rate_ratio",
                     "estimate": self.poisson.estimate,
                     "ci_low": self.poisson.ci_low,
@@ -91,6 +93,7 @@ class UtilisationResult(Result):
             {
                 **base,
                 "method": "matched_did",
+                "population": "matched",
                 "scale": "difference_per_person",
                 "estimate": self.linear.estimate * w,
                 "ci_low": self.linear.ci_low * w,

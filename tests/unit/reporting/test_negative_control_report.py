@@ -213,3 +213,30 @@ def test_comparison_figure_draws_did_and_both_naive_figures() -> None:
     assert "naive before/after, all participants at 12 months 0.67" in fig.alt
     assert "matched DiD at 12 months 0.90" in fig.alt
     assert "due to who was matched" in fig.caption
+
+
+def test_negative_control_entries_follow_the_results_schema() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[3] / "docs" / "results.schema.json").read_text())
+    entry = jsonschema.Draft202012Validator(
+        {"$defs": schema["$defs"], "$ref": "#/$defs/negative_control_entry"}
+    )
+    raw = [
+        _nc(12, "rate_ratio", 1.04, 0.85, 1.27),
+        _nc(6, "rate_ratio", None, note="rate ratio not estimable: too few events at this size"),
+        _nc(3, "difference_per_person", None, in_data=False, note="not in the data"),
+        _nc(6, "rate_ratio", 0.5, 0.3, 0.9, n_participants=6),
+    ]
+    for e in published_negative_controls(_Result(raw), DEFAULT_RULE, 0.05):
+        assert entry.is_valid(e), list(entry.iter_errors(e))
+    assert "negative_controls" in schema["required"]
+    util = jsonschema.Draft202012Validator(
+        {"$defs": schema["$defs"], "$ref": "#/$defs/utilisation_entry"}
+    )
+    naive = {**RESULTS["utilisation"][1], "estimand": "x", "role": "exploratory"}
+    assert util.is_valid(naive)
+    assert not util.is_valid({k: v for k, v in naive.items() if k != "population"})
