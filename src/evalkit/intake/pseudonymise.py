@@ -383,6 +383,37 @@ def _csv_rows(path: Path, delimiter: str) -> Iterator[list[str]]:
         ) from None
 
 
+def _csv_header(rows: Iterator[list[str]], path: Path, column: str) -> tuple[list[str], int]:
+    """The header, checked, and the position of ``column`` in it."""
+    header = next(rows, None)
+    if header is None:
+        raise PseudonymisationError(f"{path}: the file is empty (no header line)")
+    if len(set(header)) != len(header):
+        raise PseudonymisationError(f"{path}: the header names a column more than once")
+    if column not in header:
+        raise _missing_column(path, column, header)
+    return header, header.index(column)
+
+
+def _data_rows(rows: Iterator[list[str]], path: Path, width: int) -> Iterator[list[str]]:
+    """Data rows, each with the header's number of fields; blank lines skipped, as DuckDB does.
+
+    In a one-column file a blank line is an empty value, not a blank line.
+    """
+    n = 0
+    for row in rows:
+        if not row:
+            if width > 1:
+                continue
+            row = [""]
+        n += 1
+        if len(row) != width:
+            raise PseudonymisationError(
+                f"{path} data row {n:,}: {len(row)} fields, the header has {width}"
+            )
+        yield row
+
+
 def _csv(
     path: Path,
     column: str,
@@ -393,14 +424,7 @@ def _csv(
 ) -> tuple[int, tuple[str, ...]]:
     """Stream a CSV file row by row into the output and the quarantine."""
     rows = _csv_rows(path, delimiter)
-    header = next(rows, None)
-    if header is None:
-        raise PseudonymisationError(f"{path}: the file is empty (no header line)")
-    if len(set(header)) != len(header):
-        raise PseudonymisationError(f"{path}: the header names a column more than once")
-    if column not in header:
-        raise _missing_column(path, column, header)
-    at = header.index(column)
+    header, at = _csv_header(rows, path, column)
     others = [i for i in range(len(header)) if i != at]
     samples: dict[str, list[str | None]] = {header[i]: [] for i in others}
     n = 0
@@ -413,16 +437,7 @@ def _csv(
             w_q = csv.writer(fq, lineterminator="\n")
             w_out.writerow(header)
             w_q.writerow(["row_number", "column", "reason"])
-            for row in rows:
-                if not row:  # a blank line (DuckDB skips them too); in a one-column file, empty
-                    if len(header) > 1:
-                        continue
-                    row = [""]
-                n += 1
-                if len(row) != len(header):
-                    raise PseudonymisationError(
-                        f"{path} data row {n:,}: {len(row)} fields, the header has {len(header)}"
-                    )
+            for n, row in enumerate(_data_rows(rows, path, len(header)), start=1):
                 value, reason = tok(row[at])
                 if value is None:
                     w_q.writerow([n, column, reason])

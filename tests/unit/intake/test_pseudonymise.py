@@ -381,3 +381,29 @@ def test_pseudonymised_extract_goes_through_intake_and_links(tmp_path: Path) -> 
     processed = list((tmp_path / "processed").rglob("*"))
     assert_no_number([p for p in processed if p.is_file()], numbers)
     assert all(is_valid_nhs_number(n) for n in numbers)
+
+
+def test_cli_warns_when_the_key_file_is_readable_by_others(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"nhs": valid_numbers(2)}).to_csv(src, index=False)
+    key_file = tmp_path / "key"
+    key_file.write_bytes(KEY)
+    os.chmod(key_file, 0o644)
+    env = {KEY_ENV: None, "EVALKIT_ROOT": str(tmp_path)}
+    args = ["pseudonymise", str(src), "--column", "nhs", "--out", str(tmp_path / "o.csv")]
+    result = runner.invoke(app, [*args, "--key-file", str(key_file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "can be read by others than its owner: `chmod 600" in result.output
+
+
+def test_blank_lines_are_skipped_and_not_numbered_as_intake_does(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,nhs\n1,12\n\n2,9434765919\n3,\n\n")
+    out = tmp_path / "o.csv"
+    res = pseudonymise_file(src, column="nhs", out=out, key=KEY)
+    assert (res.rows_read, res.rows_tokenised) == (3, 1)
+    q = pd.read_csv(quarantine_path(out), dtype=str)
+    assert q["row_number"].tolist() == ["1", "3"] and q["reason"].tolist() == [
+        "not 10 digits",
+        "empty",
+    ]
