@@ -30,8 +30,9 @@ sets. Rows are appended to ``results/roi_bootstrap_clusters_reps.csv`` as replic
 
 Reported per size: replications, matched sets and clusters (median), the largest cluster's
 share of sets (median), bias with its Monte Carlo SE, the SD of the estimates against the mean
-bootstrap SE (clusters and sets), and the coverage of the truth by each interval with its
-Monte Carlo SE (Morris, White & Crowther 2019).
+bootstrap SE (clusters and sets), the spread over replications of the clusters' SE over the
+sets' (median, min, max), and the coverage of the truth by each interval with its Monte Carlo
+SE (Morris, White & Crowther 2019).
 
 Pre-declared check (the slow test, at 1,000 replications of the >= 300-set size): coverage of
 the connected-cluster interval within 93-97 %. Reported, not asserted: the demo size and the
@@ -271,6 +272,10 @@ def summarise(reps: pd.DataFrame) -> pd.DataFrame:
             "sd_estimate": g["estimate"].std(ddof=1) if n > 1 else math.nan,
             "mean_se_clusters": g["std_error"].mean(),
             "mean_se_sets": g["set_std_error"].mean(),
+            # per replication, the clusters' SE over the sets' on the same panel and seed
+            "se_ratio_median": (g["std_error"] / g["set_std_error"]).median(),
+            "se_ratio_min": (g["std_error"] / g["set_std_error"]).min(),
+            "se_ratio_max": (g["std_error"] / g["set_std_error"]).max(),
         }
         for name, lo, hi in (
             ("clusters", "ci_low", "ci_high"),
@@ -294,7 +299,7 @@ def table(summary: pd.DataFrame) -> str:
             v = r[c]
             if c in ("population", "reps", "sets_min"):
                 cells.append(f"{int(v):,}")
-            elif "coverage" in c or "share" in c:
+            elif "coverage" in c or "share" in c or "ratio" in c:
                 cells.append(f"{v:.3f}")
             elif isinstance(v, float):
                 cells.append(f"{v:,.1f}")
