@@ -29,6 +29,10 @@ coverage within 93.2-96.8 %, the 99 % Monte Carlo band around 95 % at 1,000 repl
 matched cohort) is reported, not asserted: with this few sets, percentile intervals for
 heavy-tailed costs are known to under-cover a little.
 
+The sets here are independent. On the synthetic county people are shared between matched sets
+and the report's bootstrap resamples connected clusters of them; its coverage there is studied
+in ``bench_roi_bootstrap_clusters.py``.
+
 Run::
 
     PYTHONPATH=src python bench/bench_roi_bootstrap.py --reps 1000
