@@ -347,19 +347,21 @@ def _group_estimable(
 ) -> Callable[[tuple[int, ...]], bool]:
     """Whether a group of quintiles can have its own rate ratio in the interaction model.
 
-    The group's matched sets (participants and their controls) must pass the check the main
-    analysis makes before a Poisson DiD (:func:`evalkit.analysis.censoring.rate_ratio_not_
-    estimable`, at :data:`evalkit.analysis.utilisation.MIN_EVENTS`), and the group's controls
-    need events both before and after (else the group's post term has no finite estimate).
+    The group's participants, beside every control (the model's time effects are shared by
+    all groups), must pass the check the main analysis makes before a Poisson DiD
+    (:func:`evalkit.analysis.censoring.rate_ratio_not_estimable`, at
+    :data:`evalkit.analysis.utilisation.MIN_EVENTS`), and the group's own controls need events
+    both before and after (else the group's post term has no finite estimate).
     """
     subclass = mc.panel.loc[mc.panel["referred"] == 1, ["unit", "subclass"]].drop_duplicates()
 
     def ok(grp: tuple[int, ...]) -> bool:
-        sets = subclass.loc[subclass["unit"].isin(quint.index[quint.isin(grp)]), "subclass"]
-        sub = rows[rows["subclass"].isin(set(sets))]
-        controls = sub[sub["referred"] == 0].groupby("post")[setting].sum()
+        sets = set(subclass.loc[subclass["unit"].isin(quint.index[quint.isin(grp)]), "subclass"])
+        in_sets = rows["subclass"].isin(sets)
+        controls = rows[in_sets & (rows["referred"] == 0)].groupby("post")[setting].sum()
         if min(controls.get(0, 0), controls.get(1, 0)) <= 0:
             return False
+        sub = rows[in_sets | (rows["referred"] == 0)]
         return not rate_ratio_not_estimable(sub, setting, mc.time_column, MIN_EVENTS)
 
     return ok
