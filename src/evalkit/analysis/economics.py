@@ -411,23 +411,24 @@ def _bootstrap_notes(d: MatchedDifferenceResult) -> list[str]:
     n_units = c["n_clusters"] if c else d.n_sets
     if c:
         out.append(
-            f"The bootstrap resamples connected clusters of matched sets, not sets: a person "
-            f"in several sets (a control matched at several index dates, or a control before "
-            f"their own referral and a participant after) ties those sets together, directly "
-            f"or through a chain, and a cluster is drawn whole. {c['n_clusters']} clusters "
-            f"from {c['n_sets']} sets; {c['share_sets_in_shared_clusters']:.0%} of sets are "
-            f"in a cluster of more than one; the largest holds {c['n_sets_largest_cluster']}."
+            "The bootstrap resamples connected clusters of matched sets, not sets: a person "
+            "in several sets (a control matched at several index dates, or a control before "
+            "their own referral and a participant after) ties those sets together, directly "
+            "or through a chain, and a cluster is drawn whole; the clusters' sizes are in "
+            "results.json (economics.nhs_cost_difference.bootstrap.clusters, counts rounded)."
         )
         if c["share_largest_cluster"] > LARGE_CLUSTER_SHARE:
+            # No count or share in the sentence: published notes carry no counts of people.
             out.append(
-                f"One cluster holds {c['share_largest_cluster']:.0%} of the matched sets: the "
+                f"One cluster holds more than {LARGE_CLUSTER_SHARE:.0%} of the matched sets: the "
                 "bootstrap draws it as one unit, so the interval rests on fewer independent "
-                "pieces than the number of sets suggests."
+                "pieces than the number of sets suggests and is itself uncertain."
             )
     if n_units < FEW_SETS:
         what = "resampling clusters" if c else "matched sets"
+        # No count in the sentence: the report publishes notes without counts of people.
         out.append(
-            f"Only {n_units} {what}: with fewer than {FEW_SETS}, bootstrap intervals for "
+            f"Fewer than {FEW_SETS} {what}: with so few, bootstrap intervals for "
             "heavy-tailed NHS costs are somewhat too narrow (simulation in "
             "bench/bench_roi_bootstrap.py: 91% coverage for a nominal 95% at 70 sets, 94% at "
             "300); read the interval as a lower bound on the uncertainty."
