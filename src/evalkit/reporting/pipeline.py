@@ -488,9 +488,14 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         e = _find(util, setting=setting, window_months=6, method="matched_did", scale="rate_ratio")
         rows.append((f"{label}: rate ratio (95% CI)", _ci(e), False))
         n = _find(
-            util, setting=setting, window_months=6, method="naive_prepost", scale="rate_ratio"
+            util,
+            setting=setting,
+            window_months=6,
+            method="naive_prepost",
+            scale="rate_ratio",
+            population="matched",  # the same people as the matched DiD
         )
-        rows.append((f"{label}: naive before/after (95% CI)", _ci(n), False))
+        rows.append((f"{label}: naive before/after, matched participants (95% CI)", _ci(n), False))
     wb = results.get("wellbeing", [])
     primary = (results.get("parameters", {}).get("instruments") or [None])[0]
     e = _find(wb, instrument=primary) if primary else None
