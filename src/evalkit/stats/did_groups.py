@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 
 from evalkit.jsonsafe import json_safe
-from evalkit.stats.did import _MODELS, _drop_zero_outcome_groups, _fit_did
+from evalkit.stats.did import _check_call, _drop_zero_outcome_groups, _fit_did
 from evalkit.stats.did_design import build_design
 from evalkit.stats.did_inference import infer
 from evalkit.stats.did_inputs import DidColumns, check_columns, prepare_inputs
 from evalkit.stats.did_result import DID_TERM
-from evalkit.stats.result import Result
+from evalkit.stats.result import ESTIMATE_COLUMNS, Result
 from evalkit.stats.wald import WaldTestResult, wald_test
 
 __all__ = ["GROUP_COLUMNS", "DidByGroupResult", "did_by_group"]
@@ -48,11 +48,7 @@ __all__ = ["GROUP_COLUMNS", "DidByGroupResult", "did_by_group"]
 GROUP_COLUMNS: tuple[str, ...] = (
     "group",
     "reference",
-    "estimate",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "p_value",
+    *ESTIMATE_COLUMNS,
     "coefficient",
     "n_units",
     "n_treated_units",
@@ -273,21 +269,11 @@ def did_by_group(
     >>> fit.df, bool(fit.p_value < 0.01)
     (1, True)
     """
-    if not isinstance(panel, pd.DataFrame):
-        raise TypeError(f"panel must be a pandas DataFrame, not {type(panel).__name__}")
-    if model not in _MODELS:
-        raise ValueError(f"model must be one of {_MODELS}, not {model!r}")
-    cols = DidColumns(
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        treated=treated,
-        post=post,
-        cluster=cluster if cluster is None or isinstance(cluster, str) else tuple(cluster),
-        exposure=exposure,
-        weights=weights,
-        covariates=(group,),  # carried through the row checks; entered below, not as x post
-    )
+    _check_call(panel, model)
+    # ``group`` rides as a covariate through the row checks (missing values dropped with a
+    # note); it is entered below as group terms, never as covariate x post.
+    clusters = cluster if cluster is None or isinstance(cluster, str) else tuple(cluster)
+    cols = DidColumns(outcome, unit, time, treated, post, clusters, exposure, weights, (group,))
     check_columns(panel, {**cols.named(), "covariates[0]": None, "group": group})
     notes: list[str] = []
     if cluster is None:

@@ -410,19 +410,13 @@ def _utilisation_by_group(
     groups = _set_groups(mc, quint, scheme)
     fit: DidByGroupResult | None = None
     try:
+        # The main analysis's call (utilisation()): its rows, time effects, clusters, weights.
+        cluster = mc.spec.get("cluster") or "subclass"
         fit = did_by_group(
             rows_in.assign(**{GROUP_COLUMN: rows_in["unit"].map(groups)}),
-            outcome=setting,
-            unit="unit",
-            time=mc.time_column,
-            treated="referred",
-            post="post",
-            group=GROUP_COLUMN,
-            cluster=mc.spec.get("cluster") or "subclass",
-            exposure="exposure",
-            model="poisson",
-            weights=mc.weight_column,
-        )
+            setting, "unit", mc.time_column, "referred", "post", GROUP_COLUMN, cluster,
+            "exposure", "poisson", weights=mc.weight_column,
+        )  # fmt: skip
     except ValueError as exc:  # e.g. stacked effects on small groups: no convergence
         notes.append(f"{setting}: the model by IMD group could not be fitted ({exc}).")
     by_level = {} if fit is None else fit.tidy().set_index("group")
