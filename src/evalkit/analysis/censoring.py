@@ -212,8 +212,16 @@ def censor_panel(
     settings: list[str],
     *,
     truncate: tuple[float, float] | None = (0.01, 0.99),
+    before_referral: pd.DataFrame | None = None,
 ) -> Censored:
     """Censor controls at their own referral and weight the rest (module docstring).
+
+    With ``before_referral`` (:func:`evalkit.cohort.followup_before_own_referral`) a control
+    is censored at the day of its referral: its censor month keeps the days before the
+    referral (counts and person-time from ``before_referral``), with the censoring weight of
+    the month before (it was uncensored at the month's start), and later months are dropped.
+    Without it the whole censor month is dropped (the earlier, month-level rule, which drops
+    the pre-referral rise in use that led to the referral: censoring on the outcome).
 
     Parameters
     ----------
@@ -229,6 +237,9 @@ def censor_panel(
         Count columns summed into the last 3 months' use.
     truncate : (float, float) or None
         Passed to :func:`evalkit.ipcw`.
+    before_referral : pd.DataFrame, optional
+        ``unit``, ``event_month`` and the panel's count, ``total_cost`` and ``exposure``
+        columns of censored controls' rows from their censor month on, ending at the referral.
     """
     if "censor_month" not in panel:
         raise ValueError(
@@ -252,9 +263,31 @@ def censor_panel(
     base.loc[follow, "ipcw"] = base.loc[follow].groupby("unit")["ipcw"].ffill()
     base["ipcw"] = base["ipcw"].fillna(1.0)
     c = base["censor_month"].astype("Float64").to_numpy(dtype=float, na_value=np.inf)
-    dropped = (base["referred"].to_numpy() == 0) & (base["event_month"].to_numpy() >= c)
+    em = base["event_month"].to_numpy()
+    ctrl = base["referred"].to_numpy() == 0
     follow_rows = follow.to_numpy() & (base["exposure"].to_numpy() > 0)
-    out = base.loc[~dropped].copy()
+    if before_referral is None:
+        dropped = ctrl & (em >= c)
+        out = base.loc[~dropped].copy()
+    else:
+        dropped = ctrl & (em > c)
+        part = ctrl & (em == c)
+        out = base.copy()
+        # The censor month's days before the referral, weighted as uncensored at its start.
+        out.loc[part, "ipcw"] = np.nan
+        out.loc[follow, "ipcw"] = out.loc[follow].groupby("unit")["ipcw"].ffill()
+        out["ipcw"] = out["ipcw"].fillna(1.0)
+        cut = before_referral.set_index(["unit", "event_month"])
+        key = pd.MultiIndex.from_arrays(
+            [out.loc[part, "unit"].to_numpy(), out.loc[part, "event_month"].to_numpy()]
+        )
+        vals = cut.reindex(key)
+        if vals.isna().any().any():
+            raise ValueError("before_referral lacks the censor month of some censored control")
+        for col in cut.columns:
+            out.loc[part, col] = vals[col].to_numpy().astype(out[col].dtype)
+        dropped = dropped | (part & (out["exposure"].to_numpy() <= 0))
+        out = out.loc[~dropped].copy()
     out[ANALYSIS_WEIGHT] = out["weight"].astype(float) * out["ipcw"]
     ctrl_units = base.loc[base["referred"] == 0, "unit"]
     cens_units = base.loc[(base["referred"] == 0) & np.isfinite(c), "unit"]

@@ -45,6 +45,7 @@ from evalkit.cohort import (
     Cohort,
     build_cohort,
     build_panel,
+    followup_before_own_referral,
     naive_panel,
     placebo_cohort,
 )
@@ -272,7 +273,12 @@ def matched_cohort(
         spec["time_effects"] = "event month (pooled across index months)"
         return MatchedCohort(cohort, m, panel, naive, spec, tuple(notes))
     index_cov, m = index_covariates(cohort, m, panel, [*cov_cols, "sex"], notes)
-    cens = censor_panel(panel, censoring_covariates(index_cov, LOG_COUNT_PREFIXES), cohort.settings)
+    cens = censor_panel(
+        panel,
+        censoring_covariates(index_cov, LOG_COUNT_PREFIXES),
+        cohort.settings,
+        before_referral=followup_before_own_referral(cohort, panel),
+    )
     spec["time_effects"] = "index month x event month (stacked: one set per sub-experiment)"
     spec["censoring"] = cens.ipcw.spec
     notes.append(

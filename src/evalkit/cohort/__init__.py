@@ -8,7 +8,12 @@ Rules and reasons: ``docs/decisions/cohort.md``.
 """
 
 from evalkit.cohort.eligibility import EXCLUSION_REASONS
-from evalkit.cohort.panel import EVENT_MONTHS, build_panel, naive_panel
+from evalkit.cohort.panel import (
+    EVENT_MONTHS,
+    build_panel,
+    followup_before_own_referral,
+    naive_panel,
+)
 from evalkit.cohort.prior_utilisation import PRIOR_WINDOWS
 from evalkit.cohort.result import Cohort
 from evalkit.cohort.risk_set import RISK_SETS, build_cohort, placebo_cohort
@@ -23,6 +28,7 @@ __all__ = [
     "CohortError",
     "build_cohort",
     "build_panel",
+    "followup_before_own_referral",
     "naive_panel",
     "placebo_cohort",
 ]

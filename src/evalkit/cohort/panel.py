@@ -38,7 +38,7 @@ from evalkit.dates import (
     month_index_expr,
 )
 
-__all__ = ["EVENT_MONTHS", "build_panel", "naive_panel"]
+__all__ = ["EVENT_MONTHS", "build_panel", "followup_before_own_referral", "naive_panel"]
 
 #: Default event months: 24 months before index to 12 months after (months -24 .. 11).
 EVENT_MONTHS: tuple[int, int] = (-24, 11)
@@ -180,6 +180,71 @@ def build_panel(
     return panel
 
 
+def followup_before_own_referral(
+    cohort: Cohort,
+    panel: pd.DataFrame,
+    *,
+    months: tuple[int, int] | None = None,
+    con: Any = None,
+) -> pd.DataFrame:
+    """Rows of the controls referred later, with person-time and events ending at their referral.
+
+    A matched control that is referred to the programme itself follows "not referred now" up
+    to the day before its own referral, so the target trial censors it there, not at the start
+    of the event month holding the referral: the days before the referral (when the use that
+    led to it happened) are usual care, and dropping them would censor on the outcome
+    (docs/decisions/censoring.md, "Censored at the day"). For every control unit of ``panel``
+    with a ``censor_month``, this returns its rows from ``censor_month`` on with the same
+    columns as :func:`build_panel`'s (settings, ``total_cost``, ``exposure``), counting only
+    events dated before its own referral date and person-time up to the day before it; the
+    censor month keeps its part before the referral, later months have exposure 0. The
+    referral day itself (the consultation that made the referral) is not counted.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The cohort ``panel`` was built from (``candidates`` hold ``own_referral_date``).
+    panel : pd.DataFrame
+        From :func:`build_panel` on matched rows (``unit`` = the candidates' ``row_id``).
+    months : (int, int), optional
+        The panel's event months (default: its smallest and largest ``event_month``).
+    con : ibis backend, optional
+        Engine connection, as in :func:`build_panel`.
+    """
+    cols = [*cohort.panel_settings, "total_cost", "exposure"]
+    ctrl = (panel["referred"] == 0) & panel["censor_month"].notna()
+    if not ctrl.any():
+        return panel.iloc[0:0][["unit", "event_month", *cols]].copy()
+    if months is None:
+        months = (int(panel["event_month"].min()), int(panel["event_month"].max()))
+    lo, hi = int(months[0]), int(months[1])
+    units = panel.loc[ctrl, ["unit", "person_id", "index_date", "censor_month"]].drop_duplicates(
+        "unit"
+    )
+    own = cohort.candidates["own_referral_date"].to_numpy(dtype="datetime64[s]")
+    units["end_date"] = own[units["unit"].to_numpy(dtype=np.int64)]
+    tables = open_tables(cohort.data_dir, con)
+    convention = cohort.spec.get("event_months", "index")
+    exclude_day = cohort.spec.get("index_day") == "excluded" and convention == "day_after"
+    cut = _engine_panel(
+        tables,
+        units,
+        cohort.panel_settings,
+        lo,
+        hi,
+        cohort,
+        convention,
+        exclude_index_day=exclude_day,
+        end_before=True,
+    )
+    costs = np.array([cohort.unit_costs.cost_of(s) for s in cohort.settings])
+    cut["total_cost"] = cut[cohort.settings].to_numpy(dtype=np.float64) @ costs
+    first = units.set_index("unit")["censor_month"].astype("int64")
+    keep = cut["event_month"].to_numpy() >= first.loc[cut["unit"]].to_numpy()
+    out = cut.loc[keep, ["unit", "event_month", *cols]]
+    return out.sort_values(["unit", "event_month"], ignore_index=True)
+
+
 def naive_panel(
     cohort: Cohort, *, months: tuple[int, int] = EVENT_MONTHS, con: Any = None
 ) -> pd.DataFrame:
@@ -309,20 +374,24 @@ def _engine_panel(
     convention: str,
     *,
     exclude_index_day: bool = False,
+    end_before: bool = False,
 ) -> pd.DataFrame:
     """Compute counts per setting and exposure per (unit, event month) in the engine.
 
     With ``exclude_index_day`` the index day (the last day of month -1) is neither counted nor
-    at risk: month -1's person-time ends the day before it.
+    at risk: month -1's person-time ends the day before it. With ``end_before`` each unit's
+    person-time and events end the day before its ``end_date`` (a column of ``units``).
 
     Events come from the cohort's event store (integer person keys, already restricted to the
     risk set) when it is held and covers the months asked for; otherwise from the activity
     table.
     """
     pop, act = tables.population, tables.activity
-    u = ibis.memtable(units[["unit", "person_id", "index_date"]]).cast(
-        {"unit": "int64", "person_id": "string", "index_date": "date"}
-    )
+    ucols, utypes = ["unit", "person_id", "index_date"], {"unit": "int64", "person_id": "string"}
+    if end_before:
+        ucols.append("end_date")
+        utypes["end_date"] = "date"
+    u = ibis.memtable(units[ucols]).cast({**utypes, "index_date": "date"})
     mt = ibis.memtable({"event_month": list(range(lo, hi + 1))}).cast({"event_month": "int64"})
 
     # Person-time at risk.
@@ -342,6 +411,8 @@ def _engine_panel(
         data_end,
     )
     at_risk_to = last.epoch_days() + 1  # exclusive
+    if end_before:
+        at_risk_to = ibis.least(at_risk_to, g.end_date.epoch_days())
     a, b = g._a, g._b
     if exclude_index_day:
         b = (g.event_month == -1).ifelse(b - 1, b)
@@ -354,7 +425,8 @@ def _engine_panel(
     last_excl = add_months(pd.Timestamp(units["index_date"].max()).date(), hi + 1)
     last_excl += dt.timedelta(days=1)  # month hi may end on index + hi + 1 months
     if (
-        store is not None
+        not end_before
+        and store is not None
         and store.tables.con is tables.con
         and tuple(store.settings) == tuple(settings)
         and store.start <= first
@@ -365,7 +437,7 @@ def _engine_panel(
         )
         ev = store.events.select(_k="pk", event_date="event_date", setting_code="setting_code")
     else:
-        uk = u.select("unit", "index_date", _k="person_id")
+        uk = u.select("unit", "index_date", *(["end_date"] if end_before else []), _k="person_id")
         ev = act.filter(
             act.setting.isin(settings), act.event_date >= first, act.event_date < last_excl
         )
@@ -376,6 +448,8 @@ def _engine_panel(
         )
     ev = ev.semi_join(uk.select("_k"), "_k")
     j = uk.join(ev, "_k")
+    if end_before:
+        j = j.filter(j.event_date < j.end_date)
     # Event month from the calendar-month difference, one less when the event falls before
     # that month's boundary (the same boundary expression as the person-time above).
     m0 = month_index_expr(j.event_date) - month_index_expr(j.index_date)

@@ -405,19 +405,38 @@ def test_target_trial_weights_and_stacked_time_enter_did(matched) -> None:
     assert (p.loc[~ctrl_post, "ipcw"] == 1).all()
     assert p.loc[ctrl_post, "ipcw"].nunique() > 1
     w = mc.censoring.weights
-    both = p.index[ctrl_post].intersection(w.index)
+    in_censor_month = p["event_month"] == p["censor_month"].astype("Float64").fillna(-99)
+    both = p.index[ctrl_post & ~in_censor_month].intersection(w.index)
     np.testing.assert_allclose(p.loc[both, "ipcw"], w[both])
+    # The censor month's days before the referral weigh as uncensored at the month's start:
+    # the unit's weight of the month before (1 in month 0).
+    full = mc.panel.set_index(["unit", "event_month"])["ipcw"]
+    for _, row in p[ctrl_post & in_censor_month].iterrows():
+        m = int(row["event_month"])
+        before = full.get((row["unit"], m - 1), 1.0) if m > 0 else 1.0
+        assert row["ipcw"] == pytest.approx(before, rel=1e-12)
 
 
 def test_target_trial_censors_controls_and_legacy_does_not(matched, demo_processed) -> None:
     mc = matched["mindsong"]
     full = mc.panel_uncensored
     c = full["censor_month"].astype("Float64").fillna(np.inf)
-    gone = (full["referred"] == 0) & (full["event_month"] >= c)
+    ctrl = full["referred"] == 0
+    gone = ctrl & (full["event_month"] > c)
     assert gone.any()
-    assert len(mc.panel) == len(full) - int(gone.sum())
     kept = mc.panel.merge(full.loc[gone, ["unit", "event_month"]], how="inner")
-    assert kept.empty  # no control row at or after its own referral is left
+    assert kept.empty  # no control row after the month of its own referral is left
+    # The censor month keeps the days before the referral: never more than the whole month.
+    at = full.loc[ctrl & (full["event_month"] == c)]
+    part = mc.panel.merge(at[["unit", "event_month"]], how="inner")
+    assert len(mc.panel) == len(full) - int(gone.sum()) - (len(at) - len(part))
+    whole = at.set_index(["unit", "event_month"]).loc[
+        pd.MultiIndex.from_frame(part[["unit", "event_month"]])
+    ]
+    assert (part["exposure"].to_numpy() <= whole["exposure"].to_numpy() + 1e-12).all()
+    assert (part["exposure"] > 0).all()
+    for s in mc.cohort.settings:
+        assert (part[s].to_numpy() <= whole[s].to_numpy()).all()
     n_ctrl = full.loc[full["referred"] == 0, "unit"].nunique()
     n_cens = full.loc[(full["referred"] == 0) & full["censor_month"].notna(), "unit"].nunique()
     assert mc.controls_censored_share == pytest.approx(n_cens / n_ctrl)
@@ -439,6 +458,36 @@ def test_target_trial_censors_controls_and_legacy_does_not(matched, demo_process
     assert (legacy.panel["weight"].to_numpy() == matching).all()
     with pytest.raises(ValueError, match="design must be one of"):
         matched_cohort(load_study("mindsong", demo_processed), design="pooled")
+
+
+def test_censor_month_counts_the_days_before_the_own_referral(matched, demo_processed) -> None:
+    """A censored control's censor month: events and person-time before its referral day only.
+
+    Checked by hand against the activity table: event month m runs from the day after index +
+    m months to index + m + 1 months (pandas' DateOffset clips to the month's end as the
+    contract does); the events counted are those in that month dated before the referral.
+    """
+    import duckdb
+
+    mc = matched["mindsong"]
+    p = mc.panel
+    rows = p[(p["referred"] == 0) & (p["event_month"] == p["censor_month"].astype("Float64"))]
+    assert len(rows) > 0
+    own = mc.cohort.candidates["own_referral_date"]
+    src = f"read_parquet('{demo_processed}/activity.parquet')"
+    act = duckdb.sql(f"select person_id, event_date, setting from {src}").df()
+    act["event_date"] = pd.to_datetime(act["event_date"])
+    by_person = dict(tuple(act.groupby("person_id")))
+    for _, r in rows.head(25).iterrows():
+        idx = pd.Timestamp(r["index_date"])
+        m = int(r["event_month"])
+        start = idx + pd.DateOffset(months=m) + pd.Timedelta(days=1)
+        ref = pd.Timestamp(own.iloc[int(r["unit"])])
+        assert start <= ref
+        ev = by_person.get(r["person_id"], act.iloc[0:0])
+        ev = ev[(ev["event_date"] >= start) & (ev["event_date"] < ref)]
+        for s in mc.cohort.settings:
+            assert r[s] == int((ev["setting"] == s).sum()), (r["unit"], s)
 
 
 def test_results_carry_estimand_and_censored_share(matched) -> None:
