@@ -115,6 +115,7 @@ COLUMNS: Final[dict[str, dict[str, str]]] = {
         "sessions_offered": "int",
         "sessions_attended": "int",
         "discharge_reason": "string",
+        "submitted_on": "date",
     },
     "measures": {
         "episode_id": "string",
@@ -131,7 +132,7 @@ COLUMNS: Final[dict[str, dict[str, str]]] = {
 NULLABLE: Final[dict[str, frozenset[str]]] = {
     "population": frozenset({"registered_to", "date_of_death", *CONDITIONS}),
     "activity": frozenset({"bed_days"}),
-    "referrals": frozenset({"start_date", "end_date"}),
+    "referrals": frozenset({"start_date", "end_date", "submitted_on"}),
     "measures": frozenset({"response"}),
 }
 
@@ -139,7 +140,7 @@ NULLABLE: Final[dict[str, frozenset[str]]] = {
 OPTIONAL_COLUMNS: Final[dict[str, frozenset[str]]] = {
     "population": frozenset(CONDITIONS),
     "activity": frozenset({"bed_days"}),
-    "referrals": frozenset(),
+    "referrals": frozenset({"submitted_on"}),
     "measures": frozenset(),
 }
 
@@ -158,6 +159,9 @@ PERSON_ID_PATTERN: Final[str] = r"^[0-9a-f]{16}(?:[0-9a-f]{16})?$"
 
 #: Dates before this are impossible in any table (a placeholder such as 1900-01-01 is not a date).
 EARLIEST_DATE: Final[dt.date] = dt.date(1900, 1, 2)
+#: A ``submitted_on`` before this is impossible (no minimum dataset was submitted before 2000);
+#: one before its referral date is a timeliness problem, counted in the provider report.
+EARLIEST_SUBMISSION: Final[dt.date] = dt.date(2000, 1, 1)
 
 # --- Quarantine reasons ---------------------------------------------------------------------
 # Each rejected row gets exactly one reason: the first that applies in the order below.
@@ -186,6 +190,12 @@ REFERRAL_AFTER_DEATH = "referral_after_death_or_deregistration"
 BORN_AFTER_REFERRAL = "born_after_referral"  # year_of_birth after the referral's year
 ASSESSED_OUTSIDE_EPISODE = "assessed_outside_episode"  # far before referral or after the end
 PARENT_QUARANTINED = "parent_quarantined"  # the row's person or episode was quarantined
+#: referrals: one episode (person, programme, referral date) submitted with different data,
+#: within or across providers; every row of it is quarantined (:mod:`evalkit.intake.episodes`).
+CONFLICTING_SUBMISSIONS = "conflicting_submissions"
+#: referrals: the named filter rule for an exact repeat of an episode (the earliest submission is
+#: kept; the rest are counted, not quarantined).
+DUPLICATE_SUBMISSION = "duplicate submission"
 
 REASONS: Final[tuple[str, ...]] = (
     MISSING_REQUIRED,
@@ -212,6 +222,7 @@ REASONS: Final[tuple[str, ...]] = (
     REFERRAL_AFTER_DEATH,
     BORN_AFTER_REFERRAL,
     ASSESSED_OUTSIDE_EPISODE,
+    CONFLICTING_SUBMISSIONS,
 )
 
 #: A questionnaire may be dated up to this many days before its episode's referral...

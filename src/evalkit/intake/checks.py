@@ -356,7 +356,10 @@ def _column_rules(r: _Rules) -> None:
             v = r.val(c)
             if c not in native:
                 r.add(C.INVALID_TYPE, c, s.notnull() & ~r.p[f"_ok_{c}"])
-            r.add(C.IMPOSSIBLE_DATE, c, s.notnull() & (v.isnull() | (v < earliest) | (v > end)))
+            first = earliest
+            if c == "submitted_on":  # no minimum dataset was submitted before 2000
+                first = ibis.literal(C.EARLIEST_SUBMISSION, type="date")
+            r.add(C.IMPOSSIBLE_DATE, c, s.notnull() & (v.isnull() | (v < first) | (v > end)))
         if c == "person_id":
             pattern = f"^(?:{r.ctx.person_id_pattern})$"
             r.add(C.MALFORMED_PERSON_ID, c, s.notnull() & ~s.re_search(pattern))

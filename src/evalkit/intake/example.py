@@ -133,7 +133,7 @@ def example_tables() -> dict[str, pd.DataFrame]:
                 "ongoing",
             ),
         ],
-        columns=list(C.COLUMNS["referrals"]),
+        columns=[c for c in C.COLUMNS["referrals"] if c not in C.OPTIONAL_COLUMNS["referrals"]],
     )
     meas = []
     for item in range(1, 8):

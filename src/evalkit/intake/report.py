@@ -47,6 +47,7 @@ REASON_TEXT: dict[str, str] = {
         f"assessed more than {C.ASSESSED_BEFORE_REFERRAL_DAYS} days before the referral or "
         f"{C.ASSESSED_AFTER_END_DAYS} days after the episode's end"
     ),
+    C.CONFLICTING_SUBMISSIONS: "one episode submitted with different data (all its rows held)",
 }
 
 
