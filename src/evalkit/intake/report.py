@@ -67,6 +67,10 @@ class TableReport:
     absent_optional_columns: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
     size_bytes: int = 0
+    #: Rows left out by a named filter rule (counted, written nowhere): read = accepted +
+    #: quarantined + filtered.
+    rows_filtered: int = 0
+    filtered_by_rule: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (the per-table entry of ``intake_report.json``)."""
@@ -82,6 +86,8 @@ class TableReport:
             "ignored_columns": list(self.ignored_columns),
             "absent_optional_columns": list(self.absent_optional_columns),
             "examples": list(self.examples),
+            "rows_filtered": self.rows_filtered,
+            "filtered_by_rule": dict(self.filtered_by_rule),
         }
 
 
@@ -163,7 +169,8 @@ class IntakeReport:
         return {
             "tables": {name: t.to_dict() for name, t in self.tables.items()},
             "reconciled": all(
-                t.rows_read == t.rows_accepted + t.rows_quarantined for t in self.tables.values()
+                t.rows_read == t.rows_accepted + t.rows_quarantined + t.rows_filtered
+                for t in self.tables.values()
             ),
             "spec": self.spec,
             "notes": list(self.notes),
