@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -61,11 +62,13 @@ def html_table(
     labels: dict[str, str] | None = None,
     name: str = "",
     analysis: str = "",
+    note: str = "",
 ) -> Html:
     """An accessible HTML table (caption, header scopes); count cells marked ``ek-count``.
 
     A suppressed value (``None``/NaN in a count column) is shown as ``*``; the disclosure checker
-    reads the ``ek-count`` cells. ``analysis`` names the function that computed the table.
+    reads the ``ek-count`` cells. ``analysis`` names the function that computed the table;
+    ``note``, if any, is one line under the table (what its columns mean).
     """
     labels = labels or {}
     rows = [
@@ -82,6 +85,7 @@ def html_table(
         caption=caption,
         header=[labels.get(c, c.replace("_", " ")) for c in df.columns],
         rows=rows,
+        note=note,
     )
 
 
@@ -136,15 +140,63 @@ def overlap_bins(mc: Any, rule: DisclosureRule, n_bins: int = 25) -> pd.DataFram
 _UTIL_COLS = [
     "setting",
     "window_months",
+    "role",
     "method",
     "population",
     "scale",
     "estimate",
     "ci_low",
     "ci_high",
+    "p_holm",
     "n_participants",
     "n_controls",
 ]
+#: What a utilisation table's ``role`` and Holm-adjusted p mean (one line under each table).
+ROLE_NOTE = (
+    "Role, from the analysis plan: primary = the primary outcome, tested on its own; secondary "
+    "= the secondary settings at the primary window, their rate-ratio p-values adjusted together "
+    "with Holm's method (Holm-adjusted p); exploratory = every other figure. The other windows "
+    "are nested in the primary window (a shorter window is the first months of a longer one), "
+    "so they are marked nested and are not corrected for multiple comparisons."
+)
+#: The role text of a figure at a window other than the primary one.
+NESTED_ROLE = "exploratory (nested window, not corrected)"
+
+
+def p_text(p: float | None) -> str | None:
+    """A p-value as a table cell shows it: three decimals, ``<0.001``, or None (shown –).
+
+    Examples
+    --------
+    >>> p_text(0.04812), p_text(0.0002), p_text(None), p_text(float("nan"))
+    ('0.048', '<0.001', None, None)
+    """
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return None
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def utilisation_view(scale: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The utilisation table's rows on ``scale``, roles spelt out for the reader.
+
+    A figure at a window other than the primary outcome's is ``exploratory (nested window, not
+    corrected)``; ``p_holm`` (secondary rate ratios only) is shown as text (:func:`p_text`).
+    The primary window is read from the table's primary entry, so with none (an old
+    results.json) the roles are shown as they are.
+    """
+
+    def view(d: pd.DataFrame) -> pd.DataFrame:
+        out = d[d["scale"] == scale].copy()
+        if "role" in out:
+            primary = d.loc[d["role"] == "primary", "window_months"].unique()
+            if len(primary) == 1:
+                nested = (out["window_months"] != primary[0]) & (out["role"] == "exploratory")
+                out["role"] = out["role"].where(~nested, NESTED_ROLE)
+        if "p_holm" in out:
+            out["p_holm"] = [p_text(p) for p in out["p_holm"]]
+        return out
+
+    return view
 
 
 def _pathway_view(group: str, caption: str) -> dict[str, Any]:
@@ -267,22 +319,25 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
     "utilisation_rate_ratios": {
         "analysis": utilisation_all,
         "source": "utilisation",
-        "filter": lambda d: d[d["scale"] == "rate_ratio"],
+        "filter": utilisation_view("rate_ratio"),
         "columns": _UTIL_COLS,
         "counts": ("n_participants", "n_controls"),
+        "labels": {"p_holm": "Holm-adjusted p"},
         "caption": "Rate ratios by setting and window: matched difference-in-differences beside "
         "the naive before/after figure (participants alone, no comparison group), for the "
         "matched participants (the same people as the matched comparison) and for all "
         "participants (population). Below 1 = fewer events than expected.",
+        "note": ROLE_NOTE,
     },
     "utilisation_differences": {
         "analysis": utilisation_all,
         "source": "utilisation",
-        "filter": lambda d: d[d["scale"] == "difference_per_person"],
-        "columns": _UTIL_COLS,
+        "filter": utilisation_view("difference_per_person"),
+        "columns": [c for c in _UTIL_COLS if c != "p_holm"],
         "counts": ("n_participants", "n_controls"),
         "caption": "Absolute change: events per participant over the window (total_cost: £ per "
         "participant), matched DiD beside naive before/after (matched and all participants).",
+        "note": ROLE_NOTE + " Holm's adjustment is on the rate ratios (the table above).",
     },
     "negative_controls": {
         "analysis": negative_controls,
@@ -557,4 +612,5 @@ def view_table(name: str, tables: dict[str, pd.DataFrame]) -> Html:
         labels=spec.get("labels"),
         name=name,
         analysis=qualified_name(spec["analysis"]),
+        note=spec.get("note", ""),
     )
