@@ -3,10 +3,11 @@
 Matching (:func:`match`), difference-in-differences (:func:`did`, and :func:`stacked_did` on
 calendar-time panels), censoring weights (:func:`ipcw`), naive pre/post, paired pre/post change
 on scored questionnaires (:func:`prepost`, :func:`score_measures`), rates and rate ratios,
-E-values, minimum detectable effects and cost differences with their bootstrap. Nothing here
-imports evalkit's domain modules (config, contract, synth, intake, cohort, analysis, reporting;
-an import-linter contract checks it): column names and instrument rules are arguments, so
-academics can use these functions on their own data.
+E-values, Rambachan-Roth bounds (:func:`relative_magnitudes`), minimum detectable effects and
+cost differences with their bootstrap. Nothing here imports evalkit's domain modules (config,
+contract, synth, intake, cohort, analysis, reporting; an import-linter contract checks it):
+column names and instrument rules are arguments, so academics can use these functions on their
+own data.
 """
 
 from evalkit.stats.censoring import IpcwResult, ipcw
@@ -21,6 +22,7 @@ from evalkit.stats.costs import (
 )
 from evalkit.stats.did import DidResult, did
 from evalkit.stats.evalue import EValueResult, evalue, evalue_rr
+from evalkit.stats.honest import HonestResult, relative_magnitudes
 from evalkit.stats.matching import MatchResult, match
 from evalkit.stats.naive import NaiveResult, naive_prepost
 from evalkit.stats.prepost import PrePostResult, dz_confidence_interval, prepost
@@ -39,6 +41,7 @@ __all__ = [
     "DidResult",
     "EValueResult",
     "HeterogeneityResult",
+    "HonestResult",
     "IpcwResult",
     "MatchResult",
     "MatchedDifferenceResult",
@@ -63,6 +66,7 @@ __all__ = [
     "prepost",
     "rate_ratio",
     "rate_ratios",
+    "relative_magnitudes",
     "return_on_investment",
     "score_measures",
     "stacked_did",
