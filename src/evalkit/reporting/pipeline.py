@@ -44,7 +44,7 @@ from evalkit.files import swap_folder, write_text
 from evalkit.intake.source_record import SOURCE_FILE, TRUTH_FILE, read_source
 from evalkit.intake.staleness import REPORT_FILE
 from evalkit.reporting.checker import CheckResult, check_outputs
-from evalkit.reporting.findings import WELLBY_CAVEAT
+from evalkit.reporting.findings import WELLBY_CAVEAT, primary_outcome
 from evalkit.reporting.html import render
 from evalkit.reporting.target_trial import censored_share
 
@@ -471,31 +471,63 @@ def _count(n: Any) -> int | None:
 
 #: The settings the comparison page compares, in its order (their names from the label table).
 COMPARED_SETTINGS: tuple[str, ...] = ("emergency_admission", "gp_appointment", "ae_attendance")
+#: The comparison page's WELLBY row; its caveat (:data:`ROW_NOTES`) is the row right under it.
+WELLBY_ROW = (
+    "WELLBY social value per £1, intention to treat (95% CI; completers' upper bound): "
+    "a wellbeing valuation, not NHS cash (caveat in the next row)"
+)
+#: Rows the comparison page follows with a full-width note, whatever the programmes show.
+ROW_NOTES: dict[str, str] = {WELLBY_ROW: WELLBY_CAVEAT}
+
+
+def _at_window(e: dict[str, Any] | None, window: int) -> str:
+    """A rate ratio with its CI, the window it is at and its role in the plan, for one cell."""
+    role = f", {e['role']}" if e and e.get("role") else ""
+    return f"{_ci(e)} ({window} months{role})"
 
 
 def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """The comparison page's metrics for one programme: (label, value, is_count)."""
+    """The comparison page's metrics for one programme: (label, value, is_count).
+
+    Healthcare use is shown at the programme's own primary window (the plan's; 12 months for a
+    results.json from before plans named one), and every cell names the window and the
+    figure's role, since programmes' windows may differ.
+    """
     util = results.get("utilisation", [])
     m = results.get("matching", {})
+    setting, window = primary_outcome(results)
+    locked = (results.get("plan") or {}).get("locked")
     rows: list[tuple[str, str, bool]] = [
         ("Participants (referred)", m.get("n_participants"), True),
         ("Participants matched", m.get("n_matched"), True),
         ("Matched controls", m.get("n_controls"), True),
         ("Matched controls referred later (followed until then)", censored_share(results), False),
+        (
+            "Primary outcome in the analysis plan (window the rows below use)",
+            f"{setting_label(setting, capital=True)}, {window} months"
+            + (" (locked)" if locked else " (plan not locked)"),
+            False,
+        ),
     ]
-    for setting in COMPARED_SETTINGS:
-        label = f"{setting_label(setting, capital=True)}, 6 months"
-        e = _find(util, setting=setting, window_months=6, method="matched_did", scale="rate_ratio")
-        rows.append((f"{label}: rate ratio (95% CI)", _ci(e), False))
+    for s in COMPARED_SETTINGS:
+        label = f"{setting_label(s, capital=True)}, primary window"
+        e = _find(util, setting=s, window_months=window, method="matched_did", scale="rate_ratio")
+        rows.append((f"{label}: rate ratio (95% CI)", _at_window(e, window), False))
         n = _find(
             util,
-            setting=setting,
-            window_months=6,
+            setting=s,
+            window_months=window,
             method="naive_prepost",
             scale="rate_ratio",
             population="matched",  # the same people as the matched DiD
         )
-        rows.append((f"{label}: naive before/after, matched participants (95% CI)", _ci(n), False))
+        rows.append(
+            (
+                f"{label}: naive before/after, matched participants (95% CI)",
+                _at_window(n, window),
+                False,
+            )
+        )
     wb = results.get("wellbeing", [])
     primary = (results.get("parameters", {}).get("instruments") or [None])[0]
     e = _find(wb, instrument=primary) if primary else None
@@ -536,14 +568,7 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         wtext += f"; completers {w['completers_upper']:.2f}"
     elif w.get("estimate") is not None and "completers_upper" not in w:
         wtext += " (completers only)"  # a results.json from before the ITT figure
-    rows.append(
-        (
-            "WELLBY social value per £1, intention to treat (95% CI; completers' upper bound): "
-            "a wellbeing valuation, not NHS cash (note below the table)",
-            wtext,
-            False,
-        )
-    )
+    rows.append((WELLBY_ROW, wtext, False))
     return rows
 
 
@@ -551,7 +576,8 @@ def comparison_table(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The comparison page's rows: each metric's label and its value in every programme.
 
     ``data`` maps a programme's slug to its results.json, in column order. Count values are
-    ints (None where suppressed), the template shows them as controlled counts.
+    ints (None where suppressed), the template shows them as controlled counts. A row in
+    :data:`ROW_NOTES` carries its ``note`` (the template puts it in a full-width row under it).
     """
     per = [comparison_rows(r) for r in data.values()]
     if not per:
@@ -560,6 +586,7 @@ def comparison_table(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "label": label,
             "is_count": is_count,
+            "note": ROW_NOTES.get(label, ""),
             "values": [_count(p[i][1]) if is_count else str(p[i][1]) for p in per],
         }
         for i, (label, _, is_count) in enumerate(per[0])
@@ -581,7 +608,6 @@ def build_index(reports: str | Path = "reports") -> Path:
         "comparison.html.j2",
         programmes=programmes,
         rows=comparison_table(data),
-        wellby_caveat=WELLBY_CAVEAT,
         version=__version__,
     )
     return write_text(page.body + "\n", reports / "index.html")

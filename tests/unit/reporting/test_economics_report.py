@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from evalkit.reporting.disclosure import control_entry
 from evalkit.reporting.findings import WELLBY_CAVEAT, economics_sentences, wellby_sentence
 from evalkit.reporting.html import render
-from evalkit.reporting.pipeline import comparison_rows
+from evalkit.reporting.pipeline import WELLBY_ROW, comparison_rows, comparison_table
 
-WELLBY_ROW = (
-    "WELLBY social value per £1, intention to treat (95% CI; completers' upper bound): a "
-    "wellbeing valuation, not NHS cash (note below the table)"
-)
 WELLBY = {
     "estimate": 4.1,
     "low": 3.2,
@@ -69,10 +67,15 @@ def test_comparison_page_wellby_row_and_caveat() -> None:
     assert "not NHS cash" in label and "intention to treat" in label
     assert rows[label] == "4.10 (1.50 to 6.70); completers 10.30"
     assert any(k.startswith("Return per £1") for k in rows)
-    page = render(
-        "comparison.html.j2", programmes=[], rows=[], wellby_caveat=WELLBY_CAVEAT, version="x"
-    ).body
-    assert WELLBY_CAVEAT in page
+    table = comparison_table({"a": {"economics": ECONOMICS}, "b": {}})
+    both = [{"slug": "a", "title": "A"}, {"slug": "b", "title": "B"}]
+    page = render("comparison.html.j2", programmes=both, rows=table, version="x").body
+    # the caveat is the row right under the WELLBY row, spanning every programme's column
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", page, flags=re.DOTALL)
+    at = next(i for i, r in enumerate(rows) if WELLBY_ROW.replace("'", "&#39;") in r)
+    assert rows[at + 1].startswith('<tr class="ek-row-note"><td colspan="3">')
+    assert WELLBY_CAVEAT.replace("'", "&#39;") in rows[at + 1]
+    assert rows[at - 1].count("Return per £1") == 1  # the NHS return sits just above
 
 
 def test_control_entry_suppresses_wellby_resting_on_few_responders() -> None:
