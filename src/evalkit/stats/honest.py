@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = [
     "HONEST_COLUMNS",
     "HonestResult",
-    "plot_relative_magnitudes",
     "relative_magnitudes",
 ]
 
@@ -301,10 +300,10 @@ class HonestResult(Result):
         )
 
     def plot_sensitivity(self, *, ax: Axes | None = None, log: bool = False) -> Axes:
-        """Robust CI and identified set against Mbar (:func:`plot_relative_magnitudes`)."""
-        return plot_relative_magnitudes(
-            self.tidy(), breakdown=self.breakdown_mbar, ax=ax, exponentiate=log
-        )
+        """Robust CI and identified set against Mbar (:func:`evalkit.stats.plots.honest_bounds`)."""
+        from evalkit.stats.plots import honest_bounds
+
+        return honest_bounds(self.tidy(), breakdown=self.breakdown_mbar, ax=ax, exponentiate=log)
 
 
 def relative_magnitudes(
@@ -415,43 +414,3 @@ def relative_magnitudes(
         spec=spec,
         notes=tuple(notes),
     )
-
-
-def plot_relative_magnitudes(
-    table: pd.DataFrame,
-    *,
-    breakdown: float | None = None,
-    ax: Axes | None = None,
-    exponentiate: bool = False,
-    ylabel: str = "Target (coefficient scale)",
-) -> Axes:
-    """Robust CI (bars) and identified set (thick bars) against Mbar, with a line at no effect.
-
-    ``table`` has :data:`HONEST_COLUMNS` (the tidy table, or its published copy);
-    ``exponentiate`` draws log rate ratios as rate ratios on a log axis.
-    """
-    from evalkit.stats.plots import OKABE_ITO, PARTICIPANTS, log_axis, new_axes
-
-    ax = new_axes(ax, (6.5, 3.4))
-    t = table.dropna(subset=["ci_low", "ci_high"])
-    f = np.exp if exponentiate else (lambda x: x)
-    x = t["mbar"].to_numpy(float)
-    ax.vlines(x, f(t["ci_low"]), f(t["ci_high"]), color=PARTICIPANTS, lw=1.5, label="robust 95% CI")
-    ax.vlines(
-        x,
-        f(t["id_low"]),
-        f(t["id_high"]),
-        color=OKABE_ITO["orange"],
-        lw=5,
-        alpha=0.8,
-        label="identified set",
-    )
-    ax.axhline(1.0 if exponentiate else 0.0, color="0.3", lw=1)
-    if breakdown is not None:
-        ax.axvline(breakdown, color="0.3", lw=1, ls="--", label=f"breakdown Mbar {breakdown:.2g}")
-    if exponentiate:
-        log_axis(ax, "y")
-    ax.set_xlabel("Mbar: post-period change in the violation / largest benchmark change")
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, loc="best")
-    return ax

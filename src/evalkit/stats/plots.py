@@ -27,6 +27,7 @@ __all__ = [
     "effect_sizes",
     "event_study",
     "forest",
+    "honest_bounds",
     "log_axis",
     "love",
     "new_axes",
@@ -610,4 +611,43 @@ def weight_histogram(
     ax.set_ylabel("Rows (log scale)")
     ax.set_title(title)
     ax.legend(frameon=False)
+    return ax
+
+
+def honest_bounds(
+    table: pd.DataFrame,
+    *,
+    breakdown: float | None = None,
+    ax: Axes | None = None,
+    exponentiate: bool = False,
+    ylabel: str = "Target (coefficient scale)",
+) -> Axes:
+    """Robust CI (bars) and identified set (thick bars) against Mbar, with a line at no effect.
+
+    Rambachan-Roth bounds (:func:`evalkit.stats.honest.relative_magnitudes`): ``table`` has
+    ``mbar``, ``id_low``, ``id_high``, ``ci_low`` and ``ci_high`` (its ``tidy()``, or the
+    published copy); ``exponentiate`` draws log rate ratios as rate ratios on a log axis.
+    """
+    ax = new_axes(ax, (6.5, 3.4))
+    t = table.dropna(subset=["ci_low", "ci_high"])
+    f = np.exp if exponentiate else (lambda x: x)
+    x = t["mbar"].to_numpy(float)
+    ax.vlines(x, f(t["ci_low"]), f(t["ci_high"]), color=PARTICIPANTS, lw=1.5, label="robust 95% CI")
+    ax.vlines(
+        x,
+        f(t["id_low"]),
+        f(t["id_high"]),
+        color=OKABE_ITO["orange"],
+        lw=5,
+        alpha=0.8,
+        label="identified set",
+    )
+    ax.axhline(1.0 if exponentiate else 0.0, color="0.3", lw=1)
+    if breakdown is not None:
+        ax.axvline(breakdown, color="0.3", lw=1, ls="--", label=f"breakdown Mbar {breakdown:.2g}")
+    if exponentiate:
+        log_axis(ax, "y")
+    ax.set_xlabel("Mbar: post-period change in the violation / largest benchmark change")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, loc="best")
     return ax
