@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_THREADS",
     "EngineError",
+    "append",
     "connect",
     "count_rows",
     "describe_parquet",
@@ -358,7 +359,8 @@ def read_parquet_sample(
 
 def count_rows(con: DuckDBBackend, expr: ir.Table) -> int:
     """Number of rows of a table expression, counted in the engine."""
-    return int(_raw(con).execute(f"SELECT count(*) FROM ({sql(expr)})").fetchone()[0])
+    # fetchall, not fetchone: it finishes the result, so Ibis may use the connection next.
+    return int(_raw(con).execute(f"SELECT count(*) FROM ({sql(expr)})").fetchall()[0][0])
 
 
 def materialize(con: DuckDBBackend, expr: ir.Table, name: str) -> ir.Table:
@@ -369,6 +371,27 @@ def materialize(con: DuckDBBackend, expr: ir.Table, name: str) -> ir.Table:
     """
     try:
         _raw(con).execute(f"CREATE OR REPLACE TABLE {_quote_ident(name)} AS {sql(expr)}")
+    except duckdb.Error as exc:
+        raise EngineError(f"cannot compute table {name}: {_first_line(exc)}") from None
+    return table(con, name)
+
+
+def append(con: DuckDBBackend, expr: ir.Table, name: str) -> ir.Table:
+    """Add the rows of ``expr`` to table ``name`` (created from them if it does not exist).
+
+    Each call inserts in ``expr``'s own order, so tables appended one after another (the files
+    of one contract table) keep their rows in file order, one file after the next.
+    """
+    exists = bool(
+        _raw(con)
+        .execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
+        .fetchall()[0][0]
+    )
+    verb = (
+        f"INSERT INTO {_quote_ident(name)} " if exists else f"CREATE TABLE {_quote_ident(name)} AS "
+    )
+    try:
+        _raw(con).execute(f"{verb}{sql(expr)}")
     except duckdb.Error as exc:
         raise EngineError(f"cannot compute table {name}: {_first_line(exc)}") from None
     return table(con, name)
