@@ -56,6 +56,7 @@ from evalkit.reporting.disclosure import (
     control_entry,
 )
 from evalkit.reporting.findings import FOCUS_SETTINGS, negative_control_findings
+from evalkit.reporting.honest import primary_sensitivity
 from evalkit.reporting.html import Html, qualified_name, render
 from evalkit.reporting.pipeline import quiet
 from evalkit.reporting.plan import plan_status, resolved_plan
@@ -294,6 +295,7 @@ class ReportBuilder:
         mc = self._matched()
         self.say("event studies")
         es = {s: event_study(mc, s) for s in self._focus()}
+        self._raw["event_study_fits"] = es  # reused by run_sensitivity's bounds
         self.say("pre-trend tests on the months not matched on")
         pre = {s: pretrend_test(mc, s, poisson=es[s]) for s in es}
         self.parts["event_study"] = round_floats(
@@ -320,12 +322,23 @@ class ReportBuilder:
 
     @_section
     def run_sensitivity(self) -> None:
-        """The pre-specified battery: :func:`evalkit.analysis.utilisation.sensitivity`."""
+        """The pre-specified battery: :func:`evalkit.analysis.utilisation.sensitivity`.
+
+        First, the headline sensitivity to differing trends: Rambachan-Roth bounds on the
+        primary outcome (:func:`evalkit.reporting.honest.primary_sensitivity`; results.json
+        ``honest_did``, the table's first row and the ``honest_did`` figure).
+        """
         mc = self._matched()
+        self.say("Rambachan-Roth bounds on the primary outcome")
+        honest = primary_sensitivity(mc, self.outcomes, self._raw.get("event_study_fits"))
+        self.parts["honest_did"] = honest.part
+        if honest.figure is not None:
+            self.figures["honest_did"] = honest.figure
         self.say("sensitivity analyses")
         sens = sensitivity(self.study, mc)
         rows = published_notes(
-            sens.to_dict(orient="records"), self.parts["censoring"]["share_censored"]
+            [*honest.rows, *sens.to_dict(orient="records")],
+            self.parts["censoring"]["share_censored"],
         )
         self.parts["sensitivity"] = round_floats(control_entries(rows, self.rule))
         self.tables["sensitivity"] = pd.DataFrame(self.parts["sensitivity"])

@@ -22,6 +22,7 @@ from evalkit.jsonsafe import round_floats
 from evalkit.reporting import findings
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule
 from evalkit.reporting.figures import ReportFigure
+from evalkit.reporting.honest import honest_summary
 from evalkit.reporting.html import Html, render
 from evalkit.reporting.pipeline import quiet
 from evalkit.reporting.provenance import banner_context
@@ -84,6 +85,9 @@ class ProgrammeReport:
     def summary(self) -> Html:
         """Plain-English summary for commissioners: reach, headlines, what the evidence can say.
 
+        The headline sensitivity to differing trends is the Rambachan-Roth breakdown value of
+        the primary outcome (:func:`evalkit.reporting.honest.honest_summary`).
+
         The healthcare-use headlines follow the plan, each labelled primary, secondary or
         exploratory (:func:`evalkit.reporting.findings.claims`).
         """
@@ -104,6 +108,7 @@ class ProgrammeReport:
             headlines=items,
             regression_to_mean=findings.regression_to_mean(self.results),
             powered_for=self.powered_for(),
+            honest_sentence=honest_summary(self.results.get("honest_did")),
         )
 
     def estimand(self) -> Html:
