@@ -96,6 +96,14 @@ def synth(
             "control) or legacy (the generator before issue #14)"
         ),
     ] = "hard",
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="contract (the data contract's four tables) or nhs (NHS-shaped multi-file CSV "
+            "extracts: GP register, SUS+, ECDS, GP appointments, 111, the minimum dataset per "
+            "provider, with nhs_mapping.yaml beside them)"
+        ),
+    ] = "contract",
 ) -> None:
     """Generate the synthetic county (tables of the data contract + synthetic_truth.json)."""
     from evalkit.config import instruments, load_programmes, load_unit_costs
@@ -124,6 +132,7 @@ def synth(
             progress=progress,
             pool=pool,
             world=world,
+            layout=layout,
         )
     except (ConfigError, ValueError, FileExistsError) as exc:
         _fail(str(exc))

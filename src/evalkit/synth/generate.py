@@ -21,6 +21,8 @@ referral (:mod:`~evalkit.synth.followup`) and adds the referring contacts.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from evalkit.config import InstrumentDefinition, Programme, UnitCostTable
+from evalkit.config import InstrumentDefinition, Programme, UnitCostTable, project_root
 from evalkit.contract import TABLES
 from evalkit.files import write_json
 from evalkit.jsonsafe import round_floats
@@ -45,6 +47,12 @@ from evalkit.synth.faults import (
 )
 from evalkit.synth.geography import build_geography
 from evalkit.synth.ids import derive_key, pseudonymise, synthetic_nhs_numbers
+from evalkit.synth.nhs_layout import (
+    LAYOUTS,
+    default_presets_dir,
+    remove_nhs_layout,
+    write_nhs_layout,
+)
 from evalkit.synth.participants import Participants, draw_participants
 from evalkit.synth.people import Population, build_population
 from evalkit.synth.programmes import ever_eligible
@@ -65,6 +73,7 @@ from evalkit.synth.world import NEGATIVE_CONTROL, SHOCK, WORLDS, make_world
 __all__ = [
     "CHUNK",
     "FAULTS_FILE",
+    "LAYOUTS",
     "POOLS",
     "SCALES",
     "STREAMS",
@@ -139,6 +148,7 @@ def generate_county(
     progress: bool = True,
     pool: str = "all",
     world: str = "hard",
+    layout: str = "contract",
 ) -> SynthResult:
     """Generate a synthetic county into ``out``.
 
@@ -185,6 +195,11 @@ def generate_county(
         setting ``elective_admission``; its truth follows the contract's event months (the
         referral day ends month -1). ``"legacy"``: the generator before issue #14, byte for
         byte (its truth file only gains ``"world"``).
+    layout : {"contract", "nhs"}
+        ``"contract"`` (default): the data contract's four tables. ``"nhs"``: the same county
+        as NHS-shaped multi-file CSV extracts with ``nhs_mapping.yaml`` beside them
+        (:mod:`~evalkit.synth.nhs_layout`; ``fmt`` is then only the format of the contract
+        tables it is made from, which are not kept). Not with ``faults`` or prescriptions.
 
     Notes
     -----
@@ -193,6 +208,7 @@ def generate_county(
     """
     t0 = time.perf_counter()
     n_full = _check_arguments(scale, regime, pool, fmt, faults, population, programmes)
+    _check_layout(layout, faults, with_prescriptions)
     the_world = make_world(world, with_prescriptions)
     out = Path(out)
     _prepare_out(out)
@@ -244,7 +260,21 @@ def generate_county(
     plans, sidecar = (None, None)
     if faults > 0:
         plans, sidecar = _inject_faults(run, built, pop, person_ids, events, faults, fmt, seed)
-    files, n_rows = _write_tables(out, fmt, built, events, person_ids, run.settings, plans)
+    notes: list[str] = []
+    if layout == "nhs":
+        # The NHS files are a transformation of the contract tables, written aside and removed.
+        staging = Path(tempfile.mkdtemp(prefix=".contract-", dir=out))
+        try:
+            _, n_rows = _write_tables(staging, fmt, built, events, person_ids, run.settings, None)
+            extract = write_nhs_layout(
+                staging, out, seed=seed, presets_dir=default_presets_dir(project_root())
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        files = {f: out / f for f in extract.rows}
+        notes = extract.summary().splitlines()
+    else:
+        files, n_rows = _write_tables(out, fmt, built, events, person_ids, run.settings, plans)
     truth = truth_document(
         seed=seed,
         regime=regime,
@@ -267,6 +297,7 @@ def generate_county(
         rows={t: n_rows[t] for t in TABLES},
         n_participants={s: parts.truth[s]["n_participants"] for s in slugs},
         seconds=time.perf_counter() - t0,
+        notes=notes,
     )
 
 
@@ -299,6 +330,18 @@ def _check_arguments(
     return n_full
 
 
+def _check_layout(layout: str, faults: float, with_prescriptions: bool) -> None:
+    """Refuse an unknown layout, and options the NHS layout does not write."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    if layout == "nhs" and faults > 0:
+        raise ValueError(
+            "faults are injected into the contract layout only (use --layout contract)"
+        )
+    if layout == "nhs" and with_prescriptions:
+        raise ValueError("the NHS layout has no prescriptions extract (drop --with-prescriptions)")
+
+
 def _prepare_out(out: Path) -> None:
     """Create ``out``; remove a previous synthetic county's tables, refuse anyone else's."""
     out.mkdir(parents=True, exist_ok=True)
@@ -310,6 +353,8 @@ def _prepare_out(out: Path) -> None:
         )
     for p in existing:
         p.unlink()
+    if (out / TRUTH_FILE).exists():
+        remove_nhs_layout(out)  # a previous NHS-shaped county's files (listed in its manifest)
 
 
 # ---- people --------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ __all__ = ["CHUNK", "STREAMS", "Generation", "n_chunks", "spawn_streams", "strea
 CHUNK = 20_000
 STREAMS = (
     "geography", "population", "ids", "need", "episodes", "counts", "referrals", "attendance",
-    "participants", "events", "questionnaires", "faults", "rereferrals",
+    "participants", "events", "questionnaires", "faults", "rereferrals", "nhs_layout",
 )  # fmt: skip
+# New streams go at the end: spawn() gives child i the key (i,), so appending one never changes
+# the draws of the others (``nhs_layout``: the NHS-shaped extracts' codes and noise rows).
 
 
 def spawn_streams(seed: int) -> dict[str, np.random.SeedSequence]:
