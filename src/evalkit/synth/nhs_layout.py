@@ -116,6 +116,8 @@ _GP_MODES = (
     ("Face-to-Face", "Telephone", "Video Conference/Online", "Home Visit", "Unknown"),
     (0.62, 0.32, 0.02, 0.02, 0.02),
 )
+#: Time written after the date of a preset's ``datetimes`` column (intake drops it).
+_TIME_FORMAT = {"ecds": " %H:%M:%S", "ooh_111": " %H:%M"}
 _NOISE_PREFIX = {
     "sus_apc_spells": "NA",
     "ecds": "NE",
@@ -287,6 +289,8 @@ def _activity_file(
     """One activity file: the contract rows of its settings in NHS codes, plus its noise rows."""
     src = _source(preset, "activity")
     fmt, names = src["date_format"], _named(src)
+    if names["event_date"] in src.get("datetimes", []):
+        fmt += _TIME_FORMAT[name]
     rows = _activity_rows(act, _ACTIVITY_SETTINGS[name])
     n = rows.num_rows
     code_col, per_setting = _CODES[name]

@@ -87,6 +87,9 @@ def _apply_source(folder: Path, table: str, src: dict) -> tuple[pd.DataFrame, di
         codes = {str(k): v for k, v in rule["codes"].items()}
         assert df[rule["from"]].isin(list(codes)).all(), "every kept code derives"
         out[target] = df[rule["from"]].map(codes)
+    for source in src.get("datetimes", []):  # the date is kept, the time after it dropped
+        target = src["columns"][source]
+        out[target] = out[target].str.replace(r"[T ]+\d{1,2}:\d{2}(:\d{2})?$", "", regex=True)
     for target, value in src.get("constants", {}).items():
         out[target] = value
     for target, mapping in src.get("recode", {}).items():
