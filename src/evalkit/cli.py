@@ -82,8 +82,12 @@ def synth(
         typer.Option("--format", help="csv or parquet (default: csv for demo, parquet for county)"),
     ] = None,
     out: Annotated[
-        Path, typer.Option(help="output directory (never data/raw, which is the user's)")
-    ] = Path("data/demo"),
+        Path | None,
+        typer.Option(
+            help="output directory: data/demo by default, data/demo/nhs with --layout nhs (so "
+            "the demo county the reports use stays in place); never data/raw, which is the user's"
+        ),
+    ] = None,
     with_prescriptions: Annotated[bool, typer.Option(help="also write prescription items")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     pool: Annotated[
@@ -110,6 +114,8 @@ def synth(
     from evalkit.synth import generate_county
 
     logfile = _setup_logging("synth")
+    if out is None:
+        out = Path("data/demo/nhs") if layout == "nhs" else Path("data/demo")
     if out.resolve() == (project_root() / "data" / "raw").resolve():
         _fail(
             "data/raw holds only the data you put there; evalkit never writes it. The synthetic "

@@ -343,17 +343,23 @@ def test_nhs_example_mapping_is_the_presets_composed_for_the_demo_providers() ->
 
 
 # ---- the command line -----------------------------------------------------------------------
-def test_cli_synth_layout_nhs_writes_extracts_and_mapping(tmp_path: Path) -> None:
+def test_cli_synth_layout_nhs_writes_extracts_and_mapping_to_data_demo_nhs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default the NHS layout goes to data/demo/nhs, leaving the demo county in data/demo."""
     from typer.testing import CliRunner
 
     from evalkit.cli import app
 
-    out = tmp_path / "nhs"
-    args = ["synth", "--population", "2000", "--out", str(out), "--no-progress"]
+    monkeypatch.setenv("EVALKIT_ROOT", str(ROOT))
+    monkeypatch.chdir(tmp_path)
+    args = ["synth", "--population", "2000", "--no-progress"]
     result = CliRunner().invoke(app, [*args, "--layout", "nhs"])
     assert result.exit_code == 0, result.output
     assert "for the mapping to filter" in result.output
+    out = tmp_path / "data" / "demo" / "nhs"
     assert (out / MAPPING_FILE).is_file() and (out / "GP_REGISTER.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "data" / "demo").iterdir()) == ["nhs"]
     bad = CliRunner().invoke(app, [*args, "--layout", "sus"])
     assert bad.exit_code == 2
     assert "layout must be one of ['contract', 'nhs']" in bad.output
