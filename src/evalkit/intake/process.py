@@ -14,9 +14,9 @@ For each table, parents first (``population`` -> ``activity``, ``referrals`` -> 
 
 from __future__ import annotations
 
-import re
+import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,14 @@ from evalkit.intake.checks import (
     parent_lookup,
     typed_rows,
 )
+from evalkit.intake.combine import Combined, combine
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.identifiers import refuse_nhs_number_ids
 from evalkit.intake.mapping import IntakeMapping
 from evalkit.intake.masking import example_masks, identifying_masks, nhs_numbers
-from evalkit.intake.report import REASON_TEXT, TableReport
+from evalkit.intake.report import REASON_TEXT, SourceReport, TableReport
 from evalkit.intake.schemas import accepted_schema
-from evalkit.intake.sources import Source, csv_line_problem, file_sha256
+from evalkit.intake.sources import Source, file_sha256
 
 __all__ = [
     "SCHEMA_FULL_ROWS",
@@ -70,32 +71,37 @@ class ProcessedTable:
 
 def quarantine_message(
     q: ir.Table,
-    file_name: str,
+    file_name: str | ir.StringValue,
     present: list[str],
     recode: Mapping[str, Mapping[str, str]] | None = None,
     shown: Mapping[str, ir.StringValue] | None = None,
+    *,
+    row: ir.IntegerValue | None = None,
+    became: Mapping[str, ir.StringValue] | None = None,
 ) -> ir.StringValue:
     """The plain-English message of each quarantined row: file, row, column, value, reason.
 
     Where the mapping recodes the named column, the value the checks saw is shown after the
     source value (``'9' recoded to 'U'``), or that the mapping does not list the source value.
     ``shown`` gives the value to show of each column (masked, :mod:`evalkit.intake.masking`);
-    by default the column itself.
+    by default the column itself. For a table of several files, ``file_name`` and ``row`` are
+    expressions (each row's file and its row there), and ``became`` gives, per recoded or
+    derived column, what the checks saw (:func:`_became_text`).
     """
     col = q[COLUMN]
     shown = shown or {c: q[c] for c in present}
     value = ibis.cases(*[(col == c, shown[c]) for c in present], else_=ibis.null("string"))
     value_text = ibis.ifelse(value.isnull(), "empty", ibis.literal("'").concat(value, "'"))
     recoded = [(c, dict(r)) for c, r in (recode or {}).items() if r and c in present]
-    if recoded:
-        value_text = value_text.concat(
-            ibis.cases(
-                *[(col == c, _recode_text(q[c], c, r)) for c, r in recoded], else_=ibis.literal("")
-            )
-        )
+    extra = [(col == c, _recode_text(q[c], c, r)) for c, r in recoded]
+    extra += [(col == c, _became_text(q[c], v)) for c, v in (became or {}).items()]
+    if extra:
+        value_text = value_text.concat(ibis.cases(*extra, else_=ibis.literal("")))
     explain = q[REASON].substitute(REASON_TEXT, else_=q[REASON])
-    return ibis.literal(f"{file_name} row ").concat(
-        q[ROW].cast("string"),
+    name = ibis.literal(file_name) if isinstance(file_name, str) else file_name
+    return name.concat(
+        " row ",
+        (q[ROW] if row is None else row).cast("string"),
         ", column ",
         col.fill_null("?"),
         " = ",
@@ -118,6 +124,20 @@ def _recode_text(source: ir.StringValue, column: str, recode: dict[str, str]) ->
             ibis.literal(" recoded to '").concat(key.substitute(recode, else_=key), "'"),
         ),
         else_=ibis.literal(f" (not listed in the mapping's recode of {column})"),
+    )
+
+
+def _became_text(source: ir.StringValue, became: ir.StringValue) -> ir.StringValue:
+    """`` recoded to 'U'`` where a file's recode or derive changed the value, or why it could not.
+
+    A derive whose rule does not list the code holds the explanation itself
+    (:data:`evalkit.intake.combine.DERIVE_UNLISTED`), shown in brackets.
+    """
+    return ibis.cases(
+        (became.isnull(), ibis.literal("")),
+        (became.contains(" not listed in the mapping's "), ibis.literal(" (").concat(became, ")")),
+        (became != source, ibis.literal(" recoded to '").concat(became, "'")),
+        else_=ibis.literal(""),
     )
 
 
@@ -155,50 +175,16 @@ def _validator(con: Any, st: Source, schema: Any) -> Callable[[Path], None]:
     return validate
 
 
-def _stage(con: Any, st: Source, m: IntakeMapping) -> ir.Table:
-    """The raw rows in DuckDB with their ``row_number`` (CSV as text; Parquet read in place)."""
-    raw_name = f"raw_{st.table}"
-    try:
-        if st.fmt == "csv":
-            return engine.stage_raw_csv(
-                con,
-                st.path,
-                columns=list(st.source_cols) + st.ignored,
-                name=raw_name,
-                delimiter=m.delimiter,
-            )
-        return engine.stage_raw_parquet(
-            con,
-            st.path,
-            columns={src: st.native.get(c, "text") for src, c in st.source_cols.items()},
-            name=raw_name,
-            date_format=m.date_format_for(st.table),
-        )
-    except engine.EngineError as exc:
-        raise IntakeError(_with_cause(str(exc), st, m)) from None
-
-
-def _with_cause(message: str, st: Source, m: IntakeMapping) -> str:
-    """A CSV parse error's message with its cause (column count, encoding, quoting) added."""
-    found = re.search(r"CSV Error on Line: (\d+)", message)
-    if st.fmt != "csv" or not found:
-        return message
-    line = int(found.group(1))
-    n_columns = len(st.source_cols) + len(st.ignored)
-    problem = csv_line_problem(st.path, line, m.delimiter, n_columns)
-    return f"{message} ({problem})" if problem else message
-
-
 def _reject(
     con: Any,
-    st: Source,
+    table: str,
+    label: str,
     named: ir.Table,
     present: list[str],
     ctx: CheckContext,
     done: dict[str, ProcessedTable],
 ) -> ir.Table:
     """The rejected rows, each with its one reason (materialised: a small table)."""
-    table = st.table
     try:
         # 1. Primary-key values that occur more than once (normally none: a small table).
         pk = list(C.PRIMARY_KEY[table])
@@ -229,73 +215,135 @@ def _reject(
             con, decide(flagged, table, present, pre, post), f"rejected_{table}"
         )
     except engine.EngineError as exc:
-        raise IntakeError(f"{st.path}: {exc}") from None
+        raise IntakeError(f"{label}: {exc}") from None
 
 
 def _refuse_identifiers(
     con: Any,
-    st: Source,
+    comb: Combined,
     named: ir.Table,
-    present: list[str],
     ctx: CheckContext,
-    source_column: str,
 ) -> None:
     """Stop if ``person_id`` holds NHS numbers (:mod:`evalkit.intake.identifiers`)."""
-    norm = normalise(named, st.table, present, ctx)
+    table = comb.files[0].source.table
+    norm = normalise(named, table, comb.present, ctx)
+    names = [s for f in comb.files for s, c in f.source.source_cols.items() if c == "person_id"]
+    path = comb.files[0].source.path
+    if comb.multi:
+        path = path.parent / ", ".join(f.source.path.name for f in comb.files)
     try:
         refuse_nhs_number_ids(
-            con, norm, column="person_id", path=st.path, source_column=source_column
+            con, norm, column="person_id", path=path, source_column=", ".join(dict.fromkeys(names))
         )
     except engine.EngineError as exc:
-        raise IntakeError(f"{st.path}: {exc}") from None
+        raise IntakeError(f"{path}: {exc}") from None
 
 
-def _counts_by_reason(con: Any, rejected: ir.Table) -> dict[str, int]:
-    """Quarantined rows per reason, in the order of :data:`evalkit.contract.REASONS`."""
+def _counts_by_reason(con: Any, rejected: ir.Table, comb: Combined) -> list[dict[str, int]]:
+    """Quarantined rows per file and reason, in the order of :data:`evalkit.contract.REASONS`."""
+    t = rejected.select(_file=comb.file_of(rejected[ROW]), reason=rejected[REASON])
     counts = engine.to_pandas(
-        con, rejected.group_by(REASON).aggregate(n=rejected.count()), limit=len(C.REASONS) + 1
+        con,
+        t.group_by(["_file", REASON]).aggregate(n=t.count()),
+        limit=(len(C.REASONS) + 1) * len(comb.files),
     )
-    by_reason = {str(r): int(n) for r, n in zip(counts[REASON], counts["n"], strict=True)}
-    return {r: by_reason[r] for r in C.REASONS if r in by_reason}
+    out: list[dict[str, int]] = []
+    for i in range(len(comb.files)):
+        mine = counts[counts["_file"] == i]
+        by_reason = {str(r): int(n) for r, n in zip(mine[REASON], mine["n"], strict=True)}
+        out.append({r: by_reason[r] for r in C.REASONS if r in by_reason})
+    return out
+
+
+def _shown_rows(con: Any, comb: Combined, rejected: ir.Table, table: str) -> ir.Table:
+    """The rejected rows with each column as its source held it, and what the checks saw.
+
+    Recoded, derived and rewritten columns are shown as the source text (``_src_<column>`` of
+    the union, joined back on the row number: the rejected rows are few); ``_saw_<column>`` is
+    what the checks read, for the message.
+    """
+    if not comb.display:
+        return rejected
+    src = comb.named.select(ROW, *[f"_src_{c}" for c in comb.display]).rename({"_j_row": ROW})
+    j = rejected.left_join(src, rejected[ROW] == src._j_row)
+    cols: dict[str, ir.Value] = {ROW: j[ROW]}
+    for c in comb.present:
+        cols[c] = j[f"_src_{c}"] if c in comb.display else j[c]
+    cols.update({f"_saw_{c}": j[c] for c in comb.explained})
+    cols.update({REASON: j[REASON], COLUMN: j[COLUMN]})
+    return engine.materialize(con, j.select(**cols), f"shown_{table}")
+
+
+def _messages(
+    q: ir.Table, comb: Combined, ctx: CheckContext, shown: Mapping[str, ir.StringValue]
+) -> ir.StringValue:
+    """Each quarantined row's message, naming its own file and its row in that file."""
+    first = comb.files[0].source.path.name
+    return quarantine_message(
+        q,
+        comb.file_name(q[ROW]) if comb.multi else first,
+        comb.present,
+        ctx.recode,
+        shown,
+        row=comb.source_row(q[ROW]),
+        became={c: q[f"_saw_{c}"] for c in comb.explained},
+    )
 
 
 def _write_quarantine(
     con: Any,
-    st: Source,
+    comb: Combined,
     rejected: ir.Table,
-    present: list[str],
     out_tmp: Path,
     n: int,
-    recode: Mapping[str, Mapping[str, str]],
+    ctx: CheckContext,
 ) -> tuple[str, ...]:
     """Write the quarantined rows with their messages; return up to five example messages.
 
     The rows are the source's text, except identifying values (NHS numbers, postcodes, dates of
-    birth), which are masked in the columns and in the messages alike.
+    birth), which are masked in the columns and in the messages alike. A table of several files
+    names each row's file in ``source_file`` and numbers it within that file.
     """
-    masked = identifying_masks(rejected, present, nhs_numbers(con, rejected, present) if n else [])
-    message = quarantine_message(rejected, st.path.name, present, recode, masked)
+    table = comb.files[0].source.table
+    present = comb.present
+    q = _shown_rows(con, comb, rejected, table)
+    masked = identifying_masks(q, present, nhs_numbers(con, q, present) if n else [])
+    where = {ROW: comb.source_row(q[ROW])}
+    if comb.multi:
+        where["source_file"] = comb.file_name(q[ROW])
     engine.write_parquet(
         con,
-        rejected.select(
-            ROW, *[masked[c].name(c) for c in present], REASON, COLUMN, message=message
+        q.select(
+            **where,
+            **{c: masked[c].name(c) for c in present},
+            **{REASON: q[REASON], COLUMN: q[COLUMN]},
+            message=_messages(q, comb, ctx, masked),
+            _order=q[ROW],
         ),
-        out_tmp / "quarantine" / f"{st.table}.parquet",
-        order_by=[ROW],
+        out_tmp / "quarantine" / f"{table}.parquet",
+        order_by=["_order"],
+        drop=["_order"],
     )
     if not n:
         return ()
-    first = engine.materialize(con, rejected.order_by(ROW).limit(5), f"examples_{st.table}")
+    first = engine.materialize(con, q.order_by(ROW).limit(5), f"examples_{table}")
     masked = identifying_masks(first, present, nhs_numbers(con, first, present))
-    shown = example_masks(masked)
-    message = quarantine_message(first, st.path.name, present, recode, shown)
+    message = _messages(first, comb, ctx, example_masks(masked))
     ex = engine.to_pandas(con, first.order_by(ROW).select(message=message), limit=5)
     return tuple(ex["message"].tolist())
 
 
+def _table_sha256(sources: list[Source]) -> str:
+    """A table's SHA-256: its file's, or for several files that of their hashes in order."""
+    hashes = [file_sha256(st.path) for st in sources]
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest()
+
+
 def process_table(
     con: Any,
-    st: Source,
+    sources: list[Source],
     ctx: CheckContext,
     done: dict[str, ProcessedTable],
     out_tmp: Path,
@@ -309,16 +357,17 @@ def process_table(
     ----------
     con
         The DuckDB connection (:func:`evalkit.engine.connect`).
-    st : Source
-        The table's raw file, found and its header checked.
+    sources : list of Source
+        The table's raw files (one, or a mapping's several), found and their headers checked.
     ctx : CheckContext
-        What the row checks depend on besides the data.
+        What the row checks depend on besides the data (its date format, recode and native
+        columns are replaced by those of the union, :func:`evalkit.intake.combine.combine`).
     done : dict
         Tables processed so far (a child's parent must be there).
     out_tmp : Path
         Work directory: ``<table>.parquet`` and ``quarantine/<table>.parquet`` are written here.
     m : IntakeMapping
-        The mapping (delimiter, date formats).
+        The mapping (delimiter, date formats, the files' rules).
     ibis_schema_kwargs : dict
         Arguments of :func:`evalkit.intake.schemas.accepted_schema` besides the table.
     validate_output : bool
@@ -327,21 +376,24 @@ def process_table(
     Returns
     -------
     TableReport
-        Counts that reconcile: read = accepted + quarantined.
+        Counts that reconcile, per table and per file: read = accepted + filtered + quarantined.
     """
-    table = st.table
-    raw = _stage(con, st, m)
-    # Contract names, source values.
-    present = [c for c in C.COLUMNS[table] if c in st.source_cols.values()]
-    by_contract = {c: s for s, c in st.source_cols.items()}
-    named = raw.select(ROW, **{c: raw[by_contract[c]] for c in present})
+    table = sources[0].table
+    comb = combine(con, sources, m)
+    ctx = replace(ctx, date_format=comb.date_format, recode=comb.recode, native=comb.native)
+    present = comb.present
+    named = comb.named.select(ROW, *present)
+    label = ", ".join(str(st.path) for st in sources)
     if "person_id" in present:  # NHS numbers where a pseudonym belongs stop intake
-        _refuse_identifiers(con, st, named, present, ctx, by_contract["person_id"])
-    rejected = _reject(con, st, named, present, ctx, done)
+        _refuse_identifiers(con, comb, named, ctx)
+    rejected = _reject(con, table, label, named, present, ctx, done)
     done[table] = ProcessedTable(accepted=out_tmp / f"{table}.parquet", rejected=rejected)
-    by_reason = _counts_by_reason(con, rejected)
+    per_file = _counts_by_reason(con, rejected, comb)
+    by_reason = {
+        r: sum(f.get(r, 0) for f in per_file) for r in C.REASONS if any(r in f for f in per_file)
+    }
     quarantined_n = sum(by_reason.values())
-    rows_read = engine.count_rows(con, named)
+    rows_kept = engine.count_rows(con, named)
 
     # Accepted rows, typed, in source order; the rejected row numbers left out.
     accepted = typed_rows(named, table, present, ctx)
@@ -350,28 +402,57 @@ def process_table(
         con,
         accepted.select(ROW, *present),
         out_tmp / f"{table}.parquet",
-        source_order=(f"raw_{table}", ROW),
+        source_order=(comb.order_source, ROW),
         skip_rows=rejected.select(ROW) if quarantined_n else None,
         drop=[ROW],
-        check=_validator(con, st, schema) if validate_output else None,
+        check=_validator(con, sources[0], schema) if validate_output else None,
     )
-    if rows_read != accepted_n + quarantined_n:  # an invariant, checked even under python -O
+    files = [
+        SourceReport(
+            file=f.source.path.name,
+            sha256=file_sha256(f.source.path),
+            format=f.source.fmt,
+            rows_read=f.rows_read,
+            rows_kept=f.rows_kept - sum(q.values()),
+            rows_filtered=f.filtered,
+            rows_quarantined=q,
+            size_bytes=f.source.size,
+        )
+        for f, q in zip(comb.files, per_file, strict=True)
+    ]
+    rows_read = sum(f.rows_read for f in comb.files)
+    filtered: dict[str, int] = {}
+    for f in comb.files:
+        for r, n in f.filtered.items():
+            filtered[r] = filtered.get(r, 0) + n
+    # Invariants, checked even under python -O.
+    if rows_kept != accepted_n + quarantined_n or sum(s.rows_kept for s in files) != accepted_n:
         raise RuntimeError(
-            f"{st.path}: rows do not reconcile: read {rows_read}, accepted {accepted_n}, "
+            f"{label}: rows do not reconcile: kept {rows_kept}, accepted {accepted_n}, "
             f"quarantined {quarantined_n}"
         )
-    examples = _write_quarantine(con, st, rejected, present, out_tmp, quarantined_n, ctx.recode)
+    if rows_read != rows_kept + sum(filtered.values()):
+        raise RuntimeError(
+            f"{label}: rows do not reconcile: read {rows_read}, kept {rows_kept}, "
+            f"filtered {sum(filtered.values())}"
+        )
+    examples = _write_quarantine(con, comb, rejected, out_tmp, quarantined_n, ctx)
     return TableReport(
         table=table,
-        source_file=st.path.name,
-        format=st.fmt,
+        source_file=", ".join(st.path.name for st in sources),
+        format=", ".join(dict.fromkeys(st.fmt for st in sources)),
         rows_read=rows_read,
         rows_accepted=accepted_n,
         rows_quarantined=quarantined_n,
         quarantined_by_reason=by_reason,
-        sha256=file_sha256(st.path),
-        ignored_columns=tuple(st.ignored),
-        absent_optional_columns=tuple(st.absent),
+        sha256=_table_sha256(sources),
+        ignored_columns=tuple(dict.fromkeys(c for st in sources for c in st.ignored)),
+        absent_optional_columns=tuple(
+            c for c in C.COLUMNS[table] if c in C.OPTIONAL_COLUMNS[table] and c not in present
+        ),
         examples=examples,
-        size_bytes=st.size,
+        size_bytes=sum(st.size for st in sources),
+        rows_filtered=sum(filtered.values()),
+        filtered_by_rule=filtered,
+        sources=tuple(files),
     )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from evalkit import contract as C
 
-__all__ = ["REASON_TEXT", "IntakeReport", "TableReport"]
+__all__ = ["REASON_TEXT", "IntakeReport", "SourceReport", "TableReport"]
 
 #: Plain-English meaning of each quarantine reason (used in messages and the docs).
 REASON_TEXT: dict[str, str] = {
@@ -52,8 +52,51 @@ REASON_TEXT: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class SourceReport:
+    """Intake of one source file of a table: ``rows_read = kept + filtered + quarantined``.
+
+    ``rows_kept`` are the file's accepted rows; ``rows_filtered`` counts rows left out by each
+    named filter rule (``keep <column>``); ``rows_quarantined`` counts quarantined rows by reason.
+    """
+
+    file: str
+    sha256: str
+    format: str
+    rows_read: int
+    rows_kept: int
+    rows_filtered: dict[str, int]
+    rows_quarantined: dict[str, int]
+    size_bytes: int = 0
+
+    @property
+    def reconciled(self) -> bool:
+        """Whether every row read is kept, filtered or quarantined, exactly once."""
+        filtered = sum(self.rows_filtered.values())
+        return self.rows_read == self.rows_kept + filtered + sum(self.rows_quarantined.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (an entry of a table's ``sources`` in ``intake_report.json``)."""
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "format": self.format,
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "rows_filtered": dict(self.rows_filtered),
+            "rows_quarantined": dict(self.rows_quarantined),
+            "size_bytes": self.size_bytes,
+        }
+
+
+@dataclass(frozen=True)
 class TableReport:
-    """Intake of one raw table: counts that reconcile, where it came from, what was ignored."""
+    """Intake of one raw table: counts that reconcile, where it came from, what was ignored.
+
+    A table read from several files (a mapping's ``sources``) has one :class:`SourceReport` per
+    file in ``sources``; its ``rows_read`` is their sum, ``source_file`` their names joined with
+    ``", "`` and ``sha256`` the SHA-256 of their hashes joined with newlines, in order.
+    ``rows_read == rows_accepted + rows_filtered + rows_quarantined``.
+    """
 
     table: str
     source_file: str
@@ -71,6 +114,20 @@ class TableReport:
     #: quarantined + filtered.
     rows_filtered: int = 0
     filtered_by_rule: dict[str, int] = field(default_factory=dict)
+    #: One entry per source file (a table of a mapping's ``sources`` has several).
+    sources: tuple[SourceReport, ...] = ()
+
+    @property
+    def reconciled(self) -> bool:
+        """Whether the table's and every file's counts reconcile, and the files sum to the table."""
+        table = self.rows_read == self.rows_accepted + self.rows_filtered + self.rows_quarantined
+        if not self.sources:
+            return table
+        sums = (
+            sum(s.rows_read for s in self.sources) == self.rows_read
+            and sum(s.rows_kept for s in self.sources) == self.rows_accepted
+        )
+        return table and sums and all(s.reconciled for s in self.sources)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (the per-table entry of ``intake_report.json``)."""
@@ -88,6 +145,7 @@ class TableReport:
             "examples": list(self.examples),
             "rows_filtered": self.rows_filtered,
             "filtered_by_rule": dict(self.filtered_by_rule),
+            "sources": [src.to_dict() for src in self.sources],
         }
 
 
@@ -123,15 +181,22 @@ class IntakeReport:
         return sum(t.rows_accepted for t in self.tables.values())
 
     @property
+    def rows_filtered(self) -> int:
+        """Rows left out by filter rules over all tables."""
+        return sum(t.rows_filtered for t in self.tables.values())
+
+    @property
     def rows_quarantined(self) -> int:
         """Rows quarantined over all tables."""
         return sum(t.rows_quarantined for t in self.tables.values())
 
     def tidy(self) -> pd.DataFrame:
-        """One row per table and outcome (``accepted`` or a quarantine reason) with its count."""
+        """One row per table and outcome (``accepted``, a filter rule, a reason) with its count."""
         rows = []
         for name, t in self.tables.items():
             rows.append({"table": name, "outcome": "accepted", "n": t.rows_accepted})
+            for rule, n in t.filtered_by_rule.items():
+                rows.append({"table": name, "outcome": f"filtered: {rule}", "n": n})
             for reason, n in t.quarantined_by_reason.items():
                 rows.append({"table": name, "outcome": reason, "n": n})
         return pd.DataFrame(rows, columns=["table", "outcome", "n"])
@@ -152,6 +217,14 @@ class IntakeReport:
             )
             for reason, n in t.quarantined_by_reason.items():
                 lines.append(f"{'':<12}{'':>12}{reason:>24}: {n:,}")
+            for rule, n in t.filtered_by_rule.items():
+                lines.append(f"{'':<12}{'':>12}{'filtered ' + rule:>24}: {n:,}")
+            if len(t.sources) > 1:
+                for src in t.sources:
+                    lines.append(
+                        f"{'':<12}{src.rows_read:>12,}{src.rows_kept:>12,}"
+                        f"{sum(src.rows_quarantined.values()):>13,}  - {src.file}"
+                    )
         if self.notes:
             lines += ["", "Notes:", *[f"- {n}" for n in self.notes]]
         return "\n".join(lines)
@@ -168,10 +241,7 @@ class IntakeReport:
         """JSON-safe dictionary: the content of ``intake_report.json``."""
         return {
             "tables": {name: t.to_dict() for name, t in self.tables.items()},
-            "reconciled": all(
-                t.rows_read == t.rows_accepted + t.rows_quarantined + t.rows_filtered
-                for t in self.tables.values()
-            ),
+            "reconciled": all(t.reconciled for t in self.tables.values()),
             "spec": self.spec,
             "notes": list(self.notes),
             "reason_order": list(C.REASONS),
@@ -182,7 +252,7 @@ class IntakeReport:
         import matplotlib.pyplot as plt
 
         df = self.tidy()
-        df = df[df["outcome"] != "accepted"]
+        df = df[(df["outcome"] != "accepted") & ~df["outcome"].str.startswith("filtered: ")]
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 0.4 * max(len(df), 2) + 1))
         labels = [f"{r.table}: {r.outcome}" for r in df.itertuples()]

@@ -192,23 +192,20 @@ def _process_tables(
 
     tables: dict[str, TableReport] = {}
     done: dict[str, ProcessedTable] = {}
-    bar = tqdm(sources, desc="intake", unit="table", disable=not progress)
-    for st in bar:
-        bar.set_postfix_str(f"{st.table} ({st.path.name})")
-        tm = m.table(st.table)
+    by_table = {t: [st for st in sources if st.table == t] for t in C.TABLES}
+    bar = tqdm(list(by_table.items()), desc="intake", unit="table", disable=not progress)
+    for table, files in bar:
+        bar.set_postfix_str(f"{table} ({', '.join(st.path.name for st in files)})")
         ctx = CheckContext(
             person_id_pattern=m.person_id_pattern,
             extract_end=end,
-            date_format=m.date_format_for(st.table),
             programmes=programmes,
             instruments=rules,
             null_values=tuple(m.null_values),
-            recode=tm.recode,
-            native=st.native,
         )
-        tables[st.table] = process_table(
+        tables[table] = process_table(
             con,
-            st,
+            files,
             ctx,
             done,
             out_tmp,

@@ -20,7 +20,7 @@ from evalkit import contract as C
 from evalkit import engine
 from evalkit.intake.checks import date_regex
 from evalkit.intake.errors import IntakeError
-from evalkit.intake.mapping import IntakeMapping
+from evalkit.intake.mapping import IntakeMapping, SourceMapping
 
 __all__ = [
     "DELIMITERS",
@@ -57,9 +57,18 @@ def file_sha256(path: Path) -> str:
     return _HASHES[key]
 
 
-def find_file(raw_dir: Path, table: str, m: IntakeMapping, mapping_path: Path | None) -> Path:
-    """The raw file of ``table``: the mapping's file name, else ``<table>.csv`` or ``.parquet``."""
-    named = m.table(table).file
+def find_file(
+    raw_dir: Path,
+    table: str,
+    m: IntakeMapping,
+    mapping_path: Path | None,
+    spec: SourceMapping | None = None,
+) -> Path:
+    """A raw file of ``table``: the mapping's file name, else ``<table>.csv`` or ``.parquet``.
+
+    ``spec`` is one of the table's sources (:meth:`TableMapping.files`); default its first.
+    """
+    named = (spec or m.table(table).files()[0]).file
     if named:
         p = raw_dir / named
         if not p.is_file():
@@ -179,9 +188,17 @@ def near_misses(missing: list[str], header: list[str]) -> str:
 
 
 def resolve_columns(
-    path: Path, table: str, header: list[str], renames: Mapping[str, str]
+    path: Path,
+    table: str,
+    header: list[str],
+    renames: Mapping[str, str],
+    provided: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, str], list[str], list[str]]:
-    """Map source to contract columns: ``(source -> contract, ignored, absent optional)``."""
+    """Map source to contract columns: ``(source -> contract, ignored, absent optional)``.
+
+    ``provided`` are contract columns the mapping makes itself (constants, derive, a date of
+    birth): a header column of that name is ignored, and they are never missing.
+    """
     dups = sorted({h for h in header if header.count(h) > 1})
     if dups:
         raise IntakeError(f"{path}: column(s) {dups} appear more than once in the header")
@@ -190,13 +207,13 @@ def resolve_columns(
     ignored: list[str] = []
     for h in header:
         target = renames.get(h, h if h not in renames.values() else None)
-        if target in contract_cols:
+        if target in contract_cols and target not in provided:
             if target in chosen.values():
                 raise IntakeError(f"{path}: two columns map to contract column '{target}'")
             chosen[h] = target
         else:
             ignored.append(h)
-    have = set(chosen.values())
+    have = set(chosen.values()) | set(provided)
     missing = [c for c in contract_cols if c not in have and c not in C.OPTIONAL_COLUMNS[table]]
     if missing:
         inverse = {v: k for k, v in renames.items()}
@@ -212,7 +229,10 @@ def resolve_columns(
 
 @dataclass
 class Source:
-    """One table's raw file, as found and checked before intake reads its rows."""
+    """One raw file of a table, as found and checked before intake reads its rows.
+
+    A table has one such file, or several (a mapping's ``sources``) whose rows are unioned.
+    """
 
     table: str
     path: Path
@@ -222,6 +242,11 @@ class Source:
     absent: list[str]
     native: dict[str, str] = field(default_factory=dict)  # contract column -> "int" | "date"
     size: int = 0
+    spec: SourceMapping = field(default_factory=SourceMapping)  # how the mapping reads it
+    header: list[str] = field(default_factory=list)  # every column, in file order
+    used: list[str] = field(default_factory=list)  # columns read by keep, derive, date of birth
+    date_format: str = "%Y-%m-%d"
+    dob_native: bool = False  # the date-of-birth column is a Parquet date or timestamp
 
 
 def native_columns(
@@ -234,12 +259,12 @@ def native_columns(
     the same result as the CSV copy of the file.
     """
     kinds = C.COLUMNS[st.table]
-    recode = m.table(st.table).recode
-    rx = re.compile(date_regex(m.date_format_for(st.table)))
+    recode = st.spec.recode
+    rx = re.compile(date_regex(st.date_format))
     out: dict[str, str] = {}
     for src, c in st.source_cols.items():
         t = types[src].upper()
-        if c in recode:
+        if c in recode or src in st.spec.datetimes:
             continue
         if kinds[c] == "int" and t in engine.NATIVE_INT_TYPES:
             if not any(re.fullmatch(r"[+-]?[0-9]+(\.0+)?", v) for v in null_values):
@@ -261,9 +286,32 @@ def _parquet_types(path: Path) -> dict[str, str]:
         probe.disconnect()
 
 
-def _source(raw_dir: Path, table: str, m: IntakeMapping, mapping: Path | None) -> Source:
-    """Find one table's file and check its header."""
-    path = find_file(raw_dir, table, m, mapping)
+def _rule_columns(spec: SourceMapping) -> list[str]:
+    """Source columns the file's rules read: keep, derive and the date of birth."""
+    cols = [*spec.keep, *(d.from_ for d in spec.derive.values())]
+    if spec.date_of_birth is not None:
+        cols.append(spec.date_of_birth.column)
+    return list(dict.fromkeys(cols))
+
+
+def _check_rule_columns(path: Path, spec: SourceMapping, header: list[str]) -> None:
+    """Every column a keep, derive, date of birth or datetimes names is in the file's header."""
+    wanted = [*_rule_columns(spec), *spec.datetimes]
+    missing = [c for c in dict.fromkeys(wanted) if c not in header]
+    if missing:
+        hints = near_misses(missing, header)
+        hint = f"; {hints}" if hints else ""
+        raise IntakeError(
+            f"{path}: column(s) {missing} named in the mapping (keep, derive, date_of_birth or "
+            f"datetimes) are not in the header [{C.MISSING_COLUMN}]{hint}"
+        )
+
+
+def _source(
+    raw_dir: Path, table: str, m: IntakeMapping, mapping: Path | None, spec: SourceMapping
+) -> Source:
+    """Find one file of a table and check its header."""
+    path = find_file(raw_dir, table, m, mapping, spec)
     fmt = "parquet" if path.suffix.lower() == ".parquet" else "csv"
     types: dict[str, str] = {}
     if fmt == "csv":
@@ -272,34 +320,58 @@ def _source(raw_dir: Path, table: str, m: IntakeMapping, mapping: Path | None) -
         types = _parquet_types(path)
         header = list(types)
     try:
-        chosen, ignored, absent = resolve_columns(path, table, header, m.table(table).columns)
+        chosen, ignored, absent = resolve_columns(
+            path, table, header, spec.columns, frozenset(spec.provided())
+        )
+        _check_rule_columns(path, spec, header)
     except IntakeError as exc:
         hint = delimiter_hint(path, m.delimiter) if fmt == "csv" else None
         if hint is None:
             raise
         rest = str(exc).removeprefix(f"{path}: ")
         raise IntakeError(f"{path}: {hint}; as read, {rest}") from None
-    st = Source(table, path, fmt, chosen, ignored, absent, size=path.stat().st_size)
+    used = [c for c in _rule_columns(spec) if c not in chosen]
+    st = Source(
+        table,
+        path,
+        fmt,
+        chosen,
+        [c for c in ignored if c not in used],
+        absent,
+        size=path.stat().st_size,
+        spec=spec,
+        header=header,
+        used=used,
+        date_format=m.date_format_for(table, spec),
+    )
     if types:
         st.native = native_columns(types, st, m, tuple(m.null_values))
+        dob = spec.date_of_birth
+        st.dob_native = dob is not None and types[dob.column].upper() in engine.NATIVE_DATE_TYPES
     return st
 
 
 def find_sources(
     raw_dir: Path, m: IntakeMapping, mapping: Path | None
 ) -> tuple[list[Source], list[str]]:
-    """Every contract table's file, header checked, in processing order; and notes on them."""
+    """Every contract table's files, headers checked, in processing order; and notes on them.
+
+    A table with several files (a mapping's ``sources``) gives one :class:`Source` per file,
+    in the mapping's order.
+    """
     sources: list[Source] = []
     notes: list[str] = []
     for table in C.TABLES:
-        st = _source(raw_dir, table, m, mapping)
-        sources.append(st)
-        if st.ignored:
-            notes.append(
-                f"{st.path.name}: column(s) {st.ignored} are not in the contract: ignored."
-            )
-        if st.absent:
-            notes.append(
-                f"{st.path.name}: optional column(s) {st.absent} absent: not in the output."
-            )
+        specs = m.table(table).files()
+        # With several files, a column one file lacks is empty in that file's rows only.
+        absent = "empty in its rows" if len(specs) > 1 else "not in the output"
+        for spec in specs:
+            st = _source(raw_dir, table, m, mapping, spec)
+            sources.append(st)
+            if st.ignored:
+                notes.append(
+                    f"{st.path.name}: column(s) {st.ignored} are not in the contract: ignored."
+                )
+            if st.absent:
+                notes.append(f"{st.path.name}: optional column(s) {st.absent} absent: {absent}.")
     return sources, notes

@@ -23,10 +23,11 @@ def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bo
 
     Stale when ``intake_report.json``, the source record (``source.json``, written by evalkit 0.4
     and later) or any processed or quarantine table is missing, when the report was made with
-    another mapping, or when any raw table's SHA-256 differs from the one
-    the report recorded (a raw file that cannot be found also counts as stale, so that running
-    intake gives the proper error). A file whose size differs is stale without being hashed, and
-    a hash computed here is remembered for the intake run that follows in the same process.
+    another mapping, or when any raw file's SHA-256 (every file of a table with several) differs
+    from the one the report recorded (a raw file that cannot be found also counts as stale, so
+    that running intake gives the proper error). A file whose size differs is stale without
+    being hashed, and a hash computed here is remembered for the intake run that follows in the
+    same process.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     try:
@@ -59,18 +60,31 @@ def _table_stale(
     m: IntakeMapping,
     mapping: Path | None,
 ) -> bool:
-    """One table's outputs are missing, or its raw file is not the one the report recorded."""
+    """One table's outputs are missing, or any of its raw files is not the one recorded.
+
+    Every file of the table is compared (a mapping's ``sources`` may list several): by name, by
+    size, then by SHA-256, against the report's ``sources`` entries (reports written before
+    those existed: the table's own ``source_file``, ``size_bytes`` and ``sha256``).
+    """
     if not (out_dir / f"{table}.parquet").is_file():
         return True
     if not (out_dir / "quarantine" / f"{table}.parquet").is_file():
         return True
+    if not entry:
+        return True
     try:
-        path = find_file(raw_dir, table, m, mapping)
+        paths = [find_file(raw_dir, table, m, mapping, spec) for spec in m.table(table).files()]
     except IntakeError:
         return True
-    if not entry or entry.get("source_file") != path.name:
+    recorded = entry.get("sources") or [
+        {"file": entry.get("source_file"), "sha256": entry.get("sha256"), **entry}
+    ]
+    if [r.get("file") for r in recorded] != [p.name for p in paths]:
         return True
-    size = entry.get("size_bytes")
-    if size is not None and size != path.stat().st_size:
-        return True
-    return entry.get("sha256") != file_sha256(path)
+    for path, r in zip(paths, recorded, strict=True):
+        size = r.get("size_bytes")
+        if size is not None and size != path.stat().st_size:
+            return True
+        if r.get("sha256") != file_sha256(path):
+            return True
+    return False
