@@ -95,3 +95,12 @@ def test_breakdown_sentence_cases(breakdown: float | None, expected: str) -> Non
     assert "months -24 to -13" in sentence
     assert honest_summary({"estimable": True, "sentence": sentence}) == sentence
     assert honest_summary(None) == ""
+
+
+def test_results_schema_honest_did_needs_the_bounds_when_estimable_and_a_reason_when_not() -> None:
+    sub = json.loads(SCHEMA.read_text())["properties"]["honest_did"]
+    validator = jsonschema.Draft202012Validator(sub)
+    base = {"setting": "gp_appointment", "window_months": 12}
+    assert validator.is_valid({**base, "estimable": False, "reason": "no events"})
+    assert not validator.is_valid({**base, "estimable": False})
+    assert not validator.is_valid({**base, "estimable": True, "sentence": "s"})
