@@ -334,3 +334,51 @@ def test_load_mapping_multi_file_errors_name_the_field(
     with pytest.raises(MappingError) as err:
         load_mapping(p)
     assert str(p) in str(err.value) and needle in str(err.value)
+
+
+def test_parquet_and_csv_files_give_the_same_union(multi, tmp_path: Path) -> None:
+    """ECDS as Parquet (a real timestamp, typed ids) beside the spells' CSV: the same tables."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base, _, _ = multi
+    mapping = yaml.safe_load(yaml.safe_dump(MAPPING))
+    mapping["tables"]["activity"]["sources"][1]["file"] = "ECDS.parquet"
+    path = _write(tmp_path / "raw", mapping)
+    (tmp_path / "raw" / "ECDS.csv").unlink()
+    when = pd.to_datetime(ECDS["ARRIVAL_DATETIME"].str.replace("T", " "), format="mixed")
+    pq.write_table(
+        pa.table(
+            {
+                "ATTENDANCE_ID": ECDS["ATTENDANCE_ID"],
+                "PATIENT": ECDS["PATIENT"],
+                "ARRIVAL_DATETIME": pa.array(when, type=pa.timestamp("s")),
+                "ATTENDANCE_CATEGORY": pa.array(ECDS["ATTENDANCE_CATEGORY"].astype(int)),
+            }
+        ),
+        tmp_path / "raw" / "ECDS.parquet",
+    )
+    run_intake(tmp_path / "raw", tmp_path / "out", mapping=path, **KW)
+    for t in C.TABLES:
+        a = pd.read_parquet(base / "out" / f"{t}.parquet")
+        b = pd.read_parquet(tmp_path / "out" / f"{t}.parquet")
+        pd.testing.assert_frame_equal(a, b, obj=t)
+    q = pd.read_parquet(tmp_path / "out" / "quarantine" / "activity.parquet")
+    assert list(q["source_file"]) == ["SUS_APC_SPELLS.csv"] * 2 + ["ECDS.parquet"]
+    assert list(q["row_number"]) == [6, 7, 3]
+
+
+def test_csv_ignored_column_before_contract_columns_keeps_each_column_its_own(
+    tmp_path: Path,
+) -> None:
+    """Bug: a column outside the contract before contract columns shifted their values."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    tables = example_tables()
+    tables["population"].insert(1, "GP_NOTES", "x")
+    for t, df in tables.items():
+        df.to_csv(raw / f"{t}.csv", index=False)
+    report = run_intake(raw, tmp_path / "out", **KW)
+    assert report.rows_quarantined == 0
+    pop = pd.read_parquet(tmp_path / "out" / "population.parquet")
+    assert list(pop["year_of_birth"]) == [1950, 1972, 1988, 1940, 2009]
