@@ -17,7 +17,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from evalkit import engine
-from evalkit.contract import COLUMNS
+from evalkit.contract import COLUMNS, OPTIONAL_COLUMNS
 
 __all__ = [
     "COHORT_TABLES",
@@ -111,6 +111,8 @@ def open_tables(data_dir: Path | str, con: BaseBackend | None = None) -> Tables:
             raise CohortError(f"{path}: processed table not found; run `evalkit intake` first")
         table = engine.read_parquet(con, path, name=f"_cohort_{name}_{tag}")
         required = [c for c in COLUMNS[name] if name != "population" or c in _POP_REQUIRED]
+        if name == "referrals":  # submitted_on is optional (provider reports read it, not cohorts)
+            required = [c for c in required if c not in OPTIONAL_COLUMNS[name]]
         missing = [c for c in required if c not in table.columns]
         if missing:
             raise CohortError(f"{path}: missing column(s) {missing}")
