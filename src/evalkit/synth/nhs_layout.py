@@ -356,8 +356,8 @@ def _mds_files(referrals: pa.Table, measures: pa.Table, preset: dict) -> dict[st
             part = rows.filter(pc.equal(owner, prov))
             cols = {}
             for c, kind in COLUMNS[table].items():
-                if c not in names:
-                    continue
+                if c not in names or c not in part.column_names:
+                    continue  # not in the preset, or an optional column the county lacks
                 cols[names[c]] = (
                     _date_text(_days(part[c]), fmt) if kind == "date" else part[c].combine_chunks()
                 )
