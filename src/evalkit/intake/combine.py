@@ -312,7 +312,9 @@ def _map_file(
         elif c in by_contract:
             src = raw[by_contract[c]]
             v = src
-            if by_contract[c] in st.spec.datetimes and c not in plan.native:
+            # A format with a time part (``%d/%m/%Y %H:%M``) reads the time and ignores it.
+            timed = any(d in st.date_format for d in ("%H", "%M", "%S"))
+            if by_contract[c] in st.spec.datetimes and c not in plan.native and not timed:
                 t = _trim(src)
                 v = ibis.ifelse(t.re_search(TIME_PART), t.re_replace(TIME_PART, ""), src)
             if plan.iso and c in st.spec.recode:

@@ -51,6 +51,7 @@ __all__ = [
     "SCHEMA_FULL_ROWS",
     "SCHEMA_SAMPLE_ROWS",
     "ProcessedTable",
+    "late_rules",
     "process_table",
     "quarantine_message",
 ]
@@ -255,6 +256,43 @@ def _counts_by_reason(con: Any, rejected: ir.Table, comb: Combined) -> list[dict
     return out
 
 
+def late_rules(
+    con: Any,
+    table: str,
+    named: ir.Table,
+    present: list[str],
+    ctx: CheckContext,
+    rejected: ir.Table,
+    out_tmp: Path,
+) -> tuple[ir.Table, ir.Table | None]:
+    """Table-level rules after the checks: ``(rejected, late)``.
+
+    ``late`` is a table (``row_number``, ``rule``) of rows a rule filters out after the checks:
+    counted per file and rule like the ``keep`` filters and left out of the accepted file; a
+    rule may also replace ``rejected``. None so far: the referrals' episode rule (one episode
+    however often it was submitted) plugs in here.
+    """
+    return rejected, None
+
+
+def _late_counts(con: Any, late: ir.Table | None, comb: Combined) -> list[dict[str, int]]:
+    """Rows filtered after the checks, per file and rule (empty dicts when there are none)."""
+    if late is None:
+        return [{} for _ in comb.files]
+    t = late.select(_file=comb.file_of(late[ROW]), rule=late["rule"])
+    counts = engine.to_pandas(con, t.group_by(["_file", "rule"]).aggregate(n=t.count()))
+    out: list[dict[str, int]] = [{} for _ in comb.files]
+    for i, rule, n in zip(counts["_file"], counts["rule"], counts["n"], strict=True):
+        out[int(i)][str(rule)] = int(n)
+    return out
+
+
+def _skip(rejected: ir.Table, late: ir.Table | None) -> ir.Table:
+    """Row numbers the accepted file leaves out: the quarantined and the late-filtered rows."""
+    skip = rejected.select(ROW)
+    return skip if late is None else skip.union(late.select(ROW))
+
+
 def _shown_rows(con: Any, comb: Combined, rejected: ir.Table, table: str) -> ir.Table:
     """The rejected rows with each column as its source held it, and what the checks saw.
 
@@ -387,8 +425,11 @@ def process_table(
     if "person_id" in present:  # NHS numbers where a pseudonym belongs stop intake
         _refuse_identifiers(con, comb, named, ctx)
     rejected = _reject(con, table, label, named, present, ctx, done)
+    rejected, late = late_rules(con, table, named, present, ctx, rejected, out_tmp)
     done[table] = ProcessedTable(accepted=out_tmp / f"{table}.parquet", rejected=rejected)
     per_file = _counts_by_reason(con, rejected, comb)
+    late_per_file = _late_counts(con, late, comb)
+    late_n = sum(n for f in late_per_file for n in f.values())
     by_reason = {
         r: sum(f.get(r, 0) for f in per_file) for r in C.REASONS if any(r in f for f in per_file)
     }
@@ -403,7 +444,7 @@ def process_table(
         accepted.select(ROW, *present),
         out_tmp / f"{table}.parquet",
         source_order=(comb.order_source, ROW),
-        skip_rows=rejected.select(ROW) if quarantined_n else None,
+        skip_rows=_skip(rejected, late) if quarantined_n or late_n else None,
         drop=[ROW],
         check=_validator(con, sources[0], schema) if validate_output else None,
     )
@@ -413,25 +454,26 @@ def process_table(
             sha256=file_sha256(f.source.path),
             format=f.source.fmt,
             rows_read=f.rows_read,
-            rows_kept=f.rows_kept - sum(q.values()),
-            rows_filtered=f.filtered,
+            rows_kept=f.rows_kept - sum(q.values()) - sum(lf.values()),
+            rows_filtered={**f.filtered, **lf},
             rows_quarantined=q,
             size_bytes=f.source.size,
         )
-        for f, q in zip(comb.files, per_file, strict=True)
+        for f, q, lf in zip(comb.files, per_file, late_per_file, strict=True)
     ]
     rows_read = sum(f.rows_read for f in comb.files)
     filtered: dict[str, int] = {}
-    for f in comb.files:
-        for r, n in f.filtered.items():
+    for s in files:
+        for r, n in s.rows_filtered.items():
             filtered[r] = filtered.get(r, 0) + n
     # Invariants, checked even under python -O.
-    if rows_kept != accepted_n + quarantined_n or sum(s.rows_kept for s in files) != accepted_n:
+    kept_ok = rows_kept == accepted_n + quarantined_n + late_n
+    if not kept_ok or sum(s.rows_kept for s in files) != accepted_n:
         raise RuntimeError(
             f"{label}: rows do not reconcile: kept {rows_kept}, accepted {accepted_n}, "
-            f"quarantined {quarantined_n}"
+            f"quarantined {quarantined_n}, filtered after the checks {late_n}"
         )
-    if rows_read != rows_kept + sum(filtered.values()):
+    if rows_read != rows_kept + sum(filtered.values()) - late_n:
         raise RuntimeError(
             f"{label}: rows do not reconcile: read {rows_read}, kept {rows_kept}, "
             f"filtered {sum(filtered.values())}"

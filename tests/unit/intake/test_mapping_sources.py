@@ -382,3 +382,41 @@ def test_csv_ignored_column_before_contract_columns_keeps_each_column_its_own(
     assert report.rows_quarantined == 0
     pop = pd.read_parquet(tmp_path / "out" / "population.parquet")
     assert list(pop["year_of_birth"]) == [1950, 1972, 1988, 1940, 2009]
+
+
+def test_rows_filtered_after_the_checks_reconcile_per_file(tmp_path: Path, monkeypatch) -> None:
+    """The seam for table-level rules (the referrals' episode rule): a rule filtering ECDS row 4
+    (union row 7 + 4) is counted in ECDS's rows_filtered and left out of the accepted rows."""
+    import ibis
+
+    from evalkit.intake import process
+
+    def rule(con, table, named, present, ctx, rejected, out_tmp):
+        if table != "activity":
+            return rejected, None
+        late = named.filter(named.row_number == 11).select("row_number", rule=ibis.literal("r"))
+        return rejected, late
+
+    monkeypatch.setattr(process, "late_rules", rule)
+    mapping = _write(tmp_path / "raw", MAPPING)
+    report = run_intake(tmp_path / "raw", tmp_path / "out", mapping=mapping, **KW)
+    t = report.tables["activity"]
+    assert t.sources[1].rows_filtered == {"keep ATTENDANCE_CATEGORY": 1, "r": 1}
+    assert (t.sources[1].rows_kept, t.rows_accepted, t.rows_filtered) == (1, 4, 4)
+    assert report.to_dict()["reconciled"] is True
+    ids = pd.read_parquet(tmp_path / "out" / "activity.parquet")["event_id"]
+    assert list(ids) == ["s1", "s2", "s3", "a1"]
+
+
+def test_datetimes_with_a_timed_date_format_read_the_same(multi, tmp_path: Path) -> None:
+    """``datetimes`` with ``date_format: '%Y-%m-%d %H:%M'`` (time in the format) or without."""
+    base, _, _ = multi
+    mapping = yaml.safe_load(yaml.safe_dump(MAPPING))
+    mapping["tables"]["activity"]["sources"][1]["date_format"] = "%Y-%m-%d %H:%M"
+    path = _write(tmp_path / "raw", mapping)
+    ecds = ECDS.copy()
+    ecds["ARRIVAL_DATETIME"] = ecds["ARRIVAL_DATETIME"].str[:16].str.replace("T", " ")
+    ecds.to_csv(tmp_path / "raw" / "ECDS.csv", index=False)
+    run_intake(tmp_path / "raw", tmp_path / "out", mapping=path, **KW)
+    a = pd.read_parquet(base / "out" / "activity.parquet")
+    pd.testing.assert_frame_equal(a, pd.read_parquet(tmp_path / "out" / "activity.parquet"))
