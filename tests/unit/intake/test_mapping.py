@@ -50,6 +50,8 @@ def _warehouse_extract(raw: Path) -> None:
         spec = m["tables"][table]
         df = df.copy()
         for col, kind in C.COLUMNS[table].items():
+            if col not in df:  # an optional column the example does not carry
+                continue
             if col in inverse_recode:
                 df[col] = df[col].map(inverse_recode[col]).fillna(df[col])
             if kind == "date":

@@ -273,12 +273,19 @@ def _cases() -> list[tuple[str, dict[str, str], str | None, str | None]]:
             C.ATTENDED_EXCEEDS_OFFERED,
             "sessions_attended",
         ),
-        ("referrals", {**ref, "episode_id": "r01"}, C.DUPLICATE_EPISODE, "episode_id"),
         (
             "referrals",
             {**ref, "episode_id": "q09", "person_id": _pid(98)},
             C.UNKNOWN_PERSON,
             "person_id",
+        ),
+        # A repeat of a held row's episode_id stays a duplicate; a repeat of an accepted one is
+        # settled by the episode rule (tests/unit/intake/test_episodes.py).
+        (
+            "referrals",
+            {**ref, "episode_id": "q09", "person_id": _pid(98)},
+            C.DUPLICATE_EPISODE,
+            "episode_id",
         ),
         (
             "referrals",
