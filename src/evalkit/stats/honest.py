@@ -86,6 +86,7 @@ class _Inputs:
     k: float
     steps: pd.DataFrame  # from, to, change, std_error
     largest: int  # row of steps holding the benchmark
+    b: float  # the benchmark, |change| of that row
     grad_theta: np.ndarray
     grad_step: np.ndarray  # gradient of the largest step's signed change
     vcov: np.ndarray
@@ -181,41 +182,57 @@ def _inputs(
     steps = pd.DataFrame(rows, columns=["from_period", "to_period", "change", "std_error"])
     largest = int(np.argmax(np.abs(steps["change"].to_numpy())))
     sign = 1.0 if steps["change"].iloc[largest] >= 0 else -1.0
-    return _Inputs(theta, se_theta, k, steps, largest, grad_theta, sign * grads[largest], sigma)
+    b = abs(float(steps["change"].iloc[largest]))
+    return _Inputs(theta, se_theta, k, steps, largest, b, grad_theta, sign * grads[largest], sigma)
 
 
-def _row(inp: _Inputs, mbar: float, z: float, inference: _Inference) -> tuple[float, ...]:
-    """Identified set and robust CI at one Mbar."""
-    b = abs(float(inp.steps["change"].iloc[inp.largest]))
-    half = mbar * b * inp.k
+def _ci(
+    inp: _Inputs, mbar: np.ndarray, z: float, inference: _Inference
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Identified set and robust CI at each Mbar of ``mbar`` (an array).
+
+    The bounds' gradients are ``grad_theta -/+ Mbar K grad_step``, so their variances are
+    quadratics in Mbar: ``a -/+ 2 Mbar K c + (Mbar K)^2 e``.
+    """
+    half = mbar * inp.b * inp.k
     lo, hi = inp.theta - half, inp.theta + half
     if inference == "estimate":
-        se_lo = se_hi = inp.se_theta
+        se_lo = se_hi = np.full_like(mbar, inp.se_theta)
     else:
-        g_hi = inp.grad_theta + mbar * inp.k * inp.grad_step
-        g_lo = inp.grad_theta - mbar * inp.k * inp.grad_step
-        se_hi = math.sqrt(max(float(g_hi @ inp.vcov @ g_hi), 0.0))
-        se_lo = math.sqrt(max(float(g_lo @ inp.vcov @ g_lo), 0.0))
-    return mbar, lo, hi, lo - z * se_lo, hi + z * se_hi
+        a = inp.se_theta**2
+        c = float(inp.grad_theta @ inp.vcov @ inp.grad_step)
+        e = float(inp.grad_step @ inp.vcov @ inp.grad_step)
+        mk = mbar * inp.k
+        se_hi = np.sqrt(np.maximum(a + 2 * mk * c + mk**2 * e, 0.0))
+        se_lo = np.sqrt(np.maximum(a - 2 * mk * c + mk**2 * e, 0.0))
+    return lo, hi, lo - z * se_lo, hi + z * se_hi
 
 
 def _breakdown(inp: _Inputs, z: float, inference: _Inference) -> float | None:
     """Smallest Mbar whose robust CI includes 0 (0 if the Mbar = 0 CI does; None if none)."""
 
-    def gap(m: float) -> float:  # > 0 while the CI excludes 0
-        _, _, _, lo, hi = _row(inp, m, z, inference)
+    def gaps(m: np.ndarray) -> np.ndarray:  # > 0 while the CI excludes 0
+        _, _, lo, hi = _ci(inp, m, z, inference)
         return lo if inp.theta > 0 else -hi
 
-    if gap(0.0) <= 0:
+    if gaps(np.zeros(1))[0] <= 0:
         return 0.0
-    if inp.k * abs(float(inp.steps["change"].iloc[inp.largest])) == 0:
+    if inp.k * inp.b == 0:
         return None
-    # Mbar at which the identified set alone reaches 0 bounds the answer from above.
-    top = abs(inp.theta) / (inp.k * abs(float(inp.steps["change"].iloc[inp.largest])))
-    grid = np.linspace(0.0, top, 401)
-    vals = np.array([gap(m) for m in grid])
-    first = int(np.argmax(vals <= 0))
-    return float(optimize.brentq(gap, grid[first - 1], grid[first], xtol=1e-12, rtol=1e-12))
+    # Mbar at which the identified set alone reaches 0 bounds the answer from above; the first
+    # sign change on a fine grid below it is then refined by brentq.
+    top = abs(inp.theta) / (inp.k * inp.b)
+    grid = np.linspace(0.0, top, 2001)
+    first = int(np.argmax(gaps(grid) <= 0))
+    return float(
+        optimize.brentq(
+            lambda m: float(gaps(np.array([m]))[0]),
+            grid[first - 1],
+            grid[first],
+            xtol=1e-12,
+            rtol=1e-12,
+        )
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -374,7 +391,8 @@ def relative_magnitudes(
         raise ValueError(f"inference must be 'bounds' or 'estimate', not {inference!r}")
     inp = _inputs(_as_series(coefs), vcov, pre, post, int(reference), weights)
     z = float(stats.norm.ppf(1 - alpha / 2))
-    table = pd.DataFrame([_row(inp, m, z, inference) for m in grid], columns=list(HONEST_COLUMNS))
+    m = np.asarray(grid, dtype=float)
+    table = pd.DataFrame(dict(zip(HONEST_COLUMNS, (m, *_ci(inp, m, z, inference)), strict=True)))
     step = inp.steps.iloc[inp.largest]
     notes = [
         f"Benchmark: the largest change between consecutive periods of {min(pre)}..{max(pre)} "
