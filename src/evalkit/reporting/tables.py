@@ -421,8 +421,11 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
         "source": "sensitivity",
         "columns": ["analysis", "estimate", "ci_low", "ci_high", "note"],
         "caption": "Sensitivity analyses for emergency admissions at 6 months (rate ratios). "
-        "Controls not censored: controls referred later are followed on (the comparison is "
-        "then with usual care, which may include a later referral); month-0 washout: the first "
+        "First row: the Rambachan-Roth breakdown value for the primary outcome, a multiple of "
+        "the largest month-to-month change in months -24 to -13, not a rate ratio (its note "
+        "says what it means). Controls not censored: controls referred later are followed on "
+        "(the comparison is then with usual care, which may include a later referral); "
+        "month-0 washout: the first "
         "month after referral is left out; E-value row: the strength of confounding needed to "
         "explain the estimate away, which applies to a single rate ratio under the E-value's "
         "own assumptions and does not measure differing trends between the groups.",
