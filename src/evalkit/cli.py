@@ -108,6 +108,14 @@ def synth(
             "provider, with nhs_mapping.yaml beside them)"
         ),
     ] = "contract",
+    nhs_numbers: Annotated[
+        bool,
+        typer.Option(
+            "--nhs-numbers",
+            help="with --layout nhs: synthetic NHS numbers (999 test range) in the person "
+            "columns, for evalkit pseudonymise to replace before intake",
+        ),
+    ] = False,
 ) -> None:
     """Generate the synthetic county (tables of the data contract + synthetic_truth.json)."""
     from evalkit.config import instruments, load_programmes, load_unit_costs
@@ -139,6 +147,7 @@ def synth(
             pool=pool,
             world=world,
             layout=layout,
+            nhs_numbers=nhs_numbers,
         )
     except (ConfigError, ValueError, FileExistsError) as exc:
         _fail(str(exc))

@@ -149,6 +149,7 @@ def generate_county(
     pool: str = "all",
     world: str = "hard",
     layout: str = "contract",
+    nhs_numbers: bool = False,
 ) -> SynthResult:
     """Generate a synthetic county into ``out``.
 
@@ -200,6 +201,11 @@ def generate_county(
         as NHS-shaped multi-file CSV extracts with ``nhs_mapping.yaml`` beside them
         (:mod:`~evalkit.synth.nhs_layout`; ``fmt`` is then only the format of the contract
         tables it is made from, which are not kept). Not with ``faults`` or prescriptions.
+    nhs_numbers : bool
+        NHS layout only: write each person's synthetic NHS number (999 test range, valid
+        Modulus 11, never issued to a patient) in the person columns instead of the token, for
+        ``evalkit pseudonymise`` to replace before intake (``nhs_layout.json`` lists the
+        columns). Intake refuses the files until then.
 
     Notes
     -----
@@ -208,7 +214,7 @@ def generate_county(
     """
     t0 = time.perf_counter()
     n_full = _check_arguments(scale, regime, pool, fmt, faults, population, programmes)
-    _check_layout(layout, faults, with_prescriptions)
+    _check_layout(layout, faults, with_prescriptions, nhs_numbers)
     the_world = make_world(world, with_prescriptions)
     out = Path(out)
     _prepare_out(out)
@@ -230,7 +236,7 @@ def generate_county(
         ),
         world=the_world,
     )
-    pop, person_ids = _draw_people(run, pool, seed)
+    pop, person_ids, numbers = _draw_people(run, pool, seed)
     run.bar.total = n_chunks(pop.n) * 2 + 6 + len(slugs)
     run.bar.update(1)
 
@@ -267,7 +273,11 @@ def generate_county(
         try:
             _, n_rows = _write_tables(staging, fmt, built, events, person_ids, run.settings, None)
             extract = write_nhs_layout(
-                staging, out, seed=seed, presets_dir=default_presets_dir(project_root())
+                staging,
+                out,
+                seed=seed,
+                presets_dir=default_presets_dir(project_root()),
+                person_values=_nhs_number_values(person_ids, numbers) if nhs_numbers else None,
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -330,8 +340,10 @@ def _check_arguments(
     return n_full
 
 
-def _check_layout(layout: str, faults: float, with_prescriptions: bool) -> None:
+def _check_layout(layout: str, faults: float, with_prescriptions: bool, nhs_numbers: bool) -> None:
     """Refuse an unknown layout, and options the NHS layout does not write."""
+    if nhs_numbers and layout != "nhs":
+        raise ValueError("NHS numbers are written in the NHS layout only (add --layout nhs)")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
     if layout == "nhs" and faults > 0:
@@ -358,8 +370,15 @@ def _prepare_out(out: Path) -> None:
 
 
 # ---- people --------------------------------------------------------------------------------
-def _draw_people(run: Generation, pool: str, seed: int) -> tuple[Population, np.ndarray]:
-    """Geography, population and NHS numbers; keep the pool; return people and pseudonyms."""
+def _nhs_number_values(person_ids: np.ndarray, numbers: np.ndarray) -> dict[str, str]:
+    """Each person's token -> their synthetic NHS number as 10 digits (for the NHS layout)."""
+    return dict(zip(person_ids.tolist(), (f"{n:010d}" for n in numbers.tolist()), strict=True))
+
+
+def _draw_people(
+    run: Generation, pool: str, seed: int
+) -> tuple[Population, np.ndarray, np.ndarray]:
+    """Geography, population and NHS numbers; keep the pool; return people, pseudonyms, numbers."""
     geo = build_geography(run.rng("geography"))
     pop = build_population(run.n_full, geo, run.cal, run.rng("population"))
     nhs_numbers = synthetic_nhs_numbers(run.n_full, run.rng("ids"))
@@ -377,7 +396,7 @@ def _draw_people(run: Generation, pool: str, seed: int) -> tuple[Population, np.
     person_ids = pseudonymise(nhs_numbers, derive_key(seed))
     if len(set(person_ids.tolist())) != pop.n:  # pragma: no cover - 64-bit tokens
         raise RuntimeError("pseudonym collision; choose another seed")
-    return pop, person_ids
+    return pop, person_ids, nhs_numbers
 
 
 # ---- pass 1: need, episodes and monthly counts for everyone --------------------------------

@@ -117,6 +117,8 @@ _GP_MODES = (
     (0.62, 0.32, 0.02, 0.02, 0.02),
 )
 #: Time written after the date of a preset's ``datetimes`` column (intake drops it).
+#: Person columns of the presets' files (the warehouse's pseudonymised id, the minimum dataset's).
+_PERSON_COLUMNS = ("PSEUDO_NHS_NUMBER", "NHS_NUMBER")
 _TIME_FORMAT = {"ecds": " %H:%M:%S", "ooh_111": " %H:%M"}
 _NOISE_PREFIX = {
     "sus_apc_spells": "NA",
@@ -448,11 +450,12 @@ def write_nhs_layout(
         _mds_files(tables["referrals"], tables["measures"], presets["creative_health_mds"])
     )
 
+    person_columns = {
+        f: c for f, tb in files.items() for c in tb.column_names if c in _PERSON_COLUMNS
+    }
     if person_values is not None:
-        person_cols = {"PSEUDO_NHS_NUMBER", "NHS_NUMBER"}
-        for f, tb in files.items():
-            for c in person_cols & set(tb.column_names):
-                files[f] = _replace_person_ids(tb, c, person_values)
+        for f, c in person_columns.items():
+            files[f] = _replace_person_ids(files[f], c, person_values)
     out = Path(out)
     remove_nhs_layout(out)
     clash = sorted(f for f in files if (out / f).exists())
@@ -491,10 +494,18 @@ def write_nhs_layout(
             "presets": list(NHS_PRESETS),
             "files": rows,
             "noise": noise,
+            "person_ids": "tokens" if person_values is None else "values given (NHS numbers)",
+            "person_columns": person_columns,
         },
         out / MANIFEST_FILE,
     )
-    return NhsExtract(out=out, rows=rows, noise=noise, mapping=mapping_path)
+    notes = []
+    if person_values is not None:
+        notes.append(
+            "  Person columns hold NHS numbers, not tokens: run evalkit pseudonymise on each "
+            f"file's person column ({MANIFEST_FILE}: person_columns) before intake."
+        )
+    return NhsExtract(out=out, rows=rows, noise=noise, mapping=mapping_path, notes=notes)
 
 
 def default_presets_dir(root: Path) -> Path:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from evalkit import config
 from evalkit.contract import PRIMARY_KEY, TABLES
-from evalkit.intake import run_intake
+from evalkit.intake import IntakeError, run_intake
 from evalkit.intake.mapping import IntakeMapping
 from evalkit.synth import generate_county
 from evalkit.synth.nhs_layout import MANIFEST_FILE, MAPPING_FILE, write_nhs_layout
@@ -51,7 +51,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _county(out: Path) -> Path:
+def _county(out: Path, **options: object) -> Path:
     generate_county(
         out,
         programmes=config.load_programmes(),
@@ -61,6 +61,7 @@ def _county(out: Path) -> Path:
         seed=SEED,
         fmt="csv",
         progress=False,
+        **options,
     )
     return out
 
@@ -123,3 +124,56 @@ def test_nhs_extract_no_date_of_birth_reaches_processed_data(both: dict) -> None
     text = (both["nhs"] / "intake_report.json").read_text(encoding="utf-8")
     raw = pd.read_csv(both["raw_nhs"] / "GP_REGISTER.csv", dtype=str, nrows=50)
     assert not any(d in text for d in raw["DATE_OF_BIRTH"])
+
+
+# ---- --nhs-numbers: synthetic NHS numbers, pseudonymised by the key holder, then intake --------
+KEY = b"evalkit test key, never a real one"  # 34 bytes: a key file's minimum is 32
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same county in the NHS layout with NHS numbers, and its pseudonymised copy."""
+    from evalkit.intake.pseudonymise import pseudonymise_file
+
+    root = tmp_path_factory.mktemp("nhs_numbers")
+    raw = _county(root / "numbers", layout="nhs", nhs_numbers=True)
+    manifest = json.loads((raw / MANIFEST_FILE).read_text(encoding="utf-8"))
+    pseudo = root / "pseudonymised"
+    for f, column in manifest["person_columns"].items():
+        pseudonymise_file(raw / f, column=column, out=pseudo / f, key=KEY)
+    for f in [*(set(manifest["files"]) - set(manifest["person_columns"])), MAPPING_FILE]:
+        (pseudo / f).write_bytes((raw / f).read_bytes())  # files without a person column
+    run_intake(
+        pseudo, root / "processed", mapping=pseudo / MAPPING_FILE, progress=False,
+        extract_end=EXTRACT_END,
+    )  # fmt: skip
+    return {"raw": raw, "processed": root / "processed"}
+
+
+def test_nhs_numbers_layout_straight_into_intake_is_refused(numbered: dict, tmp_path: Path) -> None:
+    with pytest.raises(IntakeError, match="pseudonymise") as err:
+        run_intake(numbered["raw"], tmp_path, mapping=numbered["raw"] / MAPPING_FILE)
+    numbers = pd.read_csv(numbered["raw"] / "GP_REGISTER.csv", dtype=str, nrows=100)
+    assert not any(n in str(err.value) for n in numbers["PSEUDO_NHS_NUMBER"])
+
+
+def test_nhs_numbers_pseudonymised_give_the_contract_county_under_the_new_tokens(
+    both: dict, numbered: dict
+) -> None:
+    """Pseudonymise + intake = the contract county, each person under their keyed token."""
+    from evalkit.intake.pseudonymise import token
+
+    tokens = pd.read_csv(both["raw_nhs"] / "GP_REGISTER.csv", dtype=str)["PSEUDO_NHS_NUMBER"]
+    numbers = pd.read_csv(numbered["raw"] / "GP_REGISTER.csv", dtype=str)["PSEUDO_NHS_NUMBER"]
+    assert numbers.str.fullmatch(r"999\d{7}").all()  # the test range, never issued
+    new = {t: token(KEY, n) for t, n in zip(tokens, numbers, strict=True)}
+    for table in TABLES:
+        expected = pd.read_parquet(both["contract"] / f"{table}.parquet")
+        if "person_id" in expected:
+            expected["person_id"] = expected["person_id"].map(new)
+        got = pd.read_parquet(numbered["processed"] / f"{table}.parquet")
+        key = list(PRIMARY_KEY[table])
+        pd.testing.assert_frame_equal(
+            got.sort_values(key).reset_index(drop=True),
+            expected.sort_values(key).reset_index(drop=True),
+        )

@@ -270,6 +270,7 @@ def test_contract_layout_over_nhs_layout_removes_the_nhs_files(tmp_path: Path) -
         ({"layout": "sus"}, "layout must be one of"),
         ({"layout": "nhs", "faults": 0.01}, "contract layout only"),
         ({"layout": "nhs", "with_prescriptions": True}, "no prescriptions extract"),
+        ({"nhs_numbers": True}, "NHS layout only"),
     ],
 )
 def test_generate_layout_bad_options_refused(tmp_path: Path, options: dict, message: str) -> None:
