@@ -362,16 +362,20 @@ def find_sources(
     sources: list[Source] = []
     notes: list[str] = []
     for table in C.TABLES:
-        specs = m.table(table).files()
-        # With several files, a column one file lacks is empty in that file's rows only.
-        absent = "empty in its rows" if len(specs) > 1 else "not in the output"
-        for spec in specs:
-            st = _source(raw_dir, table, m, mapping, spec)
-            sources.append(st)
+        files = [_source(raw_dir, table, m, mapping, spec) for spec in m.table(table).files()]
+        sources += files
+        # With several files, a column only some files lack is empty in their rows only.
+        nowhere = set.intersection(*(set(st.absent) for st in files))
+        for st in files:
             if st.ignored:
                 notes.append(
                     f"{st.path.name}: column(s) {st.ignored} are not in the contract: ignored."
                 )
-            if st.absent:
-                notes.append(f"{st.path.name}: optional column(s) {st.absent} absent: {absent}.")
+            name = st.path.name
+            gone = [c for c in st.absent if c in nowhere]
+            if gone:
+                notes.append(f"{name}: optional column(s) {gone} absent: not in the output.")
+            empty = [c for c in st.absent if c not in nowhere]
+            if empty:
+                notes.append(f"{name}: optional column(s) {empty} absent: empty in its rows.")
     return sources, notes
