@@ -81,7 +81,8 @@ def _apply_source(folder: Path, table: str, src: dict) -> tuple[pd.DataFrame, di
         keep &= ok
     df = df[keep]
     out = pd.DataFrame(index=df.index)
-    for source, target in src.get("columns", {}).items():
+    present = {s: t for s, t in src.get("columns", {}).items() if s in df}  # optional: absent
+    for source, target in present.items():
         out[target] = df[source]
     for target, rule in src.get("derive", {}).items():
         codes = {str(k): v for k, v in rule["codes"].items()}
