@@ -58,6 +58,7 @@ __all__ = [
     "MAPPING_FILE",
     "NHS_PRESETS",
     "NhsExtract",
+    "default_presets_dir",
     "nhs_file_names",
     "read_contract",
     "remove_nhs_layout",
