@@ -35,6 +35,7 @@ from evalkit.analysis.equity import (
     ReferralTrendsResult,
 )
 from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
+from evalkit.analysis.honest_did import PrimaryHonestResult
 from evalkit.analysis.utilisation import UtilisationResult
 from evalkit.config import load_programmes
 from evalkit.reporting import figures as figs
@@ -57,6 +58,7 @@ FIGURE_METHODS: dict[str, Callable[..., Any]] = {
     "cost_by_setting": EconomicsResult.plot_cost_by_setting,
     "love_plot": MatchResult.plot_love,
     "overlap": MatchResult.plot_overlap,
+    "honest_did": PrimaryHonestResult.plot_sensitivity,
 }
 
 

@@ -30,6 +30,7 @@ from evalkit.analysis.event_study import (
 )
 from evalkit.jsonsafe import json_safe
 from evalkit.stats.honest import HonestResult, relative_magnitudes
+from evalkit.stats.plots import honest_bounds
 from evalkit.stats.result import Result
 
 if TYPE_CHECKING:
@@ -124,8 +125,6 @@ class PrimaryHonestResult(Result):
 
         ``table``: the published (rounded) bounds to draw; default this result's own.
         """
-        from evalkit.stats.plots import honest_bounds
-
         return honest_bounds(
             self.bounds.tidy() if table is None else table,
             breakdown=self.bounds.breakdown_mbar,

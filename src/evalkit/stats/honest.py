@@ -57,6 +57,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from evalkit.jsonsafe import json_safe
+from evalkit.stats.plots import honest_bounds
 from evalkit.stats.result import Result
 
 if TYPE_CHECKING:
@@ -318,8 +319,6 @@ class HonestResult(Result):
 
     def plot_sensitivity(self, *, ax: Axes | None = None, log: bool = False) -> Axes:
         """Robust CI and identified set against Mbar (:func:`evalkit.stats.plots.honest_bounds`)."""
-        from evalkit.stats.plots import honest_bounds
-
         return honest_bounds(self.tidy(), breakdown=self.breakdown_mbar, ax=ax, exponentiate=log)
 
 
