@@ -14,7 +14,7 @@ import pytest
 
 from evalkit.analysis import load_study
 from evalkit.analysis.economics import economics, economics_window, programme_cost
-from evalkit.analysis.utilisation import matched_cohort, utilisation
+from evalkit.analysis.utilisation import utilisation
 from evalkit.analysis.wellbeing import wellbeing
 from evalkit.definitions import load_wellby
 
@@ -22,17 +22,17 @@ WINDOW = 12
 
 
 @pytest.fixture(scope="module")
-def study(demo_processed: Path):
-    return load_study("mindsong", demo_processed)
+def study(demo_studies):
+    return demo_studies["mindsong"]
 
 
 @pytest.fixture(scope="module")
-def mc(study):
-    return matched_cohort(study)
+def mc(demo_matched):
+    return demo_matched["mindsong"]
 
 
 @pytest.fixture(scope="module")
-def mc_legacy(study):
+def mc_legacy(demo_matched_legacy):
     """Pooled event-month effects, weights fixed per unit: where the identity below holds.
 
     Under the target trial the outcome model adds censoring weights that vary within a unit
@@ -40,7 +40,7 @@ def mc_legacy(study):
     event-month effects, which weight the sub-experiments differently from the matched
     difference: close (tested below), not an identity.
     """
-    return matched_cohort(study, design="legacy")
+    return demo_matched_legacy["mindsong"]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import pytest
 from scipy.special import expit, logit
 from scipy.stats import binom
 
-from evalkit.analysis import load_study, wellbeing_scores
+from evalkit.analysis import wellbeing_scores
 from evalkit.analysis.equity import (
     PATHWAY_STEPS,
     age_bands,
@@ -34,7 +34,7 @@ from evalkit.analysis.equity import (
     reach_all,
     referral_trends,
 )
-from evalkit.analysis.utilisation import cohort_for, matched_cohort
+from evalkit.analysis.utilisation import cohort_for
 from evalkit.config import Eligibility, instruments, load_programme
 from evalkit.stats import plots
 from evalkit.stats.result import Result
@@ -61,13 +61,13 @@ def truth(demo_county: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def studies(demo_processed: Path) -> dict:
-    return {p: load_study(p, demo_processed) for p in PROGRAMMES}
+def studies(demo_studies) -> dict:
+    return {p: demo_studies[p] for p in PROGRAMMES}
 
 
 @pytest.fixture(scope="module")
-def mindsong_mc(studies):
-    return matched_cohort(studies["mindsong"])
+def mindsong_mc(demo_matched):
+    return demo_matched["mindsong"]
 
 
 @pytest.fixture(scope="module")

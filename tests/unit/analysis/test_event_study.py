@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from evalkit.analysis import load_study
 from evalkit.analysis.event_study import (
     PretrendResult,
     event_study,
@@ -16,13 +14,12 @@ from evalkit.analysis.event_study import (
     pretrend_test,
 )
 from evalkit.analysis.utilisation import event_study as event_study_from_utilisation
-from evalkit.analysis.utilisation import matched_cohort
 from evalkit.cohort import PRIOR_WINDOWS
 
 
 @pytest.fixture(scope="module")
-def mc(demo_processed: Path):
-    return matched_cohort(load_study("mindsong", demo_processed))
+def mc(demo_matched):
+    return demo_matched["mindsong"]
 
 
 def test_pretrend_months_end_before_the_longest_prior_use_window_matched_on(mc) -> None:

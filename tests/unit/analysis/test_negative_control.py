@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.analysis import load_study
 from evalkit.analysis.negative_control import (
     NEGATIVE_CONTROL_ROLE,
     NOT_IN_DATA,
     negative_controls,
 )
-from evalkit.analysis.utilisation import MIN_EVENTS, matched_cohort, utilisation, window_rows
+from evalkit.analysis.utilisation import MIN_EVENTS, utilisation, window_rows
 from evalkit.stats.naive import naive_prepost
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
@@ -41,8 +40,8 @@ WINDOWS = (3, 6, 12)
 
 
 @pytest.fixture(scope="module")
-def matched(demo_observables_processed: Path):
-    return {p: matched_cohort(load_study(p, demo_observables_processed)) for p in PROGRAMMES}
+def matched(observables_matched):
+    return {p: observables_matched[p] for p in PROGRAMMES}
 
 
 @pytest.fixture(scope="module")

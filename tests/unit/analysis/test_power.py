@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalkit.analysis import load_study
 from evalkit.analysis.power import (
     add_mde,
     design_inputs,
@@ -18,20 +17,20 @@ from evalkit.analysis.power import (
     mde_wellbeing,
     power_plan,
 )
-from evalkit.analysis.utilisation import matched_cohort, utilisation, utilisation_table
+from evalkit.analysis.utilisation import utilisation, utilisation_table
 from evalkit.analysis.wellbeing import wellbeing
 from evalkit.definitions.labels import setting_label
 from evalkit.stats.mde import log_rr_variance
 
 
 @pytest.fixture(scope="module")
-def study(demo_processed: Path):
-    return load_study("mindsong", demo_processed)
+def study(demo_studies):
+    return demo_studies["mindsong"]
 
 
 @pytest.fixture(scope="module")
-def mc(study):
-    return matched_cohort(study)
+def mc(demo_matched):
+    return demo_matched["mindsong"]
 
 
 # ------------------------------------------------------------------ design inputs by hand

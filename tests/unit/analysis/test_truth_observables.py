@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.analysis import load_study
-from evalkit.analysis.utilisation import matched_cohort, utilisation
+from evalkit.analysis.utilisation import utilisation
 
 PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 SETTINGS = ("emergency_admission", "gp_appointment")
@@ -27,8 +26,8 @@ WINDOWS = (6, 12)
 
 
 @pytest.fixture(scope="module")
-def matched(demo_observables_processed: Path):
-    return {p: matched_cohort(load_study(p, demo_observables_processed)) for p in PROGRAMMES}
+def matched(observables_matched):
+    return {p: observables_matched[p] for p in PROGRAMMES}
 
 
 @pytest.fixture(scope="module")

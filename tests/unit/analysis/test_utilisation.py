@@ -66,8 +66,8 @@ WINDOWS = (6, 12)
 
 
 @pytest.fixture(scope="module")
-def matched(demo_processed: Path):
-    return {p: matched_cohort(load_study(p, demo_processed)) for p in PROGRAMMES}
+def matched(demo_matched):
+    return {p: demo_matched[p] for p in PROGRAMMES}
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +150,8 @@ def test_utilisation_table_has_results_json_shape(matched) -> None:
     assert (table["estimate"] <= table["ci_high"]).all()
 
 
-def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_processed) -> None:
-    study = load_study("chronic_pain", demo_processed)
+def test_sensitivity_battery_runs_every_prespecified_analysis(matched, demo_studies) -> None:
+    study = demo_studies["chronic_pain"]
     table = sensitivity(study, matched["chronic_pain"], setting="gp_appointment", months=6)
     expected = {
         "main analysis",
@@ -417,7 +417,9 @@ def test_target_trial_weights_and_stacked_time_enter_did(matched) -> None:
         assert row["ipcw"] == pytest.approx(before, rel=1e-12)
 
 
-def test_target_trial_censors_controls_and_legacy_does_not(matched, demo_processed) -> None:
+def test_target_trial_censors_controls_and_legacy_does_not(
+    matched, demo_processed, demo_matched_legacy
+) -> None:
     mc = matched["mindsong"]
     full = mc.panel_uncensored
     c = full["censor_month"].astype("Float64").fillna(np.inf)
@@ -443,7 +445,7 @@ def test_target_trial_censors_controls_and_legacy_does_not(matched, demo_process
     assert mc.censoring.n_censored_units == n_cens
     assert mc.panel.groupby("subclass")["index_month"].nunique().eq(1).all()
 
-    legacy = matched_cohort(load_study("mindsong", demo_processed), design="legacy")
+    legacy = demo_matched_legacy["mindsong"]
     assert legacy.design == "legacy" and legacy.time_column == "event_month"
     assert legacy.censoring is None and legacy.panel_uncensored is None
     assert legacy.controls_censored_share == 0.0
