@@ -7,15 +7,14 @@ from pathlib import Path
 import pytest
 
 from evalkit import config
+from helpers.shared import shared_dir
 
 
-@pytest.fixture(scope="session")
-def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _generate(root: Path) -> None:
     from evalkit.synth import generate_county
 
-    out = tmp_path_factory.mktemp("county20k") / "raw"
     generate_county(
-        out,
+        root / "raw",
         programmes=config.load_programmes(),
         instrument_defs=config.instruments(),
         unit_costs=config.load_unit_costs(),
@@ -24,4 +23,9 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fmt="parquet",
         progress=False,
     )
-    return out
+
+
+@pytest.fixture(scope="session")
+def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 20,000-person county, raw tables, once per session (once for all xdist workers)."""
+    return shared_dir(tmp_path_factory, "county20k", _generate) / "raw"
