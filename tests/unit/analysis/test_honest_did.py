@@ -11,10 +11,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from evalkit.analysis import load_study
 from evalkit.analysis.event_study import event_study
 from evalkit.analysis.honest_did import breakdown_sentence, honest_did
-from evalkit.analysis.utilisation import matched_cohort
 from evalkit.reporting.claims import OutcomePlan
 from evalkit.reporting.honest import HONEST_ROW_LABEL, honest_summary, primary_sensitivity
 
@@ -22,8 +20,8 @@ SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "results.schema.json"
 
 
 @pytest.fixture(scope="module")
-def mc(demo_processed: Path):
-    return matched_cohort(load_study("mindsong", demo_processed))
+def mc(demo_matched):
+    return demo_matched["mindsong"]  # the session's shared cohort (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
