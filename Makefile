@@ -35,8 +35,10 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 # Strict mode (never --nbval-lax); embedded figure PNGs are masked as nbval masks image/png.
 NBVAL := $(if $(NOTEBOOKS),--nbval --nbval-current-env \
 	--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(NOTEBOOKS))
-# pytest-xdist is off by default: session fixtures (a demo county) would be built once per worker
-# on a 2-core machine. --dist loadfile keeps each notebook's cells on one worker.
+# pytest-xdist is off by default until PYTEST_WORKERS=2 is timed on an idle machine
+# (bench/results/test_timing.md); the session fixtures on disk (counties, demo reports) are built
+# once for all workers (tests/helpers/shared.py). --dist loadfile keeps each notebook's cells on
+# one worker.
 XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 # Fixed hash seed for pytest and the notebook kernels it starts: a Poisson fit's 7th significant
 # digit depends on string-set iteration order (see evalkit.reporting.pipeline.HASH_SEED).
