@@ -247,7 +247,7 @@ FAULT_REASONS: Final[dict[str, dict[str, str]]] = {
         "event_outside_registration": EVENT_OUTSIDE_REGISTRATION,
     },
     "referrals": {
-        "duplicate_episode": DUPLICATE_EPISODE,
+        "conflicting_submissions": CONFLICTING_SUBMISSIONS,
         "unknown_person": UNKNOWN_PERSON,
         "missing_required": MISSING_REQUIRED,
         "dates_out_of_order": DATES_OUT_OF_ORDER,

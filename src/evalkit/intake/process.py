@@ -39,6 +39,7 @@ from evalkit.intake.checks import (
     typed_rows,
 )
 from evalkit.intake.combine import Combined, combine
+from evalkit.intake.episodes import apply_episode_rule
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.identifiers import refuse_nhs_number_ids
 from evalkit.intake.mapping import IntakeMapping
@@ -269,10 +270,13 @@ def late_rules(
 
     ``late`` is a table (``row_number``, ``rule``) of rows a rule filters out after the checks:
     counted per file and rule like the ``keep`` filters and left out of the accepted file; a
-    rule may also replace ``rejected``. None so far: the referrals' episode rule (one episode
-    however often it was submitted) plugs in here.
+    rule may also replace ``rejected``. The referrals' episode rule (one episode however often
+    it was submitted: :func:`evalkit.intake.episodes.apply_episode_rule`) is the one so far.
     """
-    return rejected, None
+    if table != "referrals":
+        return rejected, None
+    rule = apply_episode_rule(con, named, present, ctx, rejected, out_tmp)
+    return rule.rejected, rule.late
 
 
 def _late_counts(con: Any, late: ir.Table | None, comb: Combined) -> list[dict[str, int]]:

@@ -23,6 +23,7 @@ from evalkit import contract as C
 from evalkit import engine
 from evalkit.files import move_into, write_text
 from evalkit.intake.checks import CheckContext, InstrumentRule, instrument_rules
+from evalkit.intake.episodes import EPISODES_FILE
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping, load_mapping
 from evalkit.intake.process import (
@@ -255,4 +256,5 @@ def _publish(work_out: Path, out_dir: Path) -> None:
     so a report never describes tables that are not there.
     """
     tables = [name for t in C.TABLES for name in (f"quarantine/{t}.parquet", f"{t}.parquet")]
-    move_into(work_out, out_dir, [*tables, SOURCE_FILE, REPORT_FILE])
+    episodes = [EPISODES_FILE] if (work_out / EPISODES_FILE).exists() else []  # the episode rule's
+    move_into(work_out, out_dir, [*tables, *episodes, SOURCE_FILE, REPORT_FILE])

@@ -4,7 +4,10 @@ Each fault makes exactly one row wrong in exactly one way, so intake must give i
 reason (``contract.FAULT_REASONS``). Rows that depend on a faulty person or episode (their
 activity, referrals and measures) are listed as dependents, which intake quarantines as
 ``parent_quarantined``. Duplicates are inserted straight after the row they copy, so "first
-occurrence kept" keeps the clean row. Row numbers are 1-based data rows (header not counted).
+occurrence kept" keeps the clean row. A conflicting submission is a copy of a referral from
+another provider (:data:`OTHER_PROVIDER`): the same episode with different data, so intake
+quarantines both rows (``conflicting_submissions``) and the episode's measures as dependents.
+Row numbers are 1-based data rows (header not counted).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from evalkit.contract import FAULT_REASONS
 
 IMPOSSIBLE_DATES_CSV = ("2021-02-30", "2019-13-01", "1800-01-01")
 IMPOSSIBLE_DATE_PARQUET = -62_091  # 1800-01-01 as days since 1970
+#: The provider of a conflicting copy of a referral (the same episode from a second provider).
+OTHER_PROVIDER = "Second Provider (synthetic conflict)"
 
 
 @dataclass
@@ -30,10 +35,15 @@ class TablePlan:
     edits: dict[str, dict[int, object]] = field(default_factory=dict)  # column -> row -> value
     faults: list[tuple[int, str]] = field(default_factory=list)  # (row, kind); copies: row = orig
     dependents: list[int] = field(default_factory=list)
+    copy_edits: dict[str, dict[int, object]] = field(default_factory=dict)  # of inserted copies
 
     def edit(self, column: str, row: int, value: object) -> None:
         """Set one cell (``None`` = empty)."""
         self.edits.setdefault(column, {})[row] = value
+
+    def edit_copy(self, column: str, row: int, value: object) -> None:
+        """Set one cell of the copy inserted after original row ``row`` (text columns only)."""
+        self.copy_edits.setdefault(column, {})[row] = value
 
 
 def _iso(day: int) -> str:
@@ -216,10 +226,10 @@ def _referral_faults(
     rows = rng.choice(clean, size=k, replace=False)
     for r, kind in zip(rows.tolist(), _kinds("referrals", k), strict=True):
         p.faults.append((r, kind))
-        if kind == "duplicate_episode":
-            p.duplicate.append(r)
-            continue
         bad_episode[r] = True
+        if kind == "conflicting_submissions":
+            p.duplicate.append(r)
+            p.edit_copy("provider", r, OTHER_PROVIDER)
         if kind == "unknown_person":
             p.edit("person_id", r, _fresh_ids(rng, 1, taken_ids)[0])
         elif kind == "missing_required":
@@ -296,6 +306,12 @@ def apply_plan(table: pa.Table, plan: TablePlan) -> tuple[pa.Table, np.ndarray]:
     new_pos = np.arange(n) + np.concatenate([[0], np.cumsum(dup)[:-1]])
     if dup.any():
         table = table.take(pa.array(take))
+    for column, cells in plan.copy_edits.items():
+        i = table.schema.get_field_index(column)
+        values = table.column(i).to_pylist()
+        for r, v in cells.items():
+            values[int(new_pos[r]) + 1] = v
+        table = table.set_column(i, column, pa.array(values, type=table.schema.field(i).type))
     return table, new_pos
 
 
@@ -314,6 +330,10 @@ def slice_plan(plan: TablePlan, a: int, b: int) -> TablePlan:
         for r, v in cells.items():
             if a <= r < b:
                 out.edit(column, r - a, v)
+    for column, cells in plan.copy_edits.items():
+        for r, v in cells.items():
+            if a <= r < b:
+                out.edit_copy(column, r - a, v)
     return out
 
 
@@ -321,17 +341,17 @@ def sidecar_entries(table: str, plan: TablePlan, new_pos: np.ndarray) -> tuple[l
     """Fault and dependent rows with 1-based row numbers in the written file."""
     faults = []
     for r, kind in plan.faults:
-        pos = new_pos[r] + (
-            1 if kind in ("duplicate_person_id", "duplicate_event_id", "duplicate_episode") else 0
-        )
-        faults.append(
-            {
-                "table": table,
-                "row_number": int(pos) + 1,
-                "kind": kind,
-                "reason": FAULT_REASONS[table][kind],
-            }
-        )
+        # A duplicate is the inserted copy; a conflict is the original and its copy.
+        shifts = {"duplicate_person_id": (1,), "duplicate_event_id": (1,)}
+        for shift in shifts.get(kind, (0, 1) if kind == "conflicting_submissions" else (0,)):
+            faults.append(
+                {
+                    "table": table,
+                    "row_number": int(new_pos[r] + shift) + 1,
+                    "kind": kind,
+                    "reason": FAULT_REASONS[table][kind],
+                }
+            )
     deps = [
         {"table": table, "row_number": int(new_pos[r]) + 1, "reason": "parent_quarantined"}
         for r in plan.dependents
