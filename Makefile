@@ -62,8 +62,8 @@ define run_pytest
 	exit $$rc
 endef
 
-.PHONY: help venv data report reports notebooks check programmes synth test test-slow lint \
-	bench lock clean distclean
+.PHONY: help venv data report reports providers notebooks check programmes synth test test-slow \
+	lint bench lock clean distclean
 
 ## Show every target with a one-line description (the default)
 help:
@@ -97,6 +97,11 @@ notebooks: $(STAMP)
 	$(BIN)/evalkit data --raw data/demo --out data/demo/processed $(SEED_OPT)
 	cd notebooks && PYTHONHASHSEED=0 ../$(BIN)/papermill report.ipynb report.ipynb --cwd . -k python3 \
 		--no-progress-bar
+
+## Provider data-quality reports in reports/providers/ (problem lists in data/returns/)
+providers: $(STAMP)
+	$(BIN)/evalkit data $(SEED_OPT) $(MAPPING_OPT)
+	$(BIN)/evalkit providers
 
 ## Scan reports/ for small counts and identifiers (the disclosure checker)
 check: $(STAMP)

@@ -388,6 +388,39 @@ def check(
 
 
 @app.command()
+def providers(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="processed tables (default: the folder a report would be built from)"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="provider reports directory")] = Path(
+        "reports/providers"
+    ),
+    returns: Annotated[
+        Path, typer.Option(help="row-level problem lists for each provider (outside reports/)")
+    ] = Path("data/returns"),
+) -> None:
+    """Provider data-quality reports in reports/providers/; problem lists in data/returns/."""
+    from evalkit.reporting.pipeline import person_ids
+    from evalkit.reporting.providers import (
+        provider_quality,
+        provider_slug,
+        write_provider_reports,
+    )
+
+    _setup_logging("providers")
+    processed = _resolved_processed(data)
+    try:
+        quality = provider_quality(processed)
+        write_provider_reports(quality, out, returns, person_ids=person_ids(processed))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    for p in quality.providers:
+        slug = provider_slug(p)
+        typer.echo(f"[providers] {p}: {out / slug}/index.html, {returns / slug}/problems.csv")
+
+
+@app.command()
 def power(
     programme: Annotated[str, typer.Option(help="programme slug")] = "mindsong",
     effect: Annotated[
