@@ -36,7 +36,7 @@ from evalkit.contract import TABLES
 from evalkit.files import write_json
 from evalkit.jsonsafe import round_floats
 from evalkit.synth import activity as act
-from evalkit.synth.calendar import NONE
+from evalkit.synth.calendar import NONE, to_days
 from evalkit.synth.daily import draw_daily_referrals
 from evalkit.synth.faults import (
     TablePlan,
@@ -64,6 +64,7 @@ from evalkit.synth.tables import (
     measures_table,
     population_table,
     referrals_table,
+    submission_days,
     write_activity,
     write_table,
 )
@@ -90,6 +91,10 @@ SCALES = {"demo": 60_000, "county": 660_000}
 #: ``pool`` options: everyone, or only people who could be eligible for one of the programmes.
 POOLS = ("all", "eligible")
 FAULTS_FILE = "synthetic_faults.json"
+#: Whether the hard world writes ``referrals.submitted_on`` unless told. It changes only the
+#: referrals file (every published number stays; results.json's ``data_sha256.referrals`` and
+#: the report appendix's hash move), so it waits for the digests' deliberate rewrite.
+SUBMITTED_ON_DEFAULT = False
 
 
 @dataclass
@@ -150,6 +155,7 @@ def generate_county(
     world: str = "hard",
     layout: str = "contract",
     nhs_numbers: bool = False,
+    submitted_on: bool = SUBMITTED_ON_DEFAULT,
 ) -> SynthResult:
     """Generate a synthetic county into ``out``.
 
@@ -206,6 +212,10 @@ def generate_county(
         Modulus 11, never issued to a patient) in the person columns instead of the token, for
         ``evalkit pseudonymise`` to replace before intake (``nhs_layout.json`` lists the
         columns). Intake refuses the files until then.
+    submitted_on : bool
+        Hard world: also write ``referrals.submitted_on`` (the day each row was submitted, from
+        its own stream ``submissions``; no other table or draw changes). Off by default until
+        the demo reports' pinned digests are rewritten (only their input hash changes).
 
     Notes
     -----
@@ -261,7 +271,11 @@ def generate_county(
     events = _join_events(run, pop, chunks)
     run.bar.update(1)
 
-    built = _contract_tables(pop, person_ids, parts, instrument_defs, fmt)
+    # Hard world: when each referral row was submitted (its own stream; legacy stays as it was).
+    submitted = (
+        (run.rng("submissions"), to_days(run.cal.end)) if the_world.hard and submitted_on else None
+    )
+    built = _contract_tables(pop, person_ids, parts, instrument_defs, fmt, submitted)
     run.bar.update(1)
     plans, sidecar = (None, None)
     if faults > 0:
@@ -556,11 +570,21 @@ def _contract_tables(
     parts: Participants,
     instrument_defs: dict[str, InstrumentDefinition],
     fmt: str,
+    submitted: tuple[np.random.Generator, int] | None = None,
 ) -> _Built:
-    """The population, referrals and measures tables (dates as text for CSV)."""
+    """The population, referrals and measures tables (dates as text for CSV).
+
+    ``submitted`` (the ``submissions`` stream's generator and the extract's last day) adds
+    ``referrals.submitted_on`` (:func:`~evalkit.synth.tables.submission_days`).
+    """
     tables = {"population": population_table(pop, person_ids)}
     referrals = concat_referrals(parts.referral_parts)
     ref_person = referrals.pop("_person")
+    if submitted is not None:
+        rng, last_day = submitted
+        referrals["submitted_on"] = submission_days(
+            rng, referrals["referral_date"], last_day, referrals["end_date"]
+        )
     tables["referrals"] = referrals_table(referrals, ref_person, person_ids)
     tables["measures"], meas_ep_row, meas_item_max = measures_table(
         parts.measure_parts, tables["referrals"], instrument_defs

@@ -24,9 +24,11 @@ CHUNK = 20_000
 STREAMS = (
     "geography", "population", "ids", "need", "episodes", "counts", "referrals", "attendance",
     "participants", "events", "questionnaires", "faults", "rereferrals", "nhs_layout",
+    "submissions",
 )  # fmt: skip
 # New streams go at the end: spawn() gives child i the key (i,), so appending one never changes
-# the draws of the others (``nhs_layout``: the NHS-shaped extracts' codes and noise rows).
+# the draws of the others (``nhs_layout``: the NHS-shaped extracts' codes and noise rows;
+# ``submissions``: the day each referral row was submitted, ``referrals.submitted_on``).
 
 
 def spawn_streams(seed: int) -> dict[str, np.random.SeedSequence]:

@@ -36,6 +36,7 @@ __all__ = [
     "population_table",
     "referral_rows",
     "referrals_table",
+    "submission_days",
     "write_activity",
     "write_table",
 ]
@@ -99,10 +100,53 @@ def referral_rows(
 def concat_referrals(parts: list[dict]) -> dict[str, np.ndarray]:
     """All programmes' :func:`referral_rows`, sorted by referral date, then episode id."""
     if not parts:
-        return {k: np.array([]) for k in ("_person", *COLUMNS["referrals"])}
+        cols = [c for c in COLUMNS["referrals"] if c != "submitted_on"]  # drawn afterwards
+        return {k: np.array([]) for k in ("_person", *cols)}
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((cols["episode_id"], cols["referral_date"]))
     return {k: v[order] for k, v in cols.items()}
+
+
+#: Days from a referral to the provider's monthly return that carries it: the return is made
+#: after the month ends, ``SUBMISSION_DELAY_DAYS`` (gamma: shape, scale) later; a few rows
+#: (``LATE_SHARE``) wait for a later return, ``LATE_EXTRA_DAYS`` (uniform) more.
+SUBMISSION_DELAY_DAYS = (2.0, 6.0)
+LATE_SHARE = 0.05
+LATE_EXTRA_DAYS = (60, 240)
+
+
+def submission_days(
+    rng: np.random.Generator,
+    ref_day: np.ndarray,
+    last_day: int,
+    end_day: np.ndarray | None = None,
+) -> np.ndarray:
+    """The day each referral row was submitted (``referrals.submitted_on``), as day numbers.
+
+    A row holds its episode's end, so it goes in the return after the calendar month of its
+    end (``end_day``; :data:`~evalkit.synth.calendar.NONE` or absent: of its referral): day 1 of
+    the next month plus a gamma delay, a few rows in a much later return; never after
+    ``last_day`` (the extract end). Three draws per row from ``rng``, in row order (the
+    ``submissions`` stream, which no other table reads, so the column moves no other draw).
+
+    Examples
+    --------
+    >>> d = submission_days(np.random.default_rng(1), np.array([18_000, 18_010]), 18_100)
+    >>> bool((d > 18_010).all() and (d <= 18_100).all())
+    True
+    """
+    ref_day = np.asarray(ref_day, dtype=np.int64)
+    n = ref_day.size
+    if end_day is not None:
+        end_day = np.asarray(end_day, dtype=np.int64)
+        ref_day = np.where(end_day < NONE, np.maximum(end_day, ref_day), ref_day)
+    months = ref_day.astype("datetime64[D]").astype("datetime64[M]")
+    next_month = (months + 1).astype("datetime64[D]").astype(np.int64)
+    delay = np.ceil(rng.gamma(*SUBMISSION_DELAY_DAYS, size=n)).astype(np.int64)
+    late = rng.random(n) < LATE_SHARE
+    extra = rng.integers(*LATE_EXTRA_DAYS, size=n, endpoint=True)
+    days = next_month + delay + np.where(late, extra, 0)
+    return np.minimum(days, last_day)
 
 
 def referrals_table(
@@ -122,6 +166,7 @@ def referrals_table(
             "sessions_offered": pa.array(r["sessions_offered"], pa.int32()),
             "sessions_attended": pa.array(r["sessions_attended"], pa.int32()),
             "discharge_reason": pa.array(r["discharge_reason"], pa.string()),
+            **({"submitted_on": date_array(r["submitted_on"])} if "submitted_on" in r else {}),
         }
     )
 
