@@ -411,6 +411,7 @@ def test_summary_first_screen_names_the_design(target_trial: bool, phrase: str) 
         headlines=[],
         regression_to_mean="",
         powered_for="",
+        honest_sentence="",
         target_trial=target_trial,
     ).body
     assert phrase in html
