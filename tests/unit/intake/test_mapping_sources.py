@@ -391,9 +391,11 @@ def test_rows_filtered_after_the_checks_reconcile_per_file(tmp_path: Path, monke
 
     from evalkit.intake import process
 
+    others = process.late_rules  # the real rules (the referrals' episode rule) stay
+
     def rule(con, table, named, present, ctx, rejected, out_tmp):
         if table != "activity":
-            return rejected, None
+            return others(con, table, named, present, ctx, rejected, out_tmp)
         late = named.filter(named.row_number == 11).select("row_number", rule=ibis.literal("r"))
         return rejected, late
 
