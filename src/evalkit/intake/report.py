@@ -23,7 +23,10 @@ REASON_TEXT: dict[str, str] = {
     C.MISSING_REQUIRED: "a required value is empty",
     C.MALFORMED_PERSON_ID: "person_id does not match the person id pattern",
     C.INVALID_TYPE: "not a number, or not a date in the expected format",
-    C.IMPOSSIBLE_DATE: "not a real calendar date, before 1900-01-02 or after the extract end",
+    C.IMPOSSIBLE_DATE: (
+        "not a real calendar date, before 1900-01-02 (submitted_on: before 2000-01-01) or after "
+        "the extract end"
+    ),
     C.INVALID_CODE: "value not in the code list",
     C.OUT_OF_RANGE: "number outside its allowed range",
     C.UNKNOWN_PROGRAMME: "programme is not a configured programme",
