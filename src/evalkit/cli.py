@@ -501,6 +501,39 @@ def plan_show(
     typer.echo(f"sha256 {plan_hash(plan)}")
 
 
+mapping_app = typer.Typer(help="Intake mappings: draft one for an extract no preset fits.")
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("draft")
+def mapping_draft(
+    raw_dir: Annotated[Path, typer.Argument(help="folder of the extract's CSV / Parquet files")],
+    out: Annotated[Path | None, typer.Option(help="write the draft here (default: stdout)")] = None,
+    rows: Annotated[int, typer.Option(help="rows read from the start of each file")] = 20_000,
+) -> None:
+    """Draft a mapping: each file's columns, kinds and sample codes (masked), as valid YAML."""
+    from evalkit.intake import IntakeError
+    from evalkit.intake.draft import draft_mapping
+    from evalkit.presets import PRESETS_SUBDIR
+
+    _setup_logging("mapping-draft")
+    if out is not None and out.resolve().is_relative_to(raw_dir.resolve()):
+        _fail(f"{out}: inside {raw_dir}, which evalkit only reads; write the draft elsewhere")
+    try:
+        draft = draft_mapping(raw_dir, rows=rows, presets_dir=project_root() / PRESETS_SUBDIR)
+    except IntakeError as exc:
+        _fail(str(exc))
+    if out is None:
+        typer.echo(draft.yaml(), nl=False)
+    else:
+        from evalkit.files import write_text
+
+        write_text(draft.yaml(), out)
+        typer.echo(draft.summary())
+        typer.echo(f"wrote {out}: fill in the commented columns, then evalkit intake --mapping")
+    log.info(draft.summary())
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m evalkit.cli``."""
     app()
