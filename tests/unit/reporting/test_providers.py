@@ -167,3 +167,22 @@ def test_controlled_refuses_a_rule_without_rounding(built) -> None:
 def test_provider_slug_is_a_safe_folder_name() -> None:
     assert provider_slug("Music Works") == "music-works"
     assert provider_slug("../..") == "provider"
+
+
+def test_cli_providers_writes_reports_and_refuses_returns_inside_reports(
+    built, tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    monkeypatch.chdir(tmp_path)  # the command's log goes to ./logs
+    args = ["providers", "--data", str(built["processed"]), "--out", "reports/providers"]
+    ok = CliRunner().invoke(app, [*args, "--returns", "data/returns"])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "reports/providers/music-works/index.html").is_file()
+    assert (tmp_path / "data/returns/music-works/problems.csv").is_file()
+    bad = CliRunner().invoke(app, [*args, "--returns", "reports/returns"])
+    assert bad.exit_code == 2  # the CLI's one-line error (evalkit.cli._fail)
+    text = bad.output + (getattr(bad, "stderr", "") or "")
+    assert "outside" in text and "Traceback" not in text
