@@ -32,7 +32,7 @@ from evalkit import engine
 from evalkit.contract import COLUMNS, PERSON_ID_PATTERN, TABLES
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.identifiers import nhs_number_problem, nhs_number_shares, normalise_nhs_number
-from evalkit.intake.masking import NHS_NUMBER_SHAPE, POSTCODE_SHAPE
+from evalkit.intake.masking import EXAMPLE_MAX_CHARS, NHS_NUMBER_SHAPE, POSTCODE_SHAPE
 from evalkit.intake.sources import DELIMITERS, csv_header
 
 __all__ = [
@@ -266,7 +266,8 @@ def profile_column(name: str, values: pd.Series) -> ColumnProfile:
     hidden = _hidden_kind(name, sample)
     if hidden is not None:
         return ColumnProfile(name, hidden, **base)
-    if distinct <= _MAX_DISTINCT_CODES and distinct < n:
+    long = any(len(c) > EXAMPLE_MAX_CHARS for c in sample)
+    if distinct <= _MAX_DISTINCT_CODES and distinct < n and not long:
         shown = [(c, _shown_count(k)) for c, k in counts.most_common() if _safe_code(c)]
         return ColumnProfile(name, KIND_CODE, codes=tuple(shown[:MAX_CODES]), **base)
     if all(_NUMBER.fullmatch(v) for v in sample):

@@ -115,14 +115,15 @@ def _identifying_file(path: Path, n: int = 60) -> dict[str, list[str]]:
     dob = [f"{1 + i % 28:02d}/{1 + i % 12:02d}/{1930 + i}" for i in range(n)]
     postcodes = [f"GL{1 + i % 50} {i % 10}AB" for i in range(n)]
     names = [f"Person Name{i}" for i in range(n)]
+    note = "Seen with her daughter Ann at home, 3 Long Road"  # one text, few distinct values
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["NHS_NO", "DOB", "POSTCODE", "FULL_NAME", "GENDER", "AGE", "SEEN_ON"])
+        w.writerow(["NHS_NO", "DOB", "POSTCODE", "FULL_NAME", "GENDER", "AGE", "SEEN_ON", "NOTE"])
         for i in range(n):
             sex = "F" if i < 45 else "M"
             seen = f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"
-            w.writerow([nhs[i], dob[i], postcodes[i], names[i], sex, str(20 + i), seen])
-    return {"nhs": nhs, "dob": dob, "postcode": postcodes, "name": names}
+            w.writerow([nhs[i], dob[i], postcodes[i], names[i], sex, str(20 + i), seen, note])
+    return {"nhs": nhs, "dob": dob, "postcode": postcodes, "name": names, "note": [note]}
 
 
 def test_draft_never_shows_nhs_numbers_dates_of_birth_postcodes_or_names(
