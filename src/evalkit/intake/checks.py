@@ -66,6 +66,7 @@ __all__ = [
     "parent_lookup",
     "parse_date",
     "parse_int",
+    "source_text",
     "typed_rows",
 ]
 
@@ -533,7 +534,7 @@ def flag_rows(
     )
     q = _mark_repeated(q, repeated, list(C.PRIMARY_KEY[table]))
     q = q.filter(q._pre.notnull() | q._post.notnull() | q._repeated)
-    out = q.select(ROW, *keys, "_pre", "_post", "_repeated", **_source_text(q, present, ctx))
+    out = q.select(ROW, *keys, "_pre", "_post", "_repeated", **source_text(q, present, ctx))
     pre = {i: (r, c) for i, (r, c, _) in enumerate(pre_rules)}
     post = {i: (r, c) for i, (r, c, _) in enumerate(post_rules)}
     return out, pre, post
@@ -637,8 +638,11 @@ def _mark_repeated(q: ir.Table, repeated: ir.Table | None, pk: list[str]) -> ir.
     return j.select(*q.columns, _repeated=j[f"_d_{pk[0]}"].notnull())
 
 
-def _source_text(q: ir.Table, present: Sequence[str], ctx: CheckContext) -> dict[str, ir.Value]:
-    """Each present column as the source held it, as text (typed columns rendered)."""
+def source_text(q: ir.Table, present: Sequence[str], ctx: CheckContext) -> dict[str, ir.Value]:
+    """Each present column as the source held it, as text (typed columns rendered).
+
+    ``q`` carries the source values as ``_r_<column>`` (:func:`normalise`).
+    """
     text: dict[str, ir.Value] = {}
     for c in present:
         r = q[f"_r_{c}"]

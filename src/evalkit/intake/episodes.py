@@ -42,7 +42,15 @@ import pyarrow.parquet as pq
 from evalkit import contract as C
 from evalkit import engine
 from evalkit.files import atomic_path
-from evalkit.intake.checks import COLUMN, REASON, ROW, CheckContext, normalise, typed_rows
+from evalkit.intake.checks import (
+    COLUMN,
+    REASON,
+    ROW,
+    CheckContext,
+    normalise,
+    source_text,
+    typed_rows,
+)
 
 __all__ = [
     "EPISODES_FILE",
@@ -359,7 +367,7 @@ def _conflict_rows(
     )
     norm = normalise(named, "referrals", present, ctx)
     j = norm.inner_join(fields, norm[ROW] == fields[ROW])
-    text = _source_text(j, present, ctx)
+    text = source_text(j, present, ctx)
     out = {
         ROW: j[ROW],
         **{c: j[c.removeprefix("_k_")] for c in columns if c.startswith("_k_")},
@@ -370,20 +378,6 @@ def _conflict_rows(
     return j.select(
         **{c: out[c].cast(schema[c]) if c in out else ibis.null(schema[c]) for c in columns}
     )
-
-
-def _source_text(t: Any, present: list[str], ctx: CheckContext) -> dict[str, Any]:
-    """Each column as the source held it, as text (typed Parquet columns rendered)."""
-    out = {}
-    for c in present:
-        r = t[f"_r_{c}"]
-        if ctx.native.get(c) == "date":
-            out[c] = r.strftime(ctx.date_format)
-        elif c in ctx.native:
-            out[c] = r.cast("string")
-        else:
-            out[c] = r
-    return out
 
 
 def _table_of(con: Any, df: pd.DataFrame, name: str) -> Any:
