@@ -33,7 +33,7 @@ from evalkit.contract import COLUMNS, PERSON_ID_PATTERN, TABLES
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.identifiers import nhs_number_problem, nhs_number_shares, normalise_nhs_number
 from evalkit.intake.masking import EXAMPLE_MAX_CHARS, NHS_NUMBER_SHAPE, POSTCODE_SHAPE
-from evalkit.intake.sources import DELIMITERS, csv_header
+from evalkit.intake.sources import DELIMITERS, csv_header, csv_line_problem
 
 __all__ = [
     "DATE_FORMATS",
@@ -179,6 +179,9 @@ def _sample(con: Any, path: Path, rows: int, delimiter: str) -> pd.DataFrame:
             t = engine.read_parquet(con, path)
         else:
             header = csv_header(path, delimiter)
+            dups = sorted({h for h in header if header.count(h) > 1})
+            if dups:
+                raise IntakeError(f"{path}: column(s) {dups} appear more than once in the header")
             t = con.read_csv(
                 str(path),
                 columns={f"c{i}": "VARCHAR" for i in range(len(header))},
@@ -191,11 +194,30 @@ def _sample(con: Any, path: Path, rows: int, delimiter: str) -> pd.DataFrame:
             t = t.rename({h: f"c{i}" for i, h in enumerate(header)})
         t = t.select(**{c: t[c].cast("string") for c in t.columns})
         df = engine.to_pandas(con, t.limit(rows), limit=rows)
+    except IntakeError:
+        raise
     except engine.EngineError as exc:
         raise IntakeError(str(exc)) from None
-    except Exception as exc:  # a parse error: its text may quote a row, so only its type
-        raise IntakeError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    except Exception as exc:  # a parse error: its text may quote a row, so only its line
+        raise IntakeError(
+            f"{path}: cannot be read as CSV{_parse_cause(path, exc, delimiter)}"
+        ) from None
     return df.apply(lambda s: s.str.strip().replace("", None))
+
+
+def _parse_cause(path: Path, exc: Exception, delimiter: str) -> str:
+    """``: line N: why`` for a CSV DuckDB could not parse, never a value.
+
+    The line number is taken from DuckDB's message (which also quotes the line, so the message
+    itself is never shown), the cause from :func:`~evalkit.intake.sources.csv_line_problem`.
+    """
+    found = re.search(r"\bline:? (\d+)", str(exc), re.IGNORECASE)
+    if found is None:
+        return f" ({type(exc).__name__})"
+    line = int(found.group(1))
+    n = len(csv_header(path, delimiter))
+    problem = csv_line_problem(path, line, delimiter, n)
+    return f": line {line}" + (f": {problem}" if problem else "")
 
 
 # --- kinds -----------------------------------------------------------------------------------

@@ -195,3 +195,29 @@ def test_draft_of_a_folder_without_files_is_one_clear_error(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["mapping", "draft", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "not a directory" in result.output
+
+
+def test_draft_bad_csv_names_the_line_and_cause_never_the_row(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    nhs = _nhs_numbers(1)[0]
+    (raw / "p.csv").write_text(f"person_id,sex\nabc,F\nx,M,{nhs}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["mapping", "draft", str(raw)])
+    assert result.exit_code == 2
+    assert "p.csv: cannot be read as CSV: line 3: expected 2 columns, found 3" in result.output
+    assert nhs not in result.output
+    (raw / "p.csv").write_text("person_id,sex,sex\na,F,F\n", encoding="utf-8")
+    with pytest.raises(IntakeError, match=r"\['sex'\] appear more than once in the header"):
+        draft_mapping(raw)
+
+
+def test_draft_header_only_file_is_matched_by_its_names(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "referrals.csv").write_text("person_id,episode_id,programme,referral_date\n")
+    d = draft_mapping(raw)
+    (f,) = d.files
+    assert (f.table, f.rows_sampled, len(f.renames)) == ("referrals", 0, 4)
+    assert _loads(d.yaml(), tmp_path)["tables"]["referrals"]["sources"][0]["file"] == (
+        "referrals.csv"
+    )
