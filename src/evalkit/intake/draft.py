@@ -68,7 +68,7 @@ DATE_FORMATS: tuple[str, ...] = (
 )
 _TIME = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
-_DATE_LIKE = re.compile(r"\d{1,4}[-/. ]?\d{1,2}[-/. ]?\d{1,4}")
+_DATE_LIKE = re.compile(r"\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}|(?:19|20)\d{6}|\d{4}(?:19|20)\d{2}")
 #: Column names that mark a value as identifying, whatever it looks like.
 _IDENTIFYING_NAME = re.compile(
     r"nhs|birth|dob|postcode|post_code|address|forename|surname|first_?name|last_?name"
@@ -102,6 +102,7 @@ class ColumnProfile:
     date_format: str | None = None
     has_time: bool = False
     codes: tuple[tuple[str, str], ...] = ()  # (code, count shown: "123" or "<10")
+    hidden: int = 0  # codes left out because they look like an NHS number, postcode or date
     distinct: int = 0
     non_empty: int = 0
 
@@ -114,6 +115,8 @@ class ColumnProfile:
             shown = ", ".join(f"{json.dumps(c)} ({n})" for c, n in self.codes)
             more = f" of {self.distinct}" if self.distinct > len(self.codes) else ""
             text += f"; codes{more}: {shown}"
+        if self.hidden:
+            text += f" ({self.hidden} code(s) not shown: shaped like an identifier or a date)"
         if self.kind in IDENTIFYING:
             text += " (values not shown)"
         return text
@@ -252,6 +255,11 @@ def _safe_code(code: str) -> bool:
     return not (re.search(POSTCODE_SHAPE, code) or _DATE_LIKE.fullmatch(code))
 
 
+def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Codes from the most to the least frequent; equal counts by code."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def _shown_count(n: int) -> str:
     return f"<{_SMALL}" if n < _SMALL else str(n)
 
@@ -290,8 +298,9 @@ def profile_column(name: str, values: pd.Series) -> ColumnProfile:
         return ColumnProfile(name, hidden, **base)
     long = any(len(c) > EXAMPLE_MAX_CHARS for c in sample)
     if distinct <= _MAX_DISTINCT_CODES and distinct < n and not long:
-        shown = [(c, _shown_count(k)) for c, k in counts.most_common() if _safe_code(c)]
-        return ColumnProfile(name, KIND_CODE, codes=tuple(shown[:MAX_CODES]), **base)
+        shown = [(c, _shown_count(k)) for c, k in _by_count(counts) if _safe_code(c)]
+        codes = tuple(shown[:MAX_CODES])
+        return ColumnProfile(name, KIND_CODE, codes=codes, hidden=distinct - len(shown), **base)
     if all(_NUMBER.fullmatch(v) for v in sample):
         return ColumnProfile(name, KIND_NUMBER, **base)
     if _share(sample, r"\s") < 0.5 and distinct >= 0.5 * n:

@@ -154,10 +154,12 @@ def test_draft_never_shows_nhs_numbers_dates_of_birth_postcodes_or_names(
 def test_draft_small_counts_are_shown_as_under_ten_and_rows_are_limited(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
-    rows = ["person_id;Sex ;imd_decile;ADMIT_METHOD"]
+    rows = ["person_id;Sex ;imd_decile;ADMIT_METHOD;SERVICE;WHEN"]
     for i in range(1000):
         code = "21" if i % 100 else "2A"  # 2A is 1 row in 100
-        rows.append(f"{i:016x};{'F' if i % 2 else 'M'};{1 + i % 10};{code}")
+        service = "111" if i % 2 else "OOH"
+        when = "20240105" if i % 2 else "05012024"
+        rows.append(f"{i:016x};{'F' if i % 2 else 'M'};{1 + i % 10};{code};{service};{when}")
     (raw / "population.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     d = draft_mapping(raw, rows=200)
     (f,) = d.files
@@ -167,6 +169,9 @@ def test_draft_small_counts_are_shown_as_under_ten_and_rows_are_limited(tmp_path
     assert d.delimiter == ";"
     codes = {c.name: c.codes for c in f.columns}
     assert codes["ADMIT_METHOD"] == (("21", "198"), ("2A", "<10"))
+    assert codes["SERVICE"] == (("111", "100"), ("OOH", "100"))  # a 3-digit code is no date
+    assert codes["WHEN"] == ()  # compact dates are never shown as codes
+    assert {c.name: c.hidden for c in f.columns}["WHEN"] == 2
     doc = _loads(d.yaml(), tmp_path)
     assert doc["delimiter"] == ";"
     assert '# "ADMIT_METHOD": ?  # code; codes: "21" (198), "2A" (<10)' in d.yaml()
