@@ -308,7 +308,18 @@ def profile_column(name: str, values: pd.Series) -> ColumnProfile:
     return ColumnProfile(name, KIND_TEXT, **base)
 
 
-# --- guessing the table and columns ----------------------------------------------------------
+# --- guessing the table and columns ------------------------------------------------------
+
+#: File names that say which table a file is, when none of its column names do.
+_FILE_NAMES: dict[str, re.Pattern[str]] = {
+    "population": re.compile(r"regist|population|demog|patient_list", re.IGNORECASE),
+    "activity": re.compile(
+        r"apc|spell|ecds|a_?and_?e|emergency|outpat|(?:^|_)op(?:_|$)|appoint|111|ooh|activity",
+        re.IGNORECASE,
+    ),
+    "referrals": re.compile(r"referr", re.IGNORECASE),
+    "measures": re.compile(r"measure|outcome|questionnaire|wemwbs|ons4", re.IGNORECASE),
+}
 
 
 def _squash(name: str) -> str:
@@ -380,11 +391,14 @@ def profile_file(
     scored = [(len(_renames(cols, t, known[t])), -i, t) for i, t in enumerate(TABLES)]
     best, _, table = max(scored)
     if best == 0:
-        return FileProfile(path.name, len(df), cols, None)
+        by_name = [t for t, rx in _FILE_NAMES.items() if rx.search(path.stem)]
+        if not by_name:
+            return FileProfile(path.name, len(df), cols, None)
+        table = by_name[0]
     renames = _renames(cols, table, known[table])
-    dates = [c for c in cols if c.name in renames and c.date_format]
+    dates = [c for c in cols if c.kind == KIND_DATE]
     fmt = Counter(c.date_format for c in dates).most_common(1)[0][0] if dates else None
-    datetimes = tuple(c.name for c in dates if c.has_time)
+    datetimes = tuple(c.name for c in dates if c.has_time and c.name in renames)
     births = [c for c in cols if c.kind == KIND_BIRTH]
     dob = births[0] if births and "year_of_birth" in COLUMNS[table] else None
     if dob is not None and "year_of_birth" in renames.values():
@@ -492,7 +506,9 @@ def _render(d: MappingDraft) -> str:
             lines += _source_lines(f)
     unknown = [f for f in d.files if f.table is None]
     for f in unknown:
-        lines.append(f"# {f.file}: no column matched a contract table; its columns:")
+        lines.append(
+            f"# {f.file}: neither its columns nor its name match a contract table; its columns:"
+        )
         lines += [f"#   {_q(c.name)}: ?  # {c.describe()}" for c in f.columns]
     return "\n".join(lines) + "\n"
 

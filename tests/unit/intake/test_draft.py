@@ -101,8 +101,12 @@ def test_draft_nhs_layout_without_presets_is_valid_with_codes_in_comments(
     assert "episode_id" in doc["tables"]["referrals"]["sources"][0]["columns"].values()
     assert '# "GENDER_CODE": ?  # code; codes:' in text
     assert '# "DATE_OF_BIRTH": ?  # date of birth, format %d/%m/%Y (values not shown)' in text
-    # A file no column matched is listed in comments only.
-    assert "# SUS_APC_SPELLS.csv: no column matched a contract table" in text
+    # A file no column matched goes by its name: one sources entry per file, columns commented.
+    files = {p.name for p in nhs_dir.iterdir() if p.suffix == ".csv"}
+    drafted = {s["file"]: t for t, e in doc["tables"].items() for s in e["sources"]}
+    assert set(drafted) == files
+    assert drafted["SUS_APC_SPELLS.csv"] == "activity"
+    assert '# "ADMISSION_METHOD": ?  # code; codes of 13: "21" (' in text
     by_file = {f.file: f for f in d.files}
     kinds = {c.name: c.kind for c in by_file["GP_REGISTER.csv"].columns}
     assert kinds["DATE_OF_BIRTH"] == KIND_BIRTH
@@ -220,9 +224,12 @@ def test_draft_header_only_file_is_matched_by_its_names(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "referrals.csv").write_text("person_id,episode_id,programme,referral_date\n")
+    (raw / "misc.csv").write_text("FOO,BAR\n1,2\n")
     d = draft_mapping(raw)
-    (f,) = d.files
+    f, misc = sorted(d.files, key=lambda f: f.file != "referrals.csv")
     assert (f.table, f.rows_sampled, len(f.renames)) == ("referrals", 0, 4)
+    assert misc.table is None  # neither its columns nor its name say: comments only
+    assert "# misc.csv: neither its columns nor its name match a contract table" in d.yaml()
     assert _loads(d.yaml(), tmp_path)["tables"]["referrals"]["sources"][0]["file"] == (
         "referrals.csv"
     )
