@@ -509,7 +509,9 @@ app.add_typer(mapping_app, name="mapping")
 def mapping_draft(
     raw_dir: Annotated[Path, typer.Argument(help="folder of the extract's CSV / Parquet files")],
     out: Annotated[Path | None, typer.Option(help="write the draft here (default: stdout)")] = None,
-    rows: Annotated[int, typer.Option(help="rows read from the start of each file")] = 20_000,
+    rows: Annotated[
+        int, typer.Option(min=1, help="rows read from the start of each file")
+    ] = 20_000,
 ) -> None:
     """Draft a mapping: each file's columns, kinds and sample codes (masked), as valid YAML."""
     from evalkit.intake import IntakeError
