@@ -32,7 +32,9 @@ def _generate(out: Path, **kw) -> Path:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("submissions")
-    return _generate(root / "without", submitted_on=False), _generate(root / "with", submitted_on=True)
+    return _generate(root / "without", submitted_on=False), _generate(
+        root / "with", submitted_on=True
+    )
 
 
 def _sha(p: Path) -> str:
