@@ -46,6 +46,7 @@ from evalkit.intake.staleness import REPORT_FILE
 from evalkit.reporting.checker import CheckResult, check_outputs
 from evalkit.reporting.findings import WELLBY_CAVEAT, primary_outcome
 from evalkit.reporting.html import render
+from evalkit.reporting.notebook_paths import scrub_paths
 from evalkit.reporting.target_trial import censored_share
 
 NOTEBOOK = "notebooks/report.ipynb"
@@ -431,6 +432,13 @@ def render_report(
                 log_output=False,
                 kernel_name="python3",
             )
+        scrub_paths(
+            staging / "notebook.ipynb",
+            project=project_root(),
+            staging=staging,
+            target=target,
+            paths=[str(processed), str(nb_path.resolve()), str(nb_path.parent.resolve())],
+        )
         say("rendering HTML (inputs removed)")
         page = export_html(staging / "notebook.ipynb", f"{prog.title}: evaluation report")
         (staging / "index.html").write_text(page, encoding="utf-8")
