@@ -216,3 +216,12 @@ def test_make_synth_writes_data_demo_never_raw(tmp_path):
     dry = _make("-n", "synth", env={"VENV": str(venv)})
     assert dry.returncode == 0, dry.stderr
     assert "--out data/demo" in dry.stdout and "data/raw" not in dry.stdout
+
+
+def test_makefile_cpu_env_is_the_report_kernels():
+    """pytest and `make notebooks` run with the report kernels' fixed CPU code paths."""
+    from evalkit.reporting.pipeline import CPU_ENV
+
+    line = next(x for x in MAKEFILE.read_text().splitlines() if x.startswith("CPU_ENV :="))
+    for key, value in CPU_ENV.items():
+        assert f'{key}="{value}"' in line or f"{key}={value}" in line, key

@@ -52,6 +52,16 @@ from evalkit.reporting.target_trial import censored_share
 NOTEBOOK = "notebooks/report.ipynb"
 #: PYTHONHASHSEED of the report kernel (and of nbval's, via the Makefile): reproducible bytes.
 HASH_SEED = "0"
+#: The report kernel's CPU code paths, fixed so that the same inputs give the same bytes on any
+#: x86-64 machine with AVX2: OpenBLAS's Haswell kernels (not the ones it would pick for this
+#: CPU), numpy's dispatch capped at x86-64-v3 (no AVX-512 loops), numba compiling for Haswell.
+#: A different CPU otherwise changes the last bits of some fits, and now and then a published
+#: figure's last digit (assumptions log ENV-3). Ignored where it does not apply (e.g. on ARM).
+CPU_ENV: dict[str, str] = {
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "NUMBA_CPU_NAME": "haswell",
+}
 TEMPLATES = Path(__file__).parent / "templates"
 Say = Callable[[str], None]
 
@@ -422,7 +432,7 @@ def render_report(
         # A fixed hash seed: pyfixest 0.60 handles fixed-effect names with Python sets in
         # places, so a Poisson fit's 7th significant digit follows the per-process string-hash
         # randomisation (the data are identical; see assumptions log ENV-2).
-        with quiet(), _env(EVALKIT_ROOT=str(project_root()), PYTHONHASHSEED=HASH_SEED):
+        with quiet(), _env(EVALKIT_ROOT=str(project_root()), PYTHONHASHSEED=HASH_SEED, **CPU_ENV):
             pm.execute_notebook(
                 str(nb_path),
                 str(staging / "notebook.ipynb"),
