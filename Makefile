@@ -42,10 +42,13 @@ NBVAL := $(if $(NOTEBOOKS),--nbval --nbval-current-env \
 XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 # Fixed hash seed for pytest and the notebook kernels it starts: a Poisson fit's 7th significant
 # digit depends on string-set iteration order (see evalkit.reporting.pipeline.HASH_SEED).
-# Fixed CPU code paths (OpenBLAS, numpy, numba) for the same bytes on any x86-64 with AVX2: the
-# same values as evalkit.reporting.pipeline.CPU_ENV, which the report kernels get.
-CPU_ENV := OPENBLAS_CORETYPE=Haswell NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" NUMBA_CPU_NAME=haswell
-PYTEST := PYTHONHASHSEED=0 $(CPU_ENV) $(BIN)/python -m pytest $(XDIST)
+# Fixed CPU code paths (OpenBLAS, numpy, numba) for the same bytes on any x86-64 with AVX2, in
+# every recipe (synth, intake, reports, tests): the values of evalkit.reporting.pipeline.CPU_ENV,
+# which the report kernels get wherever they are started (assumptions log ENV-3).
+export OPENBLAS_CORETYPE := Haswell
+export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
+export NUMBA_CPU_NAME := haswell
+PYTEST := PYTHONHASHSEED=0 $(BIN)/python -m pytest $(XDIST)
 
 # Targets that never touch the venv skip its health check (so `make help` needs no Python).
 NO_VENV_GOALS := help clean distclean lock
@@ -98,7 +101,7 @@ report: $(STAMP)
 ## Re-execute notebooks/report.ipynb on the demo county and commit its outputs (for nbval)
 notebooks: $(STAMP)
 	$(BIN)/evalkit data --raw data/demo --out data/demo/processed $(SEED_OPT)
-	cd notebooks && PYTHONHASHSEED=0 $(CPU_ENV) ../$(BIN)/papermill report.ipynb report.ipynb --cwd . -k python3 \
+	cd notebooks && PYTHONHASHSEED=0 ../$(BIN)/papermill report.ipynb report.ipynb --cwd . -k python3 \
 		--no-progress-bar
 
 ## Provider data-quality reports in reports/providers/ (problem lists in data/returns/)
