@@ -232,3 +232,39 @@ def _separated_months(mc: MatchedCohort, setting: str, first: int, last: int) ->
         "Poisson rate ratios are 0 or infinite (the fit separates) and the Poisson pre-trend "
         "test is not estimable; the linear test stands."
     )
+
+
+#: Columns of a published event-study table blanked where a month's rate ratio is not estimable.
+ESTIMATE_COLUMNS: tuple[str, ...] = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
+
+
+def estimable_event_study(table: pd.DataFrame, mc: MatchedCohort, setting: str) -> pd.DataFrame:
+    """A Poisson event study's table with the months whose rate ratio is not estimable blanked.
+
+    A month in which the participants (or the controls) have no events has a Poisson
+    coefficient at minus (plus) infinity; the fit stops at a huge estimate and SE instead (seen:
+    a rate ratio of 1e107 with SE 4e5 on the log scale), which is not a finding. Such months get
+    no estimate, interval or p-value, and a ``note`` saying why. Every coefficient is relative
+    to the reference month, so when that month itself has no participant or no control events,
+    no month is estimable. Counts come from the panel the fit used (rows with exposure).
+    """
+    p = mc.panel[mc.panel["exposure"] > 0]
+    events = p.groupby(["event_month", "referred"])[setting].sum().unstack(fill_value=0)
+    events = events.reindex(columns=[0, 1], fill_value=0)
+    empty = {int(m) for m in events.index[(events[0] <= 0) | (events[1] <= 0)]}
+    out = table.copy()
+    out["note"] = None
+    if REFERENCE_MONTH in empty:
+        why = (
+            f"not estimable: the reference month {REFERENCE_MONTH} has no participant or no "
+            "control events, and every month is compared with it"
+        )
+        rows = out["period"] != REFERENCE_MONTH
+    else:
+        why = "not estimable: no participant or no control events this month"
+        rows = out["period"].isin(empty)
+    cols = [c for c in ESTIMATE_COLUMNS if c in out.columns]
+    out[cols] = out[cols].astype(object)
+    out.loc[rows, cols] = None
+    out.loc[rows, "note"] = why
+    return out

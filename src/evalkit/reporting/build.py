@@ -34,7 +34,7 @@ from evalkit.analysis import (
     wellbeing_entries,
 )
 from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
-from evalkit.analysis.event_study import pretrend_test
+from evalkit.analysis.event_study import estimable_event_study, pretrend_test
 from evalkit.analysis.negative_control import negative_controls
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
@@ -300,9 +300,9 @@ class ReportBuilder:
         pre = {s: pretrend_test(mc, s, poisson=es[s]) for s in es}
         self.parts["event_study"] = round_floats(
             {
-                s: r.event_study.drop(columns=["pre", "reference"], errors="ignore").to_dict(
-                    orient="records"
-                )
+                s: estimable_event_study(r.event_study, mc, s)
+                .drop(columns=["pre", "reference"], errors="ignore")
+                .to_dict(orient="records")
                 for s, r in es.items()
             }
         )
