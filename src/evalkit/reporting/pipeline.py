@@ -441,6 +441,10 @@ def render_report(
                 progress_bar=progress,
                 log_output=False,
                 kernel_name="python3",
+                # The kernel's own start-up and shutdown log (e.g. "running over TCP without
+                # encryption": a local kernel on loopback) is noise to a report's reader;
+                # errors in cells still stop the build (papermill raises them).
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         scrub_paths(
             staging / "notebook.ipynb",
