@@ -435,9 +435,8 @@ def _row_rules(
     return r.rules
 
 
-#: Columns of the parent that each child's date checks read (``event_outside_registration``,
-#: ``referral_after_death_or_deregistration``, ``born_after_referral``,
-#: ``assessed_outside_episode``).
+#: Parent columns read by date checks (``event_outside_registration``, ``born_after_referral``,
+#: ``referral_after_death_or_deregistration``, ``assessed_outside_episode``).
 LOOKUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "activity": ("registered_from", "registered_to", "date_of_death"),
     "referrals": ("registered_to", "date_of_death", "year_of_birth"),
