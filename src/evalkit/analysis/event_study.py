@@ -221,10 +221,7 @@ def _separated_months(mc: MatchedCohort, setting: str, first: int, last: int) ->
     coefficient at minus (plus) infinity; the fit stops at a huge SE instead, and the Wald test
     on it is meaningless.
     """
-    p = mc.panel[(mc.panel["exposure"] > 0) & mc.panel["event_month"].between(first, last)]
-    events = p.groupby(["event_month", "referred"])[setting].sum().unstack(fill_value=0)
-    events = events.reindex(index=range(first, last + 1), columns=[0, 1], fill_value=0)
-    empty = [int(m) for m in events.index[(events[0] <= 0) | (events[1] <= 0)]]
+    empty = months_without_events(mc, setting, range(first, last + 1))
     if not empty:
         return ""
     return (
@@ -238,6 +235,24 @@ def _separated_months(mc: MatchedCohort, setting: str, first: int, last: int) ->
 ESTIMATE_COLUMNS: tuple[str, ...] = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
 
 
+def months_without_events(
+    mc: MatchedCohort, setting: str, months: range | None = None
+) -> list[int]:
+    """Event months in which the participants or the controls have no ``setting`` events.
+
+    Counted on the rows with exposure (those the fits use); with ``months``, a month absent
+    from the panel counts as having none.
+    """
+    p = mc.panel[mc.panel["exposure"] > 0]
+    if months is not None:
+        p = p[p["event_month"].between(months.start, months.stop - 1)]
+    events = p.groupby(["event_month", "referred"])[setting].sum().unstack(fill_value=0)
+    events = events.reindex(columns=[0, 1], fill_value=0)
+    if months is not None:
+        events = events.reindex(index=months, fill_value=0)
+    return [int(m) for m in events.index[(events[0] <= 0) | (events[1] <= 0)]]
+
+
 def estimable_event_study(table: pd.DataFrame, mc: MatchedCohort, setting: str) -> pd.DataFrame:
     """A Poisson event study's table with the months whose rate ratio is not estimable blanked.
 
@@ -248,10 +263,7 @@ def estimable_event_study(table: pd.DataFrame, mc: MatchedCohort, setting: str) 
     to the reference month, so when that month itself has no participant or no control events,
     no month is estimable. Counts come from the panel the fit used (rows with exposure).
     """
-    p = mc.panel[mc.panel["exposure"] > 0]
-    events = p.groupby(["event_month", "referred"])[setting].sum().unstack(fill_value=0)
-    events = events.reindex(columns=[0, 1], fill_value=0)
-    empty = {int(m) for m in events.index[(events[0] <= 0) | (events[1] <= 0)]}
+    empty = set(months_without_events(mc, setting))
     out = table.copy()
     out["note"] = None
     if REFERENCE_MONTH in empty:
