@@ -596,7 +596,33 @@ def duplicate_keys(con: DuckDBBackend, expr: ir.Table, keys: Sequence[str], name
     return table(con, name)
 
 
-def to_pandas(con: DuckDBBackend, expr: ir.Expr, *, limit: int = MAX_PANDAS_ROWS) -> pd.DataFrame:
+#: Rows and columns fetched into pandas in this process, per stage (:func:`fetch_log`).
+_FETCHED: dict[str, dict[str, Any]] = {}
+
+
+def fetch_log(reset: bool = False) -> dict[str, dict[str, Any]]:
+    """What :func:`to_pandas` brought into Python, per stage: calls, rows, largest, columns.
+
+    Lets a test bound what each stage fetches from a server or Spark (and show that no
+    activity rows come back), whichever engine ran it.
+    """
+    out = {k: {**v, "columns": set(v["columns"])} for k, v in _FETCHED.items()}
+    if reset:
+        _FETCHED.clear()
+    return out
+
+
+def _record_fetch(stage: str, df: pd.DataFrame) -> None:
+    rec = _FETCHED.setdefault(stage, {"calls": 0, "rows": 0, "largest": 0, "columns": set()})
+    rec["calls"] += 1
+    rec["rows"] += len(df)
+    rec["largest"] = max(rec["largest"], len(df))
+    rec["columns"].update(map(str, df.columns))
+
+
+def to_pandas(
+    con: DuckDBBackend, expr: ir.Expr, *, limit: int = MAX_PANDAS_ROWS, stage: str = "other"
+) -> pd.DataFrame:
     """Execute an Ibis expression on ``con`` and return a small result as pandas.
 
     Parameters
@@ -607,6 +633,8 @@ def to_pandas(con: DuckDBBackend, expr: ir.Expr, *, limit: int = MAX_PANDAS_ROWS
         A table (or scalar/column) expression, usually an aggregate.
     limit : int
         Refuse results with more rows than this: large tables stay in the engine.
+    stage : str
+        Which stage fetches (``cohort``, ``study``, ``equity``...), for :func:`fetch_log`.
 
     Returns
     -------
@@ -620,11 +648,11 @@ def to_pandas(con: DuckDBBackend, expr: ir.Expr, *, limit: int = MAX_PANDAS_ROWS
                 f"result has more than {limit} rows, the limit for pandas: "
                 "aggregate it in the engine first, or raise `limit`"
             )
-        return out
-    out = con.execute(expr)
-    if isinstance(out, pd.Series):
-        return out.to_frame()
-    return pd.DataFrame({"value": [out]})
+    else:
+        out = con.execute(expr)
+        out = out.to_frame() if isinstance(out, pd.Series) else pd.DataFrame({"value": [out]})
+    _record_fetch(stage, out)
+    return out
 
 
 def open_processed(

@@ -14,7 +14,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from evalkit import engine
+from evalkit import engine, engines
 from evalkit.config import Programme, UnitCostTable, load_programme, load_unit_costs
 from evalkit.contract import ETHNICITY_GROUP, imd_quintile
 
@@ -34,14 +34,18 @@ class Study:
 
     @cached_property
     def tables(self) -> dict[str, ibis.Table]:
-        """Lazy Ibis tables of the processed data."""
-        return engine.open_processed(self.con, self.data_dir)
+        """Lazy Ibis tables of the processed data, on the study's engine."""
+        from evalkit.contract import TABLES
+
+        return {t: engines.open_table(self.con, self.data_dir, t) for t in TABLES}
 
     @cached_property
     def referrals(self) -> pd.DataFrame:
         """All referrals to this programme (every episode, including re-referrals)."""
         t = self.tables["referrals"]
-        return engine.to_pandas(self.con, t.filter(t.programme == self.programme.slug))
+        return engine.to_pandas(
+            self.con, t.filter(t.programme == self.programme.slug), stage="study"
+        )
 
     @cached_property
     def index_episodes(self) -> pd.DataFrame:
@@ -60,6 +64,7 @@ class Study:
             pop.filter(pop.person_id.isin(first["person_id"].tolist())).select(
                 "person_id", "year_of_birth", "sex", "ethnicity", "imd_decile"
             ),
+            stage="study",
         )
         out = first.merge(people, on="person_id", how="left", validate="one_to_one")
         out["imd_quintile"] = imd_quintile(out["imd_decile"])
@@ -73,7 +78,7 @@ class Study:
         """Item responses of the programme's index episodes."""
         m = self.tables["measures"]
         eps = self.index_episodes["episode_id"].tolist()
-        return engine.to_pandas(self.con, m.filter(m.episode_id.isin(eps)))
+        return engine.to_pandas(self.con, m.filter(m.episode_id.isin(eps)), stage="study")
 
 
 def load_study(
@@ -89,5 +94,5 @@ def load_study(
         programme=prog,
         data_dir=Path(data_dir),
         unit_costs=unit_costs or load_unit_costs(),
-        con=con or engine.connect(),
+        con=con or engines.connect(),
     )

@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from evalkit import engine
+from evalkit import engine, engines
 from evalkit.contract import COLUMNS, OPTIONAL_COLUMNS
 
 __all__ = [
@@ -61,8 +61,8 @@ class Tables:
         compiled SQL, which does not register memtables. Drop it with :meth:`drop`.
         """
         name = self.scratch_name(stem)
-        self.con.create_table(name, df[list(types)].reset_index(drop=True), overwrite=True)
-        return name, self.con.table(name).cast(types)
+        table = engines.upload(self.con, df[list(types)].reset_index(drop=True), name)
+        return name, table.cast(types)
 
     def fetch(self, expr: ir.Expr, *, limit: int | None = None) -> pd.DataFrame:
         """Execute ``expr`` on this connection and return it as pandas (see ``engine.to_pandas``).
@@ -71,14 +71,14 @@ class Tables:
         allowed to bring back (candidate rows and person-month counts).
         """
         if limit is None:
-            return engine.to_pandas(self.con, expr)
-        return engine.to_pandas(self.con, expr, limit=limit)
+            return engine.to_pandas(self.con, expr, stage="cohort")
+        return engine.to_pandas(self.con, expr, limit=limit, stage="cohort")
 
     def materialize(self, expr: ir.Table, stem: str, scratch: list[str]) -> ir.Table:
         """Compute ``expr`` once into an engine table; its name is appended to ``scratch``."""
         name = self.scratch_name(stem)
         scratch.append(name)
-        return engine.materialize(self.con, expr, name)
+        return engines.materialize(self.con, expr, name)
 
     def drop(self, *names: str) -> None:
         """Drop intermediate tables created by :meth:`upload` or materialisation."""
@@ -87,29 +87,32 @@ class Tables:
 
 
 def open_tables(data_dir: Path | str, con: BaseBackend | None = None) -> Tables:
-    """Open ``population``, ``activity`` and ``referrals`` Parquet in ``data_dir`` lazily.
+    """Open the processed ``population``, ``activity`` and ``referrals`` tables lazily.
 
     Parameters
     ----------
     data_dir : Path or str
-        Directory holding ``<table>.parquet`` with the data contract's columns.
+        Directory holding ``<table>.parquet`` with the data contract's columns (on PostgreSQL,
+        the tables are the warehouse schema's, :func:`evalkit.engines.open_table`).
     con : ibis backend, optional
-        Connection to use; default :func:`evalkit.engine.connect` (DuckDB, 2 threads).
+        Connection to use; default :func:`evalkit.engines.connect`: the chosen engine
+        (``EVALKIT_ENGINE``), embedded DuckDB unless another was chosen.
 
     Raises
     ------
     CohortError
         A table file or a required column is missing; the message names it.
     """
-    con = con if con is not None else engine.connect()
+    con = con if con is not None else engines.connect()
     data_dir = Path(data_dir)
     out = {}
     tag = uuid.uuid4().hex[:10]
     for name in COHORT_TABLES:
         path = data_dir / f"{name}.parquet"
-        if not path.is_file():
-            raise CohortError(f"{path}: processed table not found; run `evalkit intake` first")
-        table = engine.read_parquet(con, path, name=f"_cohort_{name}_{tag}")
+        try:
+            table = engines.open_table(con, data_dir, name, alias=f"_cohort_{name}_{tag}")
+        except engine.EngineError as exc:
+            raise CohortError(str(exc)) from None
         required = [c for c in COLUMNS[name] if name != "population" or c in _POP_REQUIRED]
         if name == "referrals":  # submitted_on is optional (provider reports read it, not cohorts)
             required = [c for c in required if c not in OPTIONAL_COLUMNS[name]]

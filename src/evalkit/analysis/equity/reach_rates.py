@@ -126,7 +126,7 @@ def _person_months(study: Study, cohort: Cohort, period: tuple[dt.date, dt.date]
     agg = grid.group_by("imd_quintile", "ethnicity_group", "sex", "age").aggregate(
         person_months=grid.count(), first_referrals_in_month=grid.in_month.sum()
     )
-    out = engine.to_pandas(study.con, agg)
+    out = engine.to_pandas(study.con, agg, stage="equity")
     cache[key] = out
     return out
 

@@ -1,0 +1,299 @@
+"""Where the data lives: DuckDB over Parquet (default), a PostgreSQL warehouse, or Spark.
+
+The cohort layer, the study's small tables and the equity person-time are Ibis expressions, so
+the same definitions run on any of three engines; this module is the one place that knows how to
+reach each and how a processed table is found on it:
+
+- ``duckdb``: embedded, no server; the processed Parquet files are read in place
+  (:mod:`evalkit.engine` holds its SQL);
+- ``postgres``: a PostgreSQL server at ``EVALKIT_DATABASE_URL`` holding the processed tables in a
+  schema of their own (``evalkit_processed`` unless ``EVALKIT_DATABASE_SCHEMA`` says otherwise),
+  put there by ``evalkit load --engine postgres`` (:func:`load_postgres`), as an ICB's warehouse
+  would hold them;
+- ``spark``: a Spark session (master ``EVALKIT_DATABASE_URL``, default ``local[2]``) reading the
+  processed Parquet; the same code targets a cluster when the master and the path say so.
+
+The choice travels in the environment (``EVALKIT_ENGINE``), so a report's kernel, started by
+papermill, prepares data on the engine the command was given. Connections to a server or a
+Spark session are opened once per process and reused.
+
+Semantics that differ between engines are pinned in the expressions, not left to the engine
+(``docs/engines.md``): month arithmetic is done on calendar-month indices and epoch days
+(:mod:`evalkit.dates`), not with an engine's interval type; every result fetched into pandas is
+sorted on all its key columns by the caller; sums are of integers cast to int64; NULLs are
+filled before they are compared or summed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from evalkit import engine
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "DEFAULT_SPARK_MASTER",
+    "ENGINES",
+    "EngineChoice",
+    "choose",
+    "connect",
+    "kind_of",
+    "load_postgres",
+    "materialize",
+    "open_table",
+    "use",
+]
+
+#: The engines a command can prepare data on (``--engine``).
+ENGINES: tuple[str, ...] = ("duckdb", "postgres", "spark")
+#: The PostgreSQL schema holding the processed tables (``EVALKIT_DATABASE_SCHEMA`` overrides).
+DEFAULT_SCHEMA = "evalkit_processed"
+#: Spark master when ``EVALKIT_DATABASE_URL`` does not give one: local, the machine's two cores.
+DEFAULT_SPARK_MASTER = "local[2]"
+ENV_ENGINE = "EVALKIT_ENGINE"
+ENV_URL = "EVALKIT_DATABASE_URL"
+ENV_SCHEMA = "EVALKIT_DATABASE_SCHEMA"
+#: Processed tables ``evalkit load`` writes into a warehouse (the contract's and intake's episodes).
+LOAD_TABLES: tuple[str, ...] = ("population", "activity", "referrals", "measures", "episodes")
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine that prepares data, with its connection details."""
+
+    kind: str = "duckdb"
+    url: str | None = None
+    schema: str = DEFAULT_SCHEMA
+
+    def describe(self) -> str:
+        """For logs and provenance: the kind and where, with any password removed."""
+        if self.kind == "duckdb":
+            return "duckdb (embedded, processed Parquet)"
+        if self.kind == "postgres":
+            return f"postgres {_redact(self.url or '')} schema {self.schema}"
+        return f"spark {self.url or DEFAULT_SPARK_MASTER}"
+
+    def record(self) -> dict[str, str | None]:
+        """The engine as recorded in a report's provenance (no credentials)."""
+        where = None if self.kind == "duckdb" else _redact(self.url or "") or DEFAULT_SPARK_MASTER
+        schema = self.schema if self.kind == "postgres" else None
+        return {"kind": self.kind, "where": where, "schema": schema}
+
+
+class EngineChoiceError(ValueError):
+    """The engine asked for cannot be used as given (unknown kind, no URL); says what to do."""
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def choose(kind: str | None = None, url: str | None = None) -> EngineChoice:
+    """The engine from the arguments, else from the environment, else embedded DuckDB.
+
+    Raises
+    ------
+    EngineChoiceError
+        ``kind`` is not one of :data:`ENGINES`, or PostgreSQL is chosen without a URL.
+    """
+    kind = (kind or os.environ.get(ENV_ENGINE) or "duckdb").strip().lower()
+    if kind not in ENGINES:
+        raise EngineChoiceError(f"engine must be one of {', '.join(ENGINES)}, not {kind!r}")
+    url = url or os.environ.get(ENV_URL) or None
+    schema = os.environ.get(ENV_SCHEMA) or DEFAULT_SCHEMA
+    if kind == "postgres" and not url:
+        raise EngineChoiceError(
+            "--engine postgres needs the server's URL in EVALKIT_DATABASE_URL, e.g. "
+            "postgresql://evalkit@127.0.0.1:54329/evalkit (`make postgres` starts one, prints it)"
+        )
+    if kind == "postgres" and not url.startswith(("postgres://", "postgresql://")):
+        raise EngineChoiceError(f"EVALKIT_DATABASE_URL is not a PostgreSQL URL: {_redact(url)}")
+    if kind == "duckdb":
+        url = None
+    return EngineChoice(kind, url, schema)
+
+
+def use(choice: EngineChoice) -> None:
+    """Make ``choice`` this process's engine, and its children's (papermill kernels)."""
+    os.environ[ENV_ENGINE] = choice.kind
+    if choice.url:
+        os.environ[ENV_URL] = choice.url
+    os.environ[ENV_SCHEMA] = choice.schema
+
+
+def connect(choice: EngineChoice | None = None) -> Any:
+    """An Ibis connection to the chosen engine (default: :func:`choose` from the environment).
+
+    DuckDB gets a new embedded connection each call (cheap; 2 threads); PostgreSQL and Spark one
+    per process, reused, since opening a Spark session takes seconds.
+    """
+    choice = choice or choose()
+    if choice.kind == "duckdb":
+        return engine.connect()
+    return _server_connection(choice.kind, choice.url, choice.schema)
+
+
+@lru_cache(maxsize=4)
+def _server_connection(kind: str, url: str | None, schema: str) -> Any:
+    if kind == "postgres":
+        try:
+            return ibis.connect(url)
+        except Exception as exc:  # psycopg's errors: one line, naming the server
+            raise engine.EngineError(
+                f"cannot connect to PostgreSQL at {_redact(url or '')}: {_first_line(exc)}"
+            ) from None
+    return ibis.pyspark.connect(_spark_session(url or DEFAULT_SPARK_MASTER))
+
+
+def _spark_session(master: str) -> Any:
+    """A Spark session for evalkit: UTC, ANSI SQL, quiet logs, modest memory on one machine."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise engine.EngineError(
+            "--engine spark needs PySpark (`pip install pyspark`, in make test's environment) "
+            "and a Java runtime (Debian: apt-get install default-jre-headless)"
+        ) from None
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("evalkit")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", os.environ.get("EVALKIT_SPARK_DRIVER_MEMORY", "2g"))
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def kind_of(con: Any) -> str:
+    """``duckdb``, ``postgres`` or ``spark`` for an Ibis connection."""
+    name = getattr(con, "name", "")
+    return {"pyspark": "spark"}.get(name, name)
+
+
+def open_table(con: Any, data_dir: Path | str, name: str, *, alias: str | None = None) -> ir.Table:
+    """Processed table ``name`` on the engine of ``con``, lazily.
+
+    DuckDB and Spark read ``data_dir/<name>.parquet``; PostgreSQL reads ``<schema>.<name>``
+    (loaded by ``evalkit load``). ``alias`` names the DuckDB/Spark view (default ``name``).
+
+    Raises
+    ------
+    evalkit.engine.EngineError
+        The file or the warehouse table is missing; the message says how to provide it.
+    """
+    kind = kind_of(con)
+    path = Path(data_dir) / f"{name}.parquet"
+    missing = f"{path}: processed table not found; run `evalkit intake` first"
+    if kind == "duckdb":
+        if not path.is_file():
+            raise engine.EngineError(missing)
+        return engine.read_parquet(con, path, name=alias or name)
+    if kind == "postgres":
+        schema = os.environ.get(ENV_SCHEMA) or DEFAULT_SCHEMA
+        if name not in con.list_tables(database=schema):
+            raise engine.EngineError(
+                f"PostgreSQL has no table {schema}.{name}: put the processed tables there with "
+                "`evalkit load --engine postgres`"
+            )
+        return con.table(name, database=schema)
+    if not path.is_file():
+        raise engine.EngineError(missing)
+    return con.read_parquet(str(path.resolve()), table_name=alias or name)
+
+
+def materialize(con: Any, expr: ir.Table, name: str) -> ir.Table:
+    """Compute ``expr`` once into a table of the engine (temporary on a server) and return it."""
+    kind = kind_of(con)
+    if kind == "duckdb":
+        return engine.materialize(con, expr, name)
+    if kind == "spark":  # ibis has no temporary tables on Spark: a checkpointed temporary view
+        sdf = con._session.sql(ibis.to_sql(expr, dialect="pyspark")).localCheckpoint(eager=True)
+        sdf.createOrReplaceTempView(name)
+        return con.table(name)
+    return con.create_table(name, expr, temp=True, overwrite=True)
+
+
+def upload(con: Any, df: Any, name: str) -> ir.Table:
+    """Copy a small DataFrame into the engine as a (temporary, on a server) table."""
+    kind = kind_of(con)
+    if kind == "duckdb":
+        return con.create_table(name, df, overwrite=True)
+    if kind == "spark":
+        con._session.createDataFrame(df).createOrReplaceTempView(name)
+        return con.table(name)
+    return con.create_table(name, df, temp=True, overwrite=True)
+
+
+# --- Loading into PostgreSQL --------------------------------------------------------------------
+
+
+def load_postgres(
+    choice: EngineChoice, processed_dir: Path | str, tables: Sequence[str] = LOAD_TABLES
+) -> dict[str, int]:
+    """Write intake's processed Parquet tables into ``choice.schema`` on the PostgreSQL server.
+
+    Each table is replaced whole (created from the Parquet schema, then ``COPY`` in batches of
+    about 200,000 rows, streamed, so a county's 30 million activity rows never sit in memory) and
+    its row count checked against the file. Returns rows loaded per table.
+    """
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    processed_dir = Path(processed_dir)
+    con = _server_connection("postgres", choice.url, choice.schema)
+    raw = con.con
+    schema = choice.schema
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+    loaded: dict[str, int] = {}
+    for name in tables:
+        path = processed_dir / f"{name}.parquet"
+        if not path.is_file():
+            continue
+        pf = pq.ParquetFile(path)
+        ibis_schema = ibis.Schema.from_pyarrow(pf.schema_arrow)
+        con.create_table(name, schema=ibis_schema, database=schema, overwrite=True)
+        cols = ", ".join(_ident(c) for c in ibis_schema.names)
+        n = 0
+        with raw.cursor() as cur:
+            copy_sql = f"COPY {_ident(schema)}.{_ident(name)} ({cols}) FROM STDIN (FORMAT csv)"
+            with cur.copy(copy_sql) as copy:
+                for batch in pf.iter_batches(batch_size=200_000):
+                    buf = io.BytesIO()
+                    opts = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+                    pacsv.write_csv(batch, buf, write_options=opts)
+                    copy.write(buf.getvalue())
+                    n += batch.num_rows
+            cur.execute(f"ANALYZE {_ident(schema)}.{_ident(name)}")
+            cur.execute(f"SELECT count(*) FROM {_ident(schema)}.{_ident(name)}")
+            have = cur.fetchone()[0]
+        if have != n or n != pf.metadata.num_rows:
+            raise engine.EngineError(
+                f"{path}: {pf.metadata.num_rows} rows in the file, {have} in {schema}.{name}"
+            )
+        loaded[name] = n
+    return loaded
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
