@@ -25,6 +25,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEED_OPT := $(if $(SEED),--seed $(SEED))
 MAPPING_OPT := $(if $(MAPPING),--mapping $(MAPPING))
+# ENGINE=postgres|spark prepares data there (docs/engines.md); default embedded DuckDB.
+ENGINE_OPT := $(if $(ENGINE),--engine $(ENGINE))
 STAMP := $(VENV)/.stamp
 LINT_PATHS := $(wildcard src tests bench scripts)
 # Repeated blocks allowed in src/ (pylint duplicate-code): 8 before the 0.4 restructure, cut to
@@ -51,7 +53,7 @@ export NUMBA_CPU_NAME := haswell
 PYTEST := PYTHONHASHSEED=0 $(BIN)/python -m pytest $(XDIST)
 
 # Targets that never touch the venv skip its health check (so `make help` needs no Python).
-NO_VENV_GOALS := help clean distclean lock
+NO_VENV_GOALS := help clean distclean lock postgres
 ifneq ($(filter-out $(NO_VENV_GOALS),$(or $(MAKECMDGOALS),help)),)
   # A venv whose python is missing, broken or not 3.11 is rebuilt whatever the stamp's age.
   VENV_OK := $(shell [ -x $(BIN)/python ] && $(BIN)/python -c \
@@ -69,7 +71,7 @@ define run_pytest
 endef
 
 .PHONY: help venv data report reports providers notebooks check programmes synth test test-slow \
-	lint bench lock clean distclean
+	lint bench lock clean distclean postgres
 
 ## Show every target with a one-line description (the default)
 help:
@@ -82,6 +84,7 @@ help:
 	@echo
 	@echo "Variables: PROGRAMME=$(PROGRAMME) MAPPING=$(or $(MAPPING),(none or the recorded one))"
 	@echo "           SCALE=$(SCALE) SEED=$(or $(SEED),(evalkit's default))"
+	@echo "           ENGINE=$(or $(ENGINE),duckdb) (postgres needs EVALKIT_DATABASE_URL; make postgres)"
 	@echo "           PYTEST_ARGS='$(PYTEST_ARGS)' PYTEST_WORKERS=$(PYTEST_WORKERS) VENV=$(VENV)"
 
 $(STAMP): pyproject.toml requirements.lock scripts/venv.sh scripts/lockdiff.py
@@ -92,11 +95,11 @@ venv: $(STAMP)
 
 ## Intake of data/raw (with its mapping); the demo county in data/demo if there is no real data
 data: $(STAMP)
-	$(BIN)/evalkit data $(SEED_OPT) $(MAPPING_OPT)
+	$(BIN)/evalkit data $(SEED_OPT) $(MAPPING_OPT) $(ENGINE_OPT)
 
 ## Build reports/$(PROGRAMME)/ (default PROGRAMME=mindsong) from real data, else the demo county
 report: $(STAMP)
-	$(BIN)/evalkit report --programme $(PROGRAMME) $(SEED_OPT) $(MAPPING_OPT)
+	$(BIN)/evalkit report --programme $(PROGRAMME) $(SEED_OPT) $(MAPPING_OPT) $(ENGINE_OPT)
 
 ## Re-execute notebooks/report.ipynb on the demo county and commit its outputs (for nbval)
 notebooks: $(STAMP)
@@ -115,7 +118,11 @@ check: $(STAMP)
 
 ## All programmes + comparison page
 reports: $(STAMP)
-	$(BIN)/evalkit reports $(SEED_OPT) $(MAPPING_OPT)
+	$(BIN)/evalkit reports $(SEED_OPT) $(MAPPING_OPT) $(ENGINE_OPT)
+
+## Start a local PostgreSQL in .postgres/ (Debian's server) and print EVALKIT_DATABASE_URL
+postgres:
+	@bash scripts/postgres.sh start
 
 ## List the programme configs in programmes/ (and check they are valid)
 programmes: $(STAMP)

@@ -166,10 +166,16 @@ def intake(
         Path | None, typer.Option(help="intake mapping YAML for a real extract")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
+    engine: EngineOption = None,
 ) -> None:
-    """Validate raw tables into typed Parquet; quarantine rejected rows with reasons."""
+    """Validate raw tables into typed Parquet; quarantine rejected rows with reasons.
+
+    Intake's checks run on embedded DuckDB; with ``--engine postgres`` the accepted tables are
+    then loaded into the warehouse schema the reports read.
+    """
     _setup_logging("intake")
     _run_intake(raw, out, mapping, progress)
+    _use_engine(engine, out)
 
 
 def _run_intake(raw: Path, out: Path, mapping: Path | None, progress: bool) -> None:
@@ -217,6 +223,43 @@ def pseudonymise(
     log.info(result.summary())
 
 
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="where data are prepared: duckdb (default, embedded), postgres "
+        "($EVALKIT_DATABASE_URL) or spark (master $EVALKIT_DATABASE_URL, default local[2])",
+    ),
+]
+
+
+def _use_engine(kind: str | None, processed: Path | None = None) -> None:
+    """Choose the engine for this command and its report kernels; load PostgreSQL if needed.
+
+    With ``processed`` and PostgreSQL, the warehouse schema is (re)loaded from that folder when
+    its load record differs, so a report is always of the data its provenance names.
+    """
+    from evalkit import engines
+    from evalkit.engine import EngineError
+
+    try:
+        choice = engines.choose(kind)
+        engines.use(choice)
+        log.info("engine: %s", choice.describe())
+        if processed is not None and choice.kind != "duckdb":
+            t0 = time.perf_counter()
+            loaded = engines.ensure_loaded(choice, processed)
+            if loaded:
+                rows = sum(loaded.values())
+                typer.echo(
+                    f"[engine] loaded {processed} into {choice.describe()}: {rows:,} rows "
+                    f"({time.perf_counter() - t0:.0f} s)"
+                )
+            engines.connect(choice)  # a missing server or Java fails here, in one line
+    except (engines.EngineChoiceError, EngineError) as exc:
+        _fail(str(exc))
+
+
 #: Options shared by the commands that decide what a report is built from.
 RawOption = Annotated[Path, typer.Option(help="raw files as received (never written)")]
 MappingOption = Annotated[
@@ -238,10 +281,12 @@ def data(
     demo: DemoOption = None,
     seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
+    engine: EngineOption = None,
 ) -> None:
     """Intake of the real data (with its mapping); the demo county in data/demo if there is none."""
     _setup_logging("data")
-    _ensure_data(raw, out, seed, progress, mapping=mapping, demo=demo)
+    used = _ensure_data(raw, out, seed, progress, mapping=mapping, demo=demo)
+    _use_engine(engine, used)
 
 
 def _ensure_data(
@@ -314,11 +359,13 @@ def report(
     demo: DemoOption = None,
     seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
+    engine: EngineOption = None,
 ) -> None:
     """Build reports/<programme>/: data if needed, the executed notebook, HTML and checks."""
     _setup_logging(f"report-{programme}")
     _check_programme(programme)
     used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
+    _use_engine(engine, used)
     _report_one(programme, used, out, progress)
     _index(out)
 
@@ -357,12 +404,14 @@ def reports(
     demo: DemoOption = None,
     seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
+    engine: EngineOption = None,
 ) -> None:
     """Build every programme's report and the comparison page reports/index.html."""
     from evalkit.config import load_programmes
 
     _setup_logging("reports")
     used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
+    _use_engine(engine, used)
     for slug in load_programmes():
         _report_one(slug, used, out, progress)
     _index(out)
@@ -435,6 +484,7 @@ def power(
     processed: Annotated[
         Path | None, typer.Option(help="processed tables (default: what reports use)")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Participants needed to detect --effect, or what --participants could detect."""
     from evalkit.analysis.power import power_plan
@@ -446,6 +496,7 @@ def power(
     processed = _resolved_processed(processed)
     if not (processed / "intake_report.json").exists():
         _fail(f"no processed data in {processed}: run `make data` first")
+    _use_engine(engine, processed)
     from evalkit.reporting import quiet
 
     with quiet():
@@ -460,6 +511,43 @@ def power(
         )
     typer.echo(result.summary())
     log.info(result.summary())
+
+
+@app.command()
+def load(
+    engine: Annotated[str, typer.Option("--engine", help="postgres or spark")] = "postgres",
+    processed: Annotated[
+        Path | None, typer.Option(help="processed tables (default: what reports use)")
+    ] = None,
+) -> None:
+    """Put the processed tables where the engine reads them (PostgreSQL: its own schema).
+
+    PostgreSQL gets every processed table in ``$EVALKIT_DATABASE_SCHEMA`` (default
+    evalkit_processed), replaced whole, with a load record that reports check. Spark reads the
+    processed Parquet where it is, so there is nothing to copy.
+    """
+    from evalkit import engines
+    from evalkit.engine import EngineError
+
+    _setup_logging("load")
+    processed = _resolved_processed(processed)
+    if not (processed / "intake_report.json").exists():
+        _fail(f"no processed data in {processed}: run `make data` first")
+    try:
+        choice = engines.choose(engine)
+        if choice.kind != "postgres":
+            engines.connect(choice)
+            typer.echo(f"{choice.describe()} reads {processed}/*.parquet in place: nothing to load")
+            return
+        t0 = time.perf_counter()
+        loaded = engines.load_postgres(choice, processed)
+    except (engines.EngineChoiceError, EngineError) as exc:
+        _fail(str(exc))
+    for name, rows in loaded.items():
+        typer.echo(f"[load] {choice.schema}.{name}: {rows:,} rows")
+    took = time.perf_counter() - t0
+    typer.echo(f"[load] {processed} -> {choice.describe()} in {took:.1f} s")
+    log.info("load: %s rows %s in %.1f s", choice.describe(), loaded, took)
 
 
 plan_app = typer.Typer(help="Locked analysis plans: freeze a programme's options before analysis.")

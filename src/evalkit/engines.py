@@ -45,12 +45,17 @@ __all__ = [
     "DEFAULT_SPARK_MASTER",
     "ENGINES",
     "EngineChoice",
+    "EngineChoiceError",
     "choose",
     "connect",
+    "ensure_loaded",
     "kind_of",
     "load_postgres",
+    "loaded_matches",
     "materialize",
     "open_table",
+    "provenance",
+    "upload",
     "use",
 ]
 
@@ -121,6 +126,19 @@ def choose(kind: str | None = None, url: str | None = None) -> EngineChoice:
     if kind == "duckdb":
         url = None
     return EngineChoice(kind, url, schema)
+
+
+def provenance(choice: EngineChoice | None = None) -> dict[str, str | None]:
+    """The engine as a report records it: kind, where, schema and the engine's own version."""
+    choice = choice or choose()
+    out = choice.record()
+    if choice.kind == "duckdb":
+        from importlib import metadata
+
+        out["version"] = metadata.version("duckdb")
+    else:
+        out["version"] = str(connect(choice).version)
+    return out
 
 
 def use(choice: EngineChoice) -> None:
@@ -265,6 +283,7 @@ def load_postgres(
     schema = choice.schema
     with raw.cursor() as cur:
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+        cur.execute(f"DROP TABLE IF EXISTS {_ident(schema)}.{MANIFEST}")
     loaded: dict[str, int] = {}
     for name in tables:
         path = processed_dir / f"{name}.parquet"
@@ -292,7 +311,75 @@ def load_postgres(
                 f"{path}: {pf.metadata.num_rows} rows in the file, {have} in {schema}.{name}"
             )
         loaded[name] = n
+    manifest = _file_manifest(processed_dir, tables)
+    with raw.cursor() as cur:
+        cur.execute(
+            f"CREATE TABLE {_ident(schema)}.{MANIFEST} "
+            "(table_name text PRIMARY KEY, rows bigint, sha256 text)"
+        )
+        for name, (rows, digest) in manifest.items():
+            cur.execute(
+                f"INSERT INTO {_ident(schema)}.{MANIFEST} VALUES (%s, %s, %s)", (name, rows, digest)
+            )
     return loaded
+
+
+#: Table in the warehouse schema recording what ``load_postgres`` copied (rows, file SHA-256).
+MANIFEST = "_evalkit_load"
+
+
+def _file_manifest(processed_dir: Path, tables: Sequence[str]) -> dict[str, tuple[int, str]]:
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    out = {}
+    for name in tables:
+        path = processed_dir / f"{name}.parquet"
+        if path.is_file():
+            h = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[name] = (pq.ParquetFile(path).metadata.num_rows, h.hexdigest())
+    return out
+
+
+def loaded_matches(
+    choice: EngineChoice, processed_dir: Path | str, tables: Sequence[str] = LOAD_TABLES
+) -> bool:
+    """Whether the warehouse schema holds exactly the processed folder's tables (by SHA-256).
+
+    A report prepared on PostgreSQL must be of the same data its provenance names, so the
+    schema's load record is compared with the files before anything is computed.
+    """
+    con = _server_connection("postgres", choice.url, choice.schema)
+    if not _schema_exists(con, choice.schema):
+        return False
+    if MANIFEST not in con.list_tables(database=choice.schema):
+        return False
+    with con.con.cursor() as cur:
+        cur.execute(f"SELECT table_name, rows, sha256 FROM {_ident(choice.schema)}.{MANIFEST}")
+        have = {name: (int(rows), digest) for name, rows, digest in cur.fetchall()}
+    return have == _file_manifest(Path(processed_dir), tables)
+
+
+def _schema_exists(con: Any, schema: str) -> bool:
+    with con.con.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,))
+        return cur.fetchone() is not None
+
+
+def ensure_loaded(choice: EngineChoice, processed_dir: Path | str) -> dict[str, int] | None:
+    """Load the processed tables into the engine unless it already holds them.
+
+    PostgreSQL: :func:`load_postgres` into evalkit's own schema when its load record differs
+    from the files (returns the rows loaded), else None. DuckDB and Spark read the Parquet where
+    it is: None.
+    """
+    if choice.kind != "postgres" or loaded_matches(choice, processed_dir):
+        return None
+    return load_postgres(choice, processed_dir)
 
 
 def _ident(name: str) -> str:

@@ -162,7 +162,8 @@ def covariates_at_index(
     flags = []
     for c in CONDITIONS:
         if c in conditions:
-            flag = (rows[c].notnull() & (rows[c] <= date)).cast("int8")
+            # bool -> 0/1 by ifelse: PostgreSQL has no cast from boolean to smallint
+            flag = (rows[c].notnull() & (rows[c] <= date)).ifelse(1, 0).cast("int8")
         else:
             flag = ibis.literal(0, type="int8")
         out[f"cond_{c}"] = flag

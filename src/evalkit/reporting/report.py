@@ -180,7 +180,10 @@ class ProgrammeReport:
         r = self.results
         versions = ", ".join(f"{k} {v}" for k, v in r["package_versions"].items())
         return render(
-            "appendix_software.html.j2", evalkit_version=r["evalkit_version"], versions=versions
+            "appendix_software.html.j2",
+            evalkit_version=r["evalkit_version"],
+            versions=versions,
+            engine=_engine_words(r.get("engine")),
         )
 
     # --- files -----------------------------------------------------------------------------
@@ -247,3 +250,16 @@ def build_report(
         report = builder.run_all().content()
     write_report(report, output_dir)
     return report
+
+
+def _engine_words(engine: dict[str, Any] | None) -> str:
+    """'PostgreSQL 15.18 (schema evalkit_processed)' etc.; empty for reports before schema 2.2."""
+    if not engine:
+        return ""
+    name = {"duckdb": "DuckDB (embedded)", "postgres": "PostgreSQL", "spark": "Spark"}
+    words = f"{name.get(engine['kind'], engine['kind'])} {engine.get('version', '')}".strip()
+    if engine.get("schema"):
+        words += f" (schema {engine['schema']})"
+    elif engine["kind"] == "spark" and engine.get("where"):
+        words += f" (master {engine['where']})"
+    return words

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit import __version__
+from evalkit import __version__, engines
 from evalkit.contract import TABLES
 from evalkit.files import atomic_path
 from evalkit.jsonsafe import round_floats
@@ -23,7 +23,7 @@ from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_e
 
 #: Version of results.json's layout, described by the JSON Schema in docs/results.schema.json
 #: (minor: fields added; major: a field removed, renamed or changed in meaning).
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 
 PACKAGES = (
     "numpy",
@@ -75,6 +75,7 @@ def build_results(
         "data_sha256": data_hashes(processed_dir),
         "parameters": parameters,
         "package_versions": package_versions(),
+        "engine": engines.provenance(),
         "disclosure": {
             "threshold": rule.threshold,
             "rounding_base": rule.base,

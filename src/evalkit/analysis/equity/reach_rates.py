@@ -121,7 +121,7 @@ def _person_months(study: Study, cohort: Cohort, period: tuple[dt.date, dt.date]
         ethnicity_group=ethnicity_group_expr(grid.ethnicity),
         sex=grid.sex,
         age=age_at(grid.year_of_birth, grid.month_start),
-        in_month=in_month.cast("int32"),
+        in_month=in_month.ifelse(1, 0).cast("int32"),  # portable bool -> 0/1
     )
     agg = grid.group_by("imd_quintile", "ethnicity_group", "sex", "age").aggregate(
         person_months=grid.count(), first_referrals_in_month=grid.in_month.sum()
