@@ -255,7 +255,12 @@ def _use_engine(kind: str | None, processed: Path | None = None) -> None:
                     f"[engine] loaded {processed} into {choice.describe()}: {rows:,} rows "
                     f"({time.perf_counter() - t0:.0f} s)"
                 )
-            engines.connect(choice)  # a missing server or Java fails here, in one line
+            if choice.kind == "spark":  # the kernels start Spark; only check it can start
+                missing = engines.spark_available()
+                if missing:
+                    _fail(missing)
+            else:
+                engines.connect(choice)  # an unreachable server fails here, in one line
     except (engines.EngineChoiceError, EngineError) as exc:
         _fail(str(exc))
 

@@ -55,6 +55,7 @@ __all__ = [
     "materialize",
     "open_table",
     "provenance",
+    "spark_available",
     "upload",
     "use",
 ]
@@ -173,29 +174,87 @@ def _server_connection(kind: str, url: str | None, schema: str) -> Any:
     return ibis.pyspark.connect(_spark_session(url or DEFAULT_SPARK_MASTER))
 
 
+def spark_available() -> str | None:
+    """None if Spark can start here, else what is missing (PySpark or a Java runtime)."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "--engine spark needs PySpark (pip install 'evalkit[spark]'; make test installs it)"
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and Path(java_home, "bin", "java").exists()):
+        return (
+            "--engine spark needs a Java runtime (17 or later) on PATH or in JAVA_HOME; "
+            "Debian: apt-get install default-jre-headless"
+        )
+    return None
+
+
+#: Spark settings: UTC, ANSI SQL, few shuffle partitions, no UI or progress bars.
+SPARK_CONF: dict[str, str] = {
+    "spark.app.name": "evalkit",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
 def _spark_session(master: str) -> Any:
-    """A Spark session for evalkit: UTC, ANSI SQL, quiet logs, modest memory on one machine."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise engine.EngineError(
-            "--engine spark needs PySpark (`pip install pyspark`, in make test's environment) "
-            "and a Java runtime (Debian: apt-get install default-jre-headless)"
-        ) from None
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("evalkit")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "true")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.memory", os.environ.get("EVALKIT_SPARK_DRIVER_MEMORY", "2g"))
-    )
-    session = builder.getOrCreate()
+    """A Spark session for evalkit (:data:`SPARK_CONF`), its JVM's output in a log file.
+
+    The JVM prints a start-up banner and warnings on its standard error, which would land in
+    the middle of a report's progress; it is started here with both streams going to
+    ``$EVALKIT_SPARK_LOG`` (default ``logs/spark.log`` in the project) instead.
+    """
+    missing = spark_available()
+    if missing:
+        raise engine.EngineError(missing)
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    conf = SparkConf().setMaster(master)
+    for key, value in SPARK_CONF.items():
+        conf.set(key, value)
+    conf.set("spark.driver.memory", os.environ.get("EVALKIT_SPARK_DRIVER_MEMORY", "2g"))
+    conf.set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_quiet_log4j()}")
+    if SparkContext._active_spark_context is None:
+        from evalkit.config import project_root
+
+        default = project_root() / "logs" / "spark.log"
+        log_path = Path(os.environ.get("EVALKIT_SPARK_LOG") or default)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log_file:  # the child keeps its own copy of the descriptor
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": log_file, "stderr": log_file})
+        SparkContext(conf=conf, gateway=gateway)
+    session = SparkSession.builder.config(conf=conf).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _quiet_log4j() -> str:
+    """Path of a log4j2 configuration that prints only Spark's errors.
+
+    Spark's default prints a start-up banner and warnings; written once to the temp directory.
+    """
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "evalkit-spark-log4j2.properties"
+    text = (
+        "rootLogger.level = error\n"
+        "rootLogger.appenderRef.stderr.ref = console\n"
+        "appender.console.type = Console\n"
+        "appender.console.name = console\n"
+        "appender.console.target = SYSTEM_ERR\n"
+        "appender.console.layout.type = PatternLayout\n"
+        "appender.console.layout.pattern = spark: %p %c{1}: %m%n%ex\n"
+    )
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return str(path)
 
 
 def _first_line(exc: BaseException) -> str:
