@@ -69,6 +69,8 @@ DEFAULT_SPARK_MASTER = "local[2]"
 ENV_ENGINE = "EVALKIT_ENGINE"
 ENV_URL = "EVALKIT_DATABASE_URL"
 ENV_SCHEMA = "EVALKIT_DATABASE_SCHEMA"
+#: How a Spark master URL starts (local mode, standalone, YARN, Kubernetes, Spark Connect).
+SPARK_MASTERS: tuple[str, ...] = ("local", "spark://", "yarn", "k8s://", "sc://")
 #: Processed tables ``evalkit load`` writes into a warehouse (the contract's and intake's episodes).
 LOAD_TABLES: tuple[str, ...] = ("population", "activity", "referrals", "measures", "episodes")
 
@@ -124,6 +126,12 @@ def choose(kind: str | None = None, url: str | None = None) -> EngineChoice:
         )
     if kind == "postgres" and not url.startswith(("postgres://", "postgresql://")):
         raise EngineChoiceError(f"EVALKIT_DATABASE_URL is not a PostgreSQL URL: {_redact(url)}")
+    if kind == "spark" and url and url.startswith(("postgres://", "postgresql://")):
+        url = None  # the warehouse's URL left in the environment: Spark uses its default master
+    if kind == "spark" and url and not url.startswith(SPARK_MASTERS):
+        raise EngineChoiceError(
+            f"EVALKIT_DATABASE_URL is not a Spark master ({', '.join(SPARK_MASTERS)}...): {url}"
+        )
     if kind == "duckdb":
         url = None
     return EngineChoice(kind, url, schema)

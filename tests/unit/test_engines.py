@@ -79,3 +79,10 @@ def test_duckdb_provenance_names_its_version() -> None:
         "schema": None,
         "version": metadata.version("duckdb"),
     }
+
+
+def test_spark_ignores_a_warehouse_url_and_checks_its_master() -> None:
+    assert engines.choose("spark", URL).url is None  # left over from --engine postgres
+    assert engines.choose("spark", "spark://head:7077").url == "spark://head:7077"
+    with pytest.raises(engines.EngineChoiceError, match="not a Spark master"):
+        engines.choose("spark", "http://example")
