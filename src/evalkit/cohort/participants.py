@@ -33,7 +33,10 @@ __all__ = [
 def first_referrals(
     tables: Tables, programme: Programme, period: tuple[dt.date | None, dt.date | None]
 ) -> pd.DataFrame:
-    """First referral per person in the referral period (ties on a date: lowest episode_id)."""
+    """First referral per person in the referral period (ties on a date: lowest episode_id).
+
+    "Lowest" compares the ids as UTF-8 bytes on every engine (:meth:`Tables.byte_order`).
+    """
     ref = tables.referrals
     r = ref.filter(ref.programme == programme.slug)
     lo, hi = period
@@ -41,7 +44,8 @@ def first_referrals(
         r = r.filter(r.referral_date >= lo)
     if hi is not None:
         r = r.filter(r.referral_date <= hi)
-    by_person = ibis.window(group_by=r.person_id, order_by=[r.referral_date, r.episode_id])
+    by_episode = [r.referral_date, tables.byte_order(r.episode_id)]  # episode ids as bytes
+    by_person = ibis.window(group_by=r.person_id, order_by=by_episode)
     r = r.mutate(
         _rn=ibis.row_number().over(by_person),
         n_referrals=r.episode_id.count().over(ibis.window(group_by=r.person_id)),

@@ -469,7 +469,8 @@ def _risk_set_inner(
 
     # 1. The pool: everyone who could be a candidate in some index month (a cheap static
     # pre-filter that keeps the cross join with the months small), plus the participants, with
-    # an integer key ``pk`` (in person_id order) that every later join uses instead of the id.
+    # an integer key ``pk`` (in person_id order, as bytes on every engine) that every later join
+    # uses instead of the id.
     first_month, last_month = months["index_date"].min(), months["index_date"].max()
     req = [c for c in programme.eligibility.conditions_any if c in pop.columns]
     maybe = (
@@ -481,7 +482,7 @@ def _risk_set_inner(
     pool = pop.filter(maybe | pop.person_id.isin(parts.person_id))
     pool = pool.mutate(
         _maybe=maybe,
-        pk=(ibis.row_number().over(order_by=pool.person_id) + 1).cast("int32"),
+        pk=(ibis.row_number().over(order_by=tables.byte_order(pool.person_id)) + 1).cast("int32"),
     )
     pool = tables.materialize(pool, "pool", [])  # kept: the cohort's event store
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
@@ -35,6 +36,11 @@ COHORT_TABLES: tuple[str, ...] = ("population", "activity", "referrals")
 #: Largest candidate table brought into pandas (county scale is ~2 million rows); the
 #: person-month counts behind the candidates' prior utilisation may have four times as many.
 MAX_CANDIDATE_ROWS = 20_000_000
+
+
+@ibis.udf.scalar.builtin(name="convert_to")
+def _pg_convert_to(text: str, encoding: str) -> bytes:  # type: ignore[empty-body]
+    """PostgreSQL's ``convert_to``: the text's bytes in ``encoding`` (``bytea``)."""
 
 
 class CohortError(ValueError):
@@ -73,6 +79,18 @@ class Tables:
         if limit is None:
             return engine.to_pandas(self.con, expr, stage="cohort")
         return engine.to_pandas(self.con, expr, limit=limit, stage="cohort")
+
+    def byte_order(self, text: ir.StringValue) -> ir.Value:
+        """A sort key for ``text`` that orders it as UTF-8 bytes on every engine.
+
+        DuckDB and Spark compare text as bytes; PostgreSQL by the column's collation, which in
+        a warehouse is usually linguistic (en-GB puts "alpha" before "Zeta", "p10" before
+        "P2"), so keys numbered, or ties broken, by a text column would differ by engine
+        (docs/engines.md, "Semantics pinned").
+        """
+        if engines.kind_of(self.con) == "postgres":
+            return _pg_convert_to(text, "UTF8")
+        return text
 
     def materialize(self, expr: ir.Table, stem: str, scratch: list[str]) -> ir.Table:
         """Compute ``expr`` once into an engine table; its name is appended to ``scratch``."""

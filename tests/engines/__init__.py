@@ -1,0 +1,1 @@
+"""Spec and differential tests of the cohort layer on every engine (DuckDB, PostgreSQL, Spark)."""
