@@ -4,7 +4,9 @@ References used here and their tolerances:
 - 2x2 panel: the difference of the four means and a CR1 sandwich computed with numpy in the
   test. Both are exact linear algebra, so the tolerances (1e-10 and 1e-8) are floating-point
   ones.
-- pyfixest ``feols`` (an independent demeaning and sandwich). Both libraries remove the fixed
+- pyfixest ``feols`` (since 0.4 also the engine of the linear fit, so no longer independent of
+  it for the linear model; linearmodels ``PanelOLS`` is the independent reference, in
+  ``test_did_fit_linear.py``). Both libraries remove the fixed
   effects by iterating until changes fall below 1e-8 (linearmodels: of each column's SD;
   pyfixest: ``fixef_tol`` 1e-8 by default), so estimates must agree to far better than 1e-5 of
   an SE; we require 1e-6 of an SE for the estimate and 1e-6 relative for the SE.
