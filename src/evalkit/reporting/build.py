@@ -48,9 +48,11 @@ from evalkit.config import project_root
 from evalkit.jsonsafe import json_safe, round_floats
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
+from evalkit.reporting import small
 from evalkit.reporting.claims import outcome_plan, plan_section, with_roles
 from evalkit.reporting.disclosure import (
     DEFAULT_RULE,
+    DEPENDENTS,
     DisclosureRule,
     control_entries,
     control_entry,
@@ -65,6 +67,7 @@ from evalkit.reporting.provenance import banner_context, data_source
 from evalkit.reporting.report import ProgrammeReport, missing_figure
 from evalkit.reporting.results import build_results
 from evalkit.reporting.tables import (
+    TABLE_VIEWS,
     control_balance,
     overlap_bins,
     referrals_by,
@@ -111,6 +114,10 @@ SECTIONS = (
     "referral_trends",
     "economics",
 )
+#: Sections that estimate from the matched comparison (not run with too few matched people).
+MATCHED_SECTIONS = frozenset(
+    {"utilisation", "event_studies", "sensitivity", "outcomes_by_deprivation", "economics"}
+)
 
 
 class ReportBuilder:
@@ -135,6 +142,10 @@ class ReportBuilder:
         Disclosure control applied to everything published.
     say : callable, optional
         Progress messages.
+
+    A programme with few participants gets a smaller report (:mod:`evalkit.reporting.small`):
+    a section that cannot be estimated is recorded in :attr:`not_shown` with the reason its
+    tables and figures show instead.
     """
 
     def __init__(
@@ -169,6 +180,11 @@ class ReportBuilder:
         self.done: list[str] = []
         self._mc: Any = None
         self._raw: dict[str, Any] = {}
+        #: Participants (first referrals eligible at referral) and what the report shows.
+        self.n_participants = small.participant_count(self.study)
+        self.scope = small.scope_for(self.n_participants)
+        #: Sections that were not run, each with the line its tables and figures show instead.
+        self.not_shown: dict[str, str] = {}
 
     # ------------------------------------------------------------------ helpers
     def _matched(self) -> Any:
@@ -180,6 +196,23 @@ class ReportBuilder:
         if section not in self.done:
             self.done.append(section)
 
+    def _shown(self, section: str) -> bool:
+        """Whether ``section`` runs; if not, it is done, with the reason in :attr:`not_shown`."""
+        if self.scope != small.FULL and section not in small.SCOPE_SECTIONS[self.scope]:
+            reason = small.section_notice(self.scope)
+        elif section in MATCHED_SECTIONS and self._raw.get("too_few_matched"):
+            reason = small.too_few_matched()
+        else:
+            return True
+        self.not_shown[section] = reason
+        self._finish(section)
+        return False
+
+    def _notice(self, name: str) -> Html | None:
+        """The line shown for table or figure ``name`` when its section was not run."""
+        reason = self.not_shown.get(small.section_of(name) or "")
+        return render("paragraph.html.j2", css="ek-not-shown", text=reason) if reason else None
+
     def _focus(self) -> list[str]:
         return [s for s in FOCUS_SETTINGS if s in self.programme.outcomes.settings]
 
@@ -187,6 +220,8 @@ class ReportBuilder:
     @_section
     def run_matched_cohort(self) -> None:
         """Risk-set matching: :func:`evalkit.analysis.utilisation.matched_cohort`."""
+        if not self._shown("matched_cohort"):
+            return
         self.say("matching participants to risk-set controls")
         caliper = self.options["caliper"] if self.options.get("caliper") else "config"
         mc = matched_cohort(self.study, ratio=self.options.get("ratio"), caliper=caliper)
@@ -197,7 +232,13 @@ class ReportBuilder:
             "n_matched": int(m.n_matched_treated),
             "n_unmatched": int(m.n_treated - m.n_matched_treated),
             "n_controls": int(mc.n_controls),
+            # controlled with the counts: it would give a suppressed one away
+            "share_matched": int(m.n_matched_treated) / int(m.n_treated),
         }
+        # A model estimate needs enough matched participants and controls (ACRO's rule).
+        self._raw["too_few_matched"] = not small.enough_matched(
+            raw["n_matched"], float(mc.n_controls)
+        )
         balance_raw = m.balance()
         n_ctrl_after = float(m.matched.loc[m.matched[m.treatment] == 0, "weight"].sum())
         balance = control_balance(
@@ -209,7 +250,6 @@ class ReportBuilder:
         matching = control_entries([raw], rule)[0]
         matching.update(
             {
-                "share_matched": raw["n_matched"] / raw["n_participants"],
                 "max_abs_smd_after": max_smd,
                 "caliper_width": m.caliper_width,
             }
@@ -252,6 +292,8 @@ class ReportBuilder:
         ``negative_controls``: controlled as the utilisation entries, never given a role of
         the plan, never adjusted, never a headline).
         """
+        if not self._shown("utilisation"):
+            return
         mc = self._matched()
         self.say("difference-in-differences per setting and window")
         fits = utilisation_all(mc)
@@ -292,6 +334,8 @@ class ReportBuilder:
         (:func:`evalkit.analysis.event_study.pretrend_test`, Poisson and linear), stated in the
         figure's caption and published as ``pretrend`` in results.json.
         """
+        if not self._shown("event_studies"):
+            return
         mc = self._matched()
         self.say("event studies")
         es = {s: event_study(mc, s) for s in self._focus()}
@@ -328,6 +372,8 @@ class ReportBuilder:
         primary outcome (:func:`evalkit.reporting.honest.primary_sensitivity`; results.json
         ``honest_did``, the table's first row and the ``honest_did`` figure).
         """
+        if not self._shown("sensitivity"):
+            return
         mc = self._matched()
         self.say("Rambachan-Roth bounds on the primary outcome")
         honest = primary_sensitivity(mc, self.outcomes, self._raw.get("event_study_fits"))
@@ -347,9 +393,13 @@ class ReportBuilder:
     @_section
     def run_wellbeing(self) -> None:
         """Paired change per instrument: :func:`evalkit.analysis.wellbeing.wellbeing_all`."""
+        if not self._shown("wellbeing"):
+            return
         self.say("wellbeing pre/post")
         results = wellbeing_all(self.study)
-        self._raw["wellbeing"] = wellbeing_entries(results)
+        self._raw["wellbeing"] = small.without_small_estimates(
+            wellbeing_entries(results), "n_paired", DEPENDENTS["n_paired"], small.TOO_FEW_PAIRED
+        )
         published = round_floats(
             control_entries(
                 [
@@ -360,6 +410,8 @@ class ReportBuilder:
             )
         )
         wb_table = wellbeing_table(published)
+        if any(e.get("note") for e in published):
+            wb_table["note"] = [e.get("note") for e in published]
         self.tables["wellbeing"] = wb_table
         if wb_table["effect_size"].notna().any():
             self.figures["wellbeing_change"] = figs.wellbeing_figure(
@@ -370,6 +422,8 @@ class ReportBuilder:
     @_section
     def run_reach(self) -> None:
         """Referral rates per eligible person-year by group: :func:`evalkit.analysis.reach_all`."""
+        if not self._shown("reach"):
+            return
         self.say("reach")
         result = reach_all(self.study)
         self.parts["reach"] = round_floats(control_entries(result.entries(), self.rule))
@@ -391,6 +445,8 @@ class ReportBuilder:
     @_section
     def run_pathway(self) -> None:
         """Referral to follow-up, overall and by group: :func:`evalkit.analysis.pathway`."""
+        if not self._shown("pathway"):
+            return
         self.say("pathway")
         groups = ("imd_quintile", "ethnicity_group")
         paths = [pathway(self.study), *(pathway(self.study, by=g) for g in groups)]
@@ -429,6 +485,8 @@ class ReportBuilder:
     @_section
     def run_outcomes_by_deprivation(self) -> None:
         """Outcomes by IMD group: :func:`evalkit.analysis.outcomes_by_deprivation`."""
+        if not self._shown("outcomes_by_deprivation"):
+            return
         mc = self._matched()
         self.say("outcomes by deprivation")
         result = outcomes_by_deprivation(self.study, mc)
@@ -454,6 +512,8 @@ class ReportBuilder:
     @_section
     def run_referral_trends(self) -> None:
         """Referrals over time and waiting times: :func:`evalkit.analysis.referral_trends`."""
+        if not self._shown("referral_trends"):
+            return
         self.say("referral trends and waiting times")
         trends = referral_trends(self.study, freq="year")
         # Through a DataFrame, as results.json has always held it (missing keys become NaN).
@@ -474,6 +534,8 @@ class ReportBuilder:
     @_section
     def run_economics(self) -> None:
         """Costs and return on investment: :func:`evalkit.analysis.economics`."""
+        if not self._shown("economics"):
+            return
         mc = self._matched()
         self.say("costs and return on investment")
         econ = economics(self.study, mc)
@@ -496,7 +558,9 @@ class ReportBuilder:
             "less than expected.",
             "Dot plot of cost change by setting: "
             + "; ".join(
-                f"{r.setting}: £{r.cost_difference_per_participant:,.0f}"
+                f"{r.setting}: suppressed"
+                if nar.missing(r.cost_difference_per_participant)
+                else f"{r.setting}: £{r.cost_difference_per_participant:,.0f}"
                 for r in cost_t.itertuples()
             ),
             analysis=economics,
@@ -518,12 +582,17 @@ class ReportBuilder:
         )
 
     def table(self, name: str) -> Html:
-        """One of the controlled tables of the sections run so far, as HTML."""
-        return view_table(name, self.tables)
+        """One of the controlled tables of the sections run so far, as HTML.
+
+        A table of a section that was not run (too few participants) is a line saying why.
+        """
+        return self._notice(TABLE_VIEWS[name]["source"]) or view_table(name, self.tables)
 
     def figure(self, name: str) -> figs.ReportFigure | Html:
         """One of the figures of the sections run so far (a sentence where it was not drawn)."""
-        return self.figures[name] if name in self.figures else missing_figure(name)
+        if name in self.figures:
+            return self.figures[name]
+        return self._notice(name) or missing_figure(name)
 
     def _so_far(self) -> ProgrammeReport:
         """The sections run so far as report content (their results.json parts only)."""
@@ -531,22 +600,25 @@ class ReportBuilder:
 
     def estimand(self) -> Html:
         """What the healthcare-use analysis compares (after :meth:`run_matched_cohort`)."""
-        return self._so_far().estimand()
+        return self._notice("matching") or self._so_far().estimand()
 
     def reach_summary(self) -> Html:
         """The reach-by-deprivation sentence (after :meth:`run_reach`)."""
-        return self._so_far().reach_summary()
+        return self._notice("reach") or self._so_far().reach_summary()
 
     def deprivation_summary(self) -> Html:
         """The test of difference between deprivation groups in words."""
-        return self._so_far().deprivation_summary()
+        return self._notice("outcomes_by_deprivation") or self._so_far().deprivation_summary()
 
     def economics_summary(self) -> Html:
         """The costs and return on investment paragraph and its assumptions."""
-        return self._so_far().economics_summary()
+        return self._notice("unit_costs") or self._so_far().economics_summary()
 
     def negative_control(self) -> Html:
         """The negative-control section in words (after :meth:`run_utilisation`)."""
+        notice = self._notice("negative_controls")
+        if notice:
+            return notice
         return render(
             "negative_control.html.j2",
             analysis=qualified_name(negative_controls),
@@ -563,7 +635,7 @@ class ReportBuilder:
         parameters = {
             "programme": prog.slug,
             "outcomes": prog.outcomes.model_dump(),
-            "matching": mc.spec,
+            "matching": mc.spec if mc is not None else prog.matching.model_dump(),
             "unit_costs": {
                 "table": self.study.unit_costs.name,
                 "price_year": self.study.unit_costs.price_year,
@@ -576,31 +648,52 @@ class ReportBuilder:
             },
         }
         used = resolved_plan(prog, unit_costs=self.study.unit_costs)
-        used["matching"] = {k: mc.spec.get(k, v) for k, v in used["matching"].items()}
-        used["estimation"]["design"] = mc.spec.get("design", used["estimation"]["design"])
-        used["estimation"]["index_day"] = mc.cohort.spec.get(
-            "index_day", used["estimation"]["index_day"]
-        )
-        if "censoring" in mc.spec:
-            used["estimation"]["censoring"]["truncate"] = mc.spec["censoring"].get("truncate")
+        if mc is not None:
+            used["matching"] = {k: mc.spec.get(k, v) for k, v in used["matching"].items()}
+            used["estimation"]["design"] = mc.spec.get("design", used["estimation"]["design"])
+            used["estimation"]["index_day"] = mc.cohort.spec.get(
+                "index_day", used["estimation"]["index_day"]
+            )
+            if "censoring" in mc.spec:
+                truncate = mc.spec["censoring"].get("truncate")
+                used["estimation"]["censoring"]["truncate"] = truncate
         used["disclosure"] = {"threshold": rule.threshold, "rounding_base": rule.base}
         used["outcomes"] = self.outcomes.requested
         status = plan_status(prog, used, self.plans_dir)
+        extra = self._small()
         results = build_results(
             prog.slug,
             processed_dir=self.data_dir,
             parameters=parameters,
-            utilisation=self._raw["utilisation"],
-            wellbeing=self._raw["wellbeing"],
+            utilisation=self._raw.get("utilisation", []),
+            wellbeing=self._raw.get("wellbeing", []),
             rule=rule,
             extra={
                 "data_source": self.data_source,
+                **extra.parts,
                 **self.parts,
-                "methods": {**methods_appendix(prog.instruments), "mde": MDE_METHOD},
-                "plan": plan_section(status, self.outcomes, self._raw["multiplicity"]),
+                "methods": {**methods_appendix(prog.instruments), "mde": MDE_METHOD}
+                | extra.methods,
+                "plan": plan_section(
+                    status, self.outcomes, self._raw.get("multiplicity", extra.multiplicity)
+                ),
             },
         )
-        return ProgrammeReport(prog, results, dict(self.tables), dict(self.figures), list(mc.notes))
+        tables = {**extra.tables, **self.tables}
+        notes = list(mc.notes) if mc is not None else []
+        return ProgrammeReport(prog, results, tables, dict(self.figures), notes)
+
+    def _small(self) -> small.SmallParts:
+        """What a report with sections not run adds to results.json (nothing to a full one)."""
+        return small.small_parts(
+            self.scope,
+            bool(self.not_shown),
+            self.rule.count(self.n_participants),
+            title=self.programme.title,
+            setting=self.outcomes.setting,
+            window_months=self.outcomes.window_months,
+            instrument=self.programme.primary_instrument,
+        )
 
 
 def published_negative_controls(

@@ -56,6 +56,9 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
         "follow_up_completeness",
     ),
     "n_participants": ("estimate", "ci_low", "ci_high", "std_error", "p_value", "mde"),
+    # the matching summary: a share of 10 participants would give a suppressed count away
+    "n_matched": ("share_matched",),
+    "n_unmatched": ("share_matched",),
     "participants": ("ratio_vs_reference", "ci_low", "ci_high", "eligible_person_years"),
     "n_improved": ("improved", "share_improved"),
     "n_unchanged": ("unchanged", "share_unchanged"),

@@ -144,6 +144,8 @@ def referrals_figure(
 
     ``plot`` is the result's method (``ReferralTrendsResult.plot``), called on ``table``.
     """
+    if table["n"].dtype == object:  # every count suppressed (None): drawn as 0, as any other
+        table = table.assign(n=pd.to_numeric(table["n"], errors="coerce"))
     ax = _draw(plot, kind="referrals", table=table)
     per_period = table.groupby("period")["n"].sum()
     caption = (

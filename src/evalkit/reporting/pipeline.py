@@ -364,14 +364,58 @@ def front_first(cells: list[Any]) -> list[Any]:
     return rest[:at] + front + rest[at:]
 
 
-def export_html(notebook: str | Path, title: str) -> str:
-    """Render an executed notebook to a standalone HTML page with no input cells."""
+#: The class of the line a table, figure or sentence shows when its section was not run.
+NOT_SHOWN_CSS = "ek-not-shown"
+
+
+def _shows_something(cell: Any) -> bool:
+    """Whether a code cell's output shows anything but a 'not shown' line."""
+    for out in cell.get("outputs", []):
+        data = out.get("data", {}) if isinstance(out, dict) else {}
+        text = "".join(data.get("text/html", "")) or "".join(data.get("text/plain", ""))
+        if "image/png" in data or (text.strip() and NOT_SHOWN_CSS not in text):
+            return True
+    return False
+
+
+def shown_sections(cells: list[Any], *, narrative: bool = True) -> list[Any]:
+    """Cells without the report sections (``## `` headings) in which nothing is shown.
+
+    A small programme's report (:mod:`evalkit.reporting.small`) does not run most sections;
+    their headings, method text and "not shown" lines are left out of its HTML, since the
+    summary says why once. ``narrative=False`` also leaves out every markdown cell (a report of
+    no one describes no analysis). Cells before the first heading are always kept.
+
+    Examples
+    --------
+    >>> md = {"cell_type": "markdown", "source": "## Wellbeing"}
+    >>> empty = {"cell_type": "code", "outputs": []}
+    >>> shown_sections([{"cell_type": "code", "outputs": []}, md, empty]) == [empty]
+    True
+    """
+    groups: list[list[Any]] = [[]]
+    for c in cells:
+        if c.get("cell_type") == "markdown" and "".join(c.get("source", "")).startswith("## "):
+            groups.append([])
+        groups[-1].append(c)
+    kept = groups[0] + [c for g in groups[1:] if any(_shows_something(c) for c in g) for c in g]
+    return [c for c in kept if narrative or c.get("cell_type") != "markdown"]
+
+
+def export_html(notebook: str | Path, title: str, *, scope: str = "full") -> str:
+    """Render an executed notebook to a standalone HTML page with no input cells.
+
+    A report of a smaller ``scope`` than ``"full"`` (:mod:`evalkit.reporting.small`) leaves
+    out the sections it does not show (:func:`shown_sections`).
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title
     nb.cells = front_first(nb.cells)
+    if scope != "full":
+        nb.cells = shown_sections(nb.cells, narrative=scope != "none")
     exporter = HTMLExporter(
         template_name="evalkit_report",
         extra_template_basedirs=[str(TEMPLATES)],
@@ -454,7 +498,11 @@ def render_report(
             paths=[str(processed), str(nb_path.resolve()), str(nb_path.parent.resolve())],
         )
         say("rendering HTML (inputs removed)")
-        page = export_html(staging / "notebook.ipynb", f"{prog.title}: evaluation report")
+        page = export_html(
+            staging / "notebook.ipynb",
+            f"{prog.title}: evaluation report",
+            scope=_scope(staging / "results.json"),
+        )
         (staging / "index.html").write_text(page, encoding="utf-8")
         say("checking disclosure control")
         check = check_outputs(staging, person_ids=person_ids(processed))
@@ -468,6 +516,14 @@ def render_report(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _scope(results: Path) -> str:
+    """The scope a built report shows (``methods.small_programme``; ``"full"`` if none)."""
+    if not results.is_file():
+        return "full"
+    methods = json.loads(results.read_text(encoding="utf-8")).get("methods") or {}
+    return str((methods.get("small_programme") or {}).get("scope", "full"))
 
 
 # --- the comparison page -------------------------------------------------------------------

@@ -89,8 +89,11 @@ class ProgrammeReport:
         the primary outcome (:func:`evalkit.reporting.honest.honest_summary`).
 
         The healthcare-use headlines follow the plan, each labelled primary, secondary or
-        exploratory (:func:`evalkit.reporting.findings.claims`).
+        exploratory (:func:`evalkit.reporting.findings.claims`). A report with too few
+        participants for estimates says so instead (:meth:`small_summary`).
         """
+        if self.small():
+            return self.small_summary()
         items = findings.claims(self.results)
         wellbeing = findings.wellbeing_headline(self.tables["wellbeing"], self.programme)
         if wellbeing:
@@ -109,6 +112,26 @@ class ProgrammeReport:
             regression_to_mean=findings.regression_to_mean(self.results),
             powered_for=self.powered_for(),
             honest_sentence=honest_summary(self.results.get("honest_did")),
+        )
+
+    def small(self) -> dict[str, Any]:
+        """results.json ``methods.small_programme``: empty unless the report shows less."""
+        return (self.results.get("methods") or {}).get("small_programme") or {}
+
+    def small_summary(self) -> Html:
+        """The summary of a report with too few participants: why, and what it does show."""
+        scope = self.small()["scope"]
+        items = [findings.reach_sentence(self.results)] if self.results.get("reach") else []
+        wellbeing = self.tables.get("wellbeing")
+        if wellbeing is not None and len(wellbeing):
+            items += [findings.wellbeing_headline(wellbeing, self.programme) or ""]
+        return render(
+            "summary_small.html.j2",
+            plan_notice=self.plan_notice() if scope == "full" else "",
+            reason=self.small()["reason"],
+            show_participants=scope != "none",
+            participants=self.results["matching"].get("n_participants"),
+            items=[i for i in items if i],
         )
 
     def estimand(self) -> Html:
@@ -173,6 +196,13 @@ class ProgrammeReport:
 
     def appendix_design(self) -> Html:
         """Methods appendix, design part: the estimand, matching and censoring settings used."""
+        if not self.results.get("censoring"):  # no matched comparison was made
+            return render(
+                "paragraph.html.j2",
+                css="ek-not-shown",
+                text="No matched comparison was made (too few participants), so there is no "
+                "design to describe.",
+            )
         return render("appendix_design.html.j2", **design_context(self.results))
 
     def appendix_software(self) -> Html:

@@ -395,6 +395,7 @@ TABLE_VIEWS: dict[str, dict[str, Any]] = {
             "effect_size",
             "share_improved",
             "share_deteriorated",
+            "note",  # only where a measure has too few people to estimate its change
         ],
         "counts": ("n_baseline", "n_paired"),
         "caption": "Wellbeing measures: paired change from the start to the end of the "
