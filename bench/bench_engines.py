@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = (60_000, 200_000, 660_000, 2_000_000)
 SEED = 42
 SCALING_LIMIT = 3.3
+ENGINE_ORDER = ("duckdb", "postgres", "spark")
 
 
 def _cli(args: list[str]) -> float:
@@ -206,9 +207,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--engines", nargs="+", default=["duckdb", "postgres", "spark"])
     ap.add_argument("--programme", default="mindsong")
     ap.add_argument("--report", type=Path, default=ROOT / "bench/results/engines.md")
+    ap.add_argument("--fresh", action="store_true", help="drop the rows of earlier runs")
     a = ap.parse_args(argv)
     a.cache.mkdir(parents=True, exist_ok=True)
-    rows = []
+    # rows of earlier runs are kept unless this run measures the same (people, engine) again
+    old = a.report.with_suffix(".json")
+    rows = json.loads(old.read_text()) if old.is_file() and not a.fresh else []
     for people in a.sizes:
         data, timing = county(a.cache, people)
         for kind in a.engines:
@@ -216,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             res = run_child(data, kind, a.programme)
             res.update(people=people, **timing)
-            rows.append(res)
+            rows = [r for r in rows if (r["people"], r["engine"]) != (people, kind)] + [res]
+            rows.sort(key=lambda r: (r["people"], ENGINE_ORDER.index(r["engine"])))
             print(json.dumps({k: v for k, v in res.items() if k != "fetched"}), flush=True)
             write_report(rows, a.report)
 

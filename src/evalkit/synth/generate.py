@@ -46,7 +46,12 @@ from evalkit.synth.faults import (
     sidecar_entries,
 )
 from evalkit.synth.geography import build_geography
-from evalkit.synth.ids import derive_key, pseudonymise, synthetic_nhs_numbers
+from evalkit.synth.ids import (
+    capacity_of_test_range,
+    derive_key,
+    pseudonymise,
+    synthetic_nhs_numbers,
+)
 from evalkit.synth.nhs_layout import (
     LAYOUTS,
     default_presets_dir,
@@ -224,7 +229,7 @@ def generate_county(
     """
     t0 = time.perf_counter()
     n_full = _check_arguments(scale, regime, pool, fmt, faults, population, programmes)
-    _check_layout(layout, faults, with_prescriptions, nhs_numbers)
+    _check_layout(layout, faults, with_prescriptions, nhs_numbers, n_full)
     the_world = make_world(world, with_prescriptions)
     out = Path(out)
     _prepare_out(out)
@@ -354,10 +359,17 @@ def _check_arguments(
     return n_full
 
 
-def _check_layout(layout: str, faults: float, with_prescriptions: bool, nhs_numbers: bool) -> None:
-    """Refuse an unknown layout, and options the NHS layout does not write."""
+def _check_layout(
+    layout: str, faults: float, with_prescriptions: bool, nhs_numbers: bool, n_full: int
+) -> None:
+    """Refuse an unknown layout, options the NHS layout does not write, too many NHS numbers."""
     if nhs_numbers and layout != "nhs":
         raise ValueError("NHS numbers are written in the NHS layout only (add --layout nhs)")
+    if nhs_numbers and n_full > capacity_of_test_range():
+        raise ValueError(
+            f"--nhs-numbers: the 999 test range holds {capacity_of_test_range():,} valid NHS "
+            f"numbers, fewer than {n_full:,} people; write this county without them"
+        )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
     if layout == "nhs" and faults > 0:

@@ -20,7 +20,7 @@ from evalkit.nhs_number import is_valid_nhs_number, nhs_check_digit
 from evalkit.synth import generate_county
 from evalkit.synth.calendar import add_months_days, to_days
 from evalkit.synth.generate import SUBMITTED_ON_DEFAULT
-from evalkit.synth.ids import synthetic_nhs_numbers
+from evalkit.synth.ids import capacity_of_test_range, synthetic_nhs_numbers
 from evalkit.synth.world import NEGATIVE_CONTROL
 
 
@@ -72,6 +72,27 @@ def test_synthetic_nhs_numbers_are_valid_distinct_test_range() -> None:
     assert len(set(nums.tolist())) == 5_000
     assert all(str(x).startswith("999") for x in nums[:200])
     assert all(is_valid_nhs_number(str(x)) for x in nums[:500])
+
+
+def test_test_range_capacity_then_negative_numbers() -> None:
+    """All valid numbers of 999 000 000 0 to 999 999 999 9 first; beyond them, negative ones."""
+    cap = capacity_of_test_range()
+    stems = range(999_000_000, 1_000_000_000)
+    assert cap == sum(nhs_check_digit(str(s)) is not None for s in stems)  # scalar reference
+    nums = synthetic_nhs_numbers(cap + 1_000, np.random.default_rng(2))
+    valid, extra = nums[:cap], nums[cap:]
+    assert len(set(valid.tolist())) == cap
+    assert (valid // 10_000_000 == 999).all()
+    assert all(is_valid_nhs_number(str(x)) for x in valid[:: cap // 500])
+    assert extra.tolist() == list(range(-1, -1_001, -1))  # distinct, never an NHS number
+
+
+def test_small_counties_keep_the_original_draw() -> None:
+    """Up to 869,478 people: oversampled stems in drawn order, so people keep their tokens."""
+    rng = np.random.default_rng(3)
+    stems = 999_000_000 + rng.choice(1_000_000, size=int(100 * 1.15) + 100, replace=False)
+    want = [s * 10 + int(d) for s in stems if (d := nhs_check_digit(str(s))) is not None][:100]
+    assert synthetic_nhs_numbers(100, np.random.default_rng(3)).tolist() == want
 
 
 def test_add_months_days_clamps_to_month_end() -> None:
