@@ -4,9 +4,10 @@
 - ``postgres``: the server at ``EVALKIT_DATABASE_URL`` if that is set; else a throw-away server
   (``scripts/postgres.sh`` with its data folder in a temporary directory and a free port),
   stopped and removed at the end of the run, so the tests never touch anyone's ``.postgres/``.
-  On that server the tests use a database whose collation is ICU ``en-GB`` (a warehouse's
-  usual, where ``"P2"`` sorts after ``"p10"``), not the server's byte order, so that an
-  ordering left to the collation shows up as a difference. Each test that loads tables does so
+  On that server the tests use a database as a warehouse has it: collation ICU ``en-GB``
+  (``"P2"`` sorts after ``"p10"``), not the server's byte order, and time zone
+  ``Europe/London``, so that an ordering left to the collation, or a date read through the
+  session's time zone, shows up as a difference. Each test that loads tables does so
   into a schema of its own (``EVALKIT_DATABASE_SCHEMA``), dropped after it.
 - ``spark``: one local session for the run (``engines.connect`` keeps it), master
   ``local[1]``, one shuffle partition: the inputs are a few hundred rows.
@@ -38,7 +39,7 @@ from evalkit.cohort import Cohort, build_cohort, build_panel
 
 ROOT = Path(__file__).resolve().parents[2]
 SPARK_MASTER = "local[1]"
-ICU_DATABASE = "evalkit_engine_tests"
+WAREHOUSE_DATABASE = "evalkit_engine_tests"
 
 
 def unavailable(kind: str, reason: str) -> None:
@@ -67,15 +68,16 @@ def _psql(url: str, sql: str) -> None:
         con.execute(sql)
 
 
-def _icu_database(url: str) -> str:
-    """Create a database collated ICU en-GB on the throw-away server; its URL."""
+def _warehouse_database(url: str) -> str:
+    """Create a database as a warehouse has it (ICU en-GB collation, UK time); its URL."""
     base = url.rsplit("/", 1)[0]
     _psql(
         url,
-        f"CREATE DATABASE {ICU_DATABASE} TEMPLATE template0 ENCODING 'UTF8' "
+        f"CREATE DATABASE {WAREHOUSE_DATABASE} TEMPLATE template0 ENCODING 'UTF8' "
         "LOCALE_PROVIDER icu ICU_LOCALE 'en-GB' LOCALE 'C.UTF-8'",
     )
-    return f"{base}/{ICU_DATABASE}"
+    _psql(url, f"ALTER DATABASE {WAREHOUSE_DATABASE} SET timezone TO 'Europe/London'")
+    return f"{base}/{WAREHOUSE_DATABASE}"
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +106,7 @@ def postgres_url() -> Iterator[str]:
         url = subprocess.run(
             [*script, "url"], env=env, capture_output=True, text=True, check=True
         ).stdout.strip()
-        yield _icu_database(url)
+        yield _warehouse_database(url)
     finally:
         subprocess.run([*script, "stop"], env=env, capture_output=True, timeout=60)
         shutil.rmtree(tmp, ignore_errors=True)
