@@ -34,14 +34,17 @@ REFERENCE_MONTH = -1
 def pretrend_months(mc: MatchedCohort) -> tuple[int, int]:
     """First and last event month the pre-trend test covers: the months not matched on.
 
-    From the panel's first month to the month before the longest prior-use window the match
-    used (``prior12_*``: month -13); to month -2 (the month before the reference) if the match
-    used no prior-use count.
+    From the first month any participant was observed in (exposure above 0: a programme whose
+    participants were all referred in the data's first two years has no month -24) to the month
+    before the longest prior-use window the match used (``prior12_*``: month -13); to month -2
+    (the month before the reference) if the match used no prior-use count.
     """
     columns = mc.cohort.covariate_columns(mc.spec["covariates"])
     matched = [w for w in PRIOR_WINDOWS if any(c.startswith(f"prior{w}_") for c in columns)]
     last = -max(matched) - 1 if matched else REFERENCE_MONTH - 1
-    first = int(mc.panel["event_month"].min())
+    panel = mc.panel
+    observed = panel.loc[(panel["exposure"] > 0) & (panel["referred"] == 1), "event_month"]
+    first = int(observed.min() if len(observed) else panel["event_month"].min())
     if last < first:
         raise ValueError(
             f"no event month before the matched window: the panel starts at month {first}"
