@@ -112,7 +112,7 @@ def build_panel(
     convention = cohort.spec.get("event_months", "index")
     units = _add_index_labels(units, convention, hi)
     exclude_day = cohort.spec.get("index_day") == "excluded" and convention == "day_after"
-    counts_exposure = _engine_panel(
+    counts_exposure = _reused_engine_panel(
         tables, units, settings, lo, hi, cohort, convention, exclude_index_day=exclude_day
     )
     panel = units.drop(columns="own_referral_date").merge(
@@ -362,6 +362,62 @@ def _add_index_labels(units: pd.DataFrame, convention: str, hi: int) -> pd.DataF
     for c in ("index_month", "index_week"):
         out[c] = out[c].astype("category")
     return out
+
+
+def _reused_engine_panel(
+    tables: Tables,
+    units: pd.DataFrame,
+    settings: list[str],
+    lo: int,
+    hi: int,
+    cohort: Cohort,
+    convention: str,
+    *,
+    exclude_index_day: bool,
+) -> pd.DataFrame:
+    """:func:`_engine_panel`, computing each (person, index date) once per cohort.
+
+    A unit's counts and person-time depend only on its person and index date (with the
+    cohort's settings, months and conventions), so the sensitivity battery's re-matchings
+    (calipers, ratios, per-protocol...) share the rows already computed: only pairs not seen
+    before go to the engine. The cache lives on the cohort (``_panel_cache``); the result is
+    identical to computing every unit afresh (``tests/unit/cohort/test_panel_reuse.py``).
+    """
+    key = (tuple(settings), lo, hi, convention, exclude_index_day)
+    caches = cohort.__dict__.setdefault("_panel_cache", {})  # frozen dataclass: no setattr
+    seen: pd.DataFrame | None = caches.get(key)
+    pairs = units[["person_id", "index_date"]].drop_duplicates(ignore_index=True)
+    if seen is not None:
+        have = seen[["person_id", "index_date"]].drop_duplicates()
+        flag = pairs.merge(have, on=["person_id", "index_date"], how="left", indicator=True)
+        new = pairs.loc[(flag["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+    else:
+        new = pairs
+    if len(new):
+        fresh_units = new.assign(unit=np.arange(len(new), dtype=np.int64))
+        fresh = _engine_panel(
+            tables,
+            fresh_units,
+            settings,
+            lo,
+            hi,
+            cohort,
+            convention,
+            exclude_index_day=exclude_index_day,
+        )
+        fresh = fresh_units.merge(fresh, on="unit", how="right", validate="one_to_many").drop(
+            columns="unit"
+        )
+        seen = fresh if seen is None else pd.concat([seen, fresh], ignore_index=True)
+        caches[key] = seen
+    assert seen is not None
+    out = units[["unit", "person_id", "index_date"]].merge(
+        seen, on=["person_id", "index_date"], how="left", validate="many_to_many"
+    )
+    cols = ["unit", "event_month", "exposure", *settings]
+    if len(out) != len(units) * (hi - lo + 1):
+        raise CohortError("internal error: reused panel rows do not equal units x event months")
+    return out[cols].sort_values(["unit", "event_month"], ignore_index=True)
 
 
 def _engine_panel(

@@ -1,0 +1,60 @@
+"""Panels reuse rows already computed for the same cohort, and are identical to fresh ones.
+
+The sensitivity battery re-matches on one cohort (calipers, ratios, per-protocol), so most of
+its units' (person, index date) pairs were computed for the main panel; ``build_panel`` fetches
+only new pairs from the engine. The panels must be exactly those computed afresh on a copy of
+the cohort that has no cache (``dataclasses.replace`` makes one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from evalkit import engine
+from evalkit.cohort import build_panel
+
+
+def _matched(mc: Any, keep_every: int) -> pd.DataFrame:
+    """The main matched rows with every ``keep_every``-th matched set left out (a re-matching)."""
+    m = mc.match.matched.copy()
+    m["row_id"] = m.index
+    sets = sorted(m["subclass"].dropna().unique())
+    drop = set(sets[::keep_every])
+    return m.loc[~m["subclass"].isin(drop)]
+
+
+def test_reused_panel_equals_fresh(demo_matched: Mapping[str, Any]) -> None:
+    mc = demo_matched["mindsong"]
+    cohort = mc.cohort
+    build_panel(cohort, _matched(mc, 10**9))  # warm: every main unit's rows computed
+    subset = _matched(mc, 3)
+    engine.fetch_log(reset=True)
+    reused = build_panel(cohort, subset)
+    fetched = engine.fetch_log().get("cohort", {"rows": 0})["rows"]
+    fresh = build_panel(dataclasses.replace(cohort), subset)
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert reused.attrs == fresh.attrs
+    assert fetched == 0  # nothing new to fetch: every pair was computed for the main panel
+
+
+def test_new_units_are_fetched_and_old_ones_not(demo_matched: Mapping[str, Any]) -> None:
+    mc = demo_matched["mindsong"]
+    cohort = dataclasses.replace(mc.cohort)  # an empty cache
+    first = _matched(mc, 2)
+    build_panel(cohort, first)
+    engine.fetch_log(reset=True)
+    both = build_panel(cohort, _matched(mc, 10**9))
+    fetched = engine.fetch_log().get("cohort", {"rows": 0})["rows"]
+    n_months = both["event_month"].nunique()
+    new_pairs = (
+        both[["person_id", "index_date"]].drop_duplicates().shape[0]
+        - build_panel(cohort, first)[["person_id", "index_date"]].drop_duplicates().shape[0]
+    )
+    assert 0 < fetched <= new_pairs * n_months
+    pd.testing.assert_frame_equal(
+        both, build_panel(dataclasses.replace(cohort), _matched(mc, 10**9))
+    )
