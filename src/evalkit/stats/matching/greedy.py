@@ -81,6 +81,43 @@ def _exact_le(a_low: float, t: float, a_high: float) -> bool:
     return ft - Fraction(a_low) <= Fraction(a_high) - ft
 
 
+def _groups(stratum: np.ndarray) -> list[np.ndarray]:
+    """Positions of each stratum code present, ascending within a code (a stable grouping).
+
+    A few codes (the usual exact-matching case) are found with one comparison each; many
+    codes with a stable sort, which is slower for few.
+    """
+    counts = np.bincount(stratum)
+    codes = np.flatnonzero(counts)
+    if codes.size <= 8:
+        return [np.flatnonzero(stratum == c) for c in codes]
+    by_s = np.argsort(stratum, kind="stable")
+    return np.split(by_s, np.cumsum(counts[codes])[:-1])
+
+
+def _within_reach(dd: np.ndarray, tv: np.ndarray, width: float) -> np.ndarray | None:
+    """Mask of ``dd`` that may lie within ``width`` of a value of sorted ``tv`` (None: all may).
+
+    A superset of the matcher's own test ``abs(d_c - d_t) <= width``: the caliper intervals
+    around the treated values are widened by far more than floating-point rounding of that test
+    can move a boundary, then merged, so a control is tested against a handful of intervals
+    rather than searched among every treated value. Rows kept though outside every caliper are
+    never matched and never decide a reason (every eligible control is nearer).
+    """
+    big = max(abs(float(tv[0])), abs(float(tv[-1])), width)
+    reach = width * (1 + 1e-9) + 1e-12 * big
+    lo, hi = tv - reach, tv + reach
+    brk = np.flatnonzero(lo[1:] > hi[:-1]) + 1
+    starts = lo[np.concatenate([[0], brk])]
+    ends = hi[np.concatenate([brk - 1, [tv.size - 1]])]
+    if starts.size == 1:
+        keep = (dd >= starts[0]) & (dd <= ends[0])
+    else:
+        j = np.searchsorted(starts, dd, side="right") - 1
+        keep = (j >= 0) & (dd <= ends[np.maximum(j, 0)])
+    return None if keep.all() else keep
+
+
 def _sort_controls(
     d: np.ndarray,
     stratum: np.ndarray,
@@ -90,41 +127,38 @@ def _sort_controls(
 ) -> np.ndarray:
     """Positions (into the inputs) sorted by (stratum, d, rank), like ``np.lexsort``.
 
-    About twice as fast as ``np.lexsort((rank, d, stratum))`` on millions of rows: a stable
-    integer sort groups the strata, then each stratum is sorted on its own (smaller sorts, better
-    cache use); only strata with tied distances need a second, integer sort that orders ties by
-    rank. With a caliper (``treated_d``: sorted treated distances per stratum, and ``width``),
-    rows farther than the caliper from every treated row of their stratum are dropped first:
-    they can never be matched, and sorting only the rest is what makes county-scale pools fast.
-    The test is the matcher's own, ``abs(d_c - d_t) <= width`` against the nearest treated
-    values, so nothing that could be matched is dropped.
+    Faster than ``np.lexsort((rank, d, stratum))`` on large pools: strata are grouped first and
+    each is sorted on its own (smaller sorts, better cache use) by one float sort; only the runs
+    of tied distances are then reordered by rank, with one integer sort over the tied rows. With
+    a caliper (``treated_d``: sorted treated distances per stratum, and ``width``), rows farther
+    than the caliper from every treated row of their stratum are dropped first (see
+    :func:`_within_reach`): they can never be matched, and sorting only the rest is what makes
+    county-scale pools fast.
     """
     m = d.shape[0]
     if m == 0:
         return np.empty(0, dtype=np.int64)
-    by_s = np.argsort(stratum, kind="stable")
-    ss = stratum[by_s]
-    bounds = np.concatenate([[0], np.flatnonzero(ss[1:] != ss[:-1]) + 1, [m]])
     n_r = int(rank.max()) + 1
     parts = []
-    for a, b in pairwise(bounds):
-        sub = by_s[a:b]
+    for sub in _groups(stratum):
         dd = d[sub]
         if width is not None and treated_d is not None:
-            tv = treated_d[int(ss[a])]
-            j = np.searchsorted(tv, dd)
-            gap_hi = np.abs(tv[np.minimum(j, tv.size - 1)] - dd)
-            gap_lo = np.abs(tv[np.maximum(j - 1, 0)] - dd)
-            keep = np.minimum(gap_hi, gap_lo) <= width
-            sub, dd = sub[keep], dd[keep]
+            keep = _within_reach(dd, treated_d[int(stratum[sub[0]])], width)
+            if keep is not None:
+                sub, dd = sub[keep], dd[keep]
             if sub.size == 0:
                 continue
         oo = np.argsort(dd)
         ds = dd[oo]
         tie = ds[1:] == ds[:-1]
         if tie.any():
-            dense = np.concatenate([[0], np.cumsum(~tie)])
-            oo = oo[np.argsort(dense * n_r + rank[sub[oo]])]
+            in_run = np.zeros(ds.size, dtype=bool)
+            in_run[1:] = tie
+            in_run[:-1] |= tie
+            pos = np.flatnonzero(in_run)
+            run = np.concatenate([[0], np.cumsum(~tie)])[pos]
+            tied = oo[pos]
+            oo[pos] = tied[np.argsort(run * n_r + rank[sub[tied]])]
         parts.append(sub[oo])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
@@ -367,6 +401,86 @@ def _unmatched_reasons(
     return reason
 
 
+def _excluder(
+    mine: list[int],
+    cunit: np.ndarray | None,
+    ut: int | None,
+    until: np.ndarray | None,
+    tt: float,
+) -> Callable[[int], bool]:
+    """The test of which available positions a treated row may still not take.
+
+    Those are its own matches (``mine``), its own unit's controls (``ut``) and controls no
+    longer available at its time ``tt``.
+    """
+    if cunit is None and until is None:
+        return mine.__contains__  # the common case, without a closure per call
+
+    def excluded(pos: int) -> bool:
+        if cunit is not None and cunit[pos] == ut:
+            return True
+        if until is not None and until[pos] <= tt:
+            return True
+        return bool(mine) and pos in mine
+
+    return excluded
+
+
+def _rounds(
+    pool: _Pool,
+    d: np.ndarray,
+    ins: np.ndarray,
+    stratum: np.ndarray,
+    treated_order: np.ndarray,
+    ratio: int,
+    width: float | None,
+    replace: bool,
+    unit: np.ndarray | None,
+    time: np.ndarray | None,
+    until: np.ndarray | None,
+) -> tuple[list[int], list[int], list[int], dict[int, list[int]]]:
+    """The ``ratio`` rounds: pairs (treated row, sorted control position, round) and matches."""
+    order = np.asarray(treated_order, dtype=np.int64)
+    order_t = order.tolist()
+    # Per treated row, in processing order, as Python scalars (numpy scalars are slow in loops).
+    order_d = d[order].tolist()
+    order_ins = ins[order].tolist()
+    order_s = stratum[order].tolist()
+    avail = _Available()
+    used_unit_row: dict[int, int] = {}
+    matched_by: dict[int, list[int]] = {t: [] for t in order_t}
+    active = [True] * len(order_t)
+    pairs_t: list[int] = []
+    pairs_c: list[int] = []
+    pairs_r: list[int] = []
+    cd = pool.distance
+    # Round rnd: every treated row still active, in the given order, takes its nearest eligible
+    # control; a row that finds none is retired (the pool only shrinks).
+    for rnd in range(1, ratio + 1):
+        for i, t in enumerate(order_t):
+            if not active[i]:
+                continue
+            dt = order_d[i]
+            mine = matched_by[t]
+            excluded = _excluder(
+                mine,
+                pool.unit,
+                unit[t] if unit is not None else None,
+                until,
+                float(time[t]) if until is not None and time is not None else 0.0,
+            )
+            pick = _nearest(pool, avail, dt, order_ins[i], order_s[i], excluded)
+            if pick is None or (width is not None and abs(cd[pick] - dt) > width):
+                active[i] = False
+                continue
+            mine.append(pick)
+            pairs_t.append(t)
+            pairs_c.append(pick)
+            pairs_r.append(rnd)
+            _retire(pool, avail, pick, replace, used_unit_row)
+    return pairs_t, pairs_c, pairs_r, matched_by
+
+
 def greedy_match(
     distance: np.ndarray,
     is_treated: np.ndarray,
@@ -430,53 +544,17 @@ def greedy_match(
         treated_d = _treated_distances(d, stratum, treated_rows)
     pool = _build_pool(d, stratum, label_rank, ctrl_rows, has_t, treated_d, caliper_width, unit)
     ins = _insertion_points(pool, d, stratum, treated_rows)
-
-    avail = _Available()
-    used_unit_row: dict[int, int] = {}
-    matched_by: dict[int, list[int]] = {int(t): [] for t in treated_order}
-    active = dict.fromkeys(matched_by, True)
-    pairs_t: list[int] = []
-    pairs_c: list[int] = []
-    pairs_r: list[int] = []
-    cunit = pool.unit
-    width = caliper_width
     until = None
     if available_until is not None and time is not None:
         until = np.asarray(available_until, dtype=np.float64)[pool.rows]
-
-    # Round rnd: every treated row still active, in the given order, takes its nearest eligible
-    # control; a row that finds none is retired (the pool only shrinks).
-    for rnd in range(1, ratio + 1):
-        for t in matched_by:
-            if not active[t]:
-                continue
-            dt = d[t]
-            ut = unit[t] if unit is not None else None
-            mine = matched_by[t]
-            tt = float(time[t]) if until is not None else 0.0
-
-            # Available positions this row may still not take: its own unit's, its own
-            # matches, and controls no longer available at its time.
-            def excluded(pos: int, ut=ut, mine=mine, tt=tt) -> bool:
-                if cunit is not None and cunit[pos] == ut:
-                    return True
-                if until is not None and until[pos] <= tt:
-                    return True
-                return bool(mine) and pos in mine
-
-            pick = _nearest(pool, avail, dt, int(ins[t]), stratum[t], excluded)
-            if pick is None or (width is not None and abs(pool.distance[pick] - dt) > width):
-                active[t] = False
-                continue
-            mine.append(pick)
-            pairs_t.append(t)
-            pairs_c.append(pick)
-            pairs_r.append(rnd)
-            _retire(pool, avail, pick, replace, used_unit_row)
-
+    pairs_t, pairs_c, pairs_r, matched_by = _rounds(
+        pool, d, ins, stratum, treated_order, ratio, caliper_width, replace, unit, time, until
+    )
     n_matches_map = {t: len(v) for t, v in matched_by.items()}
     n_matches = np.array([n_matches_map.get(int(t), 0) for t in treated_rows], dtype=np.int64)
-    reason = _unmatched_reasons(pool, d, stratum, ins, treated_rows, n_matches, has_ctrl, width)
+    reason = _unmatched_reasons(
+        pool, d, stratum, ins, treated_rows, n_matches, has_ctrl, caliper_width
+    )
     cs = pool.rows
     return GreedyResult(
         treated=np.asarray(pairs_t, dtype=np.int64),
