@@ -25,8 +25,20 @@ PROGRAMMES = ("mindsong", "cyp", "chronic_pain")
 
 def _reports(engine: str, out: Path, demo: Path, raw: Path, env: dict[str, str]) -> None:
     cmd = [
-        sys.executable, "-m", "evalkit.cli", "reports", "--engine", engine, "--out", str(out),
-        "--demo", str(demo), "--raw", str(raw), "--processed", str(out.parent / "no_real_data"),
+        sys.executable,
+        "-m",
+        "evalkit.cli",
+        "reports",
+        "--engine",
+        engine,
+        "--out",
+        str(out),
+        "--demo",
+        str(demo),
+        "--raw",
+        str(raw),
+        "--processed",
+        str(out.parent / "no_real_data"),
         "--no-progress",
     ]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
