@@ -25,7 +25,13 @@ from evalkit.stats.result import Result
 if TYPE_CHECKING:
     from evalkit.analysis.utilisation import MatchedCohort
 
-__all__ = ["PretrendResult", "event_study", "pretrend_months", "pretrend_test"]
+__all__ = [
+    "PretrendResult",
+    "event_study",
+    "event_study_or_none",
+    "pretrend_months",
+    "pretrend_test",
+]
 
 #: The event study's reference month (its coefficient is 1 on the rate-ratio scale).
 REFERENCE_MONTH = -1
@@ -81,6 +87,20 @@ def event_study(
         pretrend_periods=list(range(first, last + 1)),
         **kw,
     )
+
+
+def event_study_or_none(mc: MatchedCohort, setting: str) -> DidResult | None:
+    """The Poisson :func:`event_study`, or None when its fit does not converge.
+
+    A small programme's month-by-month Poisson fit can fail to converge (pyfixest: "Demeaning
+    failed"); the report then shows the figure as not drawn instead of stopping.
+    """
+    try:
+        return event_study(mc, setting)
+    except ValueError as exc:
+        if "Demeaning failed" not in str(exc):
+            raise
+        return None
 
 
 #: Columns of :meth:`PretrendResult.tidy`.

@@ -427,7 +427,13 @@ def mde_utilisation_all(
         for w in prog.outcomes.windows_months:
             fit = by_key.get((setting, w))
             use = method if (fit is not None and fit.poisson is not None) else "design"
-            out[(setting, w)] = mde_utilisation(mc, setting, w, fit=fit, method=use)
+            try:
+                out[(setting, w)] = mde_utilisation(mc, setting, w, fit=fit, method=use)
+            except ValueError as err:
+                # No events in the baseline or the window (a small programme): no rate to
+                # power a test on, so no MDE; the entry is published without one.
+                if "must be positive" not in str(err):
+                    raise
     return out
 
 

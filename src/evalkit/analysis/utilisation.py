@@ -39,7 +39,7 @@ from evalkit.analysis.censoring import (
 )
 from evalkit.analysis.event_study import event_study as event_study  # re-exported
 from evalkit.analysis.study import Study
-from evalkit.analysis.utilisation_result import UtilisationResult
+from evalkit.analysis.utilisation_result import UtilisationResult, no_events_naive
 from evalkit.cohort import (
     PRIOR_WINDOWS,
     Cohort,
@@ -466,7 +466,8 @@ def utilisation(
     naive_rows = window_rows(mc.naive, months, washout_months=washout_months)
     matched = naive_rows["unit"].isin(mc.panel.loc[mc.panel["referred"] == 1, "unit"].unique())
     nv, nv_matched = (
-        naive_prepost(rows, setting, "unit", "post", exposure="exposure", window_months=months)
+        no_events_naive(rows, setting, months)
+        or naive_prepost(rows, setting, "unit", "post", exposure="exposure", window_months=months)
         for rows in (naive_rows, naive_rows[matched])
     )
     return UtilisationResult(
@@ -581,6 +582,21 @@ def _battery_row(label: str, res: DidResult | None, note: str = "") -> dict[str,
     }
 
 
+def _attempted_row(
+    label: str, study: Study | None, mc: MatchedCohort, setting: str, months: int, **option: Any
+) -> dict[str, Any]:
+    """One alternative analysis: ``mc`` (matched again with ``option`` when ``study`` is given).
+
+    A fit or a match that fails on a small programme's data is a row saying so.
+    """
+    try:
+        if study is not None:
+            mc = matched_cohort(study, cohort=mc.cohort, design=mc.design, **option)
+        return _battery_row(label, utilisation(mc, setting, months).poisson)
+    except ValueError as exc:  # includes LinAlgError and the cohort's refusals
+        return _battery_row(label, None, f"not estimable: {exc}")
+
+
 def _design_rows(mc: MatchedCohort, setting: str, months: int) -> list[dict[str, Any]]:
     """The battery's rows on the design: controls not censored (target trial) and the washout."""
     rows = []
@@ -635,11 +651,9 @@ def sensitivity(
     main = utilisation(mc, setting, months)
     add("main analysis", main.poisson)
     for cal in _battery("caliper")["values"]:
-        alt = matched_cohort(study, caliper=cal, cohort=mc.cohort, design=mc.design)
-        add(f"caliper {cal} SD", utilisation(alt, setting, months).poisson)
+        rows.append(_attempted_row(f"caliper {cal} SD", study, mc, setting, months, caliper=cal))
     for k in _battery("ratio")["values"]:
-        alt = matched_cohort(study, ratio=k, cohort=mc.cohort, design=mc.design)
-        add(f"ratio {k}:1", utilisation(alt, setting, months).poisson)
+        rows.append(_attempted_row(f"ratio {k}:1", study, mc, setting, months, ratio=k))
     completers = set(mc.cohort.participants.loc[mc.cohort.participants["completed"], "row_id"])
     sets = mc.panel.loc[(mc.panel["referred"] == 1) & mc.panel["unit"].isin(completers), "subclass"]
     pp = replace(
@@ -647,7 +661,7 @@ def sensitivity(
         panel=mc.panel[mc.panel["subclass"].isin(set(sets))],
         naive=mc.naive[mc.naive["unit"].isin(completers)],
     )
-    add("per-protocol (completers)", utilisation(pp, setting, months).poisson)
+    rows.append(_attempted_row("per-protocol (completers)", None, pp, setting, months))
     labels = {"person_id": "clustered by person only", "subclass": "clustered by matched set"}
     for cl in _battery("cluster")["values"]:
         if cl != _cluster(mc):

@@ -32,6 +32,27 @@ NAIVE_ESTIMAND = "participants after vs before referral (no control group)"
 NAIVE_POPULATIONS: tuple[str, ...] = ("matched", "all")
 
 
+def no_events_naive(rows: pd.DataFrame, setting: str, months: int) -> NaiveResult | None:
+    """The naive figure of rows with no event before or after: not estimable (else None).
+
+    A Poisson fit of no events has no first guess (statsmodels raises); a small programme can
+    have none, e.g. no planned admission among a dozen children. None when there are events.
+    """
+    observed = rows[rows["exposure"] > 0]
+    if observed[setting].sum() > 0:
+        return None
+    nan = float("nan")
+    return NaiveResult(
+        *(nan,) * 8,  # rate ratio, difference per person: their estimates, CIs and SEs
+        rate_before=0.0,
+        rate_after=0.0,
+        n_units=int(observed["unit"].nunique()),
+        window_months=int(months),
+        spec={"outcome": setting, "window_months": int(months)},
+        notes=(f"{setting}: no events before or after referral: not estimable.",),
+    )
+
+
 @dataclass(frozen=True, repr=False)
 class UtilisationResult(Result):
     """Matched DiD (rate ratio and per-person difference) and the naive figure, one outcome.

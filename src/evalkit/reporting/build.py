@@ -34,7 +34,11 @@ from evalkit.analysis import (
     wellbeing_entries,
 )
 from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
-from evalkit.analysis.event_study import estimable_event_study, pretrend_test
+from evalkit.analysis.event_study import (
+    estimable_event_study,
+    event_study_or_none,
+    pretrend_test,
+)
 from evalkit.analysis.negative_control import negative_controls
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
@@ -69,7 +73,9 @@ from evalkit.reporting.results import build_results
 from evalkit.reporting.tables import (
     TABLE_VIEWS,
     control_balance,
+    negative_control_table,
     overlap_bins,
+    published_negative_controls,
     referrals_by,
     safe_notes,
     strip_notes,
@@ -338,7 +344,8 @@ class ReportBuilder:
             return
         mc = self._matched()
         self.say("event studies")
-        es = {s: event_study(mc, s) for s in self._focus()}
+        fits = {s: event_study_or_none(mc, s) for s in self._focus()}
+        es = {s: f for s, f in fits.items() if f is not None}  # not converged: not drawn
         self._raw["event_study_fits"] = es  # reused by run_sensitivity's bounds
         self.say("pre-trend tests on the months not matched on")
         pre = {s: pretrend_test(mc, s, poisson=es[s]) for s in es}
@@ -694,28 +701,3 @@ class ReportBuilder:
             window_months=self.outcomes.window_months,
             instrument=self.programme.primary_instrument,
         )
-
-
-def published_negative_controls(
-    result: Any, rule: DisclosureRule, share: float | None
-) -> list[dict[str, Any]]:
-    """results.json ``negative_controls``: the entries controlled and rounded, with a sentence.
-
-    The same control as the utilisation entries (counts 1-7 suppressed with the estimates
-    resting on them, the rest rounded; the censored share from the published counts); the
-    sentence is written from the controlled entry, so it never quotes a suppressed figure.
-    """
-    raw = [with_published_share(e, share) for e in result.entries()]
-    published = round_floats(control_entries(raw, rule))
-    return [{**e, "sentence": nar.negative_control_sentence(e)} for e in published]
-
-
-def negative_control_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """The negative-control table: one row per setting, window and scale, labelled for people."""
-    table = pd.DataFrame(entries)
-    if table.empty:
-        return table
-    table.insert(0, "outcome", [nar.setting_label(s, capital=True) for s in table["setting"]])
-    if "note" not in table:
-        table["note"] = None
-    return table

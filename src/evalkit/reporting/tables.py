@@ -30,10 +30,12 @@ from evalkit.analysis.negative_control import negative_controls
 from evalkit.analysis.power import mde_utilisation_all
 from evalkit.analysis.utilisation import matched_cohort, sensitivity, utilisation_all
 from evalkit.config import instruments
+from evalkit.jsonsafe import round_floats
+from evalkit.reporting import narrative as nar
 from evalkit.reporting.checker import PEOPLE_PHRASE
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
 from evalkit.reporting.html import Html, qualified_name, render
-from evalkit.reporting.target_trial import MODEL_COLUMNS, window_coverage
+from evalkit.reporting.target_trial import MODEL_COLUMNS, window_coverage, with_published_share
 
 #: Covariates that are not 0/1 indicators (their balance rows rest on every person).
 CONTINUOUS_COVARIATES = ("distance", "age", "imd_decile", "prior12_", "prior3_")
@@ -618,3 +620,28 @@ def view_table(name: str, tables: dict[str, pd.DataFrame]) -> Html:
         analysis=qualified_name(spec["analysis"]),
         note=spec.get("note", ""),
     )
+
+
+def published_negative_controls(
+    result: Any, rule: DisclosureRule, share: float | None
+) -> list[dict[str, Any]]:
+    """results.json ``negative_controls``: the entries controlled and rounded, with a sentence.
+
+    The same control as the utilisation entries (counts 1-7 suppressed with the estimates
+    resting on them, the rest rounded; the censored share from the published counts); the
+    sentence is written from the controlled entry, so it never quotes a suppressed figure.
+    """
+    raw = [with_published_share(e, share) for e in result.entries()]
+    published = round_floats(control_entries(raw, rule))
+    return [{**e, "sentence": nar.negative_control_sentence(e)} for e in published]
+
+
+def negative_control_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    """The negative-control table: one row per setting, window and scale, labelled for people."""
+    table = pd.DataFrame(entries)
+    if table.empty:
+        return table
+    table.insert(0, "outcome", [nar.setting_label(s, capital=True) for s in table["setting"]])
+    if "note" not in table:
+        table["note"] = None
+    return table

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import jsonschema
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -174,3 +176,51 @@ def test_pretrend_months_after_short_history_starts_at_first_observed_month() ->
         cohort=SimpleNamespace(covariate_columns=lambda cov: ["prior12_gp_appointment"]),
     )
     assert pretrend_months(mc) == (-21, -13)  # type: ignore[arg-type]
+
+
+def test_naive_figure_of_no_events_is_not_estimable_with_a_note() -> None:
+    """Bug: a dozen children with no planned admission stopped the report (statsmodels: "The
+    first guess on the deviance function returned a nan")."""
+    from evalkit.analysis.utilisation_result import no_events_naive
+
+    rows = pd.DataFrame(
+        {"unit": [1, 1, 2, 2], "post": [0, 1, 0, 1], "exposure": [1.0, 1.0, 1.0, 0.0]}
+        | {"elective_admission": [0, 0, 0, 0]}
+    )
+    res = no_events_naive(rows, "elective_admission", 6)
+    assert res is not None and res.n_units == 2 and res.rate_before == 0.0
+    assert res.tidy()["estimate"].isna().all() and "not estimable" in res.notes[0]
+    with_event = rows.assign(elective_admission=[0, 1, 0, 0])
+    assert no_events_naive(with_event, "elective_admission", 6) is None
+
+
+def test_sensitivity_row_of_a_failed_fit_says_not_estimable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bug: the ratio 1:1 re-match of 12 participants had a singular censoring model
+    (LinAlgError) and stopped the report; the battery row now says so."""
+    from evalkit.analysis import utilisation as u
+
+    def singular(*args: object, **kwargs: object) -> None:
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(u, "utilisation", singular)
+    row = u._attempted_row("per-protocol (completers)", None, object(), "gp_appointment", 6)  # type: ignore[arg-type]
+    assert row["note"] == "not estimable: Singular matrix" and row["n"] == 0
+    assert np.isnan(row["estimate"])
+
+
+def test_event_study_that_does_not_converge_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.analysis import event_study as es
+
+    def fails(message: str) -> Any:
+        def run(*args: object, **kwargs: object) -> None:
+            raise ValueError(message)
+
+        return run
+
+    monkeypatch.setattr(es, "event_study", fails("Demeaning failed after 10000 iterations."))
+    assert es.event_study_or_none(object(), "gp_appointment") is None  # type: ignore[arg-type]
+    monkeypatch.setattr(es, "event_study", fails("a real problem"))
+    with pytest.raises(ValueError, match="a real problem"):
+        es.event_study_or_none(object(), "gp_appointment")  # type: ignore[arg-type]
