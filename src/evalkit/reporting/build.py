@@ -34,11 +34,7 @@ from evalkit.analysis import (
     wellbeing_entries,
 )
 from evalkit.analysis.equity.reach_rates import REPORT_GROUPS
-from evalkit.analysis.event_study import (
-    estimable_event_study,
-    event_study_or_none,
-    pretrend_test,
-)
+from evalkit.analysis.event_study import estimable_event_study, event_study_or_none, pretrend_test
 from evalkit.analysis.negative_control import negative_controls
 from evalkit.analysis.power import MDE_METHOD, add_mde, mde_utilisation_all
 from evalkit.analysis.utilisation import (
@@ -119,10 +115,6 @@ SECTIONS = (
     "outcomes_by_deprivation",
     "referral_trends",
     "economics",
-)
-#: Sections that estimate from the matched comparison (not run with too few matched people).
-MATCHED_SECTIONS = frozenset(
-    {"utilisation", "event_studies", "sensitivity", "outcomes_by_deprivation", "economics"}
 )
 
 
@@ -206,7 +198,7 @@ class ReportBuilder:
         """Whether ``section`` runs; if not, it is done, with the reason in :attr:`not_shown`."""
         if self.scope != small.FULL and section not in small.SCOPE_SECTIONS[self.scope]:
             reason = small.section_notice(self.scope)
-        elif section in MATCHED_SECTIONS and self._raw.get("too_few_matched"):
+        elif section in small.MATCHED_SECTIONS and self._raw.get("too_few_matched"):
             reason = small.too_few_matched()
         else:
             return True

@@ -35,6 +35,11 @@ SCOPE_SECTIONS: dict[Scope, frozenset[str]] = {
     REACH_AND_PATHWAY: frozenset({"reach", "pathway", "referral_trends"}),
 }
 
+#: Sections that estimate from the matched comparison (not run with too few matched people).
+MATCHED_SECTIONS = frozenset(
+    {"utilisation", "event_studies", "sensitivity", "outcomes_by_deprivation", "economics"}
+)
+
 #: The section that makes each table (by its source name) and figure (by its name's start).
 SECTION_OF: dict[str, str] = {
     "reach": "reach",
