@@ -256,7 +256,14 @@ class SmallParts:
 
 def reason_for(scope: Scope, title: str) -> str:
     """Why a report shows less than a full one: its scope's reason, else too few matched."""
-    return scope_reason(scope, title) if scope != FULL else too_few_matched()
+    if scope != FULL:
+        return scope_reason(scope, title)
+    return (
+        "Too few participants were matched to controls to estimate any change in healthcare "
+        f"use or its cost (a model estimate is published only with at least {MIN_FOR_ESTIMATES} "
+        f"matched participants and {MIN_FOR_ESTIMATES} matched controls); who was referred, "
+        "the pathway, matching and wellbeing are shown."
+    )
 
 
 def small_parts(

@@ -205,7 +205,8 @@ def test_sensitivity_row_of_a_failed_fit_says_not_estimable(
         raise np.linalg.LinAlgError("Singular matrix")
 
     monkeypatch.setattr(u, "utilisation", singular)
-    row = u._attempted_row("per-protocol (completers)", None, object(), "gp_appointment", 6)  # type: ignore[arg-type]
+    mc: Any = object()
+    row = u._attempted_row("per-protocol (completers)", None, mc, "gp_appointment", 6)
     assert row["note"] == "not estimable: Singular matrix" and row["n"] == 0
     assert np.isnan(row["estimate"])
 
