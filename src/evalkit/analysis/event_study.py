@@ -89,16 +89,22 @@ def event_study(
     )
 
 
-def event_study_or_none(mc: MatchedCohort, setting: str) -> DidResult | None:
-    """The Poisson :func:`event_study`, or None when its fit does not converge.
+#: How :func:`evalkit.stats.did.did` says a Poisson fit cannot be made on these data: it does
+#: not converge (pyfixest), or no participant (or no control) has an event at all.
+NOT_ESTIMABLE = ("Demeaning failed", "units are left")
 
-    A small programme's month-by-month Poisson fit can fail to converge (pyfixest: "Demeaning
-    failed"); the report then shows the figure as not drawn instead of stopping.
+
+def event_study_or_none(mc: MatchedCohort, setting: str) -> DidResult | None:
+    """The Poisson :func:`event_study`, or None when it cannot be fitted (:data:`NOT_ESTIMABLE`).
+
+    A small programme's month-by-month Poisson fit can fail to converge, or have no
+    participant with an event; the report then shows the figure as not drawn instead of
+    stopping.
     """
     try:
         return event_study(mc, setting)
     except ValueError as exc:
-        if "Demeaning failed" not in str(exc):
+        if not any(m in str(exc) for m in NOT_ESTIMABLE):
             raise
         return None
 

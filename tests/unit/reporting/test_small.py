@@ -222,6 +222,8 @@ def test_event_study_that_does_not_converge_is_none(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(es, "event_study", fails("Demeaning failed after 10000 iterations."))
     assert es.event_study_or_none(object(), "gp_appointment") is None  # type: ignore[arg-type]
+    monkeypatch.setattr(es, "event_study", fails("after dropping ... no treated units are left"))
+    assert es.event_study_or_none(object(), "gp_appointment") is None  # type: ignore[arg-type]
     monkeypatch.setattr(es, "event_study", fails("a real problem"))
     with pytest.raises(ValueError, match="a real problem"):
         es.event_study_or_none(object(), "gp_appointment")  # type: ignore[arg-type]
