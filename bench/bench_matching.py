@@ -255,6 +255,7 @@ def main() -> None:
     ap.add_argument("--only", choices=["a", "b"])
     ap.add_argument("--repeats", type=int, default=5, help="calls per side; best time kept")
     ap.add_argument("--write", action="store_true", help="write bench/results/matching.md")
+    ap.add_argument("--note", action="append", default=[], help="a line for the results file")
     args = ap.parse_args()
     work = {
         "a": ("plain pool 200k controls, exact sex", plain_pool, ["sex"]),
@@ -332,6 +333,7 @@ def main() -> None:
             "`match()` alone. Max abs SMD is over the covariates (every factor level; not the "
             "distance): for MatchIt first by its `summary()`, then by evalkit's definitions "
             "applied to MatchIt's weights.",
+            *args.note,
         ]
         out = Path(__file__).parent / "results" / "matching.md"
         out.write_text(_report(lines, rows))

@@ -228,7 +228,8 @@ def _build_pool(
 ) -> _Pool:
     """Sort the usable controls once: the only order the matcher uses."""
     # Controls in strata without treated rows can never be used: leave them out of the sort.
-    ctrl_rows = ctrl_rows[has_treated[stratum[ctrl_rows]]]
+    if not has_treated.all():
+        ctrl_rows = ctrl_rows[has_treated[stratum[ctrl_rows]]]
     order = _sort_controls(
         d[ctrl_rows], stratum[ctrl_rows], label_rank[ctrl_rows], treated_d, caliper_width
     )
