@@ -183,7 +183,42 @@ class Cohort:
         """
         from evalkit.cohort.at_dates import covariates_at
 
-        return covariates_at(self, rows)
+        if rows.empty or not {"person_id", "index_date"} <= set(rows.columns):
+            return covariates_at(self, rows)  # its own empty result, or its error message
+        # Each (person, date) is measured once per cohort: the sensitivity battery re-measures
+        # mostly the same matched controls. Reassembled rows equal a fresh measurement
+        # (tests/unit/cohort/test_panel_reuse.py); categories are re-derived from the rows.
+        keys = pd.DataFrame(
+            {
+                "person_id": rows["person_id"].astype(str).to_numpy(),
+                "index_date": pd.to_datetime(rows["index_date"])
+                .dt.normalize()
+                .astype("datetime64[s]")
+                .to_numpy(),
+            }
+        )
+        seen: pd.DataFrame | None = self.__dict__.get("_covariates_cache")
+        pairs = keys.drop_duplicates(ignore_index=True)
+        if seen is not None:
+            flag = pairs.merge(
+                seen[["person_id", "index_date"]],
+                on=["person_id", "index_date"],
+                how="left",
+                indicator=True,
+            )
+            pairs = pairs.loc[(flag["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+        if len(pairs):
+            fresh = covariates_at(self, pairs).reset_index(drop=True)
+            for c in ("sex", "ethnicity_group"):
+                fresh[c] = fresh[c].astype(object)
+            seen = fresh if seen is None else pd.concat([seen, fresh], ignore_index=True)
+            self.__dict__["_covariates_cache"] = seen  # frozen dataclass: no setattr
+        assert seen is not None
+        out = keys.merge(seen, on=["person_id", "index_date"], how="left", validate="many_to_one")
+        for c in ("sex", "ethnicity_group"):
+            out[c] = out[c].astype("category")
+        out.index = rows.index
+        return out
 
     def window_coverage(self) -> pd.DataFrame:
         """Participants with complete windows: ``window``, ``complete``, ``incomplete``.

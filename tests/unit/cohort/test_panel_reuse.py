@@ -58,3 +58,18 @@ def test_new_units_are_fetched_and_old_ones_not(demo_matched: Mapping[str, Any])
     pd.testing.assert_frame_equal(
         both, build_panel(dataclasses.replace(cohort), _matched(mc, 10**9))
     )
+
+
+def test_covariates_at_reused_equal_fresh(demo_matched: Mapping[str, Any]) -> None:
+    """Re-measuring controls at inherited dates: cached pairs give exactly a fresh measurement."""
+    mc = demo_matched["mindsong"]
+    cohort = dataclasses.replace(mc.cohort)
+    cand = cohort.candidates
+    rows = cand.loc[cand.index[::50], ["person_id", "index_date"]]
+    first = cohort.covariates_at(rows.iloc[: len(rows) // 2])
+    more = pd.concat([rows, rows.iloc[:5]])  # duplicates, and a non-default index
+    more.index = range(1000, 1000 + len(more))
+    reused = cohort.covariates_at(more)
+    fresh = dataclasses.replace(mc.cohort).covariates_at(more)
+    pd.testing.assert_frame_equal(reused, fresh)
+    pd.testing.assert_frame_equal(first, fresh.iloc[: len(first)].set_axis(first.index))
