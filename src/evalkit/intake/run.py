@@ -7,7 +7,10 @@ counts go into the report (:mod:`evalkit.intake.report`). See ``docs/decisions/i
 All outputs are written to a work directory inside ``out_dir`` and moved into place, file by
 file with :func:`evalkit.files.move_into`, only after every table has succeeded
 (:func:`_publish`), so an interrupted or failed run never leaves a half-written table or a mix
-of old and new tables.
+of old and new tables: the moves keep the previous files in the work directory until the last
+one is in place, and a run killed half-way is undone by the next (:func:`_clean_work`). Two
+intakes into the same ``out_dir`` run one at a time (:func:`evalkit.files.build_lock`,
+``out_dir/.intake.lock``); see ``docs/decisions/crash-safety.md``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ from typing import Any
 
 from evalkit import contract as C
 from evalkit import engine
-from evalkit.files import move_into, write_text
+from evalkit.files import (
+    LockTimeout,
+    build_lock,
+    clean_leftovers,
+    move_into,
+    undo_moves,
+    write_text,
+)
 from evalkit.intake.checks import CheckContext, InstrumentRule, instrument_rules
 from evalkit.intake.episodes import EPISODES_FILE
 from evalkit.intake.errors import IntakeError
@@ -35,9 +45,12 @@ from evalkit.intake.process import (
 from evalkit.intake.report import IntakeReport, TableReport
 from evalkit.intake.source_record import SOURCE_FILE, activity_end, source_record
 from evalkit.intake.sources import Source, file_sha256, find_sources
-from evalkit.intake.staleness import REPORT_FILE
+from evalkit.intake.staleness import REPORT_FILE, WORK_PREFIX
 
 __all__ = ["empty_table_notes", "run_intake"]
+
+#: How long an intake waits for another intake into the same folder before it gives up (s).
+LOCK_TIMEOUT = 2 * 3600.0
 
 
 def run_intake(
@@ -111,8 +124,56 @@ def run_intake(
     sources, source_notes = find_sources(raw_dir, m, mapping)
     notes += source_notes
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / f".intake-work-{uuid.uuid4().hex[:12]}"
+    try:
+        with build_lock(out_dir, "intake", timeout=LOCK_TIMEOUT):
+            _clean_work(out_dir)
+            return _run_locked(
+                raw_dir,
+                out_dir,
+                mapping,
+                m,
+                sources,
+                end,
+                programmes,
+                rules,
+                notes,
+                progress,
+                threads,
+                memory_limit,
+                validate,
+            )
+    except LockTimeout as exc:
+        raise IntakeError(f"{out_dir}: {exc}") from None
+
+
+def _clean_work(out_dir: Path) -> None:
+    """Undo and remove the work directories of intakes into ``out_dir`` that were killed.
+
+    Called holding the lock. A run killed while moving its files in is undone first
+    (:func:`evalkit.files.undo_moves`), so ``out_dir`` holds the previous run's files again.
+    """
+    for work in sorted(out_dir.glob(f"{WORK_PREFIX}*")):
+        undo_moves(work / "undo", out_dir)
+    clean_leftovers(out_dir, [f"{WORK_PREFIX}*"])
+
+
+def _run_locked(
+    raw_dir: Path,
+    out_dir: Path,
+    mapping: Path | None,
+    m: IntakeMapping,
+    sources: list[Source],
+    end: dt.date,
+    programmes: dict,
+    rules: dict[str, InstrumentRule],
+    notes: list[str],
+    progress: bool,
+    threads: int,
+    memory_limit: str,
+    validate: bool,
+) -> IntakeReport:
+    """The intake itself, once the lock is held: work directory, tables, report, publish."""
+    work = out_dir / f"{WORK_PREFIX}{uuid.uuid4().hex[:12]}"
     out_tmp = work / "out"
     (out_tmp / "quarantine").mkdir(parents=True)
     con = engine.connect(
@@ -154,7 +215,7 @@ def run_intake(
         _write_report(out_tmp / REPORT_FILE, report.to_dict())
         con.disconnect()
         # Everything succeeded: move into place (each move atomic).
-        _publish(out_tmp, out_dir)
+        _publish(out_tmp, out_dir, work / "undo")
     finally:
         try:
             con.disconnect()
@@ -248,13 +309,18 @@ def _write_report(path: Path, obj: Any) -> None:
     write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
 
 
-def _publish(work_out: Path, out_dir: Path) -> None:
+def _publish(work_out: Path, out_dir: Path, undo: Path) -> None:
     """Move a finished intake from its work directory into ``out_dir``.
 
     Each file is moved atomically (:func:`evalkit.files.move_into`; the work directory is inside
     ``out_dir``): every table and its quarantine first, then the source record, the report last,
-    so a report never describes tables that are not there.
+    so a report never describes tables that are not there. The previous files wait in ``undo``
+    until the last move, so a run killed half-way can be undone (:func:`_clean_work`).
     """
     tables = [name for t in C.TABLES for name in (f"quarantine/{t}.parquet", f"{t}.parquet")]
     episodes = [EPISODES_FILE] if (work_out / EPISODES_FILE).exists() else []  # the episode rule's
-    move_into(work_out, out_dir, [*tables, *episodes, SOURCE_FILE, REPORT_FILE])
+    try:
+        move_into(work_out, out_dir, [*tables, *episodes, SOURCE_FILE, REPORT_FILE], undo=undo)
+    except BaseException:
+        undo_moves(undo, out_dir)  # before the work directory (and the previous files) go
+        raise

@@ -16,6 +16,8 @@ __all__ = ["REPORT_FILE", "is_stale"]
 
 #: The report intake writes beside the processed tables.
 REPORT_FILE = "intake_report.json"
+#: Name of an intake's work directory inside its output folder (hidden; never an output).
+WORK_PREFIX = ".intake-work-"
 
 
 def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bool:
@@ -27,9 +29,12 @@ def is_stale(raw_dir: Path, out_dir: Path, *, mapping: Path | None = None) -> bo
     from the one the report recorded (a raw file that cannot be found also counts as stale, so
     that running intake gives the proper error). A file whose size differs is stale without
     being hashed, and a hash computed here is remembered for the intake run that follows in the
-    same process.
+    same process. A work directory left by an intake that was killed (or is still running) also
+    makes it stale: the next intake waits for the lock and undoes a half-finished publish.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if any(out_dir.glob(f"{WORK_PREFIX}*")):
+        return True
     try:
         report = json.loads((out_dir / REPORT_FILE).read_text(encoding="utf-8"))
         m = load_mapping(mapping)

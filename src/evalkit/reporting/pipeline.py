@@ -14,7 +14,8 @@
    (from the same execution, never a second run);
 4. the disclosure checker scans the staging folder; only a clean report replaces the old one
    (:func:`evalkit.files.swap_folder`), so an interrupted or failed run never leaves a
-   half-written report in place.
+   half-written report in place. Builds of one programme run one at a time, and each first
+   removes what a killed one left (``docs/decisions/crash-safety.md``).
 
 :func:`build_index` then writes the comparison page, ``reports/index.html``, from every built
 report's ``results.json`` (template ``templates/sections/comparison.html.j2``).
@@ -40,7 +41,14 @@ from evalkit import __version__
 from evalkit.config import instruments, load_programme, load_programmes, load_unit_costs
 from evalkit.contract import TABLES
 from evalkit.definitions.labels import setting_label
-from evalkit.files import swap_folder, write_text
+from evalkit.files import (
+    BUILD_PID_ENV,
+    LockTimeout,
+    build_lock,
+    clean_leftovers,
+    swap_folder,
+    write_text,
+)
 from evalkit.intake.source_record import SOURCE_FILE, TRUTH_FILE, read_source
 from evalkit.intake.staleness import REPORT_FILE
 from evalkit.reporting.checker import CheckResult, check_outputs
@@ -64,6 +72,8 @@ CPU_ENV: dict[str, str] = {
 }
 TEMPLATES = Path(__file__).parent / "templates"
 Say = Callable[[str], None]
+#: How long a report build waits for another build of the same programme (s).
+LOCK_TIMEOUT = 2 * 3600.0
 
 
 class ReportError(RuntimeError):
@@ -443,8 +453,6 @@ def render_report(
     table CSVs and ``figures/*.png``; then scans them with the disclosure checker and replaces
     the previous report only if the scan is clean.
     """
-    import papermill as pm
-
     from evalkit.config import project_root
 
     say = say or (lambda msg: None)
@@ -459,7 +467,28 @@ def render_report(
     if not nb_path.exists():
         raise ReportError(f"report notebook not found: {nb_path}")
     reports = Path(reports).resolve()
-    reports.mkdir(parents=True, exist_ok=True)
+    try:
+        with build_lock(reports, prog.slug, timeout=LOCK_TIMEOUT):
+            clean_leftovers(reports, [f".{prog.slug}-staging-*"], swapped=prog.slug)
+            return _render(prog, processed, nb_path, reports, parameters, progress, say)
+    except LockTimeout as exc:
+        raise ReportError(str(exc)) from None
+
+
+def _render(
+    prog: Any,
+    processed: Path,
+    nb_path: Path,
+    reports: Path,
+    parameters: dict[str, Any] | None,
+    progress: bool,
+    say: Say,
+) -> Path:
+    """The build itself, holding the programme's lock: staging folder, notebook, HTML, swap."""
+    import papermill as pm
+
+    from evalkit.config import project_root
+
     target = reports / prog.slug
     staging = Path(tempfile.mkdtemp(prefix=f".{prog.slug}-staging-", dir=reports))
     staging.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
@@ -476,7 +505,12 @@ def render_report(
         # A fixed hash seed: pyfixest 0.60 handles fixed-effect names with Python sets in
         # places, so a Poisson fit's 7th significant digit follows the per-process string-hash
         # randomisation (the data are identical; see assumptions log ENV-2).
-        with quiet(), _env(EVALKIT_ROOT=str(project_root()), PYTHONHASHSEED=HASH_SEED, **CPU_ENV):
+        # EVALKIT_BUILD_PID: the crash test hook kills this process with the kernel.
+        build = {BUILD_PID_ENV: str(os.getpid())}
+        with (
+            quiet(),
+            _env(EVALKIT_ROOT=str(project_root()), PYTHONHASHSEED=HASH_SEED, **build, **CPU_ENV),
+        ):
             pm.execute_notebook(
                 str(nb_path),
                 str(staging / "notebook.ipynb"),
@@ -503,7 +537,7 @@ def render_report(
             f"{prog.title}: evaluation report",
             scope=_scope(staging / "results.json"),
         )
-        (staging / "index.html").write_text(page, encoding="utf-8")
+        write_text(page, staging / "index.html")
         say("checking disclosure control")
         check = check_outputs(staging, person_ids=person_ids(processed))
         if not check.ok:
@@ -692,5 +726,9 @@ def build_index(reports: str | Path = "reports") -> Path:
 
 
 def check_reports(reports: str | Path, programmes: list[str], processed: str | Path) -> CheckResult:
-    """Disclosure scan of every programme's report folder (each must have HTML, CSV and JSON)."""
-    return check_outputs(reports, person_ids=person_ids(processed), require=programmes)
+    """Disclosure scan of every programme's report folder (each must have HTML, CSV and JSON).
+
+    Hidden folders (a killed build's ``.<slug>-staging-*``) are neither scanned nor required.
+    """
+    shown = [p for p in programmes if not p.startswith(".")]
+    return check_outputs(reports, person_ids=person_ids(processed), require=shown)
