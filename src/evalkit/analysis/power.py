@@ -430,9 +430,9 @@ def mde_utilisation_all(
             try:
                 out[(setting, w)] = mde_utilisation(mc, setting, w, fit=fit, method=use)
             except ValueError as err:
-                # No events in the baseline or the window (a small programme): no rate to
-                # power a test on, so no MDE; the entry is published without one.
-                if "must be positive" not in str(err):
+                # No events in the baseline or the window, or too few for the power curve to
+                # be defined (a small programme): no MDE; the entry is published without one.
+                if not any(m in str(err) for m in ("must be positive", "solver cannot continue")):
                     raise
     return out
 

@@ -227,3 +227,32 @@ def test_event_study_that_does_not_converge_is_none(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(es, "event_study", fails("a real problem"))
     with pytest.raises(ValueError, match="a real problem"):
         es.event_study_or_none(object(), "gp_appointment")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "message", ["post_rate must be positive, got 0.0", "x=4.0 is NaN; solver cannot continue."]
+)
+def test_mde_of_a_setting_without_events_is_left_out(
+    monkeypatch: pytest.MonkeyPatch, message: str
+) -> None:
+    """Bug: a setting with no events (cyp, 16 participants) or too few for the power curve
+    (chronic_pain, 10) stopped the report; its entries are now published without an MDE."""
+    from evalkit.analysis import power
+
+    def mde(mc: object, setting: str, w: int, **kwargs: object) -> str:
+        if setting == "ae_attendance":
+            raise ValueError(message)
+        return f"{setting} {w}"
+
+    monkeypatch.setattr(power, "mde_utilisation", mde)
+    outcomes = SimpleNamespace(settings=["gp_appointment", "ae_attendance"], windows_months=[6])
+    mc: Any = SimpleNamespace(cohort=SimpleNamespace(programme=SimpleNamespace(outcomes=outcomes)))
+    out = power.mde_utilisation_all(mc)
+    assert out == {("gp_appointment", 6): "gp_appointment 6", ("total_cost", 6): "total_cost 6"}
+
+    def other(*args: object, **kwargs: object) -> None:
+        raise ValueError("something else")  # any other error is a real problem
+
+    monkeypatch.setattr(power, "mde_utilisation", other)
+    with pytest.raises(ValueError, match="something else"):
+        power.mde_utilisation_all(mc)
