@@ -226,7 +226,7 @@ def followup_before_own_referral(
     tables = open_tables(cohort.data_dir, con)
     convention = cohort.spec.get("event_months", "index")
     exclude_day = cohort.spec.get("index_day") == "excluded" and convention == "day_after"
-    cut = _engine_panel(
+    cut = _reused_engine_panel(
         tables,
         units,
         cohort.panel_settings,
@@ -374,6 +374,7 @@ def _reused_engine_panel(
     convention: str,
     *,
     exclude_index_day: bool,
+    end_before: bool = False,
 ) -> pd.DataFrame:
     """:func:`_engine_panel`, computing each (person, index date) once per cohort.
 
@@ -381,15 +382,18 @@ def _reused_engine_panel(
     cohort's settings, months and conventions), so the sensitivity battery's re-matchings
     (calipers, ratios, per-protocol...) share the rows already computed: only pairs not seen
     before go to the engine. The cache lives on the cohort (``_panel_cache``); the result is
-    identical to computing every unit afresh (``tests/unit/cohort/test_panel_reuse.py``).
+    identical to computing every unit afresh (``tests/unit/cohort/test_panel_reuse.py``). With
+    ``end_before`` (controls' follow-up cut at their own referral) the end date is part of the
+    key.
     """
-    key = (tuple(settings), lo, hi, convention, exclude_index_day)
+    key = (tuple(settings), lo, hi, convention, exclude_index_day, end_before)
+    by = ["person_id", "index_date", *(["end_date"] if end_before else [])]
     caches = cohort.__dict__.setdefault("_panel_cache", {})  # frozen dataclass: no setattr
     seen: pd.DataFrame | None = caches.get(key)
-    pairs = units[["person_id", "index_date"]].drop_duplicates(ignore_index=True)
+    pairs = units[by].drop_duplicates(ignore_index=True)
     if seen is not None:
-        have = seen[["person_id", "index_date"]].drop_duplicates()
-        flag = pairs.merge(have, on=["person_id", "index_date"], how="left", indicator=True)
+        have = seen[by].drop_duplicates()
+        flag = pairs.merge(have, on=by, how="left", indicator=True)
         new = pairs.loc[(flag["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
     else:
         new = pairs
@@ -411,9 +415,7 @@ def _reused_engine_panel(
         seen = fresh if seen is None else pd.concat([seen, fresh], ignore_index=True)
         caches[key] = seen
     assert seen is not None
-    out = units[["unit", "person_id", "index_date"]].merge(
-        seen, on=["person_id", "index_date"], how="left", validate="many_to_many"
-    )
+    out = units[["unit", *by]].merge(seen, on=by, how="left", validate="many_to_many")
     cols = ["unit", "event_month", "exposure", *settings]
     if len(out) != len(units) * (hi - lo + 1):
         raise CohortError("internal error: reused panel rows do not equal units x event months")

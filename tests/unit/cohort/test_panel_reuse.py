@@ -73,3 +73,18 @@ def test_covariates_at_reused_equal_fresh(demo_matched: Mapping[str, Any]) -> No
     fresh = dataclasses.replace(mc.cohort).covariates_at(more)
     pd.testing.assert_frame_equal(reused, fresh)
     pd.testing.assert_frame_equal(first, fresh.iloc[: len(first)].set_axis(first.index))
+
+
+def test_followup_cut_at_own_referral_reused_equal_fresh(demo_matched: Mapping[str, Any]) -> None:
+    """Controls' follow-up cut at their own referral: cached rows equal a fresh computation."""
+    from evalkit.cohort.panel import followup_before_own_referral
+
+    mc = demo_matched["mindsong"]
+    cohort = dataclasses.replace(mc.cohort)
+    panel = build_panel(cohort, _matched(mc, 10**9))
+    subset = build_panel(cohort, _matched(mc, 2))
+    followup_before_own_referral(cohort, subset)  # warm with part of the controls
+    reused = followup_before_own_referral(cohort, panel)
+    fresh = followup_before_own_referral(dataclasses.replace(mc.cohort), panel)
+    assert len(fresh) > 0
+    pd.testing.assert_frame_equal(reused, fresh)
