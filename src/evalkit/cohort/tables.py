@@ -33,9 +33,11 @@ __all__ = [
 
 #: Tables the cohort layer reads.
 COHORT_TABLES: tuple[str, ...] = ("population", "activity", "referrals")
-#: Largest candidate table brought into pandas (county scale is ~2 million rows); the
-#: person-month counts behind the candidates' prior utilisation may have four times as many.
-MAX_CANDIDATE_ROWS = 20_000_000
+#: Largest candidate table brought into pandas. Weekly risk sets give 8.5 million rows for
+#: mindsong at county scale (660,000 people) and about 26 million for 2 million people (the
+#: scaling benchmark; about 250 bytes a row in pandas, so 6.5 GB); beyond this the matching
+#: belongs on the engine's executors (docs/national_run.md), not in one Python process.
+MAX_CANDIDATE_ROWS = 40_000_000
 
 
 @ibis.udf.scalar.builtin(name="convert_to")
