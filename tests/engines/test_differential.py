@@ -4,9 +4,12 @@ Hypothesis draws a few dozen people (mixed-case ids, so byte and linguistic orde
 NULL and month-end dates; deaths, deregistrations, late registrations), a few hundred events
 and a handful of referrals (ties on a date, referrals to another programme). The cohort
 (``build_cohort``: candidates, participants, exclusions) and the panel of a simple matching
-(``build_panel``) on each engine must equal DuckDB's exactly, and the pandas reference
-(``reference.py``) on every column. Ten examples in ``make test`` (derandomised: the same ten
-each run; four on Spark, whose builds take seconds), a hundred (random) under ``slow``.
+(``build_panel``) on each engine must equal DuckDB's exactly; under ``slow`` so must the
+censored follow-up of controls referred later (``followup_before_own_referral``), the
+covariates at the inherited index dates (``Cohort.covariates_at``) and the placebo cohort.
+The candidates and the panel must also equal the pandas reference (``reference.py``) on every
+column. Ten examples in ``make test`` (derandomised: the same ten each run; four on Spark,
+whose builds take seconds), a hundred (random) under ``slow``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evalkit.cohort import CohortError
+from evalkit.cohort import CohortError, placebo_cohort
+from evalkit.cohort.panel import followup_before_own_referral
 from evalkit.config import load_unit_costs
 
 from . import reference
@@ -131,28 +135,43 @@ def counties(draw: st.DrawFn) -> dict:
     return {"people": people, "events": events, "referrals": refs, "data_period": period}
 
 
-def _build(run: EngineRun, data: Path, period) -> tuple:
+def _build(run: EngineRun, data: Path, period, extended: bool) -> dict | str:
+    """Everything the engine computes for one county (the CohortError's text if it raises)."""
     try:
         cohort = run.cohort(data, data_period=period)
     except CohortError as exc:
-        return str(exc), None, None
+        return str(exc)
     matched = simple_matching(cohort.candidates)
-    return cohort, matched, run.panel(cohort, matched)
+    panel = run.panel(cohort, matched)
+    units = panel.drop_duplicates("unit")[["person_id", "index_date"]]
+    out = {"cohort": cohort, "matched": matched, "panel": panel}
+    if extended:
+        out["followup"] = followup_before_own_referral(cohort, panel, con=run.engine.con)
+        out["covariates_at"] = cohort.covariates_at(units)
+        try:
+            out["placebo"] = placebo_cohort(cohort, 18, con=run.engine.con).candidates
+        except CohortError as exc:
+            out["placebo"] = str(exc)
+    return out
 
 
-def _differential(engine: EngineRun, base: EngineRun, county: dict) -> None:
+def _differential(engine: EngineRun, base: EngineRun, county: dict, extended: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="evalkit-engines-") as tmp:
         data = write_tables(Path(tmp), county["people"], county["events"], county["referrals"])
         period = county["data_period"]
-        ours = _build(engine, data, period)
-        theirs = _build(base, data, period) if engine.kind != "duckdb" else ours
-        if isinstance(theirs[0], str):
-            assert ours[0] == theirs[0], f"{engine.kind} raised {ours[0]!r}, DuckDB {theirs[0]!r}"
+        ours = _build(engine, data, period, extended)
+        theirs = _build(base, data, period, extended) if engine.kind != "duckdb" else ours
+        if isinstance(theirs, str) or isinstance(ours, str):
+            assert ours == theirs, f"{engine.kind} gave {ours!r}, DuckDB {theirs!r}"
             return
-        cohort, matched, panel = ours
+        cohort = ours["cohort"]
         for name in ("candidates", "participants", "excluded"):
-            pd.testing.assert_frame_equal(getattr(cohort, name), getattr(theirs[0], name))
-        pd.testing.assert_frame_equal(panel, theirs[2])
+            pd.testing.assert_frame_equal(getattr(cohort, name), getattr(theirs["cohort"], name))
+        for name in [k for k in ours if k not in ("cohort", "matched")]:
+            if isinstance(theirs[name], str):
+                assert ours[name] == theirs[name], f"{engine.kind} {name}: {ours[name]!r}"
+            else:
+                pd.testing.assert_frame_equal(ours[name], theirs[name], obj=name)
         ref_data = reference.Data(data)
         ref = reference.candidates(ref_data, mindsong(), data_period=period)
         assert_same(cohort.candidates, ref, what=f"{engine.kind} candidates vs the reference")
@@ -161,10 +180,10 @@ def _differential(engine: EngineRun, base: EngineRun, county: dict) -> None:
             mindsong(),
             load_unit_costs(),
             cohort.candidates,
-            matched,
+            ours["matched"],
             data_period=(cohort.data_start, cohort.data_end),
         )
-        assert_same(panel, ref_panel, what=f"{engine.kind} panel vs the reference")
+        assert_same(ours["panel"], ref_panel, what=f"{engine.kind} panel vs the reference")
 
 
 @pytest.fixture
@@ -188,7 +207,7 @@ def test_random_county_same_cohort_and_panel_on_every_engine(
     )
     @given(county=counties())
     def check(county: dict) -> None:
-        _differential(engine, duckdb_run, county)
+        _differential(engine, duckdb_run, county, extended=False)
 
     check()
 
@@ -200,6 +219,6 @@ def test_random_county_same_cohort_and_panel_on_every_engine_100(
     @settings(max_examples=100, deadline=None, suppress_health_check=HEALTH)
     @given(county=counties())
     def check(county: dict) -> None:
-        _differential(engine, duckdb_run, county)
+        _differential(engine, duckdb_run, county, extended=True)
 
     check()
