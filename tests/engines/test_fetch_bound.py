@@ -2,12 +2,13 @@
 
 ``build_cohort`` + ``build_panel`` on every engine, with :func:`evalkit.engine.fetch_log`: no
 activity row comes back as such (no ``event_id``, ``event_date`` or ``bed_days`` column in any
-fetched frame), and the rows fetched are bounded by what the design says comes
-back (``evalkit.cohort.risk_set``): the referred people's rows (four small fetches: first
-referrals, their eligibility, their index rows, their window flags), the candidate rows, the
-pool's per-person attributes (at most the population), the pool's outcome events in the prior
-windows as integers (at most the county's outcome events from 12 months before the first index
-date to the last), and the panel's rows. The activity table itself is far larger.
+fetched frame), and the rows fetched are bounded by what the design says comes back
+(``evalkit.cohort.risk_set``): the referred people's rows (four small fetches: first referrals,
+their eligibility, their index rows, their window flags), the candidate rows, the pool's
+per-person attributes (the pool: participants and people with a required condition by the last
+index date), the pool's outcome events in the prior windows as integers (from 12 months before
+the first index date to the day after the last), and the panel's rows. The pool's events are the
+largest fetch by far: the prior-use counts are computed in numpy, not in the engine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from evalkit.synth import generate_county
 from .conftest import EngineRun, mindsong
 from .matching import simple_matching
 from .reference import add_months
+
+ONE_DAY = dt.timedelta(days=1)
 
 pytestmark = [
     pytest.mark.engines,
@@ -56,23 +59,36 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _bound(county: Path, cohort, panel: pd.DataFrame) -> dict[str, int]:
-    """The terms of the bound on rows fetched, each counted from the processed files."""
-    pop = pd.read_parquet(county / "population.parquet", columns=["person_id"])
-    act = pd.read_parquet(county / "activity.parquet", columns=["event_date", "setting"])
+    """The terms of the bound on rows fetched, each counted from the processed files.
+
+    The risk set's pool can only hold the participants and people with one of the programme's
+    required conditions diagnosed by the last index date (eligibility needs one on the index
+    date): their attributes and their outcome events in the prior windows are what the cohort
+    brings back for the covariates.
+    """
+    conditions = list(cohort.programme.eligibility.conditions_any)
+    pop = pd.read_parquet(county / "population.parquet", columns=["person_id", *conditions])
+    act = pd.read_parquet(
+        county / "activity.parquet", columns=["person_id", "event_date", "setting"]
+    )
     ref = pd.read_parquet(county / "referrals.parquet", columns=["person_id", "programme"])
+    referred = set(ref.loc[ref["programme"] == cohort.programme.slug, "person_id"])
     c = cohort.candidates
     days = pd.to_datetime(c["index_date"]).dt.date
-    lo = add_months(days.min(), -12)
-    hi = days.max() + dt.timedelta(days=2)
+    lo, last = add_months(days.min(), -12), days.max()
+    diagnosed = pop[conditions].apply(lambda s: pd.to_datetime(s).dt.date <= last).any(axis=1)
+    pool = set(pop.loc[diagnosed, "person_id"]) | referred
     when = pd.to_datetime(act["event_date"]).dt.date
-    outcome = act["setting"].isin(cohort.settings) & (when >= lo) & (when < hi)
+    # fetch_events reads up to the day after the last index date (its end is exclusive).
+    events = act["setting"].isin(cohort.settings) & (when >= lo) & (when <= last + ONE_DAY)
+    events &= act["person_id"].isin(pool)
     return {
-        "referred people x 4": 4 * ref.loc[ref["programme"] == "mindsong", "person_id"].nunique(),
+        "referred people x 4": 4 * len(referred),
         "candidate rows": len(c),
-        "population": len(pop),
-        "outcome events in the windows": int(outcome.sum()),
+        "pool (diagnosed by the last index date, or referred)": len(pool),
+        "the pool's outcome events in the windows": int(events.sum()),
         "panel rows": len(panel),
-        "period and settings": 2,
+        "data period and settings held": 1 + len(cohort.programme.outcomes.negative_controls),
         "activity rows (not a term)": len(act),
     }
 
