@@ -408,6 +408,7 @@ def _reused_engine_panel(
             cohort,
             convention,
             exclude_index_day=exclude_index_day,
+            end_before=end_before,
         )
         fresh = fresh_units.merge(fresh, on="unit", how="right", validate="one_to_many").drop(
             columns="unit"

@@ -1,9 +1,12 @@
-"""Panels reuse rows already computed for the same cohort, and are identical to fresh ones.
+"""Panels reuse rows already computed for the same cohort, and are identical to direct ones.
 
 The sensitivity battery re-matches on one cohort (calipers, ratios, per-protocol), so most of
 its units' (person, index date) pairs were computed for the main panel; ``build_panel`` fetches
-only new pairs from the engine. The panels must be exactly those computed afresh on a copy of
-the cohort that has no cache (``dataclasses.replace`` makes one).
+only new pairs from the engine. The reference is the direct computation, every unit sent to the
+engine as it is (``_engine_panel``, with the reuse layer bypassed), on a copy of the cohort with
+no cache (``dataclasses.replace`` makes one): comparing two runs of the reuse layer would not
+catch an error inside it (a first version lost the follow-up cut at the controls' own referral,
+and a test of reused against reused passed).
 """
 
 from __future__ import annotations
@@ -13,9 +16,28 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from evalkit import engine
 from evalkit.cohort import build_panel
+from evalkit.cohort import panel as panel_module
+
+
+@pytest.fixture
+def direct(monkeypatch: pytest.MonkeyPatch):
+    """Within the block, panels are computed directly: every unit to the engine, no reuse."""
+    import contextlib
+
+    def passthrough(tables, units, settings, lo, hi, cohort, convention, **kw):
+        return panel_module._engine_panel(tables, units, settings, lo, hi, cohort, convention, **kw)
+
+    @contextlib.contextmanager
+    def block():
+        with monkeypatch.context() as m:
+            m.setattr(panel_module, "_reused_engine_panel", passthrough)
+            yield
+
+    return block
 
 
 def _matched(mc: Any, keep_every: int) -> pd.DataFrame:
@@ -27,7 +49,7 @@ def _matched(mc: Any, keep_every: int) -> pd.DataFrame:
     return m.loc[~m["subclass"].isin(drop)]
 
 
-def test_reused_panel_equals_fresh(demo_matched: Mapping[str, Any]) -> None:
+def test_reused_panel_equals_fresh(demo_matched: Mapping[str, Any], direct) -> None:
     mc = demo_matched["mindsong"]
     cohort = mc.cohort
     build_panel(cohort, _matched(mc, 10**9))  # warm: every main unit's rows computed
@@ -35,13 +57,14 @@ def test_reused_panel_equals_fresh(demo_matched: Mapping[str, Any]) -> None:
     engine.fetch_log(reset=True)
     reused = build_panel(cohort, subset)
     fetched = engine.fetch_log().get("cohort", {"rows": 0})["rows"]
-    fresh = build_panel(dataclasses.replace(cohort), subset)
+    with direct():
+        fresh = build_panel(dataclasses.replace(cohort), subset)
     pd.testing.assert_frame_equal(reused, fresh)
     assert reused.attrs == fresh.attrs
     assert fetched == 0  # nothing new to fetch: every pair was computed for the main panel
 
 
-def test_new_units_are_fetched_and_old_ones_not(demo_matched: Mapping[str, Any]) -> None:
+def test_new_units_are_fetched_and_old_ones_not(demo_matched: Mapping[str, Any], direct) -> None:
     mc = demo_matched["mindsong"]
     cohort = dataclasses.replace(mc.cohort)  # an empty cache
     first = _matched(mc, 2)
@@ -70,12 +93,16 @@ def test_covariates_at_reused_equal_fresh(demo_matched: Mapping[str, Any]) -> No
     more = pd.concat([rows, rows.iloc[:5]])  # duplicates, and a non-default index
     more.index = range(1000, 1000 + len(more))
     reused = cohort.covariates_at(more)
-    fresh = dataclasses.replace(mc.cohort).covariates_at(more)
+    from evalkit.cohort.at_dates import covariates_at  # the direct measurement, no reuse
+
+    fresh = covariates_at(dataclasses.replace(mc.cohort), more)
     pd.testing.assert_frame_equal(reused, fresh)
     pd.testing.assert_frame_equal(first, fresh.iloc[: len(first)].set_axis(first.index))
 
 
-def test_followup_cut_at_own_referral_reused_equal_fresh(demo_matched: Mapping[str, Any]) -> None:
+def test_followup_cut_at_own_referral_reused_equal_fresh(
+    demo_matched: Mapping[str, Any], direct
+) -> None:
     """Controls' follow-up cut at their own referral: cached rows equal a fresh computation."""
     from evalkit.cohort.panel import followup_before_own_referral
 
@@ -85,6 +112,8 @@ def test_followup_cut_at_own_referral_reused_equal_fresh(demo_matched: Mapping[s
     subset = build_panel(cohort, _matched(mc, 2))
     followup_before_own_referral(cohort, subset)  # warm with part of the controls
     reused = followup_before_own_referral(cohort, panel)
-    fresh = followup_before_own_referral(dataclasses.replace(mc.cohort), panel)
+    with direct():
+        fresh = followup_before_own_referral(dataclasses.replace(mc.cohort), panel)
     assert len(fresh) > 0
+    assert (fresh["exposure"] < 1).any()  # the cut at the own referral is there
     pd.testing.assert_frame_equal(reused, fresh)
