@@ -8,7 +8,7 @@ and a handful of referrals (ties on a date, referrals to another programme). The
 censored follow-up of controls referred later (``followup_before_own_referral``), the
 covariates at the inherited index dates (``Cohort.covariates_at``) and the placebo cohort.
 The candidates and the panel must also equal the pandas reference (``reference.py``) on every
-column. Ten examples in ``make test`` (derandomised: the same ten each run; four on Spark,
+column. Ten examples in ``make test`` (derandomised: the same ten each run; three on Spark,
 whose builds take seconds), a hundred (random) under ``slow``.
 """
 
@@ -193,7 +193,7 @@ def duckdb_run(duckdb_con: EngineCon) -> EngineRun:
 
 
 #: Examples per engine in make test (a Spark build takes seconds, DuckDB's a fraction of one).
-EXAMPLES = {"duckdb": 10, "postgres": 10, "spark": 4}
+EXAMPLES = {"duckdb": 10, "postgres": 10, "spark": 3}
 
 
 def test_random_county_same_cohort_and_panel_on_every_engine(
