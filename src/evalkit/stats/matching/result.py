@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ import pandas as pd
 from evalkit.jsonsafe import json_safe
 from evalkit.stats import plots
 from evalkit.stats.matching.balance import balance_frame, balance_row
-from evalkit.stats.matching.design import ColumnCache, Covariate
+from evalkit.stats.matching.design import ColumnCache, Covariate, describe_covariates
 from evalkit.stats.matching.greedy import REASONS
 from evalkit.stats.result import Result
 
@@ -85,6 +85,24 @@ class MatchResult(Result):
     def treatment(self) -> str:
         """Name of the treatment column."""
         return self.spec["treatment"]
+
+    def with_balance_on(self, data: pd.DataFrame, covariates: list[str]) -> MatchResult:
+        """The same matched sets, with balance and the tidy table reported on other covariates.
+
+        For a propensity model fitted on transformed covariates (for example ``log1p`` of
+        counts) whose balance should be shown on the covariates as they are: ``data`` holds
+        the same rows (same index) with those columns. Matching again on the fitted distance
+        gives the same sets at the cost of a second matching; this only re-describes the
+        covariates. Everything else (sets, pairs, distance, model, notes, spec) is kept.
+        """
+        if not data.index.equals(self.data.index):
+            raise ValueError("data must hold the matched data's rows, in the same order")
+        return replace(
+            self,
+            data=data,
+            described_covariates=tuple(describe_covariates(data, list(covariates))),
+            _cache={},
+        )
 
     def balance(self) -> pd.DataFrame:
         """Covariate balance before and after matching (ATT conventions of MatchIt).
