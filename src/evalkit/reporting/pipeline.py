@@ -451,7 +451,9 @@ def render_report(
 
     Writes ``index.html`` (no code), ``notebook.ipynb`` (executed, with code), ``results.json``,
     table CSVs and ``figures/*.png``; then scans them with the disclosure checker and replaces
-    the previous report only if the scan is clean.
+    the previous report only if the scan is clean. Builds of one programme run one at a time
+    (``reports/.<slug>.lock``: a second one waits, and fails after :data:`LOCK_TIMEOUT`); each
+    first removes what killed builds of the programme left (``docs/decisions/crash-safety.md``).
     """
     from evalkit.config import project_root
 
