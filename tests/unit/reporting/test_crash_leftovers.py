@@ -28,7 +28,7 @@ def _report(folder: Path) -> Path:
 
 def _leftovers(reports: Path, slug: str) -> None:
     for name in (f".{slug}-staging-ab12cd", f".{slug}-old"):
-        (reports / name).mkdir()
+        (reports / name).mkdir(parents=True)
         for file, text in UNCHECKED.items():
             (reports / name / file).write_text(text)
 
@@ -87,10 +87,12 @@ def _failing_notebook(path: Path) -> Path:
 def test_render_report_removes_leftovers_of_killed_builds_first(
     tmp_path: Path, processed: Path
 ) -> None:
+    """Killed between the swap's renames: the previous report is put back, staging removed."""
     reports = tmp_path / "reports"
-    previous = _report(reports / "cyp")
-    _leftovers(reports, "cyp")
     _leftovers(reports, "mindsong")  # another programme's: left to its own next build
+    (reports / ".cyp-staging-ab12cd").mkdir()
+    (reports / ".cyp-staging-ab12cd" / "reach.csv").write_text(UNCHECKED["reach.csv"])
+    previous = _report(reports / ".cyp-old")
     before = {p.name: p.read_bytes() for p in previous.iterdir()}
     notebook = _failing_notebook(tmp_path / "broken.ipynb")
     with pytest.raises(Exception, match="stopped on purpose"):
@@ -100,18 +102,6 @@ def test_render_report_removes_leftovers_of_killed_builds_first(
         ".mindsong-staging-ab12cd",
         "cyp",
     ]
-    assert {p.name: p.read_bytes() for p in previous.iterdir()} == before
-
-
-def test_render_report_puts_back_a_report_left_between_the_swaps_renames(
-    tmp_path: Path, processed: Path
-) -> None:
-    reports = tmp_path / "reports"
-    previous = _report(reports / ".cyp-old")
-    before = {p.name: p.read_bytes() for p in previous.iterdir()}
-    with pytest.raises(Exception, match="stopped on purpose"):
-        render_report("cyp", processed, reports, notebook=_failing_notebook(tmp_path / "b.ipynb"))
-    assert [p.name for p in reports.iterdir()] == ["cyp"]
     assert {p.name: p.read_bytes() for p in (reports / "cyp").iterdir()} == before
 
 
