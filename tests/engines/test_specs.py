@@ -23,7 +23,10 @@ from .compare import assert_same, expected_frame
 from .conftest import EngineRun, mindsong
 from .tables import event, person, referral, write_tables
 
-pytestmark = pytest.mark.engines
+pytestmark = [
+    pytest.mark.engines,
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:Warning"),  # PySpark's
+]
 
 D = dt.date
 NaT = None
