@@ -18,10 +18,11 @@ papermill, prepares data on the engine the command was given. Connections to a s
 Spark session are opened once per process and reused.
 
 Semantics that differ between engines are pinned in the expressions, not left to the engine
-(``docs/engines.md``): month arithmetic is done on calendar-month indices and epoch days
-(:mod:`evalkit.dates`), not with an engine's interval type; every result fetched into pandas is
-sorted on all its key columns by the caller; sums are of integers cast to int64; NULLs are
-filled before they are compared or summed.
+(``docs/engines.md``, "Semantics pinned", each with the test that holds it on all three): month
+arithmetic compiles to each engine's interval arithmetic, which clamps the day at month ends
+alike; day counts are ``epoch_days`` differences of dates (no time zones); text is ordered as
+UTF-8 bytes where order matters (``Tables.byte_order``); results fetched into pandas are sorted
+by the caller; sums are of integers; NULLs are filled before they are compared or summed.
 """
 
 from __future__ import annotations
