@@ -43,6 +43,8 @@ def scrub_paths(
 ) -> None:
     """Rewrite the machine paths papermill recorded in ``notebook`` (in place).
 
+    The injected-parameters cell also gets a fixed id (papermill draws a random one per run).
+
     ``paths`` are the absolute paths passed as parameters (data folder, notebook, ...); the
     ``staging`` folder is named as ``target``, the folder the report is published to.
     """
@@ -56,6 +58,10 @@ def scrub_paths(
     nb: dict[str, Any] = json.loads(notebook.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            # papermill gives the cell it inserts a random id on every run, which the HTML
+            # carries: a fixed one keeps index.html the same for the same inputs
+            if "id" in cell:
+                cell["id"] = "injected-parameters"
             src = cell.get("source", "")
             cell["source"] = (
                 _rewrite(src, replacements)

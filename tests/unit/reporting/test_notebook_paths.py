@@ -12,7 +12,12 @@ def _notebook(path: Path, params: str, meta: dict) -> None:
     nb = {
         "cells": [
             {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": 'data_dir = ""'},
-            {"cell_type": "code", "metadata": {"tags": ["injected-parameters"]}, "source": params},
+            {
+                "cell_type": "code",
+                "id": "3f9a1c27-random",
+                "metadata": {"tags": ["injected-parameters"]},
+                "source": params,
+            },
             {"cell_type": "markdown", "metadata": {}, "source": "text naming /elsewhere/x stays"},
         ],
         "metadata": {"papermill": meta},
@@ -60,3 +65,12 @@ def test_paths_become_project_relative_and_staging_the_report_folder(tmp_path: P
     assert pm["output_path"] == "reports/mindsong/notebook.ipynb"
     assert pm["parameters"] == {"data_dir": "data/processed", "output_dir": "reports/mindsong"}
     assert nb["cells"][2]["source"] == "text naming /elsewhere/x stays"
+
+
+def test_injected_cell_gets_a_fixed_id(tmp_path: Path) -> None:
+    """papermill draws the inserted cell's id at random; the published notebook and HTML must
+    be the same for the same inputs."""
+    nb_file = tmp_path / "notebook.ipynb"
+    _notebook(nb_file, 'programme = "mindsong"\n', {})
+    scrub_paths(nb_file, project=tmp_path, staging=tmp_path, target=tmp_path, paths=[])
+    assert json.loads(nb_file.read_text())["cells"][1]["id"] == "injected-parameters"
