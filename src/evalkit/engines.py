@@ -57,6 +57,7 @@ __all__ = [
     "open_table",
     "provenance",
     "spark_available",
+    "stop_spark",
     "upload",
     "use",
 ]
@@ -242,6 +243,31 @@ def _spark_session(master: str) -> Any:
     session = SparkSession.builder.config(conf=conf).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def stop_spark() -> None:
+    """Stop this process's Spark session and its JVM (an idle JVM still takes CPU).
+
+    For long runs that used Spark for one part only (the test suite's engine tests); the next
+    :func:`connect` to Spark starts a new one.
+    """
+    try:
+        from pyspark import SparkContext
+    except ImportError:
+        return
+    sc = SparkContext._active_spark_context
+    gateway = SparkContext._gateway
+    if sc is not None:
+        sc.stop()
+    if gateway is not None:
+        proc = getattr(gateway, "proc", None)
+        gateway.shutdown()
+        if proc is not None:
+            proc.stdin.close()  # the JVM exits when its stdin closes
+            proc.wait(timeout=30)
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+    _server_connection.cache_clear()  # PostgreSQL connections are simply reopened when asked
 
 
 def _quiet_log4j() -> str:

@@ -137,10 +137,17 @@ def _connect(kind: str, request: pytest.FixtureRequest) -> EngineCon:
     return EngineCon("spark", con, SPARK_MASTER)
 
 
-@pytest.fixture(scope="session", params=engines.ENGINES)
-def engine_con(request: pytest.FixtureRequest) -> EngineCon:
-    """Each engine in turn, connected once for the whole run."""
-    return _connect(request.param, request)
+@pytest.fixture(scope="package", params=engines.ENGINES)
+def engine_con(request: pytest.FixtureRequest) -> Iterator[EngineCon]:
+    """Each engine in turn, connected once for this package's tests.
+
+    Spark's session and JVM are stopped after its tests: an idle JVM kept taking a fifth of a
+    core through the rest of ``make test``.
+    """
+    con = _connect(request.param, request)
+    yield con
+    if con.kind == "spark":
+        engines.stop_spark()
 
 
 @pytest.fixture(scope="session")
