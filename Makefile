@@ -103,7 +103,7 @@ report: $(STAMP)
 
 ## Re-execute notebooks/report.ipynb on the demo county and commit its outputs (for nbval)
 notebooks: $(STAMP)
-	$(BIN)/evalkit data --raw data/demo --out data/demo/processed $(SEED_OPT)
+	$(BIN)/evalkit data --raw data/demo --processed data/demo/processed $(SEED_OPT)
 	cd notebooks && PYTHONHASHSEED=0 ../$(BIN)/papermill report.ipynb report.ipynb --cwd . -k python3 \
 		--no-progress-bar
 
@@ -131,7 +131,7 @@ programmes: $(STAMP)
 ## Synthetic county into data/demo (SCALE=demo|county, SEED=n, FORMAT=csv|parquet)
 synth: $(STAMP)
 	$(BIN)/evalkit synth --scale $(SCALE) $(SEED_OPT) $(if $(FORMAT),--format $(FORMAT)) \
-		--out data/demo
+		--demo data/demo
 
 ## Unit, reference, doctest and notebook (nbval) tests; not slow or R (PYTEST_ARGS adds)
 test: $(STAMP)

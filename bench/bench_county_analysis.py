@@ -12,8 +12,8 @@ participants matched (target >= 95%) and the largest |SMD| after matching over t
 
 Usage::
 
-    PYTHONPATH=src python -m evalkit.cli synth --scale county --out /tmp/county_a --no-progress
-    PYTHONPATH=src python -m evalkit.cli intake --raw /tmp/county_a --out /tmp/county_a_proc
+    PYTHONPATH=src python -m evalkit.cli synth --scale county --demo /tmp/county_a --no-progress
+    PYTHONPATH=src python -m evalkit.cli intake --raw /tmp/county_a --processed /tmp/county_a_proc
     PYTHONPATH=src python bench/bench_county_analysis.py --data /tmp/county_a_proc \
         --report bench/results/county_analysis.md
 """

@@ -74,12 +74,14 @@ def county(cache: Path, people: int) -> tuple[Path, dict[str, float]]:
                 str(SEED),
                 "--format",
                 "parquet",
-                "--out",
+                "--demo",
                 str(raw),
                 "--no-progress",
             ]
         )
-        t_intake = _cli(["intake", "--raw", str(raw), "--out", str(processed), "--no-progress"])
+        t_intake = _cli(
+            ["intake", "--raw", str(raw), "--processed", str(processed), "--no-progress"]
+        )
         timing_file.write_text(json.dumps({"synth": t_synth, "intake": t_intake}))
     return processed, json.loads(timing_file.read_text())
 

@@ -46,10 +46,10 @@ def run(scale: str, fmt: str, work: Path) -> dict[str, float]:
     shutil.rmtree(processed, ignore_errors=True)
     exe = [sys.executable, "-m", "evalkit.cli"]
     g_wall, g_mem = _timed(
-        [*exe, "synth", "--scale", scale, "--format", fmt, "--out", str(raw), "--no-progress"]
+        [*exe, "synth", "--scale", scale, "--format", fmt, "--demo", str(raw), "--no-progress"]
     )
     i_wall, i_mem = _timed(
-        [*exe, "intake", "--raw", str(raw), "--out", str(processed), "--no-progress"]
+        [*exe, "intake", "--raw", str(raw), "--processed", str(processed), "--no-progress"]
     )
     return {"generate_s": g_wall, "generate_gb": g_mem, "intake_s": i_wall, "intake_gb": i_mem}
 

@@ -1,71 +1,70 @@
 """The ``evalkit`` command line: every Makefile target calls one of these commands.
 
 Each run writes a log file to ``logs/`` (command, arguments, versions, timings) so that what was
-done can be traced afterwards.
+done can be traced afterwards; a failure is one line ending with that log's path, never a
+traceback unless ``--debug`` (:mod:`evalkit.cli_errors`). A folder or choice has one option name
+in every command that takes it: ``--raw``, ``--processed``, ``--reports``, ``--demo``,
+``--plans``, ``--mapping``, ``--engine``, ``--programme``; ``--out`` only names a single output
+file. The names used before 0.4 are hidden aliases that print one deprecation line.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import platform
-import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from evalkit import __version__
+from evalkit.cli_errors import EvalkitGroup, log, renamed, warn
+from evalkit.cli_errors import fail as _fail
+from evalkit.cli_errors import setup_logging as _setup_logging
+from evalkit.cli_options import (
+    DemoOption,
+    EngineOption,
+    MappingOption,
+    OldOut,
+    ProcessedOption,
+    RawOption,
+    ReportsOption,
+    SeedOption,
+)
 from evalkit.config import ConfigError, project_root
 
 app = typer.Typer(
+    cls=EvalkitGroup,
     add_completion=False,
     no_args_is_help=True,
     help="evalkit: reproducible evaluation of creative health programmes.",
 )
-log = logging.getLogger("evalkit")
 
 
-def _setup_logging(command: str) -> Path:
-    """Log to ``logs/<timestamp>-<command>.log`` and INFO to stderr."""
-    logs = project_root() / "logs"
-    logs.mkdir(exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = logs / f"{stamp}-{command}.log"
-    root = logging.getLogger()
-    root.handlers.clear()
-    root.setLevel(logging.INFO)
-    fh = logging.FileHandler(path, encoding="utf-8")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(fh)
-    sh = logging.StreamHandler(sys.stderr)
-    sh.setLevel(logging.WARNING)
-    # Errors the CLI has already shown (``_fail``) go to the log file only.
-    sh.addFilter(lambda record: not getattr(record, "shown", False))
-    root.addHandler(sh)
-    log.info(
-        "evalkit %s, Python %s, %s", __version__, platform.python_version(), platform.platform()
-    )
-    log.info("command: %s", " ".join(sys.argv))
-    return path
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    log.error(message, extra={"shown": True})
-    raise typer.Exit(code=2)
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="show the traceback of a failure (accepted anywhere on the command line; "
+            "or EVALKIT_DEBUG=1)",
+        ),
+    ] = False,
+) -> None:
+    """evalkit: reproducible evaluation of creative health programmes."""
 
 
 @app.command()
 def programmes() -> None:
     """List the programmes defined in programmes/*.yaml."""
-    from evalkit.config import load_programmes
+    from evalkit.config import load_programmes, programmes_dir
 
+    _setup_logging("programmes")
     try:
         progs = load_programmes()
     except ConfigError as exc:
         _fail(str(exc))
+    if not progs:
+        _fail(f"{programmes_dir()}: no programme configs (<slug>.yaml); add one (README, Layout)")
     for slug, prog in progs.items():
         typer.echo(f"{slug:<16} {prog.title}")
 
@@ -81,11 +80,12 @@ def synth(
         str | None,
         typer.Option("--format", help="csv or parquet (default: csv for demo, parquet for county)"),
     ] = None,
-    out: Annotated[
+    demo: Annotated[
         Path | None,
         typer.Option(
-            help="output directory: data/demo by default, data/demo/nhs with --layout nhs (so "
-            "the demo county the reports use stays in place); never data/raw, which is the user's"
+            help="folder of the synthetic county: data/demo by default, data/demo/nhs with "
+            "--layout nhs (so the demo county the reports use stays in place); never data/raw, "
+            "which is the user's"
         ),
     ] = None,
     with_prescriptions: Annotated[bool, typer.Option(help="also write prescription items")] = False,
@@ -116,18 +116,20 @@ def synth(
             "columns, for evalkit pseudonymise to replace before intake",
         ),
     ] = False,
+    old_out: OldOut = None,
 ) -> None:
     """Generate the synthetic county (tables of the data contract + synthetic_truth.json)."""
     from evalkit.config import instruments, load_programmes, load_unit_costs
     from evalkit.synth import generate_county
 
     logfile = _setup_logging("synth")
+    out = renamed("--out", "--demo", old_out, demo, None)
     if out is None:
         out = Path("data/demo/nhs") if layout == "nhs" else Path("data/demo")
     if out.resolve() == (project_root() / "data" / "raw").resolve():
         _fail(
             "data/raw holds only the data you put there; evalkit never writes it. The synthetic "
-            "county goes to data/demo (the default) or another --out folder."
+            "county goes to data/demo (the default) or another --demo folder."
         )
     fmt = format or ("parquet" if scale == "county" else "csv")
     try:
@@ -149,7 +151,9 @@ def synth(
             layout=layout,
             nhs_numbers=nhs_numbers,
         )
-    except (ConfigError, ValueError, FileExistsError) as exc:
+    except FileExistsError as exc:  # a county there that is not synthetic, or a file in the way
+        _fail(str(exc) if exc.errno is None else f"--demo {out}: {exc.strerror}: {exc.filename}")
+    except (ConfigError, ValueError) as exc:
         _fail(str(exc))
     log.info(result.summary())
     typer.echo(result.summary())
@@ -159,14 +163,13 @@ def synth(
 @app.command()
 def intake(
     raw: Annotated[Path, typer.Option(help="directory of raw tables")] = Path("data/raw"),
-    out: Annotated[Path, typer.Option(help="directory for processed tables")] = Path(
+    processed: Annotated[Path, typer.Option(help="directory for processed tables")] = Path(
         "data/processed"
     ),
-    mapping: Annotated[
-        Path | None, typer.Option(help="intake mapping YAML for a real extract")
-    ] = None,
+    mapping: MappingOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
     engine: EngineOption = None,
+    old_out: OldOut = None,
 ) -> None:
     """Validate raw tables into typed Parquet; quarantine rejected rows with reasons.
 
@@ -174,8 +177,10 @@ def intake(
     then loaded into the warehouse schema the reports read.
     """
     _setup_logging("intake")
-    _run_intake(raw, out, mapping, progress)
-    _use_engine(engine, out)
+    processed = renamed("--out", "--processed", old_out, processed, Path("data/processed"))
+    _check_engine(engine)
+    _run_intake(raw, processed, mapping, progress)
+    _use_engine(engine, processed)
 
 
 def _run_intake(raw: Path, out: Path, mapping: Path | None, progress: bool) -> None:
@@ -212,25 +217,27 @@ def pseudonymise(
         key = load_key(key_file)
         result = pseudonymise_file(input, column=column, out=out, key=key, delimiter=delimiter)
     except IntakeError as exc:  # names files, columns and counts, never a value
-        _fail(str(exc))
+        _fail(str(exc), trace=False)
     except Exception as exc:  # its message or traceback could hold a value: never shown
-        _fail(f"{input}: pseudonymise failed ({type(exc).__name__}); nothing was written")
+        _fail(
+            f"{input}: pseudonymise failed ({type(exc).__name__}); nothing was written",
+            trace=False,
+        )
     warning = key_file_warning(key_file)
     if warning:
-        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
-        log.warning(warning, extra={"shown": True})
+        warn(warning)
     typer.echo(result.summary())  # its warnings included
     log.info(result.summary())
 
 
-EngineOption = Annotated[
-    str | None,
-    typer.Option(
-        "--engine",
-        help="where data are prepared: duckdb (default, embedded), postgres "
-        "($EVALKIT_DATABASE_URL) or spark (master $EVALKIT_DATABASE_URL, default local[2])",
-    ),
-]
+def _check_engine(kind: str | None) -> None:
+    """Fail at once on an unknown ``--engine`` (before any data are prepared)."""
+    from evalkit import engines
+
+    try:
+        engines.choose(kind)
+    except engines.EngineChoiceError as exc:
+        _fail(str(exc))
 
 
 def _use_engine(kind: str | None, processed: Path | None = None) -> None:
@@ -265,32 +272,22 @@ def _use_engine(kind: str | None, processed: Path | None = None) -> None:
         _fail(str(exc))
 
 
-#: Options shared by the commands that decide what a report is built from.
-RawOption = Annotated[Path, typer.Option(help="raw files as received (never written)")]
-MappingOption = Annotated[
-    Path | None, typer.Option(help="intake mapping YAML for the extract in --raw")
-]
-SeedOption = Annotated[
-    int | None, typer.Option(help="demo county seed (default: the demo there, else 42)")
-]
-DemoOption = Annotated[Path | None, typer.Option(help="demo county folder (default data/demo)")]
-
-
 @app.command()
 def data(
     raw: RawOption = Path("data/raw"),
-    out: Annotated[Path, typer.Option(help="processed tables of real data")] = Path(
-        "data/processed"
-    ),
+    processed: ProcessedOption = Path("data/processed"),
     mapping: MappingOption = None,
     demo: DemoOption = None,
     seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
     engine: EngineOption = None,
+    old_out: OldOut = None,
 ) -> None:
     """Intake of the real data (with its mapping); the demo county in data/demo if there is none."""
     _setup_logging("data")
-    used = _ensure_data(raw, out, seed, progress, mapping=mapping, demo=demo)
+    processed = renamed("--out", "--processed", old_out, processed, Path("data/processed"))
+    _check_engine(engine)
+    used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
     _use_engine(engine, used)
 
 
@@ -314,6 +311,11 @@ def _ensure_data(
         typer.echo(f"[data] {msg}")
         log.info("data: %s", msg)
 
+    if str(raw) and not raw.is_dir():
+        _fail(
+            f"--raw {raw}: no such folder. Put the extract there, or leave --raw out to use "
+            "data/raw (the demo county when data/raw is empty)"
+        )
     try:
         choice = ensure_data(
             raw, out, demo=demo, mapping=mapping, seed=seed, progress=progress, say=say
@@ -329,6 +331,8 @@ def _resolved_processed(processed: Path | None) -> Path:
     from evalkit.reporting.pipeline import DataError, resolve_data
 
     if processed is not None:
+        if not processed.is_dir():
+            _fail(f"--processed {processed}: no such folder; run `make data` (evalkit data) first")
         return processed
     try:
         return resolve_data().processed
@@ -337,11 +341,12 @@ def _resolved_processed(processed: Path | None) -> Path:
         raise  # pragma: no cover - _fail exits
 
 
-def _check_programme(programme: str) -> None:
+def _check_programme(programme: str) -> Any:
+    """The programme's config; an unknown or invalid one fails with the programmes there are."""
     from evalkit.config import load_programme, load_programmes
 
     try:
-        load_programme(programme)
+        return load_programme(programme)
     except (ConfigError, FileNotFoundError, KeyError) as exc:
         message = str(exc)
         if "available" not in message:
@@ -350,29 +355,31 @@ def _check_programme(programme: str) -> None:
             except ConfigError:
                 pass
         _fail(message)
+        raise  # pragma: no cover - _fail exits
 
 
 @app.command()
 def report(
     programme: Annotated[str, typer.Option(help="programme slug, e.g. mindsong")] = "mindsong",
     raw: RawOption = Path("data/raw"),
-    processed: Annotated[Path, typer.Option(help="processed tables of real data")] = Path(
-        "data/processed"
-    ),
-    out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
+    processed: ProcessedOption = Path("data/processed"),
+    reports: ReportsOption = Path("reports"),
     mapping: MappingOption = None,
     demo: DemoOption = None,
     seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
     engine: EngineOption = None,
+    old_out: OldOut = None,
 ) -> None:
     """Build reports/<programme>/: data if needed, the executed notebook, HTML and checks."""
     _setup_logging(f"report-{programme}")
+    reports = renamed("--out", "--reports", old_out, reports, Path("reports"))
     _check_programme(programme)
+    _check_engine(engine)
     used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
     _use_engine(engine, used)
-    _report_one(programme, used, out, progress)
-    _index(out)
+    _report_one(programme, used, reports, progress)
+    _index(reports)
 
 
 def _report_one(programme: str, processed: Path, out: Path, progress: bool) -> None:
@@ -389,6 +396,22 @@ def _report_one(programme: str, processed: Path, out: Path, progress: bool) -> N
     except ReportError as exc:
         _fail(str(exc))
     typer.echo(f"[{programme}] wrote {target}/index.html ({time.perf_counter() - t0:.0f} s)")
+    scope, reason = _small_scope(target)
+    if scope != "full":  # a programme with no (or few) participants: say so once, exit 0
+        typer.echo(f"[{programme}] {reason} The report says so.")
+        log.info("%s: %s report (%s)", programme, scope, reason)
+
+
+def _small_scope(target: Path) -> tuple[str, str]:
+    """The scope of a built report and why (``methods.small_programme``; full if none)."""
+    import json
+
+    try:
+        results = json.loads((target / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "full", ""
+    small = (results.get("methods") or {}).get("small_programme") or {}
+    return str(small.get("scope", "full")), str(small.get("reason", ""))
 
 
 def _index(out: Path) -> None:
@@ -401,40 +424,50 @@ def _index(out: Path) -> None:
 @app.command()
 def reports(
     raw: RawOption = Path("data/raw"),
-    processed: Annotated[Path, typer.Option(help="processed tables of real data")] = Path(
-        "data/processed"
-    ),
-    out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
+    processed: ProcessedOption = Path("data/processed"),
+    reports: ReportsOption = Path("reports"),
     mapping: MappingOption = None,
     demo: DemoOption = None,
     seed: SeedOption = None,
     progress: Annotated[bool, typer.Option(help="show progress")] = True,
     engine: EngineOption = None,
+    old_out: OldOut = None,
 ) -> None:
     """Build every programme's report and the comparison page reports/index.html."""
     from evalkit.config import load_programmes
 
     _setup_logging("reports")
+    out = renamed("--out", "--reports", old_out, reports, Path("reports"))
+    _check_engine(engine)
+    try:
+        slugs = list(load_programmes())
+    except ConfigError as exc:
+        _fail(str(exc))
     used = _ensure_data(raw, processed, seed, progress, mapping=mapping, demo=demo)
     _use_engine(engine, used)
-    for slug in load_programmes():
+    for slug in slugs:
         _report_one(slug, used, out, progress)
     _index(out)
 
 
 @app.command()
 def check(
-    out: Annotated[Path, typer.Option(help="reports directory")] = Path("reports"),
+    reports: ReportsOption = Path("reports"),
     processed: Annotated[
         Path | None,
         typer.Option(help="processed tables, for person ids (default: what reports use)"),
     ] = None,
+    old_out: OldOut = None,
 ) -> None:
     """Scan the reports for small counts and identifiers; exit 1 on any finding."""
     from evalkit.reporting.pipeline import check_reports
 
     _setup_logging("check")
+    out = renamed("--out", "--reports", old_out, reports, Path("reports"))
     slugs = sorted(p.parent.name for p in out.glob("*/results.json"))
+    if not slugs:
+        what = "no such folder" if not out.is_dir() else "no report in it (no */results.json)"
+        _fail(f"--reports {out}: {what}, so nothing was checked; build one first (make report)")
     result = check_reports(out, slugs, _resolved_processed(processed))
     typer.echo(result.summary())
     if not result.ok:
@@ -443,16 +476,18 @@ def check(
 
 @app.command()
 def providers(
-    data: Annotated[
+    processed: Annotated[
         Path | None,
         typer.Option(help="processed tables (default: the folder a report would be built from)"),
     ] = None,
-    out: Annotated[Path, typer.Option(help="provider reports directory")] = Path(
-        "reports/providers"
-    ),
+    reports: Annotated[
+        Path, typer.Option(help="reports folder: provider reports go in its providers/")
+    ] = Path("reports"),
     returns: Annotated[
         Path, typer.Option(help="row-level problem lists for each provider (outside reports/)")
     ] = Path("data/returns"),
+    old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
+    old_out: Annotated[Path | None, typer.Option("--out", hidden=True)] = None,
 ) -> None:
     """Provider data-quality reports in reports/providers/; problem lists in data/returns/."""
     from evalkit.reporting.pipeline import person_ids
@@ -463,6 +498,9 @@ def providers(
     )
 
     _setup_logging("providers")
+    data = renamed("--data", "--processed", old_data, processed, None)
+    # The old --out named the provider folder itself, --reports names the reports folder.
+    out = renamed("--out", "--reports", old_out, reports / "providers", Path("reports/providers"))
     processed = _resolved_processed(data)
     try:
         quality = provider_quality(processed)
@@ -480,11 +518,12 @@ def power(
     effect: Annotated[
         float | None, typer.Option(help="relative fall to detect: 0.2 = a 20% fall")
     ] = None,
-    participants: Annotated[int | None, typer.Option(help="planned participants")] = None,
+    participants: Annotated[int | None, typer.Option(min=1, help="planned participants")] = None,
     setting: Annotated[str, typer.Option(help="activity setting")] = "emergency_admission",
-    months: Annotated[int, typer.Option(help="window after referral, months")] = 6,
+    months: Annotated[int, typer.Option(min=1, help="window after referral, months")] = 6,
     ratio: Annotated[
-        int | None, typer.Option(help="controls per participant (default: the programme's)")
+        int | None,
+        typer.Option(min=1, help="controls per participant (default: the programme's)"),
     ] = None,
     processed: Annotated[
         Path | None, typer.Option(help="processed tables (default: what reports use)")
@@ -495,25 +534,32 @@ def power(
     from evalkit.analysis.power import power_plan
 
     _setup_logging("power")
-    _check_programme(programme)
+    settings = _check_programme(programme).outcomes.settings
     if (effect is None) == (participants is None):
         _fail("give exactly one of --effect (e.g. 0.2) or --participants (e.g. 150)")
+    if effect is not None and not (-10 < effect < 1 and effect != 0):
+        _fail(f"--effect {effect}: a relative fall below 1, e.g. 0.2 for a 20% fall")
+    if setting not in settings:
+        _fail(f"--setting {setting}: not an outcome of {programme}; one of {', '.join(settings)}")
     processed = _resolved_processed(processed)
     if not (processed / "intake_report.json").exists():
         _fail(f"no processed data in {processed}: run `make data` first")
     _use_engine(engine, processed)
     from evalkit.reporting import quiet
 
-    with quiet():
-        result = power_plan(
-            processed,
-            programme,
-            effect=effect,
-            participants=participants,
-            setting=setting,
-            months=months,
-            ratio=ratio,
-        )
+    try:
+        with quiet():
+            result = power_plan(
+                processed,
+                programme,
+                effect=effect,
+                participants=participants,
+                setting=setting,
+                months=months,
+                ratio=ratio,
+            )
+    except ValueError as exc:
+        _fail(f"{programme}: {exc}")
     typer.echo(result.summary())
     log.info(result.summary())
 
@@ -535,6 +581,7 @@ def load(
     from evalkit.engine import EngineError
 
     _setup_logging("load")
+    _check_engine(engine)
     processed = _resolved_processed(processed)
     if not (processed / "intake_report.json").exists():
         _fail(f"no processed data in {processed}: run `make data` first")
@@ -562,8 +609,9 @@ app.add_typer(plan_app, name="plan")
 @plan_app.command("lock")
 def plan_lock(
     programme: Annotated[str, typer.Option(help="programme slug")] = "mindsong",
-    plans_dir: Annotated[Path, typer.Option(help="where lock files live")] = Path("plans"),
+    plans: Annotated[Path, typer.Option(help="where lock files live")] = Path("plans"),
     force: Annotated[bool, typer.Option(help="replace an existing lock")] = False,
+    old_plans_dir: Annotated[Path | None, typer.Option("--plans-dir", hidden=True)] = None,
 ) -> None:
     """Freeze the programme's resolved analysis options into plans/<programme>.lock.json."""
     import json
@@ -571,6 +619,7 @@ def plan_lock(
     from evalkit.reporting.plan import lock_plan
 
     _setup_logging("plan-lock")
+    plans_dir = renamed("--plans-dir", "--plans", old_plans_dir, plans, Path("plans"))
     _check_programme(programme)
     try:
         path = lock_plan(programme, plans_dir, force=force)
@@ -589,6 +638,8 @@ def plan_show(
 
     from evalkit.reporting.plan import plan_hash, resolved_plan
 
+    _setup_logging("plan-show")
+    _check_programme(programme)
     plan = resolved_plan(programme)
     typer.echo(json.dumps(plan, indent=1, sort_keys=True))
     typer.echo(f"sha256 {plan_hash(plan)}")
@@ -600,7 +651,13 @@ app.add_typer(mapping_app, name="mapping")
 
 @mapping_app.command("draft")
 def mapping_draft(
-    raw_dir: Annotated[Path, typer.Argument(help="folder of the extract's CSV / Parquet files")],
+    raw_dir: Annotated[
+        Path | None,
+        typer.Argument(help="folder of the extract's CSV / Parquet files (or --raw)"),
+    ] = None,
+    raw: Annotated[
+        Path | None, typer.Option(help="folder of the extract's CSV / Parquet files")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write the draft here (default: stdout)")] = None,
     rows: Annotated[
         int, typer.Option(min=1, help="rows read from the start of each file")
@@ -612,6 +669,11 @@ def mapping_draft(
     from evalkit.presets import PRESETS_SUBDIR
 
     _setup_logging("mapping-draft")
+    if raw_dir is not None and raw is not None and raw_dir != raw:
+        _fail(f"two folders given ({raw_dir} and --raw {raw}): give the extract's folder once")
+    raw_dir = raw_dir or raw
+    if raw_dir is None:
+        _fail("which extract? give its folder: evalkit mapping draft --raw <folder>")
     if out is not None and out.resolve().is_relative_to(raw_dir.resolve()):
         _fail(f"{out}: inside {raw_dir}, which evalkit only reads; write the draft elsewhere")
     try:

@@ -31,7 +31,7 @@ def _reports(engine: str, out: Path, demo: Path, raw: Path, env: dict[str, str])
         "reports",
         "--engine",
         engine,
-        "--out",
+        "--reports",
         str(out),
         "--demo",
         str(demo),

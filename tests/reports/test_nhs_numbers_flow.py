@@ -192,7 +192,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> dict:
             target = render_report(PROGRAMME, processed, reports, say=said.append)
         (captured / "report_say.txt").write_text("\n".join(said), encoding="utf-8")
         steps["report"] = time.perf_counter()
-        args = ["providers", "--data", str(processed), "--out", str(reports / "providers")]
+        args = ["providers", "--processed", str(processed), "--reports", str(reports)]
         _cli([*args, "--returns", str(returns)], root, captured / "providers.txt")
         steps["providers"] = time.perf_counter()
     finally:

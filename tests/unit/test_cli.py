@@ -21,16 +21,14 @@ def test_report_unknown_programme_lists_available() -> None:
 
 
 def test_plan_lock_writes_hash_and_refuses_second_lock(tmp_path: Path) -> None:
-    first = runner.invoke(app, ["plan", "lock", "--programme", "cyp", "--plans-dir", str(tmp_path)])
+    first = runner.invoke(app, ["plan", "lock", "--programme", "cyp", "--plans", str(tmp_path)])
     assert first.exit_code == 0, first.output
     doc = json.loads((tmp_path / "cyp.lock.json").read_text())
     assert len(doc["sha256"]) == 64 and doc["programme"] == "cyp"
-    second = runner.invoke(
-        app, ["plan", "lock", "--programme", "cyp", "--plans-dir", str(tmp_path)]
-    )
+    second = runner.invoke(app, ["plan", "lock", "--programme", "cyp", "--plans", str(tmp_path)])
     assert second.exit_code == 2 and "--force" in second.output
     forced = runner.invoke(
-        app, ["plan", "lock", "--programme", "cyp", "--plans-dir", str(tmp_path), "--force"]
+        app, ["plan", "lock", "--programme", "cyp", "--plans", str(tmp_path), "--force"]
     )
     assert forced.exit_code == 0
 
@@ -70,7 +68,7 @@ def test_synth_into_data_raw_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "data" / "raw").mkdir(parents=True)
     monkeypatch.setenv("EVALKIT_ROOT", str(tmp_path))
     monkeypatch.setenv("EVALKIT_PROGRAMMES", str(project_root() / "programmes"))
-    result = runner.invoke(app, ["synth", "--out", str(tmp_path / "data" / "raw")])
+    result = runner.invoke(app, ["synth", "--demo", str(tmp_path / "data" / "raw")])
     assert result.exit_code == 2
     assert "evalkit never writes it" in result.output
     assert list((tmp_path / "data" / "raw").iterdir()) == []

@@ -215,7 +215,7 @@ def test_make_synth_writes_data_demo_never_raw(tmp_path):
     venv = _stub_venv(tmp_path)
     dry = _make("-n", "synth", env={"VENV": str(venv)})
     assert dry.returncode == 0, dry.stderr
-    assert "--out data/demo" in dry.stdout and "data/raw" not in dry.stdout
+    assert "--demo data/demo" in dry.stdout and "data/raw" not in dry.stdout
 
 
 def test_makefile_cpu_env_is_the_report_kernels():

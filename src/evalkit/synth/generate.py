@@ -387,7 +387,7 @@ def _prepare_out(out: Path) -> None:
     if existing and not (out / TRUTH_FILE).exists():
         raise FileExistsError(
             f"{out} already holds data tables ({', '.join(p.name for p in existing)}) that are not "
-            "a synthetic county; refusing to overwrite them. Choose another --out."
+            "a synthetic county; refusing to overwrite them. Choose another --demo folder."
         )
     for p in existing:
         p.unlink()

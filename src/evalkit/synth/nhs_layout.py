@@ -463,7 +463,7 @@ def write_nhs_layout(
     if clash:
         raise FileExistsError(
             f"{out} already holds {', '.join(clash)}, not written by evalkit synth; refusing to "
-            "overwrite them. Choose another --out."
+            "overwrite them. Choose another --demo folder."
         )
     for f, tb in files.items():
         write_table(tb, out / f, "csv")

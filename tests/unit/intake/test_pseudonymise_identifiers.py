@@ -249,7 +249,7 @@ def test_cli_intake_refusal_is_one_message_without_traceback(tmp_path: Path) -> 
     numbers = valid_numbers(len(P))
     write_tables(_with_ids(dict(zip(P, numbers, strict=True))), tmp_path / "raw")
     env = {"EVALKIT_ROOT": str(tmp_path), "EVALKIT_PROGRAMMES": str(programmes_dir())}
-    args = ["intake", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "out")]
+    args = ["intake", "--raw", str(tmp_path / "raw"), "--processed", str(tmp_path / "out")]
     result = CliRunner().invoke(app, [*args, "--no-progress"], env=env)
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]

@@ -177,7 +177,7 @@ def test_cli_providers_writes_reports_and_refuses_returns_inside_reports(
     from evalkit.cli import app
 
     monkeypatch.chdir(tmp_path)  # the command's log goes to ./logs
-    args = ["providers", "--data", str(built["processed"]), "--out", "reports/providers"]
+    args = ["providers", "--processed", str(built["processed"]), "--reports", "reports"]
     ok = CliRunner().invoke(app, [*args, "--returns", "data/returns"])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "reports/providers/music-works/index.html").is_file()
