@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from evalkit import config
-from evalkit.reporting import build_report, check_outputs
+from evalkit.reporting import build_report, check_outputs, declared
 from evalkit.reporting.small import MIN_FOR_ESTIMATES, scope_for
-from helpers.shared import shared_dir
+from helpers.small_county import PROGRAMME, processed_with, raw_with
+from helpers.small_county import small_county as small_county_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "results.schema.json").read_text())
 NOTEBOOK = json.loads((ROOT / "notebooks" / "report.ipynb").read_text())
-PROGRAMME = "mindsong"
 #: Every report.table(...) / report.figure(...) the notebook shows, so the test follows it.
 _CODE = "\n".join("".join(c["source"]) for c in NOTEBOOK["cells"] if c["cell_type"] == "code")
 TABLES = re.findall(r'report\.table\("(\w+)"\)', _CODE)
@@ -39,57 +37,10 @@ FIGURES = re.findall(r'report\.figure\("(\w+)"\)', _CODE)
 VIEWS = ("estimand", "reach_summary", "deprivation_summary", "economics_summary")
 
 
-def _generate(root: Path) -> None:
-    from evalkit.intake import run_intake
-    from evalkit.synth import generate_county
-
-    generate_county(
-        root / "raw",
-        programmes=config.load_programmes(),
-        instrument_defs=config.instruments(),
-        unit_costs=config.load_unit_costs(),
-        population=12_000,
-        seed=7,
-        fmt="parquet",
-        progress=False,
-    )
-    run_intake(root / "raw", root / "processed", progress=False)
-
-
 @pytest.fixture(scope="session")
 def small_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 12,000-person county: ``raw/`` and ``processed/``, once per session."""
-    return shared_dir(tmp_path_factory, "small_county12k", _generate)
-
-
-def _keep_referrals(referrals: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Every referral except mindsong's, whose people are cut to ``n`` (fixed random subset)."""
-    people = referrals.loc[referrals["programme"] == PROGRAMME, "person_id"]
-    people = people.drop_duplicates().sort_values()
-    assert len(people) >= 30, "the small county must have 30 mindsong participants to cut"
-    kept = set(people.sample(n=n, random_state=0))
-    return referrals[(referrals["programme"] != PROGRAMME) | referrals["person_id"].isin(kept)]
-
-
-def _processed_with(county: Path, n: int, out: Path) -> Path:
-    """A copy of the processed county with ``n`` mindsong people (no intake)."""
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(county / "processed", out, ignore=shutil.ignore_patterns("referrals.parquet"))
-    ref = pd.read_parquet(county / "processed" / "referrals.parquet")
-    _keep_referrals(ref, n).to_parquet(out / "referrals.parquet", index=False)
-    return out
-
-
-def _raw_with(county: Path, n: int, out: Path) -> Path:
-    """A raw folder with ``n`` mindsong people (other tables linked to the county's)."""
-    out.mkdir(parents=True)
-    for f in (county / "raw").iterdir():
-        if f.name != "referrals.parquet":
-            (out / f.name).symlink_to(f.resolve())
-    ref = pd.read_parquet(county / "raw" / "referrals.parquet")
-    _keep_referrals(ref, n).to_parquet(out / "referrals.parquet", index=False)
-    return out
+    return small_county_dir(tmp_path_factory)
 
 
 def _schema_errors(results: dict[str, Any]) -> list[str]:
@@ -117,13 +68,14 @@ def test_report_content_for_any_size_is_valid_and_says_why(
     small_county: Path, tmp_path_factory: pytest.TempPathFactory, n: int
 ) -> None:
     """Any number of participants: content built, every notebook view renders, valid, clean."""
-    data = _processed_with(small_county, n, tmp_path_factory.mktemp(f"processed{n}"))
+    data = processed_with(small_county, n, tmp_path_factory.mktemp(f"processed{n}"))
     out = tmp_path_factory.mktemp(f"content{n}")
     report = build_report(PROGRAMME, data, out)
     results = report.results
     assert not _schema_errors(results)
     check = check_outputs(out)
     assert check.ok, check.summary()
+    assert declared.folder_findings(out) == []  # every field declared, every class's rule kept
     small = results["methods"].get("small_programme")
     scope = small["scope"] if small else "full"
     if n < MIN_FOR_ESTIMATES:  # participants (eligible at referral) are at most the referred
@@ -151,7 +103,7 @@ def builder_views(small_county: Path, tmp_path_factory: pytest.TempPathFactory) 
     """The notebook's views of a 6-participant builder: every table, figure and sentence."""
     from evalkit.reporting import ReportBuilder
 
-    data = _processed_with(small_county, 6, tmp_path_factory.mktemp("views6"))
+    data = processed_with(small_county, 6, tmp_path_factory.mktemp("views6"))
     b = ReportBuilder(PROGRAMME, data).run_all()
     shown = {f"table:{t}": b.table(t)._repr_html_() for t in TABLES}
     shown |= {f"figure:{f}": b.figure(f)._repr_html_() for f in FIGURES}
@@ -174,7 +126,7 @@ def test_evalkit_report_for_a_small_programme_exits_0_and_checks(
     """``evalkit report`` (notebook, HTML, checker) and ``evalkit check`` both exit 0."""
     from evalkit.cli import app
 
-    raw = _raw_with(small_county, n, tmp_path / "raw")
+    raw = raw_with(small_county, n, tmp_path / "raw")
     processed, reports = tmp_path / "processed", tmp_path / "reports"
     args = ["--raw", str(raw), "--processed", str(processed), "--out", str(reports)]
     run = CliRunner().invoke(app, ["report", "--programme", PROGRAMME, "--no-progress", *args])

@@ -107,6 +107,7 @@ class UtilisationResult(Result):
                     "ci_high": self.poisson.ci_high,
                     "std_error": self.poisson.std_error,
                     "p_value": self.poisson.p_value,
+                    "n_clusters": self.poisson.n_clusters,
                 }
             )
         w = self.window_months
@@ -121,6 +122,7 @@ class UtilisationResult(Result):
                 "ci_high": self.linear.ci_high * w,
                 "std_error": self.linear.std_error * w,
                 "p_value": self.linear.p_value,
+                "n_clusters": self.linear.n_clusters,
             }
         )
         for population, nv in self.naive_by_population().items():
@@ -184,6 +186,8 @@ def _naive_entries(
         "population": population,
         "n_participants": nv.n_units,
         "n_controls": 0,
+        # clustered by person: one cluster per participant
+        "n_clusters": nv.n_units,
         "estimand": NAIVE_ESTIMAND,
         "controls_censored_share": None,
     }

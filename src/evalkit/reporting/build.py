@@ -46,9 +46,9 @@ from evalkit.analysis.utilisation import (
 )
 from evalkit.config import project_root
 from evalkit.jsonsafe import json_safe, round_floats
+from evalkit.reporting import declared, small
 from evalkit.reporting import figures as figs
 from evalkit.reporting import narrative as nar
-from evalkit.reporting import small
 from evalkit.reporting.claims import outcome_plan, plan_section, with_roles
 from evalkit.reporting.disclosure import (
     DEFAULT_RULE,
@@ -103,6 +103,8 @@ def _section(run: _Run) -> _Run:
     return wrapper  # type: ignore[return-value]
 
 
+#: The model-estimate fields of a utilisation entry (blanked on too few people or clusters).
+MODEL_FIELDS = ("estimate", "ci_low", "ci_high", "std_error", "p_value", "p_holm", "mde")
 #: The ``run_*`` sections in the order the report runs them (later ones need the matched cohort).
 SECTIONS = (
     "matched_cohort",
@@ -191,6 +193,8 @@ class ReportBuilder:
         return self._mc
 
     def _finish(self, section: str) -> None:
+        """Mark ``section`` done; apply the rule by disclosure class to what is published."""
+        self.tables = declared.apply_all(self.parts, self.tables, self.rule)
         if section not in self.done:
             self.done.append(section)
 
@@ -240,11 +244,15 @@ class ReportBuilder:
         balance_raw = m.balance()
         n_ctrl_after = float(m.matched.loc[m.matched[m.treatment] == 0, "weight"].sum())
         balance = control_balance(
-            balance_raw, int(m.n_treated), float(m.n_controls), n_ctrl_after, rule
+            balance_raw,
+            int(m.n_treated),
+            float(m.n_controls),
+            n_ctrl_after,
+            rule,
+            n_treated_after=int(m.n_matched_treated),
         )
-        max_smd = float(
-            balance_raw.drop(index="distance", errors="ignore")["smd_after"].abs().max()
-        )
+        # from the published table: a raw SMD of a 0/1 row would give its count away
+        max_smd = float(balance.drop(index="distance", errors="ignore")["smd_after"].abs().max())
         matching = control_entries([raw], rule)[0]
         matching.update(
             {
@@ -303,9 +311,9 @@ class ReportBuilder:
             for e in add_mde(utilisation_table(fits).to_dict(orient="records"), mdes)
         ]
         published = round_floats(control_entries(raw, self.rule))
-        self._raw["utilisation"], published, self._raw["multiplicity"] = with_roles(
-            raw, published, self.outcomes
-        )
+        published = declared.small_models(raw, published, MODEL_FIELDS)
+        _, published, self._raw["multiplicity"] = with_roles(raw, published, self.outcomes)
+        self._raw["utilisation"] = published
         util = pd.DataFrame(round_floats(published))
         self.tables["utilisation"] = util
         for s in self._focus():
@@ -449,16 +457,11 @@ class ReportBuilder:
         self.say("pathway")
         groups = ("imd_quintile", "ethnicity_group")
         paths = [pathway(self.study), *(pathway(self.study, by=g) for g in groups)]
+        entries = [
+            e for i, p in enumerate(paths) for e in p.entries() if i == 0 or e["group"] != "all"
+        ]
         self.parts["pathway"] = round_floats(
-            control_entries(
-                [
-                    e
-                    for i, p in enumerate(paths)
-                    for e in p.entries()
-                    if i == 0 or e["group"] != "all"
-                ],
-                self.rule,
-            )
+            declared.secondary_suppression(control_entries(entries, self.rule), self.rule)
         )
         self.tables["pathway"] = pd.DataFrame(self.parts["pathway"])
         for by, result in zip(groups, paths[1:], strict=True):
@@ -678,7 +681,7 @@ class ReportBuilder:
                 ),
             },
         )
-        tables = {**extra.tables, **self.tables}
+        tables = declared.apply_all(results, {**extra.tables, **self.tables}, rule)
         notes = list(mc.notes) if mc is not None else []
         return ProgrammeReport(prog, results, tables, dict(self.figures), notes)
 

@@ -9,6 +9,7 @@ figure PNGs, each file atomically. Nothing here computes a statistic.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 from evalkit.config import Programme
 from evalkit.files import write_json
 from evalkit.jsonsafe import round_floats
-from evalkit.reporting import findings
+from evalkit.reporting import declared, findings
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule
 from evalkit.reporting.figures import ReportFigure
 from evalkit.reporting.honest import honest_summary
@@ -233,8 +234,13 @@ def write_report(report: ProgrammeReport, output_dir: str | Path | None) -> Path
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(report.results, out / "results.json")
+    columns = {}
     for name, df in report.tables.items():
-        write_table(round_floats(df.to_dict(orient="records")), out / f"{name}.csv")
+        path = write_table(round_floats(df.to_dict(orient="records")), out / f"{name}.csv")
+        with path.open(encoding="utf-8", newline="") as f:
+            columns[path.name] = next(csv.reader(f), [])
+    # every field written, with its disclosure class and base (the checker reads it)
+    write_json(declared.manifest(report.results, columns), out / declared.MANIFEST)
     for f in report.figures.values():
         f.save(out / "figures")
     return out

@@ -23,7 +23,7 @@ from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_e
 
 #: Version of results.json's layout, described by the JSON Schema in docs/results.schema.json
 #: (minor: fields added; major: a field removed, renamed or changed in meaning).
-SCHEMA_VERSION = "2.2"
+SCHEMA_VERSION = "2.3"
 
 PACKAGES = (
     "numpy",

@@ -139,23 +139,31 @@ def enough_matched(n_matched: int, n_controls: float) -> bool:
 
 
 def without_small_estimates(
-    entries: list[dict[str, Any]], n_key: str, dependents: tuple[str, ...], note: str
+    entries: list[dict[str, Any]],
+    n_key: str,
+    dependents: tuple[str, ...],
+    note: str,
+    n_parameters: int = 1,
 ) -> list[dict[str, Any]]:
-    """Entries whose ``n_key`` is under :data:`MIN_FOR_ESTIMATES`: estimates blanked, a note.
+    """Entries with too few people for an estimate: estimates blanked, a note.
 
-    The count itself stays (disclosure control treats it as any other count); the statistics
-    resting on it (``dependents``) become None, and ``note`` says why. Other entries are
-    returned as they are.
+    An estimate needs :data:`MIN_FOR_ESTIMATES` people (``n_key``) and as many residual
+    degrees of freedom (``n - n_parameters``; a paired mean change has one parameter), ACRO's
+    two thresholds. The count itself stays (disclosure control treats it as any other count);
+    the statistics resting on it (``dependents``) become None, and ``note`` says why. Other
+    entries are returned as they are.
 
     Examples
     --------
-    >>> without_small_estimates([{"n": 9, "mean": 1.5}], "n", ("mean",), "too few")
-    [{'n': 9, 'mean': None, 'note': 'too few'}]
+    >>> without_small_estimates([{"n": 10, "mean": 1.5}], "n", ("mean",), "too few")
+    [{'n': 10, 'mean': None, 'note': 'too few'}]
+    >>> without_small_estimates([{"n": 11, "mean": 1.5}], "n", ("mean",), "too few")
+    [{'n': 11, 'mean': 1.5}]
     """
     out = []
     for e in entries:
         n = e.get(n_key)
-        if n is not None and n < MIN_FOR_ESTIMATES:
+        if n is not None and (n < MIN_FOR_ESTIMATES or n - n_parameters < MIN_FOR_ESTIMATES):
             e = {**e, **{k: None for k in dependents if k in e}, "note": note}
         out.append(e)
     return out

@@ -102,26 +102,36 @@ def control_balance(
     n_control_before: float,
     n_control_after: float,
     rule: DisclosureRule = DEFAULT_RULE,
+    n_treated_after: float | None = None,
 ) -> pd.DataFrame:
-    """Balance table with indicator rows resting on 1-7 people suppressed.
+    """Balance table whose 0/1 rows cannot give a count away.
 
-    For a 0/1 covariate the mean times the group size is a count of people; where that count is
-    small the mean and every statistic built from it (SMD, variance ratio, eCDF) are suppressed.
+    For a 0/1 covariate the mean times the group size is a count of people. Where that count is
+    small the mean and every statistic built from it (SMD, variance ratio, eCDF) are
+    suppressed; otherwise the mean is published as the share of the *rounded* count in the
+    *rounded* group (3 decimals) and the SMD and eCDF distance are recomputed from those shares
+    (a raw mean with six digits, or a raw SMD, would let a reader solve for the raw count and
+    group size). ``n_treated_after`` is the matched participants (default ``n_treated``).
     """
     out = balance.copy()
     groups = {
         "mean_treated": n_treated,
         "mean_control_before": n_control_before,
         "mean_control_after": n_control_after,
+        "mean_treated_after": n_treated if n_treated_after is None else n_treated_after,
     }
     for name in out.index:
         if not is_binary_row(str(name)):
             continue
-        small = {
-            col: rule.is_small(round(float(out.at[name, col]) * n))
-            for col, n in groups.items()
-            if col in out
-        }
+        raw = {col: float(out.at[name, col]) for col in groups if col in out}
+        small = {col: rule.is_small(round(raw[col] * groups[col])) for col in raw}
+        for col, mean in raw.items():
+            if not math.isnan(mean) and not small[col]:
+                count, size = rule.count(round(mean * groups[col])), rule.count(groups[col])
+                out.loc[name, col] = (
+                    round(count / size, 3) if count is not None and size else np.nan
+                )
+        _binary_stats(out, name)
         if small.get("mean_treated") or small.get("mean_control_before"):
             out.loc[name, [c for c in out if c.endswith("_before")]] = np.nan
         if small.get("mean_treated") or small.get("mean_control_after"):
@@ -129,6 +139,22 @@ def control_balance(
         if small.get("mean_treated"):
             out.loc[name, "mean_treated"] = np.nan
     return out
+
+
+def _binary_stats(out: pd.DataFrame, name: Any) -> None:
+    """SMD and eCDF distance of a 0/1 row from its published shares (as ``balance_row``)."""
+    p = float(out.at[name, "mean_treated"])
+    sd = math.sqrt(p * (1 - p)) if not math.isnan(p) else float("nan")
+    for when, treated in (("before", "mean_treated"), ("after", "mean_treated_after")):
+        control = f"mean_control_{when}"
+        if treated not in out or control not in out:
+            continue
+        diff = float(out.at[name, treated]) - float(out.at[name, control])
+        if f"smd_{when}" in out:
+            smd = diff / sd if sd > 0 else (0.0 if diff == 0 else float("nan"))
+            out.loc[name, f"smd_{when}"] = smd
+        if f"ecdf_max_{when}" in out:
+            out.loc[name, f"ecdf_max_{when}"] = abs(diff)
 
 
 def overlap_bins(mc: Any, rule: DisclosureRule, n_bins: int = 25) -> pd.DataFrame:
