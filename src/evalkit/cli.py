@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from evalkit.cli_errors import EvalkitGroup, log, renamed, warn
+from evalkit.cli_errors import EvalkitGroup, log, notebook_failure, renamed, warn
 from evalkit.cli_errors import fail as _fail
 from evalkit.cli_errors import setup_logging as _setup_logging
 from evalkit.cli_options import (
@@ -391,10 +391,14 @@ def _report_one(programme: str, processed: Path, out: Path, progress: bool) -> N
         typer.echo(f"[{programme}] {msg} ({time.perf_counter() - t0:.0f} s)")
         log.info("%s: %s", programme, msg)
 
+    from papermill.exceptions import PapermillExecutionError
+
     try:
         target = render_report(programme, processed, out, progress=progress, say=say)
     except ReportError as exc:
         _fail(str(exc))
+    except PapermillExecutionError as exc:  # a cell failed: which, and why, in one line
+        _fail(f"{programme}: {notebook_failure(exc)}")
     typer.echo(f"[{programme}] wrote {target}/index.html ({time.perf_counter() - t0:.0f} s)")
     scope, reason = _small_scope(target)
     if scope != "full":  # a programme with no (or few) participants: say so once, exit 0

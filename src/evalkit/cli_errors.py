@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import os
 import platform
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -126,6 +127,21 @@ def renamed(old: str, new: str, old_value: T | None, new_value: T, default: T) -
         fail(f"{old} is the old name of {new}: give {new} only")
     warn(f"{old} is deprecated here, use {new} (the old name will be removed in evalkit 0.5)")
     return old_value
+
+
+def notebook_failure(exc: Any) -> str:
+    """One line for a failed report notebook cell (papermill's ``PapermillExecutionError``).
+
+    The cell's own traceback (colour codes removed) goes to the log: the staging folder that
+    held the executed notebook is removed when a build fails.
+    """
+    cell = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(exc.traceback or []))
+    log.error("report notebook cell [%s]:\n%s", exc.exec_count, cell, extra={"shown": True})
+    first = next((x for x in str(exc.evalue).splitlines() if x.strip()), "")
+    return (
+        f"the report notebook failed in cell [{exc.exec_count}] with {exc.ename}: {first}; "
+        "the previous report is kept (the cell's traceback is in the log)"
+    )
 
 
 def _pop_debug(args: list[str]) -> bool:

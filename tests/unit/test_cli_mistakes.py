@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from evalkit.cli import app
@@ -192,3 +193,29 @@ def test_a_programme_with_no_participants_says_so_in_one_line(
     lines = _lines(capsys.readouterr().out)
     assert lines[-1] == f"[mindsong] {reason} The report says so."
     assert not any(line.startswith("error") for line in lines)
+
+
+def test_a_failed_notebook_cell_is_one_line_naming_the_cell(
+    where: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """papermill's multi-line error becomes one line; the cell's traceback goes to the log."""
+    from papermill.exceptions import PapermillExecutionError
+
+    import evalkit.reporting
+    from evalkit import cli
+    from evalkit.cli_errors import setup_logging
+
+    def failing(*args: object, **kw: object) -> Path:
+        tb = ["\x1b[0;31mKeyError\x1b[0m  Traceback", "in build_report(...)", "KeyError: 'reach'"]
+        raise PapermillExecutionError(24, 24, "report.run_reach()", "KeyError", "'reach'", tb)
+
+    monkeypatch.setattr(evalkit.reporting, "render_report", failing)
+    log = setup_logging("report-mindsong")
+    with pytest.raises(typer.Exit) as stopped:
+        cli._report_one("mindsong", where["empty"], where["tmp"] / "reports", progress=False)
+    assert getattr(stopped.value, "exit_code", None) == 2
+    error = _lines(capsys.readouterr().err)
+    assert len(error) == 1
+    assert "failed in cell [24] with KeyError: 'reach'" in error[0] and "(log: " in error[0]
+    text = log.read_text()
+    assert "in build_report(...)" in text and "\x1b[" not in text
