@@ -37,7 +37,7 @@ from evalkit import engine
 from evalkit.intake.checks import ROW, date_regex
 from evalkit.intake.errors import IntakeError
 from evalkit.intake.mapping import IntakeMapping
-from evalkit.intake.sources import Source, csv_line_problem
+from evalkit.intake.sources import Source, csv_first_problem, csv_line_problem
 
 __all__ = [
     "DERIVE_UNLISTED",
@@ -162,10 +162,17 @@ def _stage(con: Any, st: Source, m: IntakeMapping, name: str) -> ir.Table:
 
 
 def _with_cause(message: str, st: Source, m: IntakeMapping) -> str:
-    """A CSV parse error's message with its cause (column count, encoding, quoting) added."""
-    found = re.search(r"CSV Error on Line: (\d+)", message)
-    if st.fmt != "csv" or not found:
+    """A CSV parse error's message with its cause (column count, encoding, quoting) added.
+
+    DuckDB names the line of most parse errors; for those it does not ("the CSV Parser state
+    machine reached an invalid state"), the first line Python's ``csv`` module finds at fault.
+    """
+    if st.fmt != "csv":
         return message
+    found = re.search(r"CSV Error on Line: (\d+)", message)
+    if not found:
+        problem = csv_first_problem(st.path, m.delimiter, len(st.header))
+        return f"{message} ({problem})" if problem else message
     problem = csv_line_problem(st.path, int(found.group(1)), m.delimiter, len(st.header))
     return f"{message} ({problem})" if problem else message
 

@@ -415,6 +415,32 @@ class IntakeMapping(_Strict):
         return self.table(name).date_format or self.date_format
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a second ``population:`` (or a
+    second ``columns:``) silently replaced the first; a mapping must say one thing once.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+                seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: PyYAML's own error says so
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} given twice (first on line {first})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_mapping(path: Path | None) -> IntakeMapping:
     """Load and validate a mapping YAML file; ``None`` gives the contract's identity mapping.
 
@@ -429,7 +455,11 @@ def load_mapping(path: Path | None) -> IntakeMapping:
     if not path.is_file():
         raise MappingError(f"{path}: mapping file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as fh:  # marks in messages name the file
+            raw = yaml.load(fh, Loader=_UniqueKeyLoader)  # a safe loader
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise MappingError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

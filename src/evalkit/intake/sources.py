@@ -25,12 +25,14 @@ from evalkit.intake.mapping import IntakeMapping, SourceMapping
 __all__ = [
     "DELIMITERS",
     "Source",
+    "csv_first_problem",
     "csv_header",
     "csv_line_problem",
     "delimiter_hint",
     "file_sha256",
     "find_file",
     "find_sources",
+    "first_non_utf8",
     "native_columns",
     "near_misses",
     "resolve_columns",
@@ -90,18 +92,92 @@ def find_file(
     return exist[0]
 
 
+#: What a file that starts with a UTF-16 or UTF-32 byte-order mark or holds NUL bytes is.
+_NOT_UTF8 = "it looks like UTF-16 (or binary), not UTF-8 text: save it as UTF-8"
+
+
 def csv_header(path: Path, delimiter: str) -> list[str]:
     """The header row of a CSV file (UTF-8, a byte-order mark allowed)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             header = next(csv.reader(fh, delimiter=delimiter), None)
-    except UnicodeDecodeError as exc:
-        raise IntakeError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise IntakeError(f"{path}: {first_non_utf8(path)}") from None
     except csv.Error as exc:
         raise IntakeError(f"{path}: line 1 (header) cannot be read: {exc}") from None
     if not header or all(not h.strip() for h in header):
         raise IntakeError(f"{path}: empty file, no header row")
+    if any("\x00" in h for h in header):
+        raise IntakeError(f"{path}: line 1 (header) holds NUL bytes: {_NOT_UTF8}")
     return header
+
+
+def first_non_utf8(path: Path) -> str:
+    r"""Where a file first stops being UTF-8: ``line N: not UTF-8 text (byte 0x.., column C)``.
+
+    The column is the byte's position in its line (1-based). A UTF-16 byte-order mark is said.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "population.csv"
+    >>> _ = p.write_bytes(b"person_id,district\nab,Tewkesbury\ncd,Ch\xe9ltenham\n")
+    >>> first_non_utf8(p)
+    'line 3: not UTF-8 text (byte 0xe9 at column 6)'
+    """
+    with path.open("rb") as fh:
+        if fh.read(4)[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return f"line 1: a UTF-16 byte-order mark: {_NOT_UTF8}"
+        fh.seek(0)
+        for i, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = f"byte 0x{line[exc.start]:02x} at column {exc.start + 1}"
+                return f"line {i}: not UTF-8 text ({byte})"
+    return "not UTF-8 text"
+
+
+def _line_endings(path: Path) -> str | None:
+    r"""``line N: ends with CR, line 1 with LF`` when a file mixes line endings (quotes ignored)."""
+    names = {b"\r\n": "CR LF", b"\r": "CR", b"\n": "LF"}
+    first: bytes | None = None
+    with path.open("rb") as fh:
+        data = fh.read(64 << 20)  # a parse error's cause, looked for in the first 64 MB
+    for i, found in enumerate(re.finditer(rb"\r\n|\r|\n", data), start=1):
+        end = found.group()
+        if first is None:
+            first = end
+        elif end != first:
+            return f"line {i} ends with {names[end]}, line 1 with {names[first]}"
+    return None
+
+
+def csv_first_problem(path: Path, delimiter: str, n_columns: int) -> str | None:
+    """The first line of a CSV file that is not well formed, and why (``line N: ...``).
+
+    For a DuckDB parse error that names no line: bytes that are not UTF-8, a line with the
+    wrong number of fields, a quote left open, or line endings that change. ``None`` if
+    Python's ``csv`` module reads the file without fault.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            start = 1
+            for record in reader:
+                if len(record) != n_columns:
+                    return f"line {start}: expected {n_columns} columns, found {len(record)}"
+                start = reader.line_num + 1
+    except UnicodeDecodeError:
+        return first_non_utf8(path)
+    except csv.Error as exc:
+        return f"line {start}: bad quoting ({exc})"
+    if "\x00" in path.read_text(encoding="utf-8-sig"):
+        return "the file holds NUL bytes"
+    mixed = _line_endings(path)
+    if mixed:
+        return f"mixed line endings: {mixed}"
+    return None
 
 
 #: Field separators a CSV export commonly uses, tried when the header does not split.
