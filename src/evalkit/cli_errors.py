@@ -12,6 +12,7 @@ options keep their old name as a hidden alias that prints one deprecation line
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import os
 import platform
@@ -205,7 +206,22 @@ class EvalkitGroup(TyperGroup):
         ctx = exc.ctx
         helping = f"`{ctx.command_path} --help` lists" if ctx is not None else "--help lists"
         what = exc.format_message().strip().rstrip(".")
+        if isinstance(exc, click_errors.NoSuchOption) and ctx is not None:
+            what = _no_such_option(exc.option_name, ctx)
         return _said(f"{what}; {helping} the options", _command_name(ctx, argv), EXIT_FAILURE)
+
+
+def _no_such_option(name: str, ctx: Context) -> str:
+    """The unknown-option message, suggesting only options ``--help`` shows (no old names)."""
+    shown = [
+        opt
+        for param in ctx.command.params
+        if not getattr(param, "hidden", False)
+        for opt in param.opts
+        if opt.startswith("--")
+    ]
+    close = difflib.get_close_matches(name, shown, n=3)
+    return f"No such option: {name}" + (f" (did you mean {', '.join(close)}?)" if close else "")
 
 
 def _said(message: str, command: str, code: int) -> int:

@@ -128,6 +128,14 @@ def test_old_option_name_still_works_with_one_deprecation_line(where: dict[str, 
     assert len(warnings) == 1 and "--plans-dir" in warnings[0] and "--plans" in warnings[0]
 
 
+def test_an_unknown_option_suggests_only_the_options_help_shows(where: dict[str, Path]) -> None:
+    """A misspelt option is answered with its visible neighbours, never a hidden old name."""
+    near = _one_error_line(runner.invoke(app, ["report", "--reprts", "x"]))
+    assert "did you mean --reports" in near
+    far = _one_error_line(runner.invoke(app, ["report", "--ot", "x"]))
+    assert "No such option: --ot" in far and "--out" not in far
+
+
 def test_old_and_new_option_name_together_is_a_mistake(where: dict[str, Path]) -> None:
     empty = str(where["empty"])
     result = runner.invoke(app, ["check", "--out", empty, "--reports", f"{empty}/r"])
