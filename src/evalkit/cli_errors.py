@@ -61,7 +61,7 @@ def setup_logging(command: str) -> Path:
     logs = project_root() / "logs"
     logs.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = logs / f"{stamp}-{command}.log"
+    path = logs / f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]', '_', command)}.log"  # a typed slug too
     root = logging.getLogger()
     root.handlers.clear()
     root.setLevel(logging.INFO)
