@@ -11,7 +11,8 @@ swap) are each killed once, in one sequence on the same output folder, and after
   does first, the folder holds exactly the previous run's files, or, killed after its last
   move, exactly the new run's; a report: the folder is byte for byte the previous one, or, when
   killed between the swap's two renames, it waits beside it as ``.<slug>-old``);
-- ``evalkit check`` passes whenever there is a report;
+- ``evalkit check`` finds nothing in the report whenever there is one (the kill's leftovers are
+  findings of their own: a staging folder is never published, and the next run removes it);
 - the leftovers of the kill before are gone (the next run removed them under the lock);
 
 and a last, unkilled run leaves no hidden entry and gives byte-identical results. The county
@@ -38,6 +39,7 @@ import pytest
 from evalkit import config
 from evalkit.files import CRASH_ENV, clean_leftovers
 from evalkit.intake import run as intake_run
+from evalkit.reporting.checker import LEFTOVER_KIND
 from evalkit.reporting.pipeline import check_reports
 from helpers.shared import shared_dir
 
@@ -201,6 +203,11 @@ def test_intake_killed_at_seeded_points_keeps_outputs_whole(county: Path, tmp_pa
     )
 
 
+def _in_leftover(reports: Path, path: str) -> bool:
+    """Whether a finding's file is in (or is) a killed build's hidden folder."""
+    return Path(path).relative_to(reports).parts[0].startswith(".")
+
+
 def test_report_killed_at_seeded_points_keeps_the_previous_report(
     county: Path, tmp_path: Path
 ) -> None:
@@ -230,7 +237,11 @@ def test_report_killed_at_seeded_points_keeps_the_previous_report(
             assert _files(target, skip=VOLATILE) == previous, f"kill at {k}: report changed"
             slugs = sorted(p.parent.name for p in reports.glob("*/results.json"))  # as the CLI
             check = check_reports(reports, slugs, processed)
-            assert check.ok, f"kill at {k}: {check.summary()}"
+            published = [f for f in check.findings if not _in_leftover(reports, f.path)]
+            assert not published, f"kill at {k}: {check.summary()}"
+            hidden = {p.name for p in reports.iterdir() if p.is_dir() and p.name.startswith(".")}
+            named = {Path(f.path).name for f in check.findings if f.kind == LEFTOVER_KIND}
+            assert named == hidden, f"kill at {k}: leftovers {hidden}, named {named}"
         else:  # killed between the swap's two renames: the previous report waits beside it
             between += 1
             assert _files(reports / f".{PROGRAMME}-old", skip=VOLATILE) == previous

@@ -566,7 +566,8 @@ from evalkit.reporting.comparison import comparison_table as comparison_table  #
 def check_reports(reports: str | Path, programmes: list[str], processed: str | Path) -> CheckResult:
     """Disclosure scan of every programme's report folder (each must have HTML, CSV and JSON).
 
-    Hidden folders (a killed build's ``.<slug>-staging-*``) are neither scanned nor required.
+    Hidden folders are never required; a killed build's ``.<slug>-staging-*`` or ``.<slug>-old``
+    is scanned and is itself a finding (never published; the next build removes it).
     """
     shown = [p for p in programmes if not p.startswith(".")]
     return check_outputs(reports, person_ids=person_ids(processed), require=shown)

@@ -1,9 +1,11 @@
-"""A killed report build's leftovers (issue #20 item 4): the checker ignores them, the next build
-removes them under the programme's lock (``docs/decisions/crash-safety.md``)."""
+"""A killed report build's leftovers (issue #20 items 1 and 4): the checker names each as a finding
+(never published), the next build removes them under the programme's lock
+(``docs/decisions/crash-safety.md``)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 
 from evalkit.files import build_lock
 from evalkit.reporting import pipeline
+from evalkit.reporting.checker import LEFTOVER_KIND
 from evalkit.reporting.pipeline import ReportError, render_report
 
 CLEAN_RESULTS = {"matching": {"n_participants": 120}}
@@ -33,24 +36,40 @@ def _leftovers(reports: Path, slug: str) -> None:
             (reports / name / file).write_text(text)
 
 
-def test_evalkit_check_ignores_a_killed_builds_staging_folder(tmp_path: Path) -> None:
+def test_evalkit_check_names_a_killed_builds_leftovers_and_passes_the_report(
+    tmp_path: Path,
+) -> None:
+    """A leftover in a published folder is itself a finding (its files are scanned too); the
+    report beside it is clean, and once the leftovers are gone (the next build removes them)
+    ``evalkit check`` passes."""
     from evalkit.cli import app
 
     reports = tmp_path / "reports"
     _report(reports / "mindsong")
     _leftovers(reports, "mindsong")
-    run = CliRunner().invoke(app, ["check", "--out", str(reports), "--processed", str(tmp_path)])
+    args = ["check", "--reports", str(reports), "--processed", str(tmp_path)]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 1, run.output
+    leftovers = {".mindsong-staging-ab12cd", ".mindsong-old"}
+    result = pipeline.check_reports(reports, ["mindsong"], tmp_path)
+    named = {Path(f.path).name for f in result.findings if f.kind == LEFTOVER_KIND}
+    assert named == leftovers
+    assert all(Path(f.path).relative_to(reports).parts[0] in leftovers for f in result.findings)
+    assert "leftover of an interrupted build" in run.output
+    for name in leftovers:
+        shutil.rmtree(reports / name)
+    run = CliRunner().invoke(app, args)
     assert run.exit_code == 0, run.output
-    assert "3 file(s) scanned, 0 finding(s)" in run.output
-    assert "staging" not in run.output
+    assert "3 file(s) scanned, 0 image(s) skipped, 0 finding(s)" in run.output
 
 
-def test_check_reports_of_only_hidden_folders_still_finds_nothing_scanned(tmp_path: Path) -> None:
+def test_check_reports_of_only_hidden_folders_fails(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
     _leftovers(reports, "mindsong")
     result = pipeline.check_reports(reports, [".mindsong-staging-ab12cd"], tmp_path)
-    assert not result.ok and [f.kind for f in result.findings] == ["nothing scanned"]
+    assert not result.ok
+    assert [f.kind for f in result.findings].count(LEFTOVER_KIND) == 2
 
 
 @pytest.fixture
