@@ -416,8 +416,11 @@ def _scan_file(
     path: Path, ids: frozenset[str], rule: DisclosureRule
 ) -> tuple[list[Finding], list[str]]:
     """Findings in one file, and what was skipped: the file (an image) or a notebook's images."""
-    data = path.read_bytes()
     scan = _Scan(str(path), ids, rule)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # unreadable (permissions, a dangling link): cannot be published
+        return [scan._f("file", UNREADABLE_KIND, exc.strerror or type(exc).__name__)], []
     suffix = path.suffix.lower()
     if _is_image(data):
         return [], [str(path)]
@@ -498,9 +501,9 @@ def check_outputs(
     scanned: list[Path] = []
     skipped: list[str] = []
     for p in entries:
-        if not p.is_file():
+        if p.is_dir():
             continue
-        if _LOCK_FILE.match(p.name) and p.stat().st_size < 64:
+        if _LOCK_FILE.match(p.name) and p.is_file() and p.stat().st_size < 64:
             continue  # a build's lock: its process id
         found, skips = _scan_file(p, ids, rule)
         findings += _capped(found)

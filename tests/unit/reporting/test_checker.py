@@ -229,3 +229,10 @@ def test_findings_of_one_kind_are_listed_up_to_a_cap_then_counted(tmp_path: Path
         by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
     assert by_kind == {"person-id-shaped string": 21, "small or unrounded count": 21}
     assert {f.value for f in findings if f.location.startswith("file")} == {"80 more not listed"}
+
+
+def test_check_outputs_a_dangling_link_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
+    _write(tmp_path, "results.json", '{"n_participants": 20}')
+    (tmp_path / "table.csv").symlink_to(tmp_path / "gone.csv")
+    kinds = {(Path(f.path).name, f.kind) for f in check_outputs(tmp_path).findings}
+    assert kinds == {("table.csv", "file the checker cannot read")}
