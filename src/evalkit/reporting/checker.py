@@ -33,7 +33,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -77,6 +77,7 @@ _TAGS = re.compile(r"<[^>]+>")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml")
 _MAX_NAME_WORDS = 6
 _LETTER = re.compile(r"[A-Za-z]")
+_MD_RULE = re.compile(r"\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*")
 #: JSON text copied verbatim from evalkit's definitions (instrument sources: "a clinical
 #: sample, n = 172" is a published study's size, not a count from the data). Identifiers are
 #: still looked for there; counts in words are not.
@@ -334,6 +335,29 @@ class _Scan:
         ]
         return out
 
+    def markdown(self, text: str, at: str = "") -> list[Finding]:
+        """Markdown: counts in pipe tables (labelled as HTML cells are), then as HTML/text."""
+        out: list[Finding] = []
+        lines = text.splitlines()
+        i = 0
+        while i < len(lines) - 1:
+            if not (lines[i].lstrip().startswith("|") and _MD_RULE.fullmatch(lines[i + 1])):
+                i += 1
+                continue
+            header, j = _md_cells(lines[i]), i + 2
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                row = _md_cells(lines[j])
+                label = row[0] if row and cell_number(row[0]) is None else ""
+                for c, cell in enumerate(row[1:], start=1):
+                    column = header[c] if c < len(header) else ""
+                    number = cell_number(cell)
+                    if _is_count_cell(column, label, cell) and bad_count(number, self.rule):
+                        where = f"{at}line {j + 1}, column {column or '?'} (row {label!r})"
+                        out.append(self._f(where, COUNT_KIND, cell))
+                j += 1
+            i = j
+        return out + self.html(text, at)
+
     def script(self, attrs: str, body: str, at: str) -> list[Finding]:
         """A script's embedded data: all of it when typed JSON, else each ``"values": [...]``."""
         if _JSON_TYPE.search(attrs):
@@ -362,7 +386,7 @@ class _Scan:
             if cell.get("cell_type") == "code":
                 out += self.identifiers(source, at)  # code: a typed-in identifier, not counts
             else:
-                out += self.html(source, at)
+                out += self.markdown(source, at)
             for j, output in enumerate(cell.get("outputs", [])):
                 at = f"cell {i} output {j} "
                 out += self.text(_joined(output.get("text", "")), at)
@@ -403,6 +427,11 @@ def _flat(value: Any) -> bool:
     )
 
 
+def _md_cells(line: str) -> list[str]:
+    """The cells of a Markdown pipe-table row."""
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
 def _joined(value: Any) -> str:
     """A notebook field: a string or a list of lines."""
     return "".join(value) if isinstance(value, list) else str(value)
@@ -434,13 +463,17 @@ def _scan_file(
         return [scan._f("file", UNREADABLE_KIND, "binary, neither an image nor text")], []
     if suffix == ".ipynb":
         return scan.notebook(raw)
-    if suffix in (".json", ".geojson"):
-        return scan.json(raw), []
-    if suffix in (".csv", ".tsv", ".tab"):
-        return scan.table(raw, "," if suffix == ".csv" else "\t"), []
-    if suffix in _HTML_SUFFIXES:
-        return scan.html(raw), []
-    return scan.text(raw), []
+    readers: dict[str, Callable[[str], list[Finding]]] = {
+        ".json": scan.json,
+        ".geojson": scan.json,
+        ".csv": scan.table,
+        ".tsv": lambda text: scan.table(text, "\t"),
+        ".tab": lambda text: scan.table(text, "\t"),
+        ".md": scan.markdown,
+        ".markdown": scan.markdown,
+        **dict.fromkeys(_HTML_SUFFIXES, scan.html),
+    }
+    return readers.get(suffix, scan.text)(raw), []
 
 
 def _capped(findings: list[Finding]) -> list[Finding]:

@@ -236,3 +236,16 @@ def test_check_outputs_a_dangling_link_is_a_finding_not_a_traceback(tmp_path: Pa
     (tmp_path / "table.csv").symlink_to(tmp_path / "gone.csv")
     kinds = {(Path(f.path).name, f.kind) for f in check_outputs(tmp_path).findings}
     assert kinds == {("table.csv", "file the checker cannot read")}
+
+
+@pytest.mark.parametrize(
+    ("md", "caught"),
+    [
+        ("| group | people |\n|---|---|\n| all | 3 |\n", True),
+        ("| group | people |\n|---|---|\n| all | 15 |\n", False),
+        ("| quintile | rate ratio |\n|:--|--:|\n| 1 | 3 |\n", False),
+        ("| step | N |\n|---|---|\n| Figure 3 | 40 |\n", False),
+    ],
+)
+def test_check_file_markdown_tables_case_table(tmp_path: Path, md: str, caught: bool) -> None:
+    assert bool(check_file(_write(tmp_path, "notes.md", md))) is caught

@@ -196,6 +196,32 @@ COUNTS: list[tuple[str, str, str | bytes, str]] = [
     ("pdf 3 women", "report.pdf", _pdf("3 women started"), COUNT_KIND),
     ("txt 3 women", "notes.txt", "3 women started\n", COUNT_KIND),
     ("md n=3", "README.md", "# Notes\n\nfinished (n=3)\n", COUNT_KIND),
+    (
+        "md table cell",
+        "README.md",
+        "| group | people |\n|---|---:|\n| all | 3 |\n",
+        COUNT_KIND,
+    ),
+    (
+        "notebook markdown table",
+        "notebook.ipynb",
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "markdown",
+                        "id": "m1",
+                        "metadata": {},
+                        "source": ["| | N |\n", "|---|---|\n", "| Women | 4 |\n"],
+                    }
+                ],
+                "metadata": {},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        ),
+        COUNT_KIND,
+    ),
     ("log n = 3", "build.log", "INFO wellbeing: n = 3 with both questionnaires\n", COUNT_KIND),
     ("log 3 of 45", "build.log", "INFO 3 of 45 participants matched\n", COUNT_KIND),
     ("hidden folder csv", ".cache/extra.csv", "group,people\nall,3\n", COUNT_KIND),
