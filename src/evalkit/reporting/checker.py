@@ -39,6 +39,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from evalkit.reporting import declared
 from evalkit.reporting.checker_rules import (
     COUNT_KIND,
     bad_count,
@@ -505,17 +506,49 @@ def check_file(
     return _capped(_scan_file(Path(path), frozenset(person_ids), rule)[0])
 
 
+def _declared_findings(
+    folder: Path, scanned: list[Path], rule: DisclosureRule, *, required: bool
+) -> list[Finding]:
+    """Findings of the declared outputs (:mod:`evalkit.reporting.declared`).
+
+    Each report folder's files against its ``disclosure.json`` and the rule of each field's
+    class, and every evalkit HTML table's columns declared (``data-kind``), its count columns
+    controlled. Leftover folders are findings already and are not checked again.
+    """
+    out: list[Finding] = []
+    published = [
+        p for p in scanned if not any(_LEFTOVER.match(x) for x in p.relative_to(folder).parts)
+    ]
+    for p in published:
+        if p.name == "results.json" and (required or (p.parent / declared.MANIFEST).is_file()):
+            out += [
+                Finding(str(p.parent / name), loc, kind, value)
+                for name, loc, kind, value in declared.folder_findings(p.parent, rule)
+            ]
+        elif p.suffix == ".html":
+            text = p.read_text(encoding="utf-8", errors="replace")
+            out += [
+                Finding(str(p), loc, kind, value)
+                for loc, kind, value in declared.html_findings(text, rule)
+            ]
+    return out
+
+
 def check_outputs(
     folder: str | Path,
     *,
     person_ids: Iterable[str] = (),
     rule: DisclosureRule = DEFAULT_RULE,
     require: Iterable[str] = (),
+    declarations: bool = False,
 ) -> CheckResult:
     """Scan every file under ``folder``, hidden folders included; leftovers are findings.
 
     ``require`` lists sub-folders (programme slugs) that must each contribute at least one HTML,
     one CSV and one JSON file; a missing kind is a finding, and an empty folder never passes.
+    A folder with a ``disclosure.json`` is checked against its declarations; with
+    ``declarations`` (every evalkit build and ``evalkit check``) a report folder without one
+    is a finding.
     """
     folder = Path(folder)
     ids = frozenset(person_ids)
@@ -543,6 +576,7 @@ def check_outputs(
         skipped += skips
         if skips != [str(p)]:
             scanned.append(p)
+    findings += _capped(_declared_findings(folder, scanned, rule, required=declarations))
     for sub in require:
         for suffix in REQUIRED_SUFFIXES:
             if not any(

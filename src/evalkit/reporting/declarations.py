@@ -124,6 +124,7 @@ RESULTS: dict[str, dict[str, Field]] = {
         "share_matched": share("n_matched", "n_participants"),
         "max_abs_smd_after": derived("n_matched", "n_controls"),
         "caliper_width": derived("n_participants", "n_controls"),
+        "note": LABEL,
         "suppressed": LABEL,
     },
     "censoring": {

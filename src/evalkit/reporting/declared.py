@@ -35,6 +35,7 @@ import csv
 import json
 import math
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,8 @@ def lookup(declarations: dict[str, Field], path: str, value: Any = 0) -> Field |
         if "*" in pattern and _match(pattern, path):
             return decl
     if value is None or value == [] or value == {}:
+        if path == "":
+            return EMPTY if declarations else None
         head = path + "."
         if any(p.startswith(head) or _match(p, head + "x") for p in declarations):
             return EMPTY
@@ -384,25 +387,24 @@ def folder_findings(
     """:func:`declaration_findings` for one programme's report folder (one with results.json).
 
     Its ``disclosure.json`` must exist and declare every field of results.json and of each CSV
-    table beside it; a folder without results.json has nothing to check here.
+    table beside it; a folder without results.json has nothing to check here. File names in the
+    findings are relative to ``folder``.
     """
     results_path = folder / "results.json"
     if not results_path.is_file():
         return []
-    where = folder.name
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
-        return [(f"{where}/{MANIFEST}", "file", "missing: no field declarations", MANIFEST)]
+        return [(MANIFEST, "file", "missing: no field declarations", MANIFEST)]
     try:
         declarations = json.loads(manifest_path.read_text(encoding="utf-8"))
         files: dict[str, Any] = {"results.json": json.loads(results_path.read_text("utf-8"))}
     except (OSError, ValueError) as exc:
-        return [(f"{where}/{MANIFEST}", "file", "unreadable", str(exc)[:80])]
+        return [(MANIFEST, "file", "unreadable", str(exc)[:80])]
     for path in sorted(folder.glob("*.csv")):
         with path.open(encoding="utf-8", newline="") as f:
             files[path.name] = list(csv.DictReader(f))
-    found = declaration_findings(files, declarations, rule)
-    return [(f"{where}/{name}", loc, kind, value) for name, loc, kind, value in found]
+    return declaration_findings(files, declarations, rule)
 
 
 def secondary_suppression(
@@ -435,4 +437,70 @@ def secondary_suppression(
                 smallest = min(shown, key=lambda e: e[count])
                 smallest[count] = None
                 smallest["suppressed"] = sorted({*(smallest.get("suppressed") or []), count})
+    return out
+
+
+class _Tables(HTMLParser):
+    """Each evalkit table's (name, header (label, data-kind) pairs, rows of cell texts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[tuple[str, str]], list[list[str]]]] = []
+        self._cell: list[str] | None = None
+        self._in_table = False
+        self._kind = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and "ek-table" in (a.get("class") or "").split():
+            self.tables.append((a.get("data-table") or "", [], []))
+            self._in_table = True
+        elif self._in_table and tag == "tr":
+            self.tables[-1][2].append([])
+        elif (
+            self._in_table and tag in ("th", "td") and "ek-table-note" not in (a.get("class") or "")
+        ):
+            self._cell, self._kind = [], a.get("data-kind") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_table = False
+        elif tag == "tr" and self._in_table and not self.tables[-1][2][-1]:
+            self.tables[-1][2].pop()  # the header row (its cells went to the header)
+        elif tag in ("th", "td") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            _, header, rows = self.tables[-1]
+            if tag == "th":
+                header.append((text, self._kind))
+            else:
+                rows[-1].append(text)
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def html_findings(text: str, rule: DisclosureRule = DEFAULT_RULE) -> list[tuple[str, str, str]]:
+    """Every evalkit HTML table's columns declared (``data-kind``), its count cells controlled.
+
+    Returns ``(location, kind, value)`` tuples; the caller adds the file.
+    """
+    parser = _Tables()
+    parser.feed(text)
+    out: list[tuple[str, str, str]] = []
+    for name, header, rows in parser.tables:
+        for i, (label, kind) in enumerate(header):
+            where = f"table {name or '?'}, column {label!r}"
+            if kind not in KINDS:
+                out.append((where, "undeclared column (no disclosure class)", kind or label))
+                continue
+            if kind != "count":
+                continue
+            for row in rows:
+                cell = row[i].replace(",", "") if i < len(row) else ""
+                if cell in ("*", "–", "-", "") or not cell.replace(".", "", 1).isdigit():
+                    continue
+                if rule.count(float(cell)) != float(cell):
+                    out.append((where, "count not controlled", row[i]))
     return out

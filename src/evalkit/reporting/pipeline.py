@@ -533,7 +533,7 @@ def _render(
         )
         write_text(page, staging / "index.html")
         say("checking disclosure control")
-        check = check_outputs(staging, person_ids=person_ids(processed))
+        check = check_outputs(staging, person_ids=person_ids(processed), declarations=True)
         if not check.ok:
             raise ReportError(
                 f"disclosure check failed for {prog.slug}; the previous report is kept.\n"
@@ -570,4 +570,6 @@ def check_reports(reports: str | Path, programmes: list[str], processed: str | P
     is scanned and is itself a finding (never published; the next build removes it).
     """
     shown = [p for p in programmes if not p.startswith(".")]
-    return check_outputs(reports, person_ids=person_ids(processed), require=shown)
+    return check_outputs(
+        reports, person_ids=person_ids(processed), require=shown, declarations=True
+    )

@@ -31,6 +31,7 @@ from evalkit.analysis.power import mde_utilisation_all
 from evalkit.analysis.utilisation import matched_cohort, sensitivity, utilisation_all
 from evalkit.config import instruments
 from evalkit.jsonsafe import round_floats
+from evalkit.reporting import declared
 from evalkit.reporting import narrative as nar
 from evalkit.reporting.checker import PEOPLE_PHRASE
 from evalkit.reporting.disclosure import DEFAULT_RULE, DisclosureRule, control_entries
@@ -65,14 +66,17 @@ def html_table(
     name: str = "",
     analysis: str = "",
     note: str = "",
+    kinds: dict[str, str] | None = None,
 ) -> Html:
     """An accessible HTML table (caption, header scopes); count cells marked ``ek-count``.
 
     A suppressed value (``None``/NaN in a count column) is shown as ``*``; the disclosure checker
-    reads the ``ek-count`` cells. ``analysis`` names the function that computed the table;
-    ``note``, if any, is one line under the table (what its columns mean).
+    reads the ``ek-count`` cells. ``kinds`` gives each column's declared disclosure class
+    (:mod:`evalkit.reporting.declarations`), written on its header as ``data-kind`` for the
+    checker. ``analysis`` names the function that computed the table; ``note``, if any, is one
+    line under the table (what its columns mean).
     """
-    labels = labels or {}
+    labels, kinds = labels or {}, kinds or {}
     rows = [
         [
             _cell(v, is_count=col in counts, digits=digits)
@@ -86,6 +90,7 @@ def html_table(
         analysis=analysis,
         caption=caption,
         header=[labels.get(c, c.replace("_", " ")) for c in df.columns],
+        kinds=[kinds.get(c, "") for c in df.columns],
         rows=rows,
         note=note,
     )
@@ -252,6 +257,8 @@ def _pathway_view(group: str, caption: str) -> dict[str, Any]:
         "filter": wide,
         "columns": [group, *PATHWAY_STEPS],
         "counts": PATHWAY_STEPS,
+        # the pivot's columns: the group's levels (labels) and one count per step
+        "kinds": {group: "label", **dict.fromkeys(PATHWAY_STEPS, "count")},
         "caption": caption,
     }
 
@@ -636,8 +643,12 @@ def view_table(name: str, tables: dict[str, pd.DataFrame]) -> Html:
     if spec.get("filter"):
         df = spec["filter"](df)
     cols = [c for c in spec["columns"] if c in df]
+    decls = declared.table_declarations(spec["source"]) or {}
+    kinds = {c: d.kind for c in cols if (d := declared.lookup(decls, c)) is not None}
+    kinds |= spec.get("kinds", {})
     return html_table(
         df[cols],
+        kinds=kinds,
         caption=spec["caption"],
         counts=tuple(c for c in cols if c in spec.get("counts", ())),
         digits=spec.get("digits", 2),

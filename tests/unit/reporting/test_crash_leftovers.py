@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evalkit.files import build_lock
-from evalkit.reporting import pipeline
+from evalkit.reporting import declared, pipeline
 from evalkit.reporting.checker import LEFTOVER_KIND
 from evalkit.reporting.pipeline import ReportError, render_report
 
@@ -24,7 +24,9 @@ UNCHECKED = {"results.json": json.dumps({"n_participants": 3}), "reach.csv": "n_
 def _report(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "results.json").write_text(json.dumps(CLEAN_RESULTS))
-    (folder / "reach.csv").write_text("group,n_people\nall,120\n")
+    (folder / "reach.csv").write_text("group,participants\nall,120\n")
+    manifest = declared.manifest(CLEAN_RESULTS, {"reach.csv": ["group", "participants"]})
+    (folder / declared.MANIFEST).write_text(json.dumps(manifest))
     (folder / "index.html").write_text("<html><body><p>A report.</p></body></html>")
     return folder
 
@@ -60,7 +62,7 @@ def test_evalkit_check_names_a_killed_builds_leftovers_and_passes_the_report(
         shutil.rmtree(reports / name)
     run = CliRunner().invoke(app, args)
     assert run.exit_code == 0, run.output
-    assert "3 file(s) scanned, 0 image(s) skipped, 0 finding(s)" in run.output
+    assert "4 file(s) scanned, 0 image(s) skipped, 0 finding(s)" in run.output
 
 
 def test_check_reports_of_only_hidden_folders_fails(tmp_path: Path) -> None:

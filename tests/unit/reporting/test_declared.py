@@ -168,3 +168,40 @@ def test_a_binary_balance_row_is_published_as_shares_of_rounded_counts() -> None
     assert female["ecdf_max_after"] == pytest.approx(abs(gap))
     assert out.loc["cond_rare"].isna().all()  # 3 participants: every statistic suppressed
     assert out.loc["age", "mean_treated"] == 62.5  # not a 0/1 row: a mean, unchanged
+
+
+def test_html_tables_declare_every_column_and_keep_the_count_rule() -> None:
+    from evalkit.reporting.tables import html_table
+
+    df = pd.DataFrame({"step": ["referred", "started"], "n": [40, 35], "people": [12, 30]})
+    page = html_table(
+        df, caption="c", counts=("n",), name="t", kinds={"step": "label", "n": "count"}
+    )
+    found = declared.html_findings(page._repr_html_())
+    assert found == [
+        ("table t, column 'people'", "undeclared column (no disclosure class)", "people")
+    ]
+    page = html_table(
+        df, caption="c", name="t", kinds=dict.fromkeys(df.columns, "count") | {"step": "label"}
+    )
+    found = declared.html_findings(page._repr_html_())
+    assert found == [("table t, column 'people'", "count not controlled", "12")]
+
+
+def test_check_outputs_reads_the_declarations(tmp_path: Path) -> None:
+    """With declarations required, an undeclared column or a missing manifest is a finding."""
+    from evalkit.reporting import check_outputs
+
+    folder = tmp_path / "mindsong"
+    folder.mkdir()
+    results = {"matching": declared.apply_declared("matching", _matching(118, 104))}
+    (folder / "results.json").write_text(json.dumps(results))
+    (folder / "matching.csv").write_text("n_participants,people\n120,40\n")
+    (folder / "index.html").write_text("<p>a report</p>")
+    assert not check_outputs(tmp_path, declarations=True).ok  # no disclosure.json
+    manifest = declared.manifest(results, {"matching.csv": ["n_participants", "people"]})
+    (folder / declared.MANIFEST).write_text(json.dumps(manifest))
+    found = check_outputs(tmp_path, declarations=True).findings
+    assert [(Path(f.path).name, f.location) for f in found if "undeclared" in f.kind] == [
+        ("matching.csv", "people")
+    ]

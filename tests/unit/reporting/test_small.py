@@ -89,13 +89,16 @@ def test_section_of_names_the_section_that_makes_it(name: str, section: str | No
 
 
 def test_wellbeing_under_ten_paired_keeps_counts_and_loses_estimates() -> None:
+    """9 pairs are too few people, 10 too few residual degrees of freedom (9); 11 are enough."""
     entries = [
         {"instrument": "a", "n_paired": 9, "n_baseline": 20, "mean_change": 1.2, "ci_low": 0.1},
-        {"instrument": "b", "n_paired": 10, "n_baseline": 20, "mean_change": 1.0, "ci_low": 0.2},
+        {"instrument": "b", "n_paired": 11, "n_baseline": 20, "mean_change": 1.0, "ci_low": 0.2},
+        {"instrument": "c", "n_paired": 10, "n_baseline": 20, "mean_change": 1.1, "ci_low": 0.3},
     ]
-    small, enough = without_small_estimates(
+    small, enough, ten = without_small_estimates(
         entries, "n_paired", DEPENDENTS["n_paired"], TOO_FEW_PAIRED
     )
+    assert ten["mean_change"] is None and ten["note"] == TOO_FEW_PAIRED
     assert small["mean_change"] is None and small["ci_low"] is None
     assert small["n_paired"] == 9 and small["n_baseline"] == 20 and small["note"] == TOO_FEW_PAIRED
     assert enough == entries[1]

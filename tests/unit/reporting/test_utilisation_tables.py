@@ -48,7 +48,7 @@ def _rows(body: str) -> list[list[str]]:
 
 
 def _header(body: str) -> list[str]:
-    return re.findall(r'<th scope="col">(.*?)</th>', body)
+    return re.findall(r'<th scope="col"[^>]*>(.*?)</th>', body)
 
 
 def test_rate_ratio_table_shows_role_and_holm_p_for_secondary_only() -> None:
