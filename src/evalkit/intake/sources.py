@@ -109,6 +109,12 @@ def csv_header(path: Path, delimiter: str) -> list[str]:
         raise IntakeError(f"{path}: empty file, no header row")
     if any("\x00" in h for h in header):
         raise IntakeError(f"{path}: line 1 (header) holds NUL bytes: {_NOT_UTF8}")
+    unnamed = [i for i, h in enumerate(header, start=1) if h == ""]
+    if unnamed:
+        raise IntakeError(
+            f"{path}: line 1 (header), column(s) {unnamed} of {len(header)} have no name "
+            "(a delimiter at the end of the header?): name them or remove them"
+        )
     return header
 
 

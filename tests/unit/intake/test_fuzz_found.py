@@ -64,6 +64,15 @@ def test_parse_error_without_a_line_named_the_first_line_of_mixed_line_endings(
     assert "mixed line endings: line 2 ends with CR, line 1 with CR LF" in message
 
 
+def test_header_with_an_empty_column_name_leaked_a_sql_parser_error(tmp_path: Path) -> None:
+    # A header cut short after a delimiter: DuckDB said "Parser Error: zero-length delimited
+    # identifier" (the empty name in the staging SQL), naming neither the line nor the column.
+    data = b"\xef\xbb\xbf" + b",".join(POPULATION_HEADER.split(b",")[:18]) + b","
+    message = _intake_error(tmp_path, "population", data)
+    assert "line 1 (header), column(s) [19] of 19 have no name" in message
+    assert "Parser Error" not in message
+
+
 def test_utf16_file_without_byte_order_mark_said_missing_columns_not_utf16(tmp_path: Path) -> None:
     # UTF-16-LE of ASCII text is valid UTF-8 (with NULs): the header split into columns such as
     # 'p\x00e\x00r...' and intake said every required column was missing.
