@@ -128,10 +128,12 @@ def test_evalkit_report_for_a_small_programme_exits_0_and_checks(
 
     raw = raw_with(small_county, n, tmp_path / "raw")
     processed, reports = tmp_path / "processed", tmp_path / "reports"
-    args = ["--raw", str(raw), "--processed", str(processed), "--out", str(reports)]
+    args = ["--raw", str(raw), "--processed", str(processed), "--reports", str(reports)]
     run = CliRunner().invoke(app, ["report", "--programme", PROGRAMME, "--no-progress", *args])
     assert run.exit_code == 0, run.output
-    check = CliRunner().invoke(app, ["check", "--out", str(reports), "--processed", str(processed)])
+    check = CliRunner().invoke(
+        app, ["check", "--reports", str(reports), "--processed", str(processed)]
+    )
     assert check.exit_code == 0, check.output
     results = json.loads((reports / PROGRAMME / "results.json").read_text())
     assert not _schema_errors(results)

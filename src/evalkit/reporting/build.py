@@ -416,7 +416,7 @@ class ReportBuilder:
                 self.rule,
             )
         )
-        wb_table = wellbeing_table(published)
+        wb_table = wellbeing_table(declared.apply_declared("wellbeing", published, self.rule))
         if any(e.get("note") for e in published):
             wb_table["note"] = [e.get("note") for e in published]
         self.tables["wellbeing"] = wb_table
