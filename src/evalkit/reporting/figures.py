@@ -144,13 +144,13 @@ def referrals_figure(
 
     ``plot`` is the result's method (``ReferralTrendsResult.plot``), called on ``table``.
     """
-    if table["n"].dtype == object:  # every count suppressed (None): drawn as 0, as any other
+    if table["n"].dtype == object:  # every count suppressed (None)
         table = table.assign(n=pd.to_numeric(table["n"], errors="coerce"))
     ax = _draw(plot, kind="referrals", table=table)
     per_period = table.groupby("period")["n"].sum()
     caption = (
-        "Referrals per quarter (every referral episode), rounded to the nearest 5; a quarter "
-        "with a count of 1 to 7 is suppressed and drawn as 0."
+        "Referrals per quarter (every referral episode), rounded to the nearest 5; a count of "
+        "1 to 7 is suppressed: its quarter is marked * with a hatched block, never drawn as 0."
     )
     alt = (
         f"Bar chart of referrals in {len(per_period)} quarters; the busiest quarter "

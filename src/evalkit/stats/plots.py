@@ -296,10 +296,20 @@ def stacked_bars(
     title: str = "",
     ylabel: str = "",
     max_ticks: int | None = None,
+    suppressed_label: str = "suppressed (too few to show)",
 ) -> Axes:
-    """Bars of ``value`` per ``x``, stacked by ``stack`` (e.g. referrals per period by source)."""
-    wide = table.pivot_table(index=x, columns=stack, values=value, aggfunc="sum", sort=True)
-    wide = wide.fillna(0)
+    """Bars of ``value`` per ``x``, stacked by ``stack`` (e.g. referrals per period by source).
+
+    A missing ``value`` (a suppressed count, None or NaN) is never drawn as 0: its ``x`` gets a
+    hatched band over the whole height (no value implied) and a ``*`` on its tick, with
+    ``suppressed_label`` in the legend, so a suppressed period cannot be read as an empty one.
+    """
+    values = pd.to_numeric(table[value], errors="coerce")
+    hidden = sorted(set(table.loc[values.isna(), x]))
+    wide = table.assign(**{value: values}).pivot_table(
+        index=x, columns=stack, values=value, aggfunc="sum", sort=True
+    )
+    wide = wide.reindex(sorted(set(wide.index) | set(hidden))).fillna(0)
     ax = new_axes(ax, (7.5, 3.4))
     colours: Sequence[str] = list(OKABE_ITO.values())
     pos = np.arange(len(wide))
@@ -309,11 +319,27 @@ def stacked_bars(
             pos, wide[col], bottom=bottom, color=colours[k % 7], label=str(col).replace("_", " ")
         )
         bottom += wide[col].to_numpy()
+    labels = [str(i) for i in wide.index]
+    for i, h in enumerate(wide.index):
+        if h in hidden:  # the whole height, so no value is implied; its tick gets a *
+            first = labels.count("") == 0 and not any(t.endswith(" *") for t in labels)
+            ax.axvspan(
+                i - 0.4,
+                i + 0.4,
+                facecolor="none",
+                edgecolor="0.6",
+                hatch="///",
+                lw=0,
+                zorder=0,
+                label=suppressed_label if first else None,
+            )
+            labels[i] = f"{labels[i]} *"
     step = max(1, len(wide) // max_ticks) if max_ticks else 1
-    ax.set_xticks(pos[::step], list(wide.index[::step]), rotation=45, ha="right", fontsize=8)
+    ax.set_xticks(pos[::step], labels[::step], rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, max(ax.get_ylim()[1], 10.0))  # counts: never below 0, even all suppressed
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
