@@ -19,21 +19,13 @@ from evalkit import contract as C
 from evalkit.intake import run_intake
 from evalkit.intake.episodes import EPISODES_FILE, conflict_detail, settle
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     P,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "validate": False,
-}
+KW = example_kw(validate=False)
 
 
 def _row(n: int, episode_id: str, **edits: object) -> dict[str, object]:

@@ -10,19 +10,12 @@ import pytest
 from evalkit import contract as C
 from evalkit.intake import IntakeError, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-}
+KW = example_kw()
 
 
 def _run(tmp_path: Path, tables: dict[str, pd.DataFrame], **kw):

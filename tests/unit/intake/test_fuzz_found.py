@@ -13,21 +13,12 @@ import pytest
 from evalkit import contract as C
 from evalkit.intake import IntakeError, MappingError, load_mapping, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "validate": False,
-    "threads": 1,
-}
+KW = example_kw(validate=False, threads=1)
 POPULATION_HEADER = ",".join(C.COLUMNS["population"]).encode()
 
 

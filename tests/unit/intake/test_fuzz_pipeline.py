@@ -19,12 +19,10 @@ from hypothesis import strategies as st
 from evalkit import contract as C
 from evalkit.intake import run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
 from .fuzz_strategies import (
     PipelineCase,
@@ -43,13 +41,7 @@ MAPPING_CASES = (3, 80)
 #: Fuzzed rows in a clean CSV file, a damaged CSV file, or a Parquet file with odd types.
 RAW = st.one_of(raw_cases(rough=False), raw_cases(), parquet_cases())
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "threads": 1,
-}
+KW = example_kw(threads=1)
 
 
 def _settings(n: int) -> settings:

@@ -11,20 +11,14 @@ import yaml
 from evalkit import contract as C
 from evalkit.intake import IntakeError, MappingError, load_mapping, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "intake_mappings" / "example_warehouse.yaml"
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "progress": False,
-    "validate": False,
-}
+KW = example_kw(extract_end=False, validate=False)
 
 
 def _warehouse_extract(raw: Path) -> None:

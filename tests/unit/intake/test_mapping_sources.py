@@ -19,21 +19,13 @@ import yaml
 from evalkit import contract as C
 from evalkit.intake import IntakeError, MappingError, load_mapping, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     P,
     example_tables,
 )
 from evalkit.intake.staleness import is_stale
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "progress": False,
-    "validate": False,  # the module fixture's run checks its output with pandera
-    "extract_end": EXAMPLE_EXTRACT_END,
-}
+KW = example_kw(validate=False)  # the module fixture's run checks its output with pandera
 
 #: The example population's dates of birth, written day/month/year (year as in example_tables).
 DOB = ["12/03/1950", "01/07/1972", "30/11/1988", "05/05/1940", "17/09/2009"]

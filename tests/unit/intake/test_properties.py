@@ -19,21 +19,12 @@ from hypothesis import strategies as st
 from evalkit import contract as C
 from evalkit.intake import IntakeError, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "validate": False,
-    "threads": 1,
-}
+KW = example_kw(validate=False, threads=1)
 # Each example that passes the header checks runs the whole pipeline (about 1 s of CPU), so the
 # row-level property gets fewer examples than the file-level ones, which mostly stop early.
 SETTINGS = settings(

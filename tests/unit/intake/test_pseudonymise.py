@@ -26,9 +26,6 @@ from typer.testing import CliRunner
 from evalkit.cli import app
 from evalkit.intake import IntakeError, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     P,
     example_tables,
     write_tables,
@@ -44,18 +41,13 @@ from evalkit.intake.pseudonymise import (
     token,
 )
 from evalkit.nhs_number import is_valid_nhs_number
+from helpers.intake_example import example_kw
 from helpers.nhs_numbers import assert_no_number, dashed, invalid_ten_digit, spaced, valid_numbers
 
 KEY = b"evalkit-test-key-0123456789abcdef-not-a-real-key"
 OTHER_KEY = b"another-test-key-0123456789abcdef-not-a-real-key"
 runner = CliRunner()
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "validate": False,
-}
+KW = example_kw(validate=False)
 
 
 # --- the token ------------------------------------------------------------------------------

@@ -19,9 +19,6 @@ from hypothesis import strategies as st
 from evalkit import engine
 from evalkit.intake import IntakeError, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     P,
     example_tables,
     write_tables,
@@ -38,15 +35,10 @@ from evalkit.intake.identifiers import (
     refuse_nhs_number_ids,
 )
 from evalkit.nhs_number import is_valid_nhs_number
+from helpers.intake_example import example_kw
 from helpers.nhs_numbers import assert_no_number, invalid_ten_digit, valid_numbers
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "validate": False,
-}
+KW = example_kw(validate=False)
 
 #: docs/reference/nhs-number.md, section 2: published numbers and whether each is valid.
 PUBLISHED = [

@@ -23,19 +23,14 @@ from evalkit.intake.checks import instrument_rules
 from evalkit.intake.example import (
     EXAMPLE_EXTRACT_END,
     EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     P,
     example_tables,
     write_tables,
 )
 from evalkit.intake.schemas import accepted_schema
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-}
+KW = example_kw()
 
 Q_SEX = "00000000000000b1"  # population row quarantined for an invalid code
 DUP = "00000000000000b2"

@@ -13,20 +13,12 @@ from evalkit.files import MOVES_FILE, build_lock
 from evalkit.intake import IntakeError, is_stale, run_intake
 from evalkit.intake import run as intake_run
 from evalkit.intake.example import (
-    EXAMPLE_EXTRACT_END,
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "extract_end": EXAMPLE_EXTRACT_END,
-    "progress": False,
-    "validate": False,
-}
+KW = example_kw(validate=False)
 
 
 def _outputs(out: Path) -> dict[str, bytes]:

@@ -10,19 +10,13 @@ import pandas as pd
 
 from evalkit.intake import is_stale, run_intake
 from evalkit.intake.example import (
-    EXAMPLE_INSTRUMENTS,
-    EXAMPLE_PROGRAMMES,
     example_tables,
     write_tables,
 )
 from evalkit.intake.source_record import SOURCE_FILE, data_source, read_source
+from helpers.intake_example import example_kw
 
-KW = {
-    "programmes": EXAMPLE_PROGRAMMES,
-    "instrument_defs": EXAMPLE_INSTRUMENTS,
-    "progress": False,
-    "validate": False,
-}
+KW = example_kw(extract_end=False, validate=False)
 MAPPING = "source: Test warehouse\nextract_end: 2024-03-31\n"
 
 
