@@ -400,22 +400,12 @@ def _report_one(programme: str, processed: Path, out: Path, progress: bool) -> N
     except PapermillExecutionError as exc:  # a cell failed: which, and why, in one line
         _fail(f"{programme}: {notebook_failure(exc)}")
     typer.echo(f"[{programme}] wrote {target}/index.html ({time.perf_counter() - t0:.0f} s)")
-    scope, reason = _small_scope(target)
+    from evalkit.reporting.small import built_scope
+
+    scope, reason = built_scope(target)
     if scope != "full":  # a programme with no (or few) participants: say so once, exit 0
         typer.echo(f"[{programme}] {reason} The report says so.")
         log.info("%s: %s report (%s)", programme, scope, reason)
-
-
-def _small_scope(target: Path) -> tuple[str, str]:
-    """The scope of a built report and why (``methods.small_programme``; full if none)."""
-    import json
-
-    try:
-        results = json.loads((target / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "full", ""
-    small = (results.get("methods") or {}).get("small_programme") or {}
-    return str(small.get("scope", "full")), str(small.get("reason", ""))
 
 
 def _index(out: Path) -> None:

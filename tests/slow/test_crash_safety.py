@@ -36,12 +36,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalkit import config
 from evalkit.files import CRASH_ENV, clean_leftovers
 from evalkit.intake import run as intake_run
 from evalkit.reporting.checker import LEFTOVER_KIND
 from evalkit.reporting.pipeline import check_reports
 from helpers.shared import shared_dir
+from helpers.small_county import generate
 
 pytestmark = pytest.mark.slow
 
@@ -58,27 +58,10 @@ VOLATILE = ("notebook.ipynb",)
 INJECTED_ID = re.compile(rb'(celltag_injected-parameters" id=")cell-id=[0-9a-f-]+')
 
 
-def _generate(root: Path) -> None:
-    from evalkit.intake import run_intake
-    from evalkit.synth import generate_county
-
-    generate_county(
-        root / "raw",
-        programmes=config.load_programmes(),
-        instrument_defs=config.instruments(),
-        unit_costs=config.load_unit_costs(),
-        population=12_000,
-        seed=7,
-        fmt="parquet",
-        progress=False,
-    )
-    run_intake(root / "raw", root / "processed", progress=False)
-
-
 @pytest.fixture(scope="module")
 def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 12,000-person county: ``raw/`` and ``processed/``."""
-    return shared_dir(tmp_path_factory, "crash_county12k", _generate)
+    return shared_dir(tmp_path_factory, "crash_county12k", generate)
 
 
 def _cut_referrals(referrals: pd.DataFrame, n: int) -> pd.DataFrame:

@@ -15,7 +15,9 @@ The threshold follows ACRO's rule for model estimates (docs/decisions/small-prog
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -313,3 +315,13 @@ def small_parts(
         },
         tables={"matching": pd.DataFrame([matching])},
     )
+
+
+def built_scope(folder: Path) -> tuple[str, str]:
+    """The scope of a built report and why (``methods.small_programme``; full if none)."""
+    try:
+        results = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return FULL, ""
+    small = (results.get("methods") or {}).get("small_programme") or {}
+    return str(small.get("scope", FULL)), str(small.get("reason", ""))
